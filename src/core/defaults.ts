@@ -1,0 +1,84 @@
+/**
+ * Every default of mcp-ipc, in one place (values from shared/DESIGN.md). Pure data: safe in browsers.
+ * Each options object elsewhere documents its fields and falls back to these.
+ */
+export const DEFAULTS = {
+  queue: {
+    /** Requests in flight per server at once. */
+    maxConcurrent: 10,
+    /** Requests waiting beyond those; one more is rejected at once with QueueFull. */
+    maxQueueSize: 100,
+    /** Idle timeout: no response and no progress for this long fails the request. */
+    timeoutMs: 30_000,
+    /** Hard cap from enqueue to settle, always armed: hardTimeoutFactor × the request's timeout. */
+    hardTimeoutFactor: 10,
+    /** Retries for retryable failures, and the first backoff delay (exponential with jitter). */
+    maxRetries: 3,
+    retryDelayMs: 1_000,
+    retryMaxDelayMs: 30_000,
+    /** When off, every request is treated as `normal` (plain FIFO). */
+    priorityQueue: true,
+    /** Methods that skip the queue and the concurrency limit. */
+    bypassMethods: ['ping'] as readonly string[],
+    /** Writes awaiting the transport's drain before the queue stops dispatching (backpressure). */
+    maxPendingWrites: 16,
+    /** How often change events carry a metrics snapshot (only while someone listens). */
+    metricsIntervalMs: 1_000,
+  },
+  process: {
+    autoRestart: true,
+    maxRestarts: 5,
+    restartDelayMs: 2_000,
+    restartMaxDelayMs: 60_000,
+    /** Restart attempts are counted in this window; uptime this long resets the count. */
+    restartWindowMs: 300_000,
+    stableUptimeMs: 60_000,
+    healthCheckIntervalMs: 15_000,
+    healthCheckTimeoutMs: 5_000,
+    healthCheckFailures: 3,
+    startupTimeoutMs: 30_000,
+    shutdownTimeoutMs: 10_000,
+    stderrLines: 500,
+    eventHistory: 1_000,
+    usageIntervalMs: 5_000,
+    cpuAlertPercent: 90,
+    restartOnMemoryLimit: false,
+  },
+  limits: {
+    memoryMb: 2_048,
+    processes: 10,
+    connections: 100,
+    fileHandles: 1_000,
+    concurrentTasks: 50,
+    cleanupTimeoutMs: 10_000,
+  },
+  transport: {
+    /** Per incoming line; a longer one is skipped to its newline and fails only its request. */
+    maxMessageBytes: 16 * 1024 * 1024,
+  },
+  gateway: {
+    host: '127.0.0.1',
+    port: 7400,
+    /** Largest WebSocket message accepted from a browser. */
+    maxMessageBytes: 1024 * 1024,
+    /** Calls one browser connection may have in flight. */
+    maxInFlightPerConnection: 32,
+    /** Bytes buffered towards a slow browser before it is disconnected. */
+    maxSendBufferBytes: 8 * 1024 * 1024,
+    /** Events kept for clients that reconnect and ask for what they missed. */
+    eventHistory: 2_000,
+    /** Large results are sent to browsers in pieces of this many characters. */
+    chunkChars: 64 * 1024,
+  },
+  client: {
+    reconnect: true,
+    reconnectDelayMs: 500,
+    reconnectMaxDelayMs: 10_000,
+    /** Calls made while disconnected wait this long for the connection, or fail at once when 0. */
+    offlineWaitMs: 10_000,
+    maxOfflineQueue: 100,
+    timeoutMs: 60_000,
+  },
+} as const;
+
+export type Defaults = typeof DEFAULTS;

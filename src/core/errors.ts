@@ -1,0 +1,180 @@
+/**
+ * The `IpcError` family: every failure mcp-ipc reports is one of these, with a stable
+ * string `code` (for programs), a JSON-RPC numeric `rpcCode` (for the wire) and optional `data`.
+ * Errors survive a trip over the wire: `toJSON()` on one side, `ipcErrorFromJSON()` on the other.
+ */
+
+export const IpcErrorCode = {
+  Timeout: 'Timeout',
+  Cancelled: 'Cancelled',
+  QueueFull: 'QueueFull',
+  ServerCrashed: 'ServerCrashed',
+  NotConnected: 'NotConnected',
+  ProtocolError: 'ProtocolError',
+  MessageTooLarge: 'MessageTooLarge',
+  ResourceLimit: 'ResourceLimit',
+  InvalidParams: 'InvalidParams',
+  ServerError: 'ServerError',
+} as const;
+export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
+
+/** JSON-RPC 2.0 standard codes, plus the implementation-defined range (-32000..-32099) for ours. */
+export const RpcCode = {
+  ParseError: -32700,
+  InvalidRequest: -32600,
+  MethodNotFound: -32601,
+  InvalidParams: -32602,
+  InternalError: -32603,
+  // MCP uses -32001 for request timeouts; the rest of the -320xx range is ours.
+  Timeout: -32001,
+  Cancelled: -32800,
+  QueueFull: -32002,
+  ServerCrashed: -32003,
+  NotConnected: -32004,
+  MessageTooLarge: -32005,
+  ResourceLimit: -32006,
+} as const;
+
+const RPC_CODE_OF: Record<IpcErrorCode, number> = {
+  Timeout: RpcCode.Timeout,
+  Cancelled: RpcCode.Cancelled,
+  QueueFull: RpcCode.QueueFull,
+  ServerCrashed: RpcCode.ServerCrashed,
+  NotConnected: RpcCode.NotConnected,
+  ProtocolError: RpcCode.InvalidRequest,
+  MessageTooLarge: RpcCode.MessageTooLarge,
+  ResourceLimit: RpcCode.ResourceLimit,
+  InvalidParams: RpcCode.InvalidParams,
+  ServerError: RpcCode.InternalError,
+};
+
+/** The serialised form of an IpcError (what crosses a WebSocket to the browser). */
+export interface IpcErrorJSON {
+  code: IpcErrorCode;
+  message: string;
+  rpcCode: number;
+  data?: unknown;
+}
+
+export class IpcError extends Error {
+  readonly code: IpcErrorCode;
+  readonly rpcCode: number;
+  readonly data: unknown;
+
+  constructor(code: IpcErrorCode, message: string, options: { data?: unknown; rpcCode?: number; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = `${code}Error`;
+    this.code = code;
+    this.rpcCode = options.rpcCode ?? RPC_CODE_OF[code];
+    this.data = options.data;
+  }
+
+  toJSON(): IpcErrorJSON {
+    const json: IpcErrorJSON = { code: this.code, message: this.message, rpcCode: this.rpcCode };
+    if (this.data !== undefined) json.data = this.data;
+    return json;
+  }
+}
+
+export interface TimeoutData {
+  method: string;
+  /** Which clock fired: no progress for `idleMs`, the hard cap, or too long in the queue. */
+  kind: 'idle' | 'hard';
+  phase: 'queued' | 'in-flight';
+  timeoutMs: number;
+  queuedMs: number;
+  inFlightMs: number;
+}
+export class TimeoutError extends IpcError {
+  declare readonly data: TimeoutData;
+  constructor(message: string, data: TimeoutData) {
+    super('Timeout', message, { data });
+  }
+}
+
+export class CancelledError extends IpcError {
+  constructor(message = 'Request cancelled', data?: { reason?: string; phase?: 'queued' | 'in-flight' }) {
+    super('Cancelled', message, { data });
+  }
+}
+
+export class QueueFullError extends IpcError {
+  constructor(maxQueueSize: number) {
+    super('QueueFull', `Request queue is full (${maxQueueSize} waiting)`, { data: { maxQueueSize } });
+  }
+}
+
+export interface CrashData {
+  exitCode: number | null;
+  signal: string | null;
+  stderrTail: string[];
+  /** True when the request had been written to the server: its outcome is unknown. */
+  outcomeUnknown?: boolean;
+}
+export class ServerCrashedError extends IpcError {
+  declare readonly data: CrashData;
+  constructor(message: string, data: CrashData) {
+    super('ServerCrashed', message, { data });
+  }
+}
+
+export class NotConnectedError extends IpcError {
+  constructor(message = 'Not connected') {
+    super('NotConnected', message);
+  }
+}
+
+export class ProtocolError extends IpcError {
+  constructor(message: string, data?: unknown, rpcCode?: number) {
+    super('ProtocolError', message, { data, rpcCode });
+  }
+}
+
+export class MessageTooLargeError extends IpcError {
+  constructor(bytes: number, limit: number) {
+    super('MessageTooLarge', `Message of ${bytes} bytes exceeds the ${limit}-byte limit`, { data: { bytes, limit } });
+  }
+}
+
+export class ResourceLimitError extends IpcError {
+  constructor(resource: string, limit: number, message?: string) {
+    super('ResourceLimit', message ?? `Resource limit reached: ${resource} (max ${limit})`, { data: { resource, limit } });
+  }
+}
+
+export class InvalidParamsError extends IpcError {
+  constructor(message: string, data?: unknown) {
+    super('InvalidParams', message, { data });
+  }
+}
+
+/** The server's own JSON-RPC error, kept as it came: `rpcCode` and `data` are the server's. */
+export class ServerError extends IpcError {
+  constructor(message: string, rpcCode: number, data?: unknown) {
+    super('ServerError', message, { rpcCode, data });
+  }
+}
+
+const CODES = new Set<string>(Object.values(IpcErrorCode));
+
+export function isIpcError(value: unknown): value is IpcError {
+  return value instanceof IpcError;
+}
+
+/** Rebuilds an IpcError from its JSON form; anything unrecognised becomes a ProtocolError. */
+export function ipcErrorFromJSON(json: unknown): IpcError {
+  if (typeof json === 'object' && json !== null) {
+    const j = json as Partial<IpcErrorJSON>;
+    if (typeof j.code === 'string' && CODES.has(j.code) && typeof j.message === 'string') {
+      return new IpcError(j.code, j.message, { data: j.data, rpcCode: typeof j.rpcCode === 'number' ? j.rpcCode : undefined });
+    }
+  }
+  return new ProtocolError('Malformed error object', json);
+}
+
+/** Wraps any thrown value as an IpcError (non-IpcErrors become ServerError -32603 with their message). */
+export function toIpcError(value: unknown): IpcError {
+  if (value instanceof IpcError) return value;
+  const message = value instanceof Error ? value.message : String(value);
+  return new IpcError('ServerError', message, { rpcCode: RpcCode.InternalError, cause: value });
+}

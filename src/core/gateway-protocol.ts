@@ -1,0 +1,148 @@
+/**
+ * The browser ↔ host protocol: JSON-RPC 2.0 over one WebSocket (text frames, one message or batch
+ * per frame). Shared by the Gateway (src/node) and McpIpcClient (src/client); browser-safe.
+ *
+ * Requests (browser → host) are the `GatewayMethods` below. Host → browser notifications:
+ * - broadcast events (`server/state`, `server/event`, `metrics`, `tools/changed`) carry a gateway-wide
+ *   increasing `seq`; they are kept in a bounded log so a reconnecting client calls `events/since`.
+ * - per-call notifications (`progress`, `stream/chunk`) go only to the connection that made the call.
+ */
+import type { IpcErrorJSON } from './errors.js';
+import type { IpcMetricsSnapshot, Progress } from './ipc-manager.js';
+import type { Priority } from './queue.js';
+
+export type ServerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'restarting' | 'failed';
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** Epoch ms. */
+  at: number;
+}
+
+export interface ServerEvent {
+  /** Epoch ms. */
+  time: number;
+  server: string;
+  type: 'state' | 'spawn' | 'exit' | 'health' | 'restart' | 'usage' | 'alert' | 'stderr' | 'diagnostic' | 'tools' | 'log';
+  level: 'debug' | 'info' | 'warn' | 'error';
+  message: string;
+  data?: unknown;
+}
+
+export interface ServerSnapshot {
+  name: string;
+  state: ServerState;
+  pid: number | null;
+  restarts: number;
+  /** ms since the current process started running, 0 when not running. */
+  uptimeMs: number;
+  lastExit: ExitInfo | null;
+  health: { rttMs: number | null; consecutiveFailures: number; lastCheckAt: number | null };
+  usage: { cpuPercent: number; memoryBytes: number; at: number } | null;
+  serverInfo: { name: string; version: string } | null;
+  protocolVersion: string | null;
+  toolCount: number;
+  metrics: IpcMetricsSnapshot;
+  /** Reason the server is `failed` / `crashed`, when known. */
+  reason: string | null;
+}
+
+/** The MCP tool description, as listed by the server. */
+export interface ToolInfo {
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema: { type: 'object'; properties?: Record<string, unknown>; required?: string[]; [k: string]: unknown };
+  outputSchema?: Record<string, unknown>;
+  annotations?: { title?: string; readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
+}
+
+/** MCP `tools/call` result. */
+export interface CallToolResult {
+  content: Array<{ type: string; text?: string; [k: string]: unknown }>;
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+  _meta?: Record<string, unknown>;
+  [k: string]: unknown;
+}
+
+export interface CallParams {
+  server: string;
+  tool: string;
+  arguments?: Record<string, unknown>;
+  /** Client-chosen token; progress notifications for this call carry it. */
+  progressToken?: string | number;
+  /** Client-chosen token; when set the result text arrives as `stream/chunk` notifications before the response. */
+  streamToken?: string | number;
+  timeoutMs?: number;
+  priority?: Priority;
+  /** The caller declares the call safe to resend after a server restart. */
+  retryable?: boolean;
+}
+
+/** method → [params, result] */
+export interface GatewayMethods {
+  'servers/list': [Record<string, never> | undefined, ServerSnapshot[]];
+  'tools/list': [{ server: string; refresh?: boolean }, ToolInfo[]];
+  /**
+   * With `streamToken`, the call's payload text arrives as `stream/chunk` notifications (seq 0, 1, …)
+   * before the response, so no frame carries a huge result. If the MCP server streamed it (mcp-ipc
+   * stream extension), the chunks are the server's and the result is the server's final one; if it
+   * did not, the gateway splits the concatenated text content into chunks and returns the result with
+   * `content: []` and `_meta.streamed = { chunks, bytes }`. Either way: payload = chunks joined in order.
+   */
+  'tools/call': [CallParams, CallToolResult];
+  /** Cancels a call of this connection by the JSON-RPC id of its `tools/call` request. */
+  cancel: [{ requestId: string | number; reason?: string }, { cancelled: boolean }];
+  'server/start': [{ server: string }, ServerSnapshot];
+  'server/stop': [{ server: string }, ServerSnapshot];
+  'server/restart': [{ server: string }, ServerSnapshot];
+  'metrics/snapshot': [{ server?: string } | undefined, Record<string, IpcMetricsSnapshot>];
+  /** Events after `seq` (exclusive), oldest first. `truncated` when some were already dropped from the log. */
+  'events/since': [{ seq: number; limit?: number }, { events: SequencedEvent[]; latestSeq: number; truncated: boolean }];
+  /** Recent stderr lines of a server. */
+  'server/stderr': [{ server: string; lines?: number }, string[]];
+  ping: [Record<string, never> | undefined, Record<string, never>];
+}
+export type GatewayMethod = keyof GatewayMethods;
+export type GatewayParams<M extends GatewayMethod> = GatewayMethods[M][0];
+export type GatewayResult<M extends GatewayMethod> = GatewayMethods[M][1];
+
+/** Broadcast notifications (host → every client), logged with `seq`. */
+export interface GatewayEvents {
+  'server/state': { server: string; state: ServerState; previous: ServerState | null; reason: string | null };
+  'server/event': ServerEvent;
+  metrics: { server: string; snapshot: ServerSnapshot };
+  'tools/changed': { server: string; tools: ToolInfo[] };
+}
+export type GatewayEventName = keyof GatewayEvents;
+export type SequencedEvent = { [K in GatewayEventName]: { seq: number; method: K; params: GatewayEvents[K] } }[GatewayEventName];
+
+/** Per-call notifications (host → the calling client only). */
+export interface GatewayCallNotifications {
+  progress: Progress & { progressToken: string | number };
+  'stream/chunk': { streamToken: string | number; seq: number; data: string };
+}
+
+/** Sent once per connection right after it opens (notification `hello`). */
+export interface HelloParams {
+  version: string;
+  latestSeq: number;
+  servers: ServerSnapshot[];
+}
+
+/** Gateway errors use IpcError codes; `data` of the JSON-RPC error is the IpcErrorJSON. */
+export type GatewayErrorData = IpcErrorJSON;
+
+/** Names of the WebSocket close codes the gateway uses (4000-4999 is the application range). */
+export const GatewayCloseCode = {
+  Unauthorized: 4401,
+  Forbidden: 4403,
+  TooLarge: 1009,
+  SlowConsumer: 4408,
+  ShuttingDown: 1001,
+} as const;
+
+export const GATEWAY_PATH = '/ws';
+export const TOKEN_PARAM = 'token';

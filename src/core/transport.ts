@@ -1,0 +1,35 @@
+import type { IpcError } from './errors.js';
+import type { Diagnostic, JsonRpcMessage, RequestId } from './jsonrpc.js';
+
+export interface TransportSendOptions {
+  /** The request this message belongs to (MCP SDK field; used for routing on multiplexed transports). */
+  relatedRequestId?: RequestId;
+}
+
+/**
+ * A message pipe. Same shape as the MCP TypeScript SDK's `Transport`, so SDK transports plug in.
+ *
+ * Contract:
+ * - `send()` resolves once the message has been handed to the underlying channel and the channel
+ *   has room for more (i.e. after `drain` when it was full). This is how backpressure reaches
+ *   the IpcManager; it rejects if the message could not be written (the request is then retryable).
+ * - `onclose` fires exactly once, after which the transport is unusable.
+ * - Messages delivered to `onmessage` are already validated JSON-RPC 2.0 (batches unrolled).
+ */
+export interface Transport {
+  start(): Promise<void>;
+  send(message: JsonRpcMessage, options?: TransportSendOptions): Promise<void>;
+  close(): Promise<void>;
+  onmessage?: (message: JsonRpcMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+
+  // ---- mcp-ipc extensions (optional; SDK transports simply lack them) ----
+  /** Input that could not be used (non-JSON lines, oversized lines, invalid messages). */
+  ondiagnostic?: (diagnostic: Diagnostic) => void;
+  /**
+   * Why the transport closed, read when `onclose` fires. In-flight requests fail with this error
+   * (e.g. a ServerCrashedError with exit code, signal and stderr tail); a NotConnectedError otherwise.
+   */
+  readonly closeError?: IpcError;
+}

@@ -1,0 +1,99 @@
+/**
+ * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
+ * `queue`, `process`, `limits` sections and a host-wide `limits` section. Errors name the exact path.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { McpServerConfig } from './mcp-bridge.js';
+import type { McpConfigFile } from './mcp-host.js';
+
+export class ConfigError extends Error {
+  readonly code = 'ConfigError';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The package root (works from src/node under vitest and from dist/node once built). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const DEMO_SERVER_PATH = resolve(PACKAGE_ROOT, 'examples', 'python-server', 'server.py');
+export const DEMO_DOCUMENTS_DIR = resolve(PACKAGE_ROOT, 'examples', 'python-server', 'documents');
+
+/** The bundled Python demo MCP server (standard library only). */
+export function demoServerConfig(overrides: Partial<McpServerConfig> = {}): McpServerConfig {
+  return { command: process.env.MCP_IPC_PYTHON ?? 'python3', args: [DEMO_SERVER_PATH], ...overrides };
+}
+
+export async function loadConfig(path: string): Promise<McpConfigFile> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`Cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`Config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  return parseConfig(json, dirname(resolve(path)));
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Validates a parsed config; relative `cwd`s are resolved against `baseDir`. */
+export function parseConfig(json: unknown, baseDir = process.cwd()): McpConfigFile {
+  if (!isObject(json) || !isObject(json.mcpServers)) throw new ConfigError('Config must be an object with an "mcpServers" object');
+  const servers: Record<string, McpServerConfig> = {};
+  for (const [name, raw] of Object.entries(json.mcpServers)) {
+    servers[name] = parseServer(`mcpServers.${name}`, raw, baseDir);
+  }
+  if (Object.keys(servers).length === 0) throw new ConfigError('"mcpServers" names no server');
+  const config: McpConfigFile = { mcpServers: servers };
+  if (json.limits !== undefined) config.limits = numbers('limits', json.limits);
+  return config;
+}
+
+function parseServer(path: string, raw: unknown, baseDir: string): McpServerConfig {
+  if (!isObject(raw)) throw new ConfigError(`${path} must be an object`);
+  if (typeof raw.command !== 'string' || raw.command === '') throw new ConfigError(`${path}.command must be a non-empty string`);
+  const server: McpServerConfig = { command: raw.command };
+  if (raw.args !== undefined) {
+    if (!Array.isArray(raw.args) || !raw.args.every((a) => typeof a === 'string')) throw new ConfigError(`${path}.args must be an array of strings`);
+    server.args = raw.args as string[];
+  }
+  if (raw.env !== undefined) {
+    if (!isObject(raw.env) || !Object.values(raw.env).every((v) => typeof v === 'string')) throw new ConfigError(`${path}.env must map names to strings`);
+    server.env = raw.env as Record<string, string>;
+  }
+  if (raw.cwd !== undefined) {
+    if (typeof raw.cwd !== 'string') throw new ConfigError(`${path}.cwd must be a string`);
+    server.cwd = resolve(baseDir, raw.cwd);
+  }
+  if (raw.queue !== undefined) server.queue = numbers(`${path}.queue`, raw.queue, ['priorityQueue']);
+  if (raw.process !== undefined) server.process = numbers(`${path}.process`, raw.process, ['autoRestart', 'restartOnMemoryLimit', 'orphanGuard']);
+  if (raw.limits !== undefined) {
+    const limits = numbers(`${path}.limits`, raw.limits) as { memoryMb?: number };
+    if (limits.memoryMb !== undefined) server.process = { ...server.process, memoryLimitMb: limits.memoryMb };
+  }
+  if (raw.retryableTools !== undefined) {
+    if (!Array.isArray(raw.retryableTools) || !raw.retryableTools.every((t) => typeof t === 'string')) {
+      throw new ConfigError(`${path}.retryableTools must be an array of strings`);
+    }
+    server.retryableTools = raw.retryableTools as string[];
+  }
+  return server;
+}
+
+/** A settings section: every value a non-negative number, except the named booleans. */
+function numbers(path: string, raw: unknown, booleans: string[] = []): Record<string, never> {
+  if (!isObject(raw)) throw new ConfigError(`${path} must be an object`);
+  for (const [key, value] of Object.entries(raw)) {
+    const ok = booleans.includes(key) ? typeof value === 'boolean' : typeof value === 'number' && Number.isFinite(value) && value >= 0;
+    if (!ok) throw new ConfigError(`${path}.${key} must be ${booleans.includes(key) ? 'true or false' : 'a non-negative number'}`);
+  }
+  return raw as Record<string, never>;
+}

@@ -1,0 +1,9 @@
+/** mcp-ipc for Node: stdio transport, supervision, resources, the MCP bridge, the gateway. */
+export * from './stdio-transport.js';
+export * from './orphan-guard.js';
+export * from './process-manager.js';
+export * from './resource-manager.js';
+export * from './mcp-bridge.js';
+export * from './mcp-host.js';
+export * from './config.js';
+export * from './gateway.js';

@@ -1,0 +1,503 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  CancelledError,
+  InvalidParamsError,
+  IpcManager,
+  type IpcManagerOptions,
+  type JsonRpcMessage,
+  type JsonRpcRequest,
+  MemoryTransport,
+  MessageTooLargeError,
+  NotConnectedError,
+  ProtocolError,
+  QueueFullError,
+  ServerCrashedError,
+  ServerError,
+  TimeoutError,
+  type Diagnostic,
+  type Transport,
+  isRequest,
+} from '../../src/core/index.js';
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+/** The far end of a MemoryTransport pair, scripted by the test: records what arrives, answers on demand. */
+class Peer {
+  readonly received: JsonRpcMessage[] = [];
+  readonly transport: MemoryTransport;
+  auto: ((req: JsonRpcRequest) => unknown) | undefined;
+
+  constructor(transport: MemoryTransport) {
+    this.transport = transport;
+    transport.onmessage = (m) => {
+      this.received.push(m);
+      if (this.auto && isRequest(m)) {
+        const result = this.auto(m);
+        if (result !== undefined) void this.reply(m.id, result);
+      }
+    };
+    void transport.start();
+  }
+
+  requests(method?: string): JsonRpcRequest[] {
+    return this.received.filter((m): m is JsonRpcRequest => isRequest(m) && (method === undefined || m.method === method));
+  }
+
+  notifications(method: string) {
+    return this.received.filter((m) => 'method' in m && !('id' in m) && m.method === method) as Array<{ method: string; params: Record<string, unknown> }>;
+  }
+
+  reply(id: string | number, result: unknown) {
+    return this.transport.send({ jsonrpc: '2.0', id, result });
+  }
+
+  fail(id: string | number, code: number, message: string, data?: unknown) {
+    return this.transport.send({ jsonrpc: '2.0', id, error: { code, message, data } });
+  }
+
+  send(message: JsonRpcMessage) {
+    return this.transport.send(message);
+  }
+}
+
+const managers: IpcManager[] = [];
+async function setup(options: IpcManagerOptions = {}) {
+  const [a, b] = MemoryTransport.pair();
+  const peer = new Peer(b);
+  const ipc = new IpcManager(a, options);
+  managers.push(ipc);
+  await ipc.start();
+  return { ipc, peer, transport: a };
+}
+afterEach(async () => {
+  await Promise.all(managers.splice(0).map((m) => m.close()));
+});
+
+describe('IpcManager: correlation', () => {
+  it('matches responses to requests by id, in any order, with unique ids', async () => {
+    const { ipc, peer } = await setup();
+    const p1 = ipc.request('a', { n: 1 });
+    const p2 = ipc.request('b', { n: 2 });
+    const p3 = ipc.request('c');
+    await tick();
+    const [r1, r2, r3] = peer.requests();
+    expect(new Set([r1!.id, r2!.id, r3!.id]).size).toBe(3);
+    expect(r3).toEqual({ jsonrpc: '2.0', id: r3!.id, method: 'c' });
+    await peer.reply(r3!.id, 'three');
+    await peer.reply(r1!.id, { one: true });
+    await peer.reply(r2!.id, [2]);
+    await expect(p1).resolves.toEqual({ one: true });
+    await expect(p2).resolves.toEqual([2]);
+    await expect(p3).resolves.toBe('three');
+  });
+
+  it('turns error responses into ServerError (code and data kept) and -32602 into InvalidParamsError', async () => {
+    const { ipc, peer } = await setup();
+    const p1 = ipc.request('x');
+    const p2 = ipc.request('y');
+    await tick();
+    const [r1, r2] = peer.requests();
+    await peer.fail(r1!.id, -32000, 'boom', { detail: 1 });
+    await peer.fail(r2!.id, -32602, 'bad args');
+    const e1 = await p1.catch((e) => e);
+    expect(e1).toBeInstanceOf(ServerError);
+    expect(e1).toMatchObject({ code: 'ServerError', rpcCode: -32000, message: 'boom', data: { detail: 1 } });
+    await expect(p2).rejects.toBeInstanceOf(InvalidParamsError);
+  });
+
+  it('reports unknown and duplicate response ids as diagnostics without breaking', async () => {
+    const { ipc, peer } = await setup();
+    const diagnostics: Diagnostic[] = [];
+    ipc.on('diagnostic', (d) => diagnostics.push(d));
+    const p = ipc.request('m');
+    await tick();
+    const id = peer.requests()[0]!.id;
+    await peer.reply(id, 1);
+    await peer.reply(id, 2); // duplicate
+    await peer.reply(999_999, 3); // never sent
+    await expect(p).resolves.toBe(1);
+    await tick();
+    expect(diagnostics.map((d) => d.kind === 'unknown-id' && d.reason)).toEqual(['duplicate', 'unknown']);
+    // still works afterwards
+    const q = ipc.request('again');
+    await tick();
+    await peer.reply(peer.requests('again')[0]!.id, 'ok');
+    await expect(q).resolves.toBe('ok');
+  });
+});
+
+describe('IpcManager: queue', () => {
+  it('sends by priority, FIFO within a priority, under the concurrency limit', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 1 });
+    const all = [
+      ipc.request('first'),
+      ipc.request('low-1', undefined, { priority: 'low' }),
+      ipc.request('normal-1'),
+      ipc.request('high-1', undefined, { priority: 'high' }),
+      ipc.request('low-2', undefined, { priority: 'low' }),
+      ipc.request('high-2', undefined, { priority: 'high' }),
+      ipc.request('normal-2'),
+    ];
+    await tick();
+    expect(peer.requests().map((r) => r.method)).toEqual(['first']);
+    expect(ipc.snapshot().queueDepthByPriority).toEqual({ high: 2, normal: 2, low: 2 });
+    for (let i = 0; i < all.length; i++) {
+      const pending = peer.requests()[i]!;
+      await peer.reply(pending.id, pending.method);
+      await tick();
+    }
+    await Promise.all(all);
+    expect(peer.requests().map((r) => r.method)).toEqual(['first', 'high-1', 'high-2', 'normal-1', 'normal-2', 'low-1', 'low-2']);
+  });
+
+  it('treats every priority alike when the priority queue is off', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 1, priorityQueue: false });
+    peer.auto = (r) => r.method;
+    await Promise.all([ipc.request('a'), ipc.request('b', undefined, { priority: 'low' }), ipc.request('c', undefined, { priority: 'high' })]);
+    expect(peer.requests().map((r) => r.method)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('rejects at once with QueueFull when the queue is full', async () => {
+    const { ipc } = await setup({ maxConcurrent: 1, maxQueueSize: 2 });
+    const held = [ipc.request('a'), ipc.request('b'), ipc.request('c')];
+    held.forEach((p) => p.catch(() => undefined));
+    await expect(ipc.request('d')).rejects.toBeInstanceOf(QueueFullError);
+    expect(ipc.snapshot()).toMatchObject({ inFlight: 1, queueDepth: 2 });
+  });
+
+  it('lets ping bypass a full queue and the concurrency limit', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 1, maxQueueSize: 1 });
+    [ipc.request('a'), ipc.request('b')].forEach((p) => p.catch(() => undefined));
+    const ping = ipc.request('ping');
+    await tick();
+    const sent = peer.requests('ping')[0]!;
+    await peer.reply(sent.id, {});
+    await expect(ping).resolves.toEqual({});
+  });
+});
+
+describe('IpcManager: timeouts', () => {
+  it('fails an idle request with Timeout and tells the server to cancel it', async () => {
+    const { ipc, peer } = await setup({ timeoutMs: 40 });
+    const error = await ipc.request('slow').catch((e) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.data).toMatchObject({ method: 'slow', kind: 'idle', phase: 'in-flight', timeoutMs: 40 });
+    await tick();
+    const cancel = peer.notifications('notifications/cancelled')[0]!;
+    expect(cancel.params.requestId).toBe(peer.requests('slow')[0]!.id);
+    expect(ipc.snapshot().timeouts).toBe(1);
+  });
+
+  it('resets the idle timeout on progress, while the hard cap still fires', async () => {
+    const { ipc, peer } = await setup({ timeoutMs: 60, hardTimeoutMs: 300 });
+    const progress: number[] = [];
+    const started = performance.now();
+    const p = ipc.request('long', {}, { onProgress: (pr) => progress.push(pr.progress) });
+    await tick();
+    const token = (peer.requests('long')[0]!.params as { _meta: { progressToken: number } })._meta.progressToken;
+    const pump = setInterval(() => {
+      void peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: progress.length + 1 } });
+    }, 20);
+    const error = await p.catch((e) => e);
+    clearInterval(pump);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.data.kind).toBe('hard');
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250); // idle (60 ms) alone would have fired long before
+    expect(progress.length).toBeGreaterThan(5);
+  });
+
+  it('reports time spent queued when the hard cap fires before the request is sent', async () => {
+    const { ipc } = await setup({ maxConcurrent: 1, timeoutMs: 1_000 });
+    ipc.request('blocker').catch(() => undefined);
+    const error = await ipc.request('waiting', undefined, { hardTimeoutMs: 50 }).catch((e) => e);
+    expect(error).toBeInstanceOf(TimeoutError);
+    expect(error.data).toMatchObject({ kind: 'hard', phase: 'queued', inFlightMs: 0 });
+    expect(error.data.queuedMs).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('IpcManager: cancellation', () => {
+  it('removes a cancelled queued request without ever sending it', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 1 });
+    ipc.request('blocker').catch(() => undefined);
+    const controller = new AbortController();
+    const p = ipc.request('queued', undefined, { signal: controller.signal });
+    controller.abort('user changed their mind');
+    const error = await p.catch((e) => e);
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(error.data).toEqual({ reason: 'user changed their mind', phase: 'queued' });
+    await peer.reply(peer.requests('blocker')[0]!.id, 1);
+    await tick(5);
+    expect(peer.requests('queued')).toHaveLength(0);
+    expect(peer.notifications('notifications/cancelled')).toHaveLength(0);
+  });
+
+  it('cancels an in-flight request on the server and drops its late response', async () => {
+    const { ipc, peer } = await setup();
+    const diagnostics: Diagnostic[] = [];
+    ipc.on('diagnostic', (d) => diagnostics.push(d));
+    const controller = new AbortController();
+    const p = ipc.request('work', undefined, { signal: controller.signal });
+    await tick();
+    controller.abort();
+    await expect(p).rejects.toBeInstanceOf(CancelledError);
+    await tick();
+    const id = peer.requests('work')[0]!.id;
+    expect(peer.notifications('notifications/cancelled')[0]!.params).toEqual({ requestId: id, reason: 'aborted' });
+    await peer.reply(id, 'too late');
+    await tick();
+    expect(diagnostics).toEqual([expect.objectContaining({ kind: 'unknown-id', reason: 'late' })]);
+    expect(ipc.snapshot()).toMatchObject({ cancels: 1, lateResponses: 1 });
+  });
+
+  it('rejects at once when the signal is already aborted', async () => {
+    const { ipc, peer } = await setup();
+    await expect(ipc.request('x', undefined, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(CancelledError);
+    await tick();
+    expect(peer.requests()).toHaveLength(0);
+  });
+});
+
+describe('IpcManager: progress and streams', () => {
+  it('attaches a progressToken only when asked and routes progress to the caller', async () => {
+    const { ipc, peer } = await setup();
+    const seen: unknown[] = [];
+    const plain = ipc.request('plain', { a: 1 });
+    const withProgress = ipc.request('tracked', { a: 1, _meta: { keep: true } }, { onProgress: (p) => seen.push(p) });
+    await tick();
+    expect(peer.requests('plain')[0]!.params).toEqual({ a: 1 });
+    const tracked = peer.requests('tracked')[0]!;
+    const meta = (tracked.params as { _meta: Record<string, unknown> })._meta;
+    expect(meta).toEqual({ keep: true, progressToken: tracked.id });
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: meta.progressToken, progress: 1, total: 4, message: 'a quarter' } });
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: meta.progressToken, progress: 4, total: 4 } });
+    await peer.reply(tracked.id, 'done');
+    await peer.reply(peer.requests('plain')[0]!.id, 'ok');
+    await Promise.all([plain, withProgress]);
+    expect(seen).toEqual([{ progress: 1, total: 4, message: 'a quarter' }, { progress: 4, total: 4 }]);
+  });
+
+  it('delivers stream chunks in order to onChunk and the async iterator', async () => {
+    const { ipc, peer } = await setup();
+    const viaCallback: string[] = [];
+    const { result, chunks } = ipc.requestStream<string>('big', {}, { onChunk: (c) => viaCallback.push(c.data) });
+    await tick();
+    const req = peer.requests('big')[0]!;
+    const token = (req.params as { _meta: { streamToken: number } })._meta.streamToken;
+    for (let seq = 0; seq < 5; seq++) {
+      await peer.send({ jsonrpc: '2.0', method: 'notifications/stream/chunk', params: { streamToken: token, seq, data: `part${seq};` } });
+    }
+    await peer.reply(req.id, 'end');
+    const viaIterator: string[] = [];
+    for await (const chunk of chunks) viaIterator.push(chunk.data);
+    await expect(result).resolves.toBe('end');
+    expect(viaIterator.join('')).toBe('part0;part1;part2;part3;part4;');
+    expect(viaCallback).toEqual(viaIterator);
+  });
+
+  it('fails a stream whose chunks arrive out of order with ProtocolError', async () => {
+    const { ipc, peer } = await setup();
+    const { result, chunks } = ipc.requestStream('big', {});
+    await tick();
+    const req = peer.requests('big')[0]!;
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/stream/chunk', params: { streamToken: req.id, seq: 1, data: 'x' } });
+    await expect(result).rejects.toBeInstanceOf(ProtocolError);
+    await expect((async () => { for await (const _ of chunks) { /* drain */ } })()).rejects.toBeInstanceOf(ProtocolError);
+  });
+
+  it('fails only the request whose response was too large', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const peer = new Peer(b);
+    const ipc = new IpcManager(a as Transport);
+    managers.push(ipc);
+    await ipc.start();
+    const big = ipc.request('big');
+    const small = ipc.request('small');
+    await tick();
+    a.ondiagnostic?.({ kind: 'oversized', bytes: 2_000_000, limit: 1_000_000, preview: '{"jsonrpc":"2.0","id":1', id: peer.requests('big')[0]!.id });
+    await peer.reply(peer.requests('small')[0]!.id, 'fine');
+    await expect(big).rejects.toBeInstanceOf(MessageTooLargeError);
+    await expect(small).resolves.toBe('fine');
+  });
+});
+
+describe('IpcManager: connection loss and retries', () => {
+  it('retries a request whose write failed (never reached the server)', async () => {
+    const { ipc, peer, transport } = await setup({ retryDelayMs: 5 });
+    const realSend = transport.send.bind(transport);
+    let failures = 2;
+    transport.send = (m) => (failures-- > 0 ? Promise.reject(new Error('EPIPE')) : realSend(m));
+    peer.auto = () => 'ok';
+    await expect(ipc.request('x')).resolves.toBe('ok');
+    expect(ipc.snapshot().retries).toBe(2);
+    expect(peer.requests('x')).toHaveLength(1);
+  });
+
+  it('gives up after maxRetries', async () => {
+    const { ipc, transport } = await setup({ retryDelayMs: 1, maxRetries: 2 });
+    transport.send = () => Promise.reject(new Error('EPIPE'));
+    const error = await ipc.request('x').catch((e) => e);
+    expect(error).toBeInstanceOf(NotConnectedError);
+    expect(error.message).toContain('EPIPE');
+    expect(ipc.snapshot().retries).toBe(2);
+  });
+
+  it('fails written in-flight requests with the transport close error and the unsent queue with NotConnected', async () => {
+    const { ipc, transport } = await setup({ maxConcurrent: 1 });
+    const crash = new ServerCrashedError('Server exited with code 3', { exitCode: 3, signal: null, stderrTail: ['boom'] });
+    Object.defineProperty(transport, 'closeError', { value: crash });
+    const inFlight = ipc.request('running');
+    const queued = ipc.request('waiting');
+    await tick();
+    await transport.close();
+    const e1 = await inFlight.catch((e) => e);
+    expect(e1).toBeInstanceOf(ServerCrashedError);
+    expect(e1.data).toMatchObject({ exitCode: 3, stderrTail: ['boom'], outcomeUnknown: true });
+    await expect(queued).rejects.toBeInstanceOf(NotConnectedError);
+  });
+
+  it('holds queued and retryable requests across a transport swap and sends them after resume', async () => {
+    const first = MemoryTransport.pair();
+    const ipc = new IpcManager(first[0], { maxConcurrent: 1, holdQueueOnDisconnect: true, retryDelayMs: 1 });
+    managers.push(ipc);
+    const peer1 = new Peer(first[1]);
+    await ipc.start();
+    const notRetryable = ipc.request('write-file');
+    const retryable = ipc.request('read-file', undefined, { retryable: true, maxConcurrent: 1 } as never);
+    const queued = ipc.request('list');
+    await tick();
+    expect(peer1.requests().map((r) => r.method)).toEqual(['write-file']);
+    await first[0].close();
+    await expect(notRetryable).rejects.toBeInstanceOf(NotConnectedError);
+    expect(ipc.state).toBe('disconnected');
+
+    const second = MemoryTransport.pair();
+    const peer2 = new Peer(second[1]);
+    peer2.auto = (r) => (r.method === 'initialize' ? 'hello' : `${r.method}:done`);
+    await ipc.attach(second[0], { paused: true });
+    await expect(ipc.request('initialize', {}, { bypassQueue: true })).resolves.toBe('hello');
+    await tick(10);
+    expect(peer2.requests().map((r) => r.method)).toEqual(['initialize']);
+    ipc.resume();
+    await expect(retryable).resolves.toBe('read-file:done');
+    await expect(queued).resolves.toBe('list:done');
+  });
+
+  it('resends an in-flight retryable request after the connection is replaced', async () => {
+    const first = MemoryTransport.pair();
+    const ipc = new IpcManager(first[0], { holdQueueOnDisconnect: true, retryDelayMs: 1 });
+    managers.push(ipc);
+    new Peer(first[1]);
+    await ipc.start();
+    const p = ipc.request('idempotent', undefined, { retryable: true });
+    await tick();
+    await first[0].close();
+    const second = MemoryTransport.pair();
+    const peer2 = new Peer(second[1]);
+    peer2.auto = () => 'second time lucky';
+    await ipc.attach(second[0]);
+    await expect(p).resolves.toBe('second time lucky');
+    expect(ipc.snapshot().retries).toBe(1);
+  });
+
+  it('close() fails everything pending and refuses new requests', async () => {
+    const { ipc } = await setup({ maxConcurrent: 1 });
+    const a = ipc.request('a');
+    const b = ipc.request('b');
+    await ipc.close('shutting down');
+    await expect(a).rejects.toBeInstanceOf(NotConnectedError);
+    await expect(b).rejects.toThrow('shutting down');
+    await expect(ipc.request('c')).rejects.toBeInstanceOf(NotConnectedError);
+  });
+});
+
+describe('IpcManager: the peer talks back', () => {
+  it('answers the peer’s requests by handler, ping by default, unknown methods with -32601', async () => {
+    const { ipc, peer } = await setup();
+    ipc.setRequestHandler('roots/list', () => ({ roots: [{ uri: 'file:///tmp' }] }));
+    ipc.setRequestHandler('explode', () => {
+      throw new Error('handler failed');
+    });
+    await peer.send({ jsonrpc: '2.0', id: 'r1', method: 'roots/list' });
+    await peer.send({ jsonrpc: '2.0', id: 'r2', method: 'ping' });
+    await peer.send({ jsonrpc: '2.0', id: 'r3', method: 'sampling/createMessage', params: {} });
+    await peer.send({ jsonrpc: '2.0', id: 'r4', method: 'explode' });
+    await tick(5);
+    const byId = Object.fromEntries(peer.received.filter((m) => 'id' in m && !('method' in m)).map((m) => [(m as { id: string }).id, m]));
+    expect(byId.r1).toEqual({ jsonrpc: '2.0', id: 'r1', result: { roots: [{ uri: 'file:///tmp' }] } });
+    expect(byId.r2).toEqual({ jsonrpc: '2.0', id: 'r2', result: {} });
+    expect(byId.r3).toMatchObject({ error: { code: -32601 } });
+    expect(byId.r4).toMatchObject({ error: { code: -32603, message: 'handler failed' } });
+  });
+
+  it('aborts a handler the peer cancels and sends no response for it', async () => {
+    const { ipc, peer } = await setup();
+    let aborted = false;
+    ipc.setRequestHandler('slow', (_params, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => ((aborted = true), resolve('ignored')))));
+    await peer.send({ jsonrpc: '2.0', id: 7, method: 'slow' });
+    await tick();
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 7, reason: 'nope' } });
+    await tick(5);
+    expect(aborted).toBe(true);
+    expect(peer.received.filter((m) => 'id' in m && (m as { id: unknown }).id === 7)).toHaveLength(0);
+  });
+
+  it('delivers notifications to subscribers until they unsubscribe', async () => {
+    const { ipc, peer } = await setup();
+    const specific: unknown[] = [];
+    const all: unknown[] = [];
+    const off = ipc.onNotification('notifications/tools/list_changed', (params) => specific.push(params));
+    ipc.onNotification('*', (_p, m) => all.push(m.method));
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    off();
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' });
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info' } });
+    await tick();
+    expect(specific).toHaveLength(1);
+    expect(all).toEqual(['notifications/tools/list_changed', 'notifications/tools/list_changed', 'notifications/message']);
+  });
+});
+
+describe('IpcManager: metrics and backpressure', () => {
+  it('counts requests, responses, errors and latency, and emits change events', async () => {
+    const { ipc, peer } = await setup({ metricsIntervalMs: 10 });
+    const events: unknown[] = [];
+    ipc.on('metrics', (s) => events.push(s));
+    peer.auto = (r) => (r.method === 'bad' ? undefined : 'ok');
+    await Promise.all(Array.from({ length: 20 }, () => ipc.request('good')));
+    const bad = ipc.request('bad');
+    await tick();
+    await peer.fail(peer.requests('bad')[0]!.id, -32000, 'nope');
+    await bad.catch(() => undefined);
+    await tick(30);
+    const s = ipc.snapshot();
+    expect(s).toMatchObject({ requests: 21, responses: 21, errors: 1, inFlight: 0, queueDepth: 0 });
+    expect(s.latency.count).toBe(21);
+    expect(s.latency.p50).toBeGreaterThan(0);
+    expect(s.latency.max).toBeGreaterThanOrEqual(s.latency.p99);
+    expect(s.throughput).toBeGreaterThan(0);
+    expect(s.errorRate).toBeCloseTo(1 / 21, 5);
+    expect(events.length).toBeGreaterThan(0);
+  });
+
+  it('stops dispatching while the transport has not drained', async () => {
+    const [a, b] = MemoryTransport.pair();
+    const peer = new Peer(b);
+    const releases: Array<() => void> = [];
+    const realSend = a.send.bind(a);
+    a.send = (m) => realSend(m).then(() => new Promise<void>((resolve) => releases.push(resolve)));
+    const ipc = new IpcManager(a, { maxConcurrent: 100, maxPendingWrites: 2 });
+    managers.push(ipc);
+    await ipc.start();
+    peer.auto = () => 'ok';
+    const all = Promise.all(Array.from({ length: 6 }, (_, i) => ipc.request(`m${i}`)));
+    await tick(5);
+    expect(peer.requests()).toHaveLength(2);
+    expect(ipc.snapshot().queueDepth).toBe(4);
+    while (peer.requests().length < 6 || releases.length) {
+      releases.shift()?.();
+      await tick(1);
+    }
+    await all;
+  });
+});

@@ -2,6 +2,7 @@
  * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
  * `queue`, `process`, `limits` sections and a host-wide `limits` section. Errors name the exact path.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,8 +17,15 @@ export class ConfigError extends Error {
   }
 }
 
-/** The package root (works from src/node under vitest and from dist/node once built). */
-export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The package root: the nearest folder above this module with a package.json (src/node or dist/src/node). */
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findPackageRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(resolve(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) return from;
+  }
+}
 export const DEMO_SERVER_PATH = resolve(PACKAGE_ROOT, 'examples', 'python-server', 'server.py');
 export const DEMO_DOCUMENTS_DIR = resolve(PACKAGE_ROOT, 'examples', 'python-server', 'documents');
 

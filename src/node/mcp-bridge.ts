@@ -48,6 +48,11 @@ export interface McpServerConfig {
   retryableTools?: string[];
   /** Roots offered to the server (`roots/list`); declares the `roots` client capability. */
   roots?: Array<{ uri: string; name?: string }>;
+  /**
+   * Extra client capabilities to declare in `initialize` (e.g. `{ sampling: {} }` once a
+   * `sampling/createMessage` handler is set with `setRequestHandler`).
+   */
+  capabilities?: Record<string, unknown>;
 }
 
 export interface BridgeCallOptions {
@@ -284,7 +289,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   private async handshake(transport: StdioTransport): Promise<void> {
     await this.ipc.attach(transport, { paused: true, started: true });
     const timeoutMs = this.config.process?.startupTimeoutMs ?? DEFAULTS.process.startupTimeoutMs;
-    const capabilities: Record<string, unknown> = this.config.roots ? { roots: { listChanged: false } } : {};
+    const capabilities: Record<string, unknown> = { ...(this.config.roots ? { roots: { listChanged: false } } : {}), ...this.config.capabilities };
     const result = await this.ipc.request<{
       protocolVersion?: string;
       capabilities?: Record<string, unknown>;

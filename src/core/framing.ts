@@ -1,0 +1,126 @@
+/**
+ * Newline framing for stdio (MCP stdio transport: one JSON-RPC message per line, UTF-8).
+ *
+ * The decoder works on bytes, so a multi-byte character split across chunks is never corrupted
+ * (0x0A never occurs inside a UTF-8 sequence). It is linear in its input: the bytes of a line are
+ * kept as a list of chunk slices and joined once, when the newline arrives. A line longer than
+ * `maxLineBytes` is not buffered at all: its first and last bytes are kept (to recover the request
+ * id) and the rest is skipped up to the next newline.
+ */
+import type { JsonRpcMessage } from './jsonrpc.js';
+
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** Bytes kept from each end of an oversized line, enough to find its `"id"`. */
+const EDGE_BYTES = 512;
+const NEWLINE = 0x0a;
+
+export interface OversizedLine {
+  bytes: number;
+  limit: number;
+  /** The line's first bytes, decoded (lossy at the cut). */
+  head: string;
+  /** The line's last bytes, decoded (lossy at the cut). */
+  tail: string;
+}
+
+export interface LineDecoderOptions {
+  maxLineBytes?: number;
+  /** Called for every non-blank line, without its newline (and without a trailing `\r`). */
+  onLine: (line: string, bytes: number) => void;
+  onOversized?: (info: OversizedLine) => void;
+}
+
+export class LineDecoder {
+  private readonly max: number;
+  private readonly onLine: LineDecoderOptions['onLine'];
+  private readonly onOversized: NonNullable<LineDecoderOptions['onOversized']>;
+  private readonly text = new TextDecoder('utf-8');
+  private pieces: Uint8Array[] = [];
+  private pending = 0;
+  /** Set while skipping an oversized line: its size so far and its first bytes. */
+  private skipping: { bytes: number; head: Uint8Array; tail: Uint8Array } | undefined;
+
+  constructor(options: LineDecoderOptions) {
+    this.max = options.maxLineBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+    this.onLine = options.onLine;
+    this.onOversized = options.onOversized ?? (() => undefined);
+  }
+
+  /** Bytes held for an unfinished line (bounded by `maxLineBytes`). */
+  get bufferedBytes(): number {
+    return this.pending;
+  }
+
+  push(chunk: Uint8Array): void {
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(NEWLINE, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (end > start) this.append(chunk.subarray(start, end));
+      if (nl === -1) return;
+      this.finishLine();
+      start = nl + 1;
+    }
+  }
+
+  /** End of input: a final line without a newline is still delivered. */
+  end(): void {
+    if (this.pending > 0 || this.skipping) this.finishLine();
+  }
+
+  private append(slice: Uint8Array): void {
+    if (this.skipping) {
+      this.skipping.bytes += slice.length;
+      this.skipping.tail = keepTail(this.skipping.tail, slice);
+      return;
+    }
+    if (this.pending + slice.length > this.max) {
+      const head = concat(this.pieces, this.pending).subarray(0, EDGE_BYTES);
+      const joined = head.length < EDGE_BYTES ? concat([head, slice.subarray(0, EDGE_BYTES - head.length)]) : head;
+      this.skipping = { bytes: this.pending + slice.length, head: joined.slice(), tail: keepTail(new Uint8Array(0), slice) };
+      this.pieces = [];
+      this.pending = 0;
+      return;
+    }
+    // The chunk may be reused by its producer: keep a view now, copy only when the line spans chunks.
+    this.pieces.push(slice);
+    this.pending += slice.length;
+  }
+
+  private finishLine(): void {
+    if (this.skipping) {
+      const s = this.skipping;
+      this.skipping = undefined;
+      this.onOversized({ bytes: s.bytes, limit: this.max, head: this.text.decode(s.head), tail: this.text.decode(s.tail) });
+      return;
+    }
+    if (this.pending === 0) return;
+    const bytes = this.pieces.length === 1 ? this.pieces[0]! : concat(this.pieces, this.pending);
+    const size = this.pending;
+    this.pieces = [];
+    this.pending = 0;
+    let line = this.text.decode(bytes);
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    if (line.trim() === '') return;
+    this.onLine(line, size);
+  }
+}
+
+function concat(parts: Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function keepTail(previous: Uint8Array, slice: Uint8Array): Uint8Array {
+  if (slice.length >= EDGE_BYTES) return slice.slice(slice.length - EDGE_BYTES);
+  const joined = concat([previous, slice]);
+  return joined.slice(Math.max(0, joined.length - EDGE_BYTES));
+}
+
+/** One message as a line of the stdio transport. */
+export const encodeMessage = (message: JsonRpcMessage): string => `${JSON.stringify(message)}\n`;

@@ -1,0 +1,481 @@
+/**
+ * ProcessManager: the life of one server process. Spawns it (StdioTransport), runs the owner's
+ * start-up hook (the MCP handshake), watches it with health pings and CPU/RSS sampling, restarts it
+ * after a crash or failed health checks (exponential backoff with jitter, a bounded number of
+ * attempts per window, reset after stable uptime), and stops it gracefully. Every state change
+ * and notable happening is an event, kept in a bounded history.
+ *
+ * States: stopped → starting → running → (crashed → restarting → starting → running)* → stopping → stopped;
+ * `failed` when it gives up (restart budget spent, or auto-restart off).
+ */
+import pidusage from 'pidusage';
+import { backoffDelay } from '../core/backoff.js';
+import { DEFAULTS } from '../core/defaults.js';
+import { Emitter } from '../core/emitter.js';
+import { type IpcError, NotConnectedError, toIpcError, TimeoutError } from '../core/errors.js';
+import type { ExitInfo, ServerEvent, ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
+import { listProcessGroup } from './orphan-guard.js';
+import type { ResourceHandle, ResourceManager } from './resource-manager.js';
+import { type StdioServerParams, StdioTransport } from './stdio-transport.js';
+
+export interface ProcessManagerOptions {
+  /** Restart after a crash or failed health checks (default true). */
+  autoRestart?: boolean;
+  /** Restart attempts allowed within `restartWindowMs` before giving up (default 5). */
+  maxRestarts?: number;
+  /** First restart delay; doubles per attempt with jitter, capped at restartMaxDelayMs (2 000 / 60 000 ms). */
+  restartDelayMs?: number;
+  restartMaxDelayMs?: number;
+  restartWindowMs?: number;
+  /** Running this long without a crash resets the attempt count (default 60 000 ms). */
+  stableUptimeMs?: number;
+  /** MCP ping every interval (0 = off), failing after the timeout; restart after N failures in a row (15 000 / 5 000 / 3). */
+  healthCheckIntervalMs?: number;
+  healthCheckTimeoutMs?: number;
+  healthCheckFailures?: number;
+  /** Spawn to handshake done (default 30 000 ms). */
+  startupTimeoutMs?: number;
+  /** stdin close → SIGTERM → SIGKILL, in thirds of this budget (default 10 000 ms). */
+  shutdownTimeoutMs?: number;
+  stderrLines?: number;
+  eventHistory?: number;
+  /** CPU/RSS sampling over the whole process group (0 = off; default 5 000 ms). */
+  usageIntervalMs?: number;
+  cpuAlertPercent?: number;
+  /** Memory alert threshold (default: the ResourceManager's memoryMb, else DEFAULTS.limits.memoryMb). */
+  memoryLimitMb?: number;
+  /** Restart (draining in-flight calls first) when over the memory limit (default false). */
+  restartOnMemoryLimit?: boolean;
+  /** Largest stdout line (default 16 MiB). */
+  maxMessageBytes?: number;
+  /** Process-count limit and tracking. */
+  resources?: ResourceManager;
+  random?: () => number;
+}
+
+export interface ProcessHooks {
+  /** After every spawn: e.g. the MCP handshake. A rejection counts as a failed start. */
+  onSpawn?: (transport: StdioTransport) => Promise<void>;
+  /** One health check; resolves when the server answered. */
+  ping?: (timeoutMs: number) => Promise<unknown>;
+  /** Before a planned restart: wait (bounded) for in-flight work to finish. */
+  drain?: (timeoutMs: number) => Promise<void>;
+}
+
+export interface Usage {
+  cpuPercent: number;
+  memoryBytes: number;
+  at: number;
+  pids: number[];
+}
+
+export interface ProcessManagerEvents extends Record<string, unknown> {
+  state: { state: ServerState; previous: ServerState | null; reason: string | null };
+  event: ServerEvent;
+  stderr: string;
+  usage: Usage;
+  exit: ExitInfo;
+}
+
+type Resolved = Required<Omit<ProcessManagerOptions, 'resources' | 'memoryLimitMb' | 'random'>> & { memoryLimitMb: number; random: () => number };
+
+export class ProcessManager extends Emitter<ProcessManagerEvents> {
+  readonly name: string;
+  readonly opts: Resolved;
+  private readonly params: StdioServerParams;
+  private readonly hooks: ProcessHooks;
+  private readonly resources: ResourceManager | undefined;
+
+  private _state: ServerState = 'stopped';
+  private _reason: string | null = null;
+  private transport: StdioTransport | undefined;
+  private resource: ResourceHandle | undefined;
+  private startedAt = 0;
+  private _restarts = 0;
+  private attempts: number[] = [];
+  private _lastExit: ExitInfo | null = null;
+  private _health: ServerSnapshot['health'] = { rttMs: null, consecutiveFailures: 0, lastCheckAt: null };
+  private _usage: Usage | null = null;
+  private readonly events: ServerEvent[] = [];
+  private eventsStart = 0;
+  private waiters: Array<{ resolve: () => void; reject: (e: IpcError) => void }> = [];
+  private timers: { health?: NodeJS.Timeout; usage?: NodeJS.Timeout; stable?: NodeJS.Timeout; restart?: NodeJS.Timeout } = {};
+  private checking = false;
+  private sampling = false;
+  /** Why the current process is being killed by us (health, memory, planned restart, stop). */
+  private killReason: { reason: string; planned: boolean } | undefined;
+  private alerts = { cpu: false, memory: false };
+  /** Bumped on every spawn and stop, so stale async continuations can tell they are stale. */
+  private generation = 0;
+
+  constructor(name: string, params: StdioServerParams, hooks: ProcessHooks = {}, options: ProcessManagerOptions = {}) {
+    super();
+    this.name = name;
+    this.params = params;
+    this.hooks = hooks;
+    this.resources = options.resources;
+    const d = DEFAULTS.process;
+    this.opts = {
+      autoRestart: options.autoRestart ?? d.autoRestart,
+      maxRestarts: options.maxRestarts ?? d.maxRestarts,
+      restartDelayMs: options.restartDelayMs ?? d.restartDelayMs,
+      restartMaxDelayMs: options.restartMaxDelayMs ?? d.restartMaxDelayMs,
+      restartWindowMs: options.restartWindowMs ?? d.restartWindowMs,
+      stableUptimeMs: options.stableUptimeMs ?? d.stableUptimeMs,
+      healthCheckIntervalMs: options.healthCheckIntervalMs ?? d.healthCheckIntervalMs,
+      healthCheckTimeoutMs: options.healthCheckTimeoutMs ?? d.healthCheckTimeoutMs,
+      healthCheckFailures: options.healthCheckFailures ?? d.healthCheckFailures,
+      startupTimeoutMs: options.startupTimeoutMs ?? d.startupTimeoutMs,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? d.shutdownTimeoutMs,
+      stderrLines: options.stderrLines ?? d.stderrLines,
+      eventHistory: options.eventHistory ?? d.eventHistory,
+      usageIntervalMs: options.usageIntervalMs ?? d.usageIntervalMs,
+      cpuAlertPercent: options.cpuAlertPercent ?? d.cpuAlertPercent,
+      memoryLimitMb: options.memoryLimitMb ?? options.resources?.limits.memoryMb ?? DEFAULTS.limits.memoryMb,
+      restartOnMemoryLimit: options.restartOnMemoryLimit ?? d.restartOnMemoryLimit,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.transport.maxMessageBytes,
+      random: options.random ?? Math.random,
+    };
+  }
+
+  get state(): ServerState {
+    return this._state;
+  }
+  /** Why the server is failed / crashed / restarting, when known. */
+  get reason(): string | null {
+    return this._reason;
+  }
+  get pid(): number | null {
+    return this._state === 'stopped' || this._state === 'failed' ? null : (this.transport?.pid ?? null);
+  }
+  /** Restarts done so far (crash, health and planned ones). */
+  get restarts(): number {
+    return this._restarts;
+  }
+  get uptimeMs(): number {
+    return this._state === 'running' ? Date.now() - this.startedAt : 0;
+  }
+  get lastExit(): ExitInfo | null {
+    return this._lastExit;
+  }
+  get health(): ServerSnapshot['health'] {
+    return { ...this._health };
+  }
+  get usage(): ServerSnapshot['usage'] {
+    return this._usage ? { cpuPercent: this._usage.cpuPercent, memoryBytes: this._usage.memoryBytes, at: this._usage.at } : null;
+  }
+  /** The live transport (for tests and advanced use). */
+  get current(): StdioTransport | undefined {
+    return this.transport;
+  }
+
+  /** Starts the server; resolves once it runs, rejects when it fails or is stopped first. */
+  start(): Promise<void> {
+    if (this._state === 'running') return Promise.resolve();
+    const promise = this.waitRunning();
+    if (this._state === 'stopped' || this._state === 'failed') {
+      this.attempts = [];
+      this._reason = null;
+      void this.spawnCycle('starting');
+    }
+    return promise;
+  }
+
+  /** Graceful stop of the whole process group; pending restarts are cancelled. */
+  async stop(reason = 'stop requested'): Promise<void> {
+    if (this._state === 'stopped' || this._state === 'failed') {
+      this.clearTimers();
+      return;
+    }
+    this.generation++;
+    this.clearTimers();
+    const transport = this.transport;
+    this.setState('stopping', reason);
+    if (transport) {
+      this.killReason = { reason, planned: true };
+      await transport.close(reason);
+    }
+    this.setState('stopped', reason);
+    this.rejectWaiters(new NotConnectedError(`Server "${this.name}" stopped before it was running`));
+  }
+
+  /** Planned restart: drain in-flight calls (bounded), stop gracefully, start again. */
+  async restart(reason = 'restart requested'): Promise<void> {
+    if (this._state === 'stopped' || this._state === 'failed') return this.start();
+    this.generation++;
+    this.clearTimers();
+    const transport = this.transport;
+    this.setState('restarting', reason);
+    this.record('restart', 'info', `Restarting: ${reason}`);
+    const running = this.waitRunning();
+    if (transport && !transport.exit) {
+      if (this.hooks.drain) await this.hooks.drain(Math.floor(this.opts.shutdownTimeoutMs / 2)).catch(() => undefined);
+      this.killReason = { reason, planned: true };
+      await transport.close(reason);
+    }
+    this._restarts++;
+    void this.spawnCycle('starting');
+    return running;
+  }
+
+  history(): ServerEvent[] {
+    return this.events.length < this.opts.eventHistory ? [...this.events] : [...this.events.slice(this.eventsStart), ...this.events.slice(0, this.eventsStart)];
+  }
+
+  stderrTail(n?: number): string[] {
+    return this.transport?.stderrTail(n) ?? [];
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private async spawnCycle(state: 'starting'): Promise<void> {
+    const generation = ++this.generation;
+    this.setState(state, this._reason);
+    const transport = new StdioTransport(this.params, {
+      maxMessageBytes: this.opts.maxMessageBytes,
+      stderrLines: this.opts.stderrLines,
+      shutdownTimeoutMs: this.opts.shutdownTimeoutMs,
+    });
+    this.transport = transport;
+    this.killReason = undefined;
+    transport.onstderr = (line) => this.emit('stderr', line);
+    try {
+      this.resource = this.resources?.acquire('process', this.name, () => transport.close('resource released'), { meta: { command: this.params.command } });
+    } catch (error) {
+      return this.failed(`cannot spawn: ${(error as Error).message}`);
+    }
+    try {
+      await transport.start();
+    } catch (error) {
+      this.releaseResource();
+      if (generation !== this.generation) return;
+      return this.crashed(`spawn failed: ${(error as Error).message}`);
+    }
+    this.record('spawn', 'info', `Spawned ${this.params.command} (pid ${transport.pid})`, { pid: transport.pid });
+    void transport.exited.then((info) => this.onExit(transport, info));
+    try {
+      await withTimeout(this.hooks.onSpawn?.(transport), this.opts.startupTimeoutMs, 'start-up (initialize)');
+    } catch (error) {
+      if (generation !== this.generation || transport.exit) return; // stopped meanwhile, or the exit handler reports it
+      const reason = `start-up failed: ${toIpcError(error).message}`;
+      this.killReason = { reason, planned: false };
+      await transport.terminate(reason, Math.min(this.opts.shutdownTimeoutMs, 3_000));
+      return;
+    }
+    if (generation !== this.generation || transport.exit) return;
+    this.startedAt = Date.now();
+    this._health = { rttMs: null, consecutiveFailures: 0, lastCheckAt: null };
+    this.setState('running', null);
+    this.armTimers();
+    this.resolveWaiters();
+  }
+
+  private onExit(transport: StdioTransport, info: ExitInfo): void {
+    this.releaseResource(transport);
+    if (transport !== this.transport) return;
+    this._lastExit = info;
+    this.emit('exit', info);
+    const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
+    const kill = this.killReason;
+    this.record('exit', kill?.planned ? 'info' : 'warn', `Process exited (${how})${kill ? `: ${kill.reason}` : ''}`, info);
+    if (kill?.planned) return; // stop() / restart() carry on from here
+    this.clearTimers();
+    const last = transport.stderrTail(1)[0];
+    this.crashed(kill?.reason ?? `exited with ${how}${last ? ` — ${last}` : ''}`);
+  }
+
+  /** Unexpected end of a process: restart within the budget, else give up. */
+  private crashed(reason: string): void {
+    this.setState('crashed', reason);
+    if (!this.opts.autoRestart) return this.failed(`${reason} (auto-restart off)`);
+    const now = Date.now();
+    this.attempts = this.attempts.filter((t) => now - t < this.opts.restartWindowMs);
+    if (this.attempts.length >= this.opts.maxRestarts) {
+      return this.failed(`gave up after ${this.attempts.length} restarts within ${Math.round(this.opts.restartWindowMs / 1000)} s; last: ${reason}`);
+    }
+    const delay = backoffDelay(this.attempts.length, { initialMs: this.opts.restartDelayMs, maxMs: this.opts.restartMaxDelayMs }, this.opts.random);
+    this.attempts.push(now);
+    this.setState('restarting', reason);
+    this.record('restart', 'warn', `Restart ${this.attempts.length}/${this.opts.maxRestarts} in ${delay} ms`, { attempt: this.attempts.length, delayMs: delay });
+    const generation = this.generation;
+    this.timers.restart = setTimeout(() => {
+      this.timers.restart = undefined;
+      if (generation !== this.generation || this._state !== 'restarting') return;
+      this._restarts++;
+      void this.spawnCycle('starting');
+    }, delay);
+  }
+
+  private failed(reason: string): void {
+    this.clearTimers();
+    this.setState('failed', reason);
+    this.record('state', 'error', `Gave up: ${reason}`);
+    this.rejectWaiters(new NotConnectedError(`Server "${this.name}" failed: ${reason}`));
+  }
+
+  // ---------------------------------------------------------------- health and usage
+
+  private armTimers(): void {
+    const o = this.opts;
+    if (o.healthCheckIntervalMs > 0 && this.hooks.ping) {
+      this.timers.health = setInterval(() => void this.checkHealth(), o.healthCheckIntervalMs);
+      this.timers.health.unref();
+    }
+    if (o.usageIntervalMs > 0) {
+      void this.sampleUsage();
+      this.timers.usage = setInterval(() => void this.sampleUsage(), o.usageIntervalMs);
+      this.timers.usage.unref();
+    }
+    this.timers.stable = setTimeout(() => {
+      if (this._state === 'running' && this.attempts.length > 0) {
+        this.attempts = [];
+        this.record('state', 'info', `Stable for ${o.stableUptimeMs} ms: restart budget reset`);
+      }
+    }, o.stableUptimeMs);
+    this.timers.stable.unref();
+  }
+
+  /** One health check: an MCP ping. A server busy with long calls still answers it (pings bypass the queue). */
+  async checkHealth(): Promise<void> {
+    if (this.checking || this._state !== 'running' || !this.hooks.ping) return;
+    this.checking = true;
+    const generation = this.generation;
+    const started = performance.now();
+    try {
+      await this.hooks.ping(this.opts.healthCheckTimeoutMs);
+      if (generation !== this.generation) return;
+      const rtt = performance.now() - started;
+      this._health = { rttMs: Math.round(rtt * 100) / 100, consecutiveFailures: 0, lastCheckAt: Date.now() };
+      this.record('health', 'debug', `ping ${this._health.rttMs} ms`, { rttMs: this._health.rttMs });
+    } catch (error) {
+      if (generation !== this.generation || this._state !== 'running') return;
+      const failures = this._health.consecutiveFailures + 1;
+      this._health = { rttMs: null, consecutiveFailures: failures, lastCheckAt: Date.now() };
+      this.record('health', 'warn', `Health check ${failures}/${this.opts.healthCheckFailures} failed: ${toIpcError(error).message}`);
+      if (failures >= this.opts.healthCheckFailures) {
+        const reason = `health check failed ${failures} times in a row`;
+        this.killReason = { reason, planned: false };
+        void this.transport?.terminate(reason, Math.min(this.opts.shutdownTimeoutMs, 3_000));
+      }
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  /** CPU % and RSS summed over the server's process group (wrappers and their children included). */
+  async sampleUsage(): Promise<Usage | null> {
+    const pid = this.transport?.pid;
+    if (this.sampling || !pid || this._state !== 'running') return null;
+    this.sampling = true;
+    try {
+      const group = listProcessGroup(pid);
+      const pids = group.length > 0 ? group : [pid];
+      const stats = await pidusage(pids, { maxage: this.opts.usageIntervalMs * 3 || 15_000 });
+      let cpu = 0;
+      let memory = 0;
+      for (const s of Object.values(stats)) {
+        if (!s) continue;
+        cpu += s.cpu;
+        memory += s.memory;
+      }
+      const usage: Usage = { cpuPercent: Math.round(cpu * 10) / 10, memoryBytes: memory, at: Date.now(), pids };
+      this._usage = usage;
+      this.emit('usage', usage);
+      this.checkAlerts(usage);
+      return usage;
+    } catch {
+      return null; // the process ended between listing and sampling
+    } finally {
+      this.sampling = false;
+    }
+  }
+
+  private checkAlerts(u: Usage): void {
+    const cpuOver = u.cpuPercent > this.opts.cpuAlertPercent;
+    if (cpuOver !== this.alerts.cpu) {
+      this.alerts.cpu = cpuOver;
+      this.record('alert', cpuOver ? 'warn' : 'info', cpuOver ? `CPU ${u.cpuPercent}% over ${this.opts.cpuAlertPercent}%` : `CPU back to ${u.cpuPercent}%`, { cpuPercent: u.cpuPercent });
+    }
+    const limit = this.opts.memoryLimitMb * 1024 * 1024;
+    const memOver = u.memoryBytes > limit;
+    if (memOver !== this.alerts.memory) {
+      this.alerts.memory = memOver;
+      const mb = Math.round(u.memoryBytes / 1048576);
+      this.record('alert', memOver ? 'error' : 'info', memOver ? `Memory ${mb} MB over the ${this.opts.memoryLimitMb} MB limit` : `Memory back to ${mb} MB`, { memoryBytes: u.memoryBytes });
+      if (memOver && this.opts.restartOnMemoryLimit) {
+        this.alerts.memory = false;
+        void this.restart(`memory ${mb} MB over the ${this.opts.memoryLimitMb} MB limit`).catch(() => undefined);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- bookkeeping
+
+  private setState(state: ServerState, reason: string | null): void {
+    const previous = this._state;
+    this._reason = reason;
+    if (previous === state) return;
+    this._state = state;
+    this.record('state', state === 'failed' || state === 'crashed' ? 'error' : 'info', `${previous} → ${state}${reason ? `: ${reason}` : ''}`, { state, previous });
+    this.emit('state', { state, previous, reason });
+  }
+
+  private record(type: ServerEvent['type'], level: ServerEvent['level'], message: string, data?: unknown): void {
+    const event: ServerEvent = { time: Date.now(), server: this.name, type, level, message };
+    if (data !== undefined) event.data = data;
+    if (this.events.length < this.opts.eventHistory) this.events.push(event);
+    else {
+      this.events[this.eventsStart] = event;
+      this.eventsStart = (this.eventsStart + 1) % this.opts.eventHistory;
+    }
+    this.emit('event', event);
+  }
+
+  private clearTimers(): void {
+    for (const key of ['health', 'usage', 'stable', 'restart'] as const) {
+      const t = this.timers[key];
+      if (t) {
+        clearTimeout(t);
+        clearInterval(t);
+      }
+      this.timers[key] = undefined;
+    }
+  }
+
+  private releaseResource(transport?: StdioTransport): void {
+    if (transport && transport !== this.transport) return;
+    if (this.resource) this.resources?.forget(this.resource.id);
+    this.resource = undefined;
+  }
+
+  private waitRunning(): Promise<void> {
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
+  }
+
+  private resolveWaiters(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.resolve();
+  }
+
+  private rejectWaiters(error: IpcError): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.reject(error);
+  }
+}
+
+async function withTimeout(promise: Promise<void> | undefined, ms: number, what: string): Promise<void> {
+  if (!promise) return;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new TimeoutError(`${what} timed out after ${ms} ms`, { method: what, kind: 'hard', phase: 'in-flight', timeoutMs: ms, queuedMs: 0, inFlightMs: ms })), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,286 @@
+/**
+ * StdioTransport: an MCP server as a child process speaking newline-delimited JSON-RPC on
+ * stdin/stdout (the MCP stdio transport), done carefully:
+ * - spawned without a shell, in its own process group, watched by an orphan guard;
+ * - stdout framed by the linear LineDecoder (non-JSON and oversized lines become diagnostics);
+ * - stderr always read (a full stderr pipe would block the child) into a bounded ring of lines;
+ * - writes honour the pipe's drain, so backpressure reaches the IpcManager;
+ * - close(): end stdin → wait → SIGTERM to the group → wait → SIGKILL to the group;
+ * - an unexpected exit closes with a ServerCrashedError (exit code, signal, stderr tail).
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { DEFAULTS } from '../core/defaults.js';
+import { type IpcError, NotConnectedError, ServerCrashedError } from '../core/errors.js';
+import { encodeMessage, LineDecoder } from '../core/framing.js';
+import { type Diagnostic, decodeText, type JsonRpcMessage, preview, sniffId } from '../core/jsonrpc.js';
+import type { Transport } from '../core/transport.js';
+import type { ExitInfo } from '../core/gateway-protocol.js';
+import { guardProcessGroup, killGroup, listProcessGroup, type OrphanGuard } from './orphan-guard.js';
+
+export interface StdioServerParams {
+  command: string;
+  args?: string[];
+  /** Added to the host's environment (the child inherits the rest). */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface StdioTransportOptions {
+  /** Largest stdout line accepted (default DEFAULTS.transport.maxMessageBytes, 16 MiB). */
+  maxMessageBytes?: number;
+  /** stderr lines kept for crash reports (default 500). */
+  stderrLines?: number;
+  /** Total time close() may take before the group is SIGKILLed (default 10 000 ms). */
+  shutdownTimeoutMs?: number;
+  /** Watchdog that kills the group if the host dies (default true). */
+  orphanGuard?: boolean;
+}
+
+const STDERR_LINE_MAX = 16 * 1024;
+
+export class StdioTransport implements Transport {
+  onmessage?: (message: JsonRpcMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  ondiagnostic?: (diagnostic: Diagnostic) => void;
+  /** Every stderr line as it arrives (also kept in the ring). */
+  onstderr?: (line: string) => void;
+
+  private readonly params: StdioServerParams;
+  private readonly opts: Required<StdioTransportOptions>;
+  private child: ChildProcessWithoutNullStreams | undefined;
+  private guard: OrphanGuard | undefined;
+  private readonly ring: string[] = [];
+  private ringStart = 0;
+  private closing: { reason: string; error: IpcError } | undefined;
+  private _closeError: IpcError | undefined;
+  private closed = false;
+  private drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private exitInfo: ExitInfo | undefined;
+  private readonly exitedPromise: Promise<ExitInfo>;
+  private resolveExited!: (info: ExitInfo) => void;
+
+  constructor(params: StdioServerParams, options: StdioTransportOptions = {}) {
+    this.params = params;
+    this.opts = {
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.transport.maxMessageBytes,
+      stderrLines: options.stderrLines ?? DEFAULTS.process.stderrLines,
+      shutdownTimeoutMs: options.shutdownTimeoutMs ?? DEFAULTS.process.shutdownTimeoutMs,
+      orphanGuard: options.orphanGuard ?? true,
+    };
+    this.exitedPromise = new Promise((resolve) => (this.resolveExited = resolve));
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  /** Resolves when the process has exited (after start()). */
+  get exited(): Promise<ExitInfo> {
+    return this.exitedPromise;
+  }
+
+  get exit(): ExitInfo | undefined {
+    return this.exitInfo;
+  }
+
+  get closeError(): IpcError | undefined {
+    return this._closeError;
+  }
+
+  /** Spawns the process; resolves once it runs, rejects (NotConnected) when it cannot be spawned. */
+  start(): Promise<void> {
+    if (this.child) return Promise.reject(new NotConnectedError('StdioTransport already started'));
+    const { command, args = [], env, cwd } = this.params;
+    return new Promise<void>((resolve, reject) => {
+      let child: ChildProcessWithoutNullStreams;
+      try {
+        child = spawn(command, args, {
+          cwd,
+          env: env ? { ...process.env, ...env } : process.env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+          detached: true, // own process group: signals reach wrappers (npx, sh -c) and their children
+          shell: false,
+          windowsHide: true,
+        });
+      } catch (error) {
+        reject(new NotConnectedError(`Cannot start ${command}: ${(error as Error).message}`));
+        return;
+      }
+      this.child = child;
+      child.once('spawn', () => {
+        if (this.opts.orphanGuard && child.pid) this.guard = guardProcessGroup(child.pid, Math.max(1, Math.ceil(this.opts.shutdownTimeoutMs / 4000)));
+        resolve();
+      });
+      child.once('error', (error) => {
+        // Spawn failure (ENOENT, EACCES): no 'exit' follows.
+        if (child.pid === undefined) {
+          this.finish({ code: null, signal: null, at: Date.now() }, new NotConnectedError(`Cannot start ${command}: ${error.message}`));
+          reject(new NotConnectedError(`Cannot start ${command}: ${error.message}`));
+        } else this.onerror?.(error);
+      });
+      this.wireStdout(child);
+      this.wireStderr(child);
+      child.stdin.on('error', () => undefined); // EPIPE when the child dies: the exit handler reports it
+      child.stdin.on('drain', () => this.releaseDrain());
+      child.once('exit', (code, signal) => this.onExit(code, signal));
+    });
+  }
+
+  /** Resolves once the line is handed to the pipe and the pipe has room (drain). */
+  send(message: JsonRpcMessage): Promise<void> {
+    const stdin = this.child?.stdin;
+    if (!stdin || this.closed || this.closing || !stdin.writable) {
+      return Promise.reject(new NotConnectedError('Server stdin is closed'));
+    }
+    if (stdin.write(encodeMessage(message))) return Promise.resolve();
+    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  /** Graceful shutdown of the whole group; resolves when the process has exited. */
+  close(reason = 'transport closed'): Promise<void> {
+    return this.shutdown(new NotConnectedError(`Server closed: ${reason}`), reason);
+  }
+
+  /**
+   * Like close(), but in-flight requests fail with ServerCrashed: used when the supervisor kills
+   * a server it considers broken (failed health checks, memory limit).
+   */
+  terminate(reason: string, timeoutMs = this.opts.shutdownTimeoutMs): Promise<void> {
+    const error = new ServerCrashedError(`Server terminated: ${reason}`, { exitCode: null, signal: null, stderrTail: this.stderrTail(20), outcomeUnknown: true });
+    return this.shutdown(error, reason, timeoutMs);
+  }
+
+  /** Immediate signal to the whole group. */
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    const pid = this.child?.pid;
+    if (pid && !this.exitInfo) killGroup(pid, signal);
+  }
+
+  /** The last `n` stderr lines (all kept ones by default). */
+  stderrTail(n = this.opts.stderrLines): string[] {
+    const lines = this.ring.length < this.opts.stderrLines ? this.ring : [...this.ring.slice(this.ringStart), ...this.ring.slice(0, this.ringStart)];
+    return lines.slice(Math.max(0, lines.length - n));
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async shutdown(error: IpcError, reason: string, timeoutMs = this.opts.shutdownTimeoutMs): Promise<void> {
+    const child = this.child;
+    if (!child || this.exitInfo) {
+      this.finishIfIdle(error);
+      return;
+    }
+    if (!this.closing) {
+      this.closing = { reason, error };
+      this.rejectDrain(error);
+      const pid = child.pid!;
+      // Thirds of the budget: EOF on stdin (MCP's polite "please exit"), then SIGTERM, then SIGKILL.
+      const step = Math.max(50, Math.floor(timeoutMs / 3));
+      child.stdin.end();
+      if (!(await this.waitExit(step))) {
+        killGroup(pid, 'SIGTERM');
+        if (!(await this.waitExit(step))) killGroup(pid, 'SIGKILL');
+      }
+    }
+    await this.exitedPromise;
+  }
+
+  private waitExit(ms: number): Promise<boolean> {
+    if (this.exitInfo) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      void this.exitedPromise.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private wireStdout(child: ChildProcessWithoutNullStreams): void {
+    const decoder = new LineDecoder({
+      maxLineBytes: this.opts.maxMessageBytes,
+      onLine: (line, bytes) => {
+        const { messages, diagnostics } = decodeText(line, bytes);
+        for (const d of diagnostics) this.ondiagnostic?.(d);
+        for (const m of messages) this.onmessage?.(m);
+      },
+      onOversized: ({ bytes, limit, head, tail }) => {
+        const d: Diagnostic = { kind: 'oversized', bytes, limit, preview: preview(head) };
+        const id = sniffId(head) ?? sniffId(tail);
+        if (id !== undefined) d.id = id;
+        this.ondiagnostic?.(d);
+      },
+    });
+    child.stdout.on('data', (chunk: Buffer) => decoder.push(chunk));
+    child.stdout.on('end', () => decoder.end());
+  }
+
+  private wireStderr(child: ChildProcessWithoutNullStreams): void {
+    const decoder = new LineDecoder({
+      maxLineBytes: STDERR_LINE_MAX,
+      onLine: (line) => this.pushStderr(line),
+      onOversized: ({ bytes, head }) => this.pushStderr(`${head}… [${bytes} bytes]`),
+    });
+    child.stderr.on('data', (chunk: Buffer) => decoder.push(chunk));
+    child.stderr.on('end', () => decoder.end());
+  }
+
+  private pushStderr(line: string): void {
+    if (this.ring.length < this.opts.stderrLines) this.ring.push(line);
+    else {
+      this.ring[this.ringStart] = line;
+      this.ringStart = (this.ringStart + 1) % this.opts.stderrLines;
+    }
+    this.onstderr?.(line);
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    const info: ExitInfo = { code, signal, at: Date.now() };
+    const pid = this.child?.pid;
+    // The leader is gone; anything it left in its group (a wrapper's children) goes too.
+    if (pid) {
+      killGroup(pid, 'SIGTERM');
+      setTimeout(() => {
+        if (listProcessGroup(pid).length > 0) killGroup(pid, 'SIGKILL');
+      }, 1000).unref();
+    }
+    const error =
+      this.closing?.error ??
+      new ServerCrashedError(`Server exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`, {
+        exitCode: code,
+        signal,
+        stderrTail: this.stderrTail(20),
+        outcomeUnknown: true,
+      });
+    // Let stdout/stderr deliver what they already read before we report the close.
+    setImmediate(() => this.finish(info, error));
+  }
+
+  private finish(info: ExitInfo, error: IpcError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.exitInfo = info;
+    this._closeError = error;
+    this.guard?.dismiss();
+    this.rejectDrain(error);
+    this.resolveExited(info);
+    this.onclose?.();
+  }
+
+  private finishIfIdle(error: IpcError): void {
+    if (!this.child && !this.closed) this.finish({ code: null, signal: null, at: Date.now() }, error);
+  }
+
+  private releaseDrain(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  private rejectDrain(error: Error): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const w of waiters) w.reject(error);
+  }
+}

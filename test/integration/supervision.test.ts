@@ -1,0 +1,198 @@
+/**
+ * Supervision with real child processes: the misbehaving servers in test/fixtures end well —
+ * typed errors, restarts as configured, no orphans, no lost queued requests.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { MessageTooLargeError, NotConnectedError, ServerCrashedError } from '../../src/core/errors.js';
+import type { ServerState } from '../../src/core/gateway-protocol.js';
+import { McpBridge, type McpServerConfig } from '../../src/node/mcp-bridge.js';
+import { isAlive, listProcessGroup } from '../../src/node/orphan-guard.js';
+
+const FIXTURES = resolve(import.meta.dirname, '../fixtures');
+const fixture = (name: string, ...args: string[]) => ({ command: 'python3', args: [join(FIXTURES, name), ...args] });
+const FAST = { healthCheckIntervalMs: 0, usageIntervalMs: 0, restartDelayMs: 50, restartMaxDelayMs: 200, shutdownTimeoutMs: 1500 };
+
+const bridges: McpBridge[] = [];
+function bridge(name: string, config: McpServerConfig): McpBridge {
+  const b = new McpBridge(name, { ...config, process: { ...FAST, ...config.process } });
+  bridges.push(b);
+  return b;
+}
+afterEach(async () => {
+  await Promise.all(bridges.splice(0).map((b) => b.stop()));
+});
+
+function states(b: McpBridge): ServerState[] {
+  const seen: ServerState[] = [];
+  b.on('state', ({ state }) => seen.push(state));
+  return seen;
+}
+
+async function waitFor(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const text = (r: { content: Array<{ text?: string }> }) => r.content[0]?.text;
+
+describe('misbehaving servers', () => {
+  it('crash after N calls: in-flight fails with ServerCrashed (exit code, stderr tail), queued calls survive the restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
+    try {
+      const b = bridge('crashy', {
+        ...fixture('crash_after.py', '3'),
+        env: { CRASH_STATE_FILE: join(dir, 'count') },
+        queue: { maxConcurrent: 1 },
+      });
+      const seen = states(b);
+      await b.start();
+      // With one call in flight at a time, call 3 crashes the server; calls 4 and 5 are still queued.
+      const calls = [1, 2, 3, 4, 5].map((i) => b.call('echo', { text: `m${i}` }).then(text, (e: unknown) => e));
+      const [r1, r2, r3, r4, r5] = await Promise.all(calls);
+      expect([r1, r2]).toEqual(['m1', 'm2']);
+      expect(r3).toBeInstanceOf(ServerCrashedError);
+      const crash = r3 as ServerCrashedError;
+      expect(crash.data.exitCode).toBe(3);
+      expect(crash.data.outcomeUnknown).toBe(true);
+      expect(crash.data.stderrTail.join('\n')).toContain('crashing now');
+      expect([r4, r5]).toEqual(['m4', 'm5']); // sent to the restarted server
+      expect(b.process.restarts).toBe(1);
+      expect(seen).toEqual(expect.arrayContaining(['running', 'crashed', 'restarting', 'starting']));
+      expect(b.state).toBe('running');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('retries an in-flight call marked retryable after the restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
+    try {
+      const b = bridge('crashy-retry', { ...fixture('crash_after.py', '1'), env: { CRASH_STATE_FILE: join(dir, 'count') }, queue: { retryDelayMs: 10 } });
+      await b.start();
+      // Call 1 crashes the server; being retryable it is resent and answered by the new process.
+      expect(text(await b.call('echo', { text: 'again' }, { retryable: true }))).toBe('again');
+      expect(b.process.restarts).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a hung server fails its health checks and is restarted', async () => {
+    const b = bridge('hung', { ...fixture('hang.py'), process: { healthCheckIntervalMs: 150, healthCheckTimeoutMs: 150, healthCheckFailures: 2 } });
+    const seen = states(b);
+    await b.start();
+    const firstPid = b.process.pid;
+    await waitFor(() => b.process.restarts >= 1 && b.state === 'running', 10_000, 'a restart after failed health checks');
+    expect(seen).toContain('crashed');
+    expect(b.process.pid).not.toBe(firstPid);
+    expect(b.history().some((e) => e.type === 'health' && e.level === 'warn')).toBe(true);
+    expect(b.process.reason ?? b.history().map((e) => e.message).join('\n')).toBeTruthy();
+    expect(isAlive(firstPid!)).toBe(false);
+  });
+
+  it('a server logging to stdout still works; each log line is a diagnostic', async () => {
+    const b = bridge('chatty', fixture('stdout_logger.py'));
+    await b.start();
+    for (let i = 0; i < 5; i++) expect(text(await b.call('echo', { text: `x${i}` }))).toBe(`x${i}`);
+    const snap = b.snapshot().metrics;
+    expect(snap.diagnostics).toBeGreaterThanOrEqual(5);
+    expect(b.history().some((e) => e.type === 'diagnostic' && e.message.includes('non-JSON'))).toBe(true);
+  });
+
+  it('a server flooding stderr does not block: stderr is drained into a bounded ring', async () => {
+    const b = bridge('flood', { ...fixture('stderr_flood.py', '--mb', '20'), process: { stderrLines: 100 } });
+    await b.start();
+    expect(text(await b.call('echo', { text: 'still here' }, { timeoutMs: 20_000 }))).toBe('still here');
+    const tail = b.stderrTail();
+    expect(tail.length).toBeLessThanOrEqual(100);
+    expect(tail.length).toBeGreaterThan(0);
+  });
+
+  it('an oversized response fails only its own request with MessageTooLarge', async () => {
+    const b = bridge('big', { ...fixture('oversized.py'), process: { maxMessageBytes: 1024 * 1024 } });
+    await b.start();
+    const [big, small] = await Promise.allSettled([b.call('big', { bytes: 3 * 1024 * 1024 }), b.call('echo', { text: 'ok' })]);
+    expect(big.status === 'rejected' && big.reason).toBeInstanceOf(MessageTooLargeError);
+    expect(small.status === 'fulfilled' && text(small.value)).toBe('ok');
+    expect(text(await b.call('echo', { text: 'after' }))).toBe('after');
+    expect(b.state).toBe('running');
+    expect(b.process.restarts).toBe(0);
+  });
+
+  it('a server exiting during initialize ends in `failed` with the exit code and its stderr', async () => {
+    const b = bridge('broken', { ...fixture('exit_during_init.py'), process: { maxRestarts: 2 } });
+    const seen = states(b);
+    const error = await b.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(NotConnectedError);
+    expect(b.state).toBe('failed');
+    expect(b.process.reason).toContain('gave up after 2 restarts');
+    expect(b.process.reason).toContain('fatal: config missing');
+    expect(b.process.lastExit?.code).toBe(2);
+    expect(seen.filter((s) => s === 'crashed')).toHaveLength(3);
+    // Calls to a failed server fail at once.
+    await expect(b.call('echo', { text: 'x' })).rejects.toBeInstanceOf(NotConnectedError);
+  });
+});
+
+describe('process groups and shutdown', () => {
+  async function pidsOf(b: McpBridge): Promise<{ pid: number; children: number[] }> {
+    return JSON.parse(text(await b.call('pids', {}))!) as { pid: number; children: number[] };
+  }
+
+  it('stop() takes down the server and its grandchild', async () => {
+    const b = bridge('parent', fixture('grandchild.py'));
+    await b.start();
+    const { pid, children } = await pidsOf(b);
+    expect(children).toHaveLength(1);
+    await b.stop();
+    expect(isAlive(pid)).toBe(false);
+    await waitFor(() => !isAlive(children[0]!), 3000, 'the grandchild to exit');
+  });
+
+  it('escalates to SIGKILL when the group ignores SIGTERM, within the shutdown timeout', async () => {
+    const b = bridge('stubborn', { ...fixture('grandchild.py', '--ignore-sigterm'), process: { shutdownTimeoutMs: 900 } });
+    await b.start();
+    const { pid, children } = await pidsOf(b);
+    const started = Date.now();
+    await b.stop();
+    expect(Date.now() - started).toBeLessThan(3000);
+    await waitFor(() => !isAlive(pid) && !isAlive(children[0]!), 3000, 'the group to die');
+  });
+
+  it('cleans up servers started through a wrapper (sh -c)', async () => {
+    const b = bridge('wrapped', { command: 'sh', args: ['-c', `python3 ${join(FIXTURES, 'grandchild.py')}`] });
+    await b.start();
+    const { pid, children } = await pidsOf(b);
+    await b.stop();
+    await waitFor(() => !isAlive(pid) && !isAlive(children[0]!), 3000, 'the wrapped group to die');
+  });
+
+  it('leaves no orphans when the host itself is killed with SIGKILL', async () => {
+    const host = spawn(process.execPath, [join(FIXTURES, 'host.mjs'), '--', 'python3', join(FIXTURES, 'grandchild.py'), '--ignore-sigterm'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const line = await new Promise<string>((resolveLine, reject) => {
+      let buf = '';
+      host.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        if (buf.includes('\n')) resolveLine(buf.slice(0, buf.indexOf('\n')));
+      });
+      host.once('exit', (code) => reject(new Error(`host exited early (${code}); is dist/ built? run npm run build`)));
+    });
+    const { pid, group } = JSON.parse(line) as { pid: number; group: number[] };
+    expect(group.length).toBeGreaterThanOrEqual(2); // the server and its grandchild
+    host.kill('SIGKILL');
+    await waitFor(() => group.every((p) => !isAlive(p)), 8000, 'the orphaned group to be killed by the watchdog');
+    expect(listProcessGroup(pid)).toEqual([]);
+  });
+});

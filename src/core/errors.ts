@@ -63,7 +63,7 @@ export class IpcError extends Error {
 
   constructor(code: IpcErrorCode, message: string, options: { data?: unknown; rpcCode?: number; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = `${code}Error`;
+    this.name = code.endsWith('Error') ? code : `${code}Error`;
     this.code = code;
     this.rpcCode = options.rpcCode ?? RPC_CODE_OF[code];
     this.data = options.data;
@@ -157,6 +157,20 @@ export class ServerError extends IpcError {
 
 const CODES = new Set<string>(Object.values(IpcErrorCode));
 
+/** The subclass of each code, so that `instanceof TimeoutError` still holds after a trip over the wire. */
+const CLASS_OF: Record<IpcErrorCode, { prototype: IpcError }> = {
+  Timeout: TimeoutError,
+  Cancelled: CancelledError,
+  QueueFull: QueueFullError,
+  ServerCrashed: ServerCrashedError,
+  NotConnected: NotConnectedError,
+  ProtocolError,
+  MessageTooLarge: MessageTooLargeError,
+  ResourceLimit: ResourceLimitError,
+  InvalidParams: InvalidParamsError,
+  ServerError,
+};
+
 export function isIpcError(value: unknown): value is IpcError {
   return value instanceof IpcError;
 }
@@ -166,7 +180,8 @@ export function ipcErrorFromJSON(json: unknown): IpcError {
   if (typeof json === 'object' && json !== null) {
     const j = json as Partial<IpcErrorJSON>;
     if (typeof j.code === 'string' && CODES.has(j.code) && typeof j.message === 'string') {
-      return new IpcError(j.code, j.message, { data: j.data, rpcCode: typeof j.rpcCode === 'number' ? j.rpcCode : undefined });
+      const error = new IpcError(j.code, j.message, { data: j.data, rpcCode: typeof j.rpcCode === 'number' ? j.rpcCode : undefined });
+      return Object.setPrototypeOf(error, CLASS_OF[j.code as IpcErrorCode].prototype) as IpcError;
     }
   }
   return new ProtocolError('Malformed error object', json);

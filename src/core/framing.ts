@@ -56,7 +56,8 @@ export class LineDecoder {
     while (start < chunk.length) {
       const nl = chunk.indexOf(NEWLINE, start);
       const end = nl === -1 ? chunk.length : nl;
-      if (end > start) this.append(chunk.subarray(start, end));
+      // The rest of an unfinished line outlives this call: copy it (the producer may reuse `chunk`).
+      if (end > start) this.append(chunk.subarray(start, end), nl === -1);
       if (nl === -1) return;
       this.finishLine();
       start = nl + 1;
@@ -68,22 +69,29 @@ export class LineDecoder {
     if (this.pending > 0 || this.skipping) this.finishLine();
   }
 
-  private append(slice: Uint8Array): void {
+  private append(slice: Uint8Array, retained = false): void {
     if (this.skipping) {
-      this.skipping.bytes += slice.length;
-      this.skipping.tail = keepTail(this.skipping.tail, slice);
+      const s = this.skipping;
+      s.bytes += slice.length;
+      if (s.head.length < EDGE_BYTES) s.head = concat([s.head, slice.subarray(0, EDGE_BYTES - s.head.length)]);
+      s.tail = keepTail(s.tail, slice);
       return;
     }
     if (this.pending + slice.length > this.max) {
-      const head = concat(this.pieces, this.pending).subarray(0, EDGE_BYTES);
-      const joined = head.length < EDGE_BYTES ? concat([head, slice.subarray(0, EDGE_BYTES - head.length)]) : head;
-      this.skipping = { bytes: this.pending + slice.length, head: joined.slice(), tail: keepTail(new Uint8Array(0), slice) };
+      // Start skipping with the edges of what is buffered, then account for `slice` as skipped bytes.
+      const buffered = concat(this.pieces, this.pending);
+      this.skipping = {
+        bytes: buffered.length,
+        head: buffered.slice(0, EDGE_BYTES),
+        tail: buffered.slice(Math.max(0, buffered.length - EDGE_BYTES)),
+      };
       this.pieces = [];
       this.pending = 0;
+      this.append(slice);
       return;
     }
-    // The chunk may be reused by its producer: keep a view now, copy only when the line spans chunks.
-    this.pieces.push(slice);
+    // Keep a view of a line that ends within this chunk; copy a piece that must outlive the call.
+    this.pieces.push(retained ? slice.slice() : slice);
     this.pending += slice.length;
   }
 

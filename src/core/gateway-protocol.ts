@@ -146,3 +146,12 @@ export const GatewayCloseCode = {
 
 export const GATEWAY_PATH = '/ws';
 export const TOKEN_PARAM = 'token';
+
+/**
+ * Params of a broadcast notification: the notification's `method` is the GatewayEventName and its
+ * params are `{ seq, data }`, `data` being that event's payload (GatewayEvents[method]).
+ */
+export type BroadcastParams<K extends GatewayEventName = GatewayEventName> = { seq: number; data: GatewayEvents[K] };
+
+/** Every broadcast notification name. */
+export const GATEWAY_EVENTS: GatewayEventName[] = ['server/state', 'server/event', 'metrics', 'tools/changed'];

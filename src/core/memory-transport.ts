@@ -3,13 +3,14 @@
  * receives, asynchronously and in order. For in-process servers and for tests of the engine itself.
  */
 import { NotConnectedError } from './errors.js';
-import type { JsonRpcMessage } from './jsonrpc.js';
+import type { Diagnostic, JsonRpcMessage } from './jsonrpc.js';
 import type { Transport } from './transport.js';
 
 export class MemoryTransport implements Transport {
   onmessage?: (message: JsonRpcMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  ondiagnostic?: (diagnostic: Diagnostic) => void;
   peer: MemoryTransport | undefined;
   private closed = false;
   private started = false;

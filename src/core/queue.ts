@@ -103,7 +103,8 @@ export class PriorityQueue<T> implements Iterable<T> {
 
   private lane(item: T, priority: Priority): Lane<T> {
     if (this.nodes.has(item)) throw new Error('PriorityQueue: item is already queued');
-    const lane = this.lanes[priority];
+    // Own keys only: an inherited name ('constructor', '__proto__') is not a lane.
+    const lane = Object.hasOwn(this.lanes, priority) ? this.lanes[priority] : undefined;
     if (!lane) throw new TypeError(`PriorityQueue: unknown priority ${String(priority)}`);
     return lane;
   }

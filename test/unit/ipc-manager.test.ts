@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   CancelledError,
   InvalidParamsError,
+  type IpcError,
   IpcManager,
   type IpcManagerOptions,
   type JsonRpcMessage,
@@ -73,6 +74,16 @@ afterEach(async () => {
   await Promise.all(managers.splice(0).map((m) => m.close()));
 });
 
+/** The error a promise rejects with (fails the test if it resolves). */
+function failed(promise: Promise<unknown>): Promise<IpcError> {
+  return promise.then(
+    (value) => {
+      throw new Error(`expected a rejection, got ${JSON.stringify(value)}`);
+    },
+    (error: unknown) => error as IpcError,
+  );
+}
+
 describe('IpcManager: correlation', () => {
   it('matches responses to requests by id, in any order, with unique ids', async () => {
     const { ipc, peer } = await setup();
@@ -99,7 +110,7 @@ describe('IpcManager: correlation', () => {
     const [r1, r2] = peer.requests();
     await peer.fail(r1!.id, -32000, 'boom', { detail: 1 });
     await peer.fail(r2!.id, -32602, 'bad args');
-    const e1 = await p1.catch((e) => e);
+    const e1 = await failed(p1);
     expect(e1).toBeInstanceOf(ServerError);
     expect(e1).toMatchObject({ code: 'ServerError', rpcCode: -32000, message: 'boom', data: { detail: 1 } });
     await expect(p2).rejects.toBeInstanceOf(InvalidParamsError);
@@ -179,7 +190,7 @@ describe('IpcManager: queue', () => {
 describe('IpcManager: timeouts', () => {
   it('fails an idle request with Timeout and tells the server to cancel it', async () => {
     const { ipc, peer } = await setup({ timeoutMs: 40 });
-    const error = await ipc.request('slow').catch((e) => e);
+    const error = await failed(ipc.request('slow'));
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.data).toMatchObject({ method: 'slow', kind: 'idle', phase: 'in-flight', timeoutMs: 40 });
     await tick();
@@ -198,10 +209,10 @@ describe('IpcManager: timeouts', () => {
     const pump = setInterval(() => {
       void peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: progress.length + 1 } });
     }, 20);
-    const error = await p.catch((e) => e);
+    const error = await failed(p);
     clearInterval(pump);
     expect(error).toBeInstanceOf(TimeoutError);
-    expect(error.data.kind).toBe('hard');
+    expect((error.data as { kind: string }).kind).toBe('hard');
     expect(performance.now() - started).toBeGreaterThanOrEqual(250); // idle (60 ms) alone would have fired long before
     expect(progress.length).toBeGreaterThan(5);
   });
@@ -209,10 +220,10 @@ describe('IpcManager: timeouts', () => {
   it('reports time spent queued when the hard cap fires before the request is sent', async () => {
     const { ipc } = await setup({ maxConcurrent: 1, timeoutMs: 1_000 });
     ipc.request('blocker').catch(() => undefined);
-    const error = await ipc.request('waiting', undefined, { hardTimeoutMs: 50 }).catch((e) => e);
+    const error = await failed(ipc.request('waiting', undefined, { hardTimeoutMs: 50 }));
     expect(error).toBeInstanceOf(TimeoutError);
     expect(error.data).toMatchObject({ kind: 'hard', phase: 'queued', inFlightMs: 0 });
-    expect(error.data.queuedMs).toBeGreaterThanOrEqual(40);
+    expect((error.data as { queuedMs: number }).queuedMs).toBeGreaterThanOrEqual(40);
   });
 });
 
@@ -223,7 +234,7 @@ describe('IpcManager: cancellation', () => {
     const controller = new AbortController();
     const p = ipc.request('queued', undefined, { signal: controller.signal });
     controller.abort('user changed their mind');
-    const error = await p.catch((e) => e);
+    const error = await failed(p);
     expect(error).toBeInstanceOf(CancelledError);
     expect(error.data).toEqual({ reason: 'user changed their mind', phase: 'queued' });
     await peer.reply(peer.requests('blocker')[0]!.id, 1);
@@ -336,7 +347,7 @@ describe('IpcManager: connection loss and retries', () => {
   it('gives up after maxRetries', async () => {
     const { ipc, transport } = await setup({ retryDelayMs: 1, maxRetries: 2 });
     transport.send = () => Promise.reject(new Error('EPIPE'));
-    const error = await ipc.request('x').catch((e) => e);
+    const error = await failed(ipc.request('x'));
     expect(error).toBeInstanceOf(NotConnectedError);
     expect(error.message).toContain('EPIPE');
     expect(ipc.snapshot().retries).toBe(2);
@@ -350,7 +361,7 @@ describe('IpcManager: connection loss and retries', () => {
     const queued = ipc.request('waiting');
     await tick();
     await transport.close();
-    const e1 = await inFlight.catch((e) => e);
+    const e1 = await failed(inFlight);
     expect(e1).toBeInstanceOf(ServerCrashedError);
     expect(e1.data).toMatchObject({ exitCode: 3, stderrTail: ['boom'], outcomeUnknown: true });
     await expect(queued).rejects.toBeInstanceOf(NotConnectedError);

@@ -1,0 +1,568 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { get, writable as svelteWritable } from 'svelte/store';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import {
+  type ClientState,
+  type GatewayEventName,
+  type GatewayEvents,
+  type IpcMetricsSnapshot,
+  McpIpcClient,
+  type McpIpcClientOptions,
+  type Progress,
+  type SequencedEvent,
+  type ServerSnapshot,
+  WebSocketTransport,
+  getValue,
+  writable,
+} from '../../src/client/index.js';
+import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
+
+const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(condition: () => boolean, timeoutMs = 3_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > until) throw new Error(`Timed out waiting for ${what}`);
+    await tick(5);
+  }
+}
+
+function snapshot(name: string, state: ServerSnapshot['state'] = 'running'): ServerSnapshot {
+  return {
+    name,
+    state,
+    pid: 1234,
+    restarts: 0,
+    uptimeMs: 10,
+    lastExit: null,
+    health: { rttMs: 1, consecutiveFailures: 0, lastCheckAt: null },
+    usage: null,
+    serverInfo: { name, version: '1.0.0' },
+    protocolVersion: '2025-06-18',
+    toolCount: 3,
+    metrics: { requests: 0, inFlight: 0 } as unknown as IpcMetricsSnapshot,
+    reason: null,
+  };
+}
+
+const TOKEN = 'secret';
+
+/** A small gateway speaking the protocol, scripted per test. */
+class FakeGateway {
+  wss: WebSocketServer | undefined;
+  port = 0;
+  token = TOKEN;
+  seq = 0;
+  readonly log: SequencedEvent[] = [];
+  readonly received: JsonRpcMessage[] = [];
+  readonly sockets = new Set<WebSocket>();
+  connections = 0;
+  servers: ServerSnapshot[] = [snapshot('alpha'), snapshot('beta')];
+  /** tools/call requests left unanswered (tool `slow`), by id. */
+  readonly pending = new Map<string | number, WebSocket>();
+  flakyCalls = 0;
+
+  async start(port = 0): Promise<void> {
+    const wss = new WebSocketServer({ host: '127.0.0.1', port });
+    this.wss = wss;
+    await once(wss, 'listening');
+    this.port = (wss.address() as AddressInfo).port;
+    wss.on('connection', (ws, req) => {
+      this.connections++;
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.searchParams.get('token') !== this.token) {
+        ws.close(4401, 'unauthorized');
+        return;
+      }
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.on('message', (data) => {
+        const message = JSON.parse(String(data)) as JsonRpcMessage;
+        this.received.push(message);
+        if ('method' in message && 'id' in message) this.handle(ws, message);
+      });
+      this.send(ws, { jsonrpc: '2.0', method: 'hello', params: { version: 'test', latestSeq: this.seq, servers: this.servers } });
+    });
+  }
+
+  url(token = this.token): string {
+    return `ws://127.0.0.1:${this.port}/ws?token=${token}`;
+  }
+
+  /** Closes every socket and the server (port stays known for `start(this.port)`). */
+  async stop(code = 1001): Promise<void> {
+    for (const ws of this.sockets) ws.close(code, 'going away');
+    const wss = this.wss;
+    this.wss = undefined;
+    if (wss) await new Promise<void>((r) => wss.close(() => r()));
+    this.sockets.clear();
+  }
+
+  restart(): Promise<void> {
+    return this.start(this.port);
+  }
+
+  broadcast<K extends GatewayEventName>(method: K, data: GatewayEvents[K]): number {
+    const seq = ++this.seq;
+    this.log.push({ seq, method, params: data } as SequencedEvent);
+    for (const ws of this.sockets) this.send(ws, { jsonrpc: '2.0', method, params: { seq, data } });
+    return seq;
+  }
+
+  requests(method: string): JsonRpcRequest[] {
+    return this.received.filter((m): m is JsonRpcRequest => 'method' in m && 'id' in m && m.method === method);
+  }
+
+  private send(ws: WebSocket, message: unknown): void {
+    ws.send(JSON.stringify(message));
+  }
+
+  private reply(ws: WebSocket, id: string | number, result: unknown): void {
+    this.send(ws, { jsonrpc: '2.0', id, result });
+  }
+
+  private fail(ws: WebSocket, id: string | number, code: string, message: string, rpcCode: number, data?: unknown): void {
+    this.send(ws, { jsonrpc: '2.0', id, error: { code: rpcCode, message, data: { code, message, rpcCode, data } } });
+  }
+
+  private handle(ws: WebSocket, req: JsonRpcRequest): void {
+    const params = (req.params ?? {}) as Record<string, unknown>;
+    switch (req.method) {
+      case 'servers/list':
+        return this.reply(ws, req.id, this.servers);
+      case 'events/since': {
+        const since = params.seq as number;
+        return this.reply(ws, req.id, { events: this.log.filter((e) => e.seq > since), latestSeq: this.seq, truncated: false });
+      }
+      case 'cancel': {
+        const target = params.requestId as string | number;
+        const socket = this.pending.get(target);
+        this.pending.delete(target);
+        if (socket) this.fail(socket, target, 'Cancelled', 'cancelled', -32800);
+        return this.reply(ws, req.id, { cancelled: socket !== undefined });
+      }
+      case 'server/restart':
+        return this.reply(ws, req.id, snapshot(params.server as string));
+      case 'tools/list':
+        return this.reply(ws, req.id, [{ name: 'echo', inputSchema: { type: 'object' } }]);
+      case 'tools/call':
+        return this.call(ws, req, params);
+      default:
+        return this.fail(ws, req.id, 'InvalidParams', `Method not found: ${req.method}`, -32601);
+    }
+  }
+
+  private call(ws: WebSocket, req: JsonRpcRequest, params: Record<string, unknown>): void {
+    const args = (params.arguments ?? {}) as Record<string, unknown>;
+    const text = (t: string) => ({ content: [{ type: 'text', text: t }] });
+    switch (params.tool) {
+      case 'echo':
+      case 'search':
+      case 'process_document':
+        if (params.progressToken !== undefined) {
+          for (let i = 1; i <= 3; i++) {
+            this.send(ws, { jsonrpc: '2.0', method: 'progress', params: { progressToken: params.progressToken, progress: i, total: 3, message: `step ${i}` } });
+          }
+        }
+        return this.reply(ws, req.id, text(JSON.stringify({ server: params.server, tool: params.tool, args })));
+      case 'fail':
+        return this.fail(ws, req.id, 'Timeout', 'Request tools/call timed out', -32001, { kind: 'idle', timeoutMs: 5 });
+      case 'big': {
+        const parts = ['alpha-', 'beta-', 'gamma-', 'delta-', 'omega'];
+        if (params.streamToken === undefined) return this.reply(ws, req.id, text(parts.join('')));
+        parts.forEach((data, seq) => this.send(ws, { jsonrpc: '2.0', method: 'stream/chunk', params: { streamToken: params.streamToken, seq, data } }));
+        return this.reply(ws, req.id, { content: [], _meta: { streamed: { chunks: parts.length, bytes: parts.join('').length } } });
+      }
+      case 'slow':
+        this.pending.set(req.id, ws);
+        return;
+      case 'flaky':
+        // First call: never answered (the test drops the connection); later ones succeed.
+        if (++this.flakyCalls === 1) return;
+        return this.reply(ws, req.id, text(`flaky ok after ${this.flakyCalls}`));
+      default:
+        return this.fail(ws, req.id, 'InvalidParams', `Unknown tool ${String(params.tool)}`, -32602);
+    }
+  }
+}
+
+let gateway: FakeGateway;
+const clients: McpIpcClient[] = [];
+
+async function setup(options: Partial<McpIpcClientOptions> = {}, connect = true): Promise<McpIpcClient> {
+  gateway = new FakeGateway();
+  await gateway.start();
+  return makeClient(options, connect);
+}
+
+async function makeClient(options: Partial<McpIpcClientOptions> = {}, connect = true): Promise<McpIpcClient> {
+  const client = new McpIpcClient({ url: gateway.url(), WebSocket, reconnectDelayMs: 20, reconnectMaxDelayMs: 100, ...options });
+  clients.push(client);
+  if (connect) {
+    const r = await client.connect();
+    expect(r).toEqual({ ok: true, data: undefined });
+  }
+  return client;
+}
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.disconnect();
+  await gateway?.stop();
+});
+
+const textOf = (r: { ok: boolean; data?: { content: Array<{ text?: string }> } }) => r.data?.content[0]?.text;
+
+describe('McpIpcClient', () => {
+  it('connects, seeds the stores from hello and calls tools', async () => {
+    const client = await setup();
+    expect(get(client.connection)).toBe('open');
+    expect(get(client.servers).map((s) => s.name)).toEqual(['alpha', 'beta']);
+    expect(Object.keys(get(client.metrics))).toEqual(['alpha', 'beta']);
+
+    const r = await client.call('beta', 'echo', { x: 1 });
+    expect(r.ok).toBe(true);
+    expect(JSON.parse(textOf(r)!)).toEqual({ server: 'beta', tool: 'echo', args: { x: 1 } });
+
+    // search / processDocument default to the first listed server
+    const s = await client.search('hello', { limit: 2 });
+    expect(JSON.parse(textOf(s)!)).toEqual({ server: 'alpha', tool: 'search', args: { query: 'hello', limit: 2 } });
+
+    const tools = await client.listTools('alpha');
+    expect(tools.ok && tools.data[0]?.name).toBe('echo');
+    const restarted = await client.restartServer('beta');
+    expect(restarted.ok && restarted.data.name).toBe('beta');
+    const raw = await client.rpc('servers/list', undefined);
+    expect(raw.ok && raw.data.length).toBe(2);
+    // the wire carries no client internals
+    const call = gateway.requests('tools/call')[0]!;
+    expect(Object.keys(call.params as object).sort()).toEqual(['arguments', 'server', 'timeoutMs', 'tool']);
+  });
+
+  it('uses the configured default server', async () => {
+    const client = await setup({ server: 'beta' });
+    const r = await client.processDocument('/tmp/a.txt');
+    expect(JSON.parse(textOf(r)!)).toEqual({ server: 'beta', tool: 'process_document', args: { file_path: '/tmp/a.txt' } });
+  });
+
+  it('returns server errors as typed Results', async () => {
+    const client = await setup();
+    const r = await client.call('alpha', 'fail');
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.code).toBe('Timeout');
+    expect(r.error.rpcCode).toBe(-32001);
+    expect(r.error.data).toEqual({ kind: 'idle', timeoutMs: 5 });
+    const unknown = await client.call('alpha', 'nope');
+    expect(!unknown.ok && unknown.error.code).toBe('InvalidParams');
+    const statuses = get(client.requests).map((q) => [q.tool, q.status, q.error]);
+    expect(statuses).toEqual([
+      ['fail', 'error', 'Timeout'],
+      ['nope', 'error', 'InvalidParams'],
+    ]);
+  });
+
+  it('reports progress in order and in the requests store', async () => {
+    const client = await setup();
+    const seen: Progress[] = [];
+    const r = await client.processDocument('/doc.pdf', (p) => seen.push(p), { key: 'doc-1' });
+    expect(r.ok).toBe(true);
+    expect(seen).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
+    const call = gateway.requests('tools/call')[0]!;
+    expect((call.params as { progressToken?: unknown }).progressToken).toBe('doc-1');
+    expect((call.params as { _meta?: unknown })._meta).toBeUndefined();
+    const entry = get(client.requests).find((q) => q.key === 'doc-1')!;
+    expect(entry).toMatchObject({ key: 'doc-1', server: 'alpha', tool: 'process_document', status: 'done', progress: { progress: 3, total: 3 } });
+  });
+
+  it('streams chunks in order, or joins them back when no onChunk is given', async () => {
+    const client = await setup();
+    const chunks: Array<{ seq: number; data: string }> = [];
+    const r = await client.call('alpha', 'big', {}, { key: 'big-1', onChunk: (c) => chunks.push(c) });
+    expect(r.ok).toBe(true);
+    expect(chunks.map((c) => c.seq)).toEqual([0, 1, 2, 3, 4]);
+    expect(chunks.map((c) => c.data).join('')).toBe('alpha-beta-gamma-delta-omega');
+    expect((gateway.requests('tools/call')[0]!.params as { streamToken?: unknown }).streamToken).toBe('big-1');
+
+    const joined = await client.call('alpha', 'big', {}, { stream: true });
+    expect(textOf(joined)).toBe('alpha-beta-gamma-delta-omega');
+  });
+
+  it('cancels a running call: settles at once and sends the gateway cancel', async () => {
+    const client = await setup();
+    const pending = client.call('alpha', 'slow', {}, { key: 'k1' });
+    await waitFor(() => gateway.requests('tools/call').length === 1, 3_000, 'tools/call');
+    const rpcId = gateway.requests('tools/call')[0]!.id;
+    await waitFor(() => get(client.requests)[0]?.status === 'running');
+    expect(client.cancel('k1')).toBe(true);
+    const r = await pending;
+    expect(!r.ok && r.error.code).toBe('Cancelled');
+    await waitFor(() => gateway.requests('cancel').length === 1, 3_000, 'cancel');
+    expect(gateway.requests('cancel')[0]!.params).toMatchObject({ requestId: rpcId });
+    expect(client.cancel('k1')).toBe(false);
+    expect(client.cancel('never')).toBe(false);
+    expect(get(client.requests)[0]!.status).toBe('cancelled');
+
+    // an AbortSignal does the same
+    const controller = new AbortController();
+    const aborted = client.call('alpha', 'slow', {}, { signal: controller.signal });
+    await waitFor(() => gateway.requests('tools/call').length === 2);
+    controller.abort();
+    expect((await aborted).ok).toBe(false);
+    await waitFor(() => gateway.requests('cancel').length === 2);
+    // the connection is still fine
+    expect((await client.call('alpha', 'echo')).ok).toBe(true);
+  });
+
+  it('times out locally when the gateway does not answer, and cancels there', async () => {
+    const client = await setup();
+    const r = await client.call('alpha', 'slow', {}, { timeoutMs: 50 });
+    expect(!r.ok && r.error.code).toBe('Timeout');
+    expect(gateway.requests('tools/call')[0]!.params).toMatchObject({ timeoutMs: 50 });
+    await waitFor(() => gateway.requests('cancel').length === 1);
+  });
+
+  it('disconnect fails pending calls with NotConnected and does not reconnect', async () => {
+    const client = await setup();
+    const pending = client.call('alpha', 'slow');
+    await waitFor(() => gateway.requests('tools/call').length === 1);
+    client.disconnect();
+    const r = await pending;
+    expect(!r.ok && r.error.code).toBe('NotConnected');
+    expect(get(client.connection)).toBe('closed');
+    const after = await client.call('alpha', 'echo');
+    expect(!after.ok && after.error.code).toBe('NotConnected');
+    await tick(100);
+    expect(gateway.connections).toBe(1);
+    // connect() again works
+    expect((await client.connect()).ok).toBe(true);
+    expect((await client.call('alpha', 'echo')).ok).toBe(true);
+  });
+
+  it('reconnects after the gateway restarts and catches up on missed events', async () => {
+    const client = await setup();
+    const states: ClientState[] = [];
+    client.connection.subscribe((s) => states.push(s));
+    const seq1 = gateway.broadcast('server/event', { time: 1, server: 'alpha', type: 'log', level: 'info', message: 'one' });
+    await waitFor(() => get(client.events).length === 1);
+    expect(get(client.events)[0]).toMatchObject({ seq: seq1, method: 'server/event' });
+
+    const inFlight = client.call('alpha', 'slow');
+    await waitFor(() => gateway.requests('tools/call').length === 1);
+    await gateway.stop();
+    const lost = await inFlight;
+    expect(!lost.ok && lost.error.code).toBe('NotConnected');
+    expect(!lost.ok && (lost.error.data as { outcomeUnknown?: boolean }).outcomeUnknown).toBe(true);
+    await waitFor(() => get(client.connection) === 'reconnecting');
+
+    // missed while down
+    gateway.broadcast('server/state', { server: 'alpha', state: 'crashed', previous: 'running', reason: 'boom' });
+    gateway.broadcast('server/event', { time: 2, server: 'alpha', type: 'log', level: 'info', message: 'three' });
+    gateway.servers = [snapshot('alpha', 'restarting'), snapshot('gamma')];
+    await tick(50);
+    await gateway.restart();
+    await waitFor(() => get(client.connection) === 'open', 3_000, 'reconnect');
+    await waitFor(() => get(client.events).length === 3, 3_000, 'catch-up');
+    expect(get(client.events).map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(gateway.requests('events/since')[0]!.params).toMatchObject({ seq: 1 });
+    expect(get(client.servers).map((s) => [s.name, s.state])).toEqual([
+      ['alpha', 'restarting'],
+      ['gamma', 'running'],
+    ]);
+    expect(states).toEqual(['open', 'reconnecting', 'open']);
+    // live events keep flowing, no duplicates
+    gateway.broadcast('server/event', { time: 4, server: 'alpha', type: 'log', level: 'info', message: 'four' });
+    await waitFor(() => get(client.events).length === 4);
+    expect((await client.call('alpha', 'echo')).ok).toBe(true);
+  });
+
+  it('resends a retryable call after a reconnect, not a plain one', async () => {
+    const client = await setup();
+    const retryable = client.call('alpha', 'flaky', {}, { retryable: true });
+    await waitFor(() => gateway.requests('tools/call').length === 1);
+    await gateway.stop();
+    await tick(30);
+    await gateway.restart();
+    const r = await retryable;
+    expect(textOf(r)).toBe('flaky ok after 2');
+    expect(gateway.requests('tools/call')[1]!.params).toMatchObject({ tool: 'flaky', retryable: true });
+    expect(get(client.connection)).toBe('open');
+  });
+
+  it('calls made while reconnecting wait for the connection (bounded), or fail fast', async () => {
+    const client = await setup({ offlineWaitMs: 2_000, maxOfflineQueue: 1 });
+    const fast = await makeClient({ offlineWaitMs: 0 });
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting' && get(fast.connection) === 'reconnecting');
+
+    const waiting = client.call('alpha', 'echo', { n: 1 });
+    const overflow = await client.call('alpha', 'echo', { n: 2 });
+    expect(!overflow.ok && overflow.error.code).toBe('QueueFull');
+    const failFast = await fast.call('alpha', 'echo');
+    expect(!failFast.ok && failFast.error.code).toBe('NotConnected');
+    expect(get(client.requests).find((q) => q.status === 'waiting')).toBeTruthy();
+
+    await gateway.restart();
+    const r = await waiting;
+    expect(r.ok).toBe(true);
+    expect(JSON.parse(textOf(r)!).args).toEqual({ n: 1 });
+  });
+
+  it('gives up waiting after offlineWaitMs', async () => {
+    const client = await setup({ offlineWaitMs: 50 });
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    const started = Date.now();
+    const r = await client.call('alpha', 'echo');
+    expect(!r.ok && r.error.code).toBe('NotConnected');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    await gateway.restart(); // for afterEach
+  });
+
+  it('stops when the gateway refuses the token (4401), first connect or reconnect', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    const client = new McpIpcClient({ url: gateway.url('wrong'), WebSocket, reconnectDelayMs: 10 });
+    clients.push(client);
+    const r = await client.connect();
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error.code).toBe('NotConnected');
+    expect(r.error.data).toMatchObject({ closeCode: 4401, closeReason: 'unauthorized' });
+    expect(get(client.connection)).toBe('closed');
+    await tick(100);
+    expect(gateway.connections).toBe(1);
+
+    // token rotated while the client was away: the reconnect is refused, then no more attempts
+    const other = await makeClient();
+    await gateway.stop();
+    gateway.token = 'rotated';
+    await gateway.restart();
+    await waitFor(() => get(other.connection) === 'closed', 3_000, 'closed after 4401');
+    const connections = gateway.connections;
+    expect((get(other.error)?.data as { closeCode?: number }).closeCode).toBe(4401);
+    await tick(150);
+    expect(gateway.connections).toBe(connections);
+  });
+
+  it('keeps servers, metrics and events stores up to date from broadcasts', async () => {
+    const client = await setup();
+    const seenParams: unknown[] = [];
+    const off = client.onNotification('server/state', (p) => seenParams.push(p));
+    gateway.broadcast('server/state', { server: 'alpha', state: 'stopping', previous: 'running', reason: 'asked' });
+    await waitFor(() => get(client.servers)[0]?.state === 'stopping');
+    expect(get(client.servers)[0]?.reason).toBe('asked');
+    expect(seenParams).toEqual([{ seq: 1, data: { server: 'alpha', state: 'stopping', previous: 'running', reason: 'asked' } }]);
+    off();
+
+    const fresh = { ...snapshot('beta', 'running'), restarts: 7, metrics: { requests: 42 } as unknown as IpcMetricsSnapshot };
+    gateway.broadcast('metrics', { server: 'beta', snapshot: fresh });
+    await waitFor(() => get(client.servers)[1]?.restarts === 7);
+    expect(get(client.metrics).beta).toEqual({ requests: 42 });
+    gateway.broadcast('metrics', { server: 'delta', snapshot: snapshot('delta') });
+    gateway.broadcast('tools/changed', { server: 'alpha', tools: [] });
+    await waitFor(() => get(client.servers).length === 3 && get(client.servers)[0]?.toolCount === 0);
+    expect(get(client.events).map((e) => [e.seq, e.method])).toEqual([
+      [1, 'server/state'],
+      [2, 'metrics'],
+      [3, 'metrics'],
+      [4, 'tools/changed'],
+    ]);
+    expect(seenParams).toHaveLength(1);
+  });
+
+  it('bounds the events store', async () => {
+    const client = await setup({ maxEvents: 5 });
+    for (let i = 0; i < 12; i++) gateway.broadcast('server/event', { time: i, server: 'alpha', type: 'log', level: 'info', message: `m${i}` });
+    await waitFor(() => get(client.events).at(-1)?.seq === 12);
+    expect(get(client.events).map((e) => e.seq)).toEqual([8, 9, 10, 11, 12]);
+  });
+
+  it('returns errors, never throws, for calls before connect and unknown defaults', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    const client = new McpIpcClient({ url: gateway.url(), WebSocket });
+    clients.push(client);
+    expect(get(client.connection)).toBe('idle');
+    const r = await client.call('alpha', 'echo');
+    expect(!r.ok && r.error.code).toBe('NotConnected');
+    const s = await client.search('q');
+    expect(!s.ok && s.error.code).toBe('InvalidParams');
+    const unreachable = new McpIpcClient({ url: 'ws://127.0.0.1:1/ws', WebSocket });
+    const c = await unreachable.connect();
+    expect(!c.ok && c.error.code).toBe('NotConnected');
+    expect(get(unreachable.connection)).toBe('closed');
+  });
+});
+
+describe('stores', () => {
+  it('follow the Svelte store contract (svelte/store get())', () => {
+    const store = writable(1);
+    expect(get(store)).toBe(1);
+    const seen: number[] = [];
+    const off = store.subscribe((v) => seen.push(v));
+    store.set(2);
+    store.update((v) => v + 1);
+    store.set(3); // same primitive: no notification
+    off();
+    store.set(4);
+    expect(seen).toEqual([1, 2, 3]);
+    expect(get(store)).toBe(4);
+    expect(getValue(store)).toBe(4);
+    // and a Svelte store reads the same way through ours
+    expect(getValue(svelteWritable('x'))).toBe('x');
+  });
+
+  it('client stores work with svelte/store get()', async () => {
+    const client = await setup();
+    expect(get(client.connection)).toBe('open');
+    expect(get(client.events)).toEqual([]);
+    expect(get(client.requests)).toEqual([]);
+    expect(get(client.error)).toBeNull();
+  });
+});
+
+describe('WebSocketTransport', () => {
+  it('rejects start() with the close code when the gateway refuses', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    const t = new WebSocketTransport(gateway.url('bad'), WebSocket);
+    // the socket opens, then the gateway closes it with 4401
+    await t.start();
+    await new Promise<void>((r) => (t.onclose = r));
+    expect(t.closeError?.data).toEqual({ closeCode: 4401, closeReason: 'unauthorized' });
+
+    const refused = new WebSocketTransport('ws://127.0.0.1:1/ws', WebSocket);
+    const e = await refused.start().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect((e as { code?: string }).code).toBe('NotConnected');
+    expect((e as { data?: { closeCode?: number } }).data?.closeCode).toBe(1006);
+  });
+
+  it('sends and receives JSON-RPC, reports garbage as diagnostics', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    const server = gateway.wss!;
+    server.on('connection', (ws) => ws.send('not json'));
+    const t = new WebSocketTransport(gateway.url(), { WebSocket });
+    const messages: JsonRpcMessage[] = [];
+    const diagnostics: unknown[] = [];
+    t.onmessage = (m) => messages.push(m);
+    t.ondiagnostic = (d) => diagnostics.push(d);
+    await t.start();
+    await t.send({ jsonrpc: '2.0', id: 7, method: 'servers/list' });
+    await waitFor(() => messages.some((m) => 'id' in m && m.id === 7));
+    expect(messages[0]).toMatchObject({ method: 'hello' });
+    await waitFor(() => diagnostics.length === 1);
+    expect(diagnostics[0]).toMatchObject({ kind: 'non-json' });
+    let closed = 0;
+    t.onclose = () => closed++;
+    await t.close();
+    await t.close();
+    expect(closed).toBe(1);
+    await expect(t.send({ jsonrpc: '2.0', method: 'x' })).rejects.toMatchObject({ code: 'NotConnected' });
+  });
+});

@@ -1,0 +1,261 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeText,
+  failure,
+  isFailure,
+  isNotification,
+  isRequest,
+  isResponse,
+  notification,
+  preview,
+  request,
+  sniffId,
+  success,
+  validationError,
+} from '../../src/core/jsonrpc.js';
+
+describe('validationError', () => {
+  const valid: Array<[string, unknown]> = [
+    ['request', { jsonrpc: '2.0', id: 1, method: 'ping' }],
+    ['request with string id', { jsonrpc: '2.0', id: 'abc', method: 'ping' }],
+    ['request with object params', { jsonrpc: '2.0', id: 0, method: 'tools/call', params: { name: 'x' } }],
+    ['request with array params', { jsonrpc: '2.0', id: -5, method: 'm', params: [1, 2] }],
+    ['request with fractional id', { jsonrpc: '2.0', id: 1.5, method: 'm' }],
+    ['notification', { jsonrpc: '2.0', method: 'notifications/initialized' }],
+    ['notification with params', { jsonrpc: '2.0', method: 'n', params: {} }],
+    ['success', { jsonrpc: '2.0', id: 1, result: { ok: true } }],
+    ['success with null result', { jsonrpc: '2.0', id: 'x', result: null }],
+    ['failure', { jsonrpc: '2.0', id: 1, error: { code: -32601, message: 'Method not found' } }],
+    ['failure with data', { jsonrpc: '2.0', id: 'q', error: { code: 1, message: '', data: [1] } }],
+    ['failure with null id', { jsonrpc: '2.0', id: null, error: { code: -32700, message: 'Parse error' } }],
+  ];
+  for (const [name, value] of valid) {
+    it(`accepts a valid ${name}`, () => {
+      expect(validationError(value)).toBeNull();
+    });
+  }
+
+  const invalid: Array<[string, unknown, RegExp]> = [
+    ['null', null, /not an object/],
+    ['a string', 'hello', /not an object/],
+    ['a number', 42, /not an object/],
+    ['an array', [{ jsonrpc: '2.0', method: 'm' }], /not an object/],
+    ['missing jsonrpc', { id: 1, method: 'm' }, /jsonrpc must be "2.0"/],
+    ['jsonrpc 1.0', { jsonrpc: '1.0', id: 1, method: 'm' }, /jsonrpc must be "2.0"/],
+    ['jsonrpc as number', { jsonrpc: 2.0, id: 1, method: 'm' }, /jsonrpc must be "2.0"/],
+    ['empty method', { jsonrpc: '2.0', id: 1, method: '' }, /method must be a non-empty string/],
+    ['non-string method', { jsonrpc: '2.0', id: 1, method: 5 }, /method must be a non-empty string/],
+    ['null method', { jsonrpc: '2.0', method: null }, /method must be a non-empty string/],
+    ['string params', { jsonrpc: '2.0', id: 1, method: 'm', params: 'x' }, /params must be an object or an array/],
+    ['numeric params', { jsonrpc: '2.0', method: 'm', params: 3 }, /params must be an object or an array/],
+    ['null params', { jsonrpc: '2.0', method: 'm', params: null }, /params must be an object or an array/],
+    ['object id on a request', { jsonrpc: '2.0', id: {}, method: 'm' }, /id must be a string or a finite number/],
+    ['null id on a request', { jsonrpc: '2.0', id: null, method: 'm' }, /id must be a string or a finite number/],
+    ['boolean id on a request', { jsonrpc: '2.0', id: true, method: 'm' }, /id must be a string or a finite number/],
+    ['NaN id on a request', { jsonrpc: '2.0', id: Number.NaN, method: 'm' }, /id must be a string or a finite number/],
+    ['Infinity id on a request', { jsonrpc: '2.0', id: Number.POSITIVE_INFINITY, method: 'm' }, /finite number/],
+    ['neither method nor id', { jsonrpc: '2.0', result: 1 }, /neither a request, a notification nor a response/],
+    ['bare envelope', { jsonrpc: '2.0' }, /neither/],
+    ['response with result and error', { jsonrpc: '2.0', id: 1, result: 1, error: { code: 1, message: 'x' } }, /exactly one of result and error/],
+    ['response with neither result nor error', { jsonrpc: '2.0', id: 1 }, /exactly one of result and error/],
+    ['success with null id', { jsonrpc: '2.0', id: null, result: 1 }, /response id must be a string or a finite number/],
+    ['success with object id', { jsonrpc: '2.0', id: [1], result: 1 }, /response id must be a string or a finite number/],
+    ['failure with object id', { jsonrpc: '2.0', id: {}, error: { code: 1, message: 'x' } }, /response id must be a string, a number or null/],
+    ['failure with boolean id', { jsonrpc: '2.0', id: false, error: { code: 1, message: 'x' } }, /string, a number or null/],
+    ['error not an object', { jsonrpc: '2.0', id: 1, error: 'boom' }, /error must be an object/],
+    ['error null', { jsonrpc: '2.0', id: 1, error: null }, /error must be an object/],
+    ['error.code missing', { jsonrpc: '2.0', id: 1, error: { message: 'x' } }, /error.code must be an integer/],
+    ['error.code non-integer', { jsonrpc: '2.0', id: 1, error: { code: 1.5, message: 'x' } }, /error.code must be an integer/],
+    ['error.code string', { jsonrpc: '2.0', id: 1, error: { code: '-32600', message: 'x' } }, /error.code must be an integer/],
+    ['error.code NaN', { jsonrpc: '2.0', id: 1, error: { code: Number.NaN, message: 'x' } }, /error.code must be an integer/],
+    ['error.message missing', { jsonrpc: '2.0', id: 1, error: { code: 1 } }, /error.message must be a string/],
+    ['error.message non-string', { jsonrpc: '2.0', id: 1, error: { code: 1, message: 42 } }, /error.message must be a string/],
+  ];
+  for (const [name, value, reason] of invalid) {
+    it(`rejects ${name}`, () => {
+      expect(validationError(value)).toMatch(reason);
+    });
+  }
+
+  it('accepts everything the builders produce', () => {
+    expect(validationError(request(1, 'm'))).toBeNull();
+    expect(validationError(request('a', 'm', { x: 1 }))).toBeNull();
+    expect(validationError(notification('n'))).toBeNull();
+    expect(validationError(notification('n', [1]))).toBeNull();
+    expect(validationError(success(1, undefined))).toBeNull();
+    expect(validationError(failure(null, -32700, 'Parse error'))).toBeNull();
+    expect(validationError(failure(3, 1, 'x', { more: true }))).toBeNull();
+  });
+
+  it('never throws on arbitrary values', () => {
+    fc.assert(
+      fc.property(fc.anything(), (v) => {
+        const r = validationError(v);
+        expect(r === null || typeof r === 'string').toBe(true);
+      }),
+    );
+  });
+});
+
+describe('builders and guards', () => {
+  it('omit absent params and data', () => {
+    expect(request(1, 'm')).toEqual({ jsonrpc: '2.0', id: 1, method: 'm' });
+    expect('params' in request(1, 'm')).toBe(false);
+    expect(request(1, 'm', [])).toEqual({ jsonrpc: '2.0', id: 1, method: 'm', params: [] });
+    expect('params' in notification('n')).toBe(false);
+    expect(failure(1, 2, 'x')).toEqual({ jsonrpc: '2.0', id: 1, error: { code: 2, message: 'x' } });
+    expect('data' in failure(1, 2, 'x').error).toBe(false);
+    expect(failure(1, 2, 'x', null).error.data).toBeNull();
+  });
+
+  it('classify messages', () => {
+    const req = request(1, 'm');
+    const note = notification('n');
+    const ok = success(1, 0);
+    const bad = failure(1, 1, 'x');
+    expect([isRequest(req), isNotification(req), isResponse(req)]).toEqual([true, false, false]);
+    expect([isRequest(note), isNotification(note), isResponse(note)]).toEqual([false, true, false]);
+    expect([isRequest(ok), isNotification(ok), isResponse(ok), isFailure(ok)]).toEqual([false, false, true, false]);
+    expect([isResponse(bad), isFailure(bad)]).toEqual([true, true]);
+  });
+});
+
+describe('decodeText', () => {
+  it('decodes one message', () => {
+    const out = decodeText('{"jsonrpc":"2.0","id":1,"result":"ok"}');
+    expect(out.messages).toEqual([{ jsonrpc: '2.0', id: 1, result: 'ok' }]);
+    expect(out.diagnostics).toEqual([]);
+  });
+
+  it('reports non-JSON text with a preview and the byte count', () => {
+    const out = decodeText('server starting...', 99);
+    expect(out.messages).toEqual([]);
+    expect(out.diagnostics).toEqual([{ kind: 'non-json', preview: 'server starting...', bytes: 99 }]);
+  });
+
+  it('defaults bytes to the text length', () => {
+    expect(decodeText('nope').diagnostics).toEqual([{ kind: 'non-json', preview: 'nope', bytes: 4 }]);
+  });
+
+  it('truncates long previews', () => {
+    const text = 'x'.repeat(1000);
+    const d = decodeText(text).diagnostics[0]!;
+    expect(d.kind).toBe('non-json');
+    if (d.kind === 'non-json') expect(d.preview).toBe(`${'x'.repeat(200)}…`);
+    expect(preview('short')).toBe('short');
+    expect(preview('y'.repeat(200))).toBe('y'.repeat(200));
+  });
+
+  it('reports valid JSON that is not a message, with its id when readable', () => {
+    const out = decodeText('{"jsonrpc":"1.0","id":"r1","method":"m"}');
+    expect(out.messages).toEqual([]);
+    expect(out.diagnostics).toEqual([
+      { kind: 'invalid-message', preview: '{"jsonrpc":"1.0","id":"r1","method":"m"}', reason: 'jsonrpc must be "2.0"', id: 'r1' },
+    ]);
+  });
+
+  it('reports primitives and null without an id', () => {
+    for (const text of ['42', 'null', '"str"', 'true']) {
+      const out = decodeText(text);
+      expect(out.messages).toEqual([]);
+      expect(out.diagnostics).toHaveLength(1);
+      expect(out.diagnostics[0]).toMatchObject({ kind: 'invalid-message', reason: 'not an object' });
+      expect('id' in out.diagnostics[0]!).toBe(false);
+    }
+  });
+
+  it('unrolls a batch, keeping valid items in order and reporting invalid ones', () => {
+    const batch = [
+      { jsonrpc: '2.0', id: 1, method: 'a' },
+      { jsonrpc: '2.0', id: 2, method: '' },
+      { jsonrpc: '2.0', method: 'b' },
+      7,
+      { jsonrpc: '2.0', id: 'x', result: 1, error: { code: 1, message: 'm' } },
+      { jsonrpc: '2.0', id: 3, result: null },
+    ];
+    const out = decodeText(JSON.stringify(batch));
+    expect(out.messages).toEqual([batch[0], batch[2], batch[5]]);
+    expect(out.diagnostics).toEqual([
+      { kind: 'invalid-message', preview: JSON.stringify(batch[1]), reason: 'method must be a non-empty string', id: 2 },
+      { kind: 'invalid-message', preview: '7', reason: 'not an object' },
+      { kind: 'invalid-message', preview: JSON.stringify(batch[4]), reason: 'a response has exactly one of result and error', id: 'x' },
+    ]);
+  });
+
+  it('reports an empty batch', () => {
+    const out = decodeText('[]');
+    expect(out.messages).toEqual([]);
+    expect(out.diagnostics).toEqual([{ kind: 'invalid-message', preview: '[]', reason: 'empty batch' }]);
+  });
+
+  it('reports a nested array in a batch as not an object', () => {
+    const out = decodeText('[[]]');
+    expect(out.messages).toEqual([]);
+    expect(out.diagnostics).toEqual([{ kind: 'invalid-message', preview: '[]', reason: 'not an object' }]);
+  });
+
+  it('does not report an id that is not a valid id', () => {
+    const out = decodeText('{"jsonrpc":"2.0","id":{"x":1},"method":"m"}');
+    expect(out.diagnostics).toHaveLength(1);
+    expect('id' in out.diagnostics[0]!).toBe(false);
+  });
+
+  it('never throws on arbitrary text', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.string({ unit: 'binary', maxLength: 50 }), fc.json({ maxDepth: 3 })), (text) => {
+        const out = decodeText(text);
+        expect(Array.isArray(out.messages)).toBe(true);
+        expect(out.messages.length + out.diagnostics.length).toBeGreaterThan(0);
+        for (const m of out.messages) expect(validationError(m)).toBeNull();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('sniffId', () => {
+  it('finds a numeric id in a head fragment', () => {
+    expect(sniffId('{"jsonrpc":"2.0","id":42,"result":{"content":[{"text":"aaaa')).toBe(42);
+  });
+
+  it('finds negative and fractional ids, with whitespace around the colon', () => {
+    expect(sniffId('{"id" :  -7 , "method"')).toBe(-7);
+    expect(sniffId('{"id":3.25,')).toBe(3.25);
+    expect(sniffId('{"id":\n0}')).toBe(0);
+  });
+
+  it('finds a string id with escaped quotes and backslashes', () => {
+    expect(sniffId('{"jsonrpc":"2.0","id":"a\\"b\\\\c","result":')).toBe('a"b\\c');
+    expect(sniffId('{"id":"req-1"}')).toBe('req-1');
+    expect(sniffId('{"id":""}')).toBe('');
+    expect(sniffId('{"id":"\\u00e9"}')).toBe('é');
+  });
+
+  it('finds an id in a tail fragment', () => {
+    expect(sniffId('aaaaaaaaaaaa"}]},"jsonrpc":"2.0","id":"tail-9"}')).toBe('tail-9');
+    expect(sniffId('xxxxx"}],"id":123}')).toBe(123);
+  });
+
+  it('returns undefined when there is no id', () => {
+    expect(sniffId('')).toBeUndefined();
+    expect(sniffId('{"jsonrpc":"2.0","method":"notifications/progress"')).toBeUndefined();
+    expect(sniffId('{"id":null,"error":{}}')).toBeUndefined();
+    expect(sniffId('{"id":{"nested":1}}')).toBeUndefined();
+    expect(sniffId('{"identifier":5}')).toBeUndefined();
+  });
+
+  it('returns undefined for a string id cut off by the fragment edge', () => {
+    expect(sniffId('{"id":"unterminated')).toBeUndefined();
+  });
+
+  it('recovers any id from a serialised message head', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.string({ unit: 'binary' })), (id) => {
+        const text = JSON.stringify({ jsonrpc: '2.0', id, result: 'x'.repeat(10) });
+        expect(sniffId(text)).toEqual(id);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

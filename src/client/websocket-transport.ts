@@ -1,0 +1,192 @@
+/**
+ * A Transport over the standard WebSocket API (browsers; in Node pass `ws`'s WebSocket class).
+ * One JSON-RPC message (or batch) per text frame. Browser-safe: no Node imports.
+ */
+import { NotConnectedError } from '../core/errors.js';
+import { type JsonRpcMessage, decodeText, type Diagnostic } from '../core/jsonrpc.js';
+import type { Transport } from '../core/transport.js';
+
+/** The part of the WebSocket API this transport uses (the DOM WebSocket and `ws` both fit). */
+export interface WebSocketLike {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  binaryType: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: any) => void): void;
+}
+
+export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** What a NotConnectedError from this transport carries in `data`. */
+export interface CloseInfo {
+  /** The WebSocket close code (1006 when the connection failed without a close frame), if known. */
+  closeCode: number | undefined;
+  closeReason: string;
+}
+
+export interface WebSocketTransportOptions {
+  /** WebSocket constructor (default `globalThis.WebSocket`). */
+  WebSocket?: WebSocketConstructor;
+  /** Subprotocols to offer (e.g. a token subprotocol). */
+  protocols?: string | string[];
+  /** `send()` waits while more than this many bytes are buffered (default 1 MiB). */
+  maxBufferedBytes?: number;
+}
+
+const OPEN = 1;
+const BUFFER_POLL_MS = 10;
+
+/** A NotConnectedError whose `data` is the close code and reason. */
+export function closedError(message: string, info: CloseInfo): NotConnectedError {
+  const error = new NotConnectedError(message);
+  (error as { data: unknown }).data = info;
+  return error;
+}
+
+/** The close code in an error's data, when it came from a closed WebSocket. */
+export function closeCodeOf(error: unknown): number | undefined {
+  const data = (error as { data?: unknown } | null)?.data;
+  if (typeof data === 'object' && data !== null && typeof (data as CloseInfo).closeCode === 'number') return (data as CloseInfo).closeCode;
+  return undefined;
+}
+
+export class WebSocketTransport implements Transport {
+  onmessage?: (message: JsonRpcMessage) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  ondiagnostic?: (diagnostic: Diagnostic) => void;
+
+  private ws: WebSocketLike | undefined;
+  private readonly Ctor: WebSocketConstructor | undefined;
+  private readonly options: WebSocketTransportOptions;
+  private opened = false;
+  private closed = false;
+  private _closeError: NotConnectedError | undefined;
+  private rejectStart: ((e: Error) => void) | undefined;
+  private readonly decoder = new TextDecoder();
+
+  constructor(
+    readonly url: string,
+    WebSocketOrOptions?: WebSocketConstructor | WebSocketTransportOptions,
+  ) {
+    this.options = typeof WebSocketOrOptions === 'function' ? { WebSocket: WebSocketOrOptions } : (WebSocketOrOptions ?? {});
+    this.Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  }
+
+  get closeError(): NotConnectedError | undefined {
+    return this._closeError;
+  }
+
+  /** The socket's buffered bytes (0 when not open). */
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
+  start(): Promise<void> {
+    if (this.ws) return Promise.reject(new NotConnectedError('WebSocketTransport already started'));
+    if (this.closed) return Promise.reject(new NotConnectedError('WebSocketTransport is closed'));
+    const Ctor = this.Ctor;
+    if (!Ctor) return Promise.reject(new NotConnectedError('No WebSocket implementation available'));
+    return new Promise<void>((resolve, reject) => {
+      this.rejectStart = reject;
+      let ws: WebSocketLike;
+      try {
+        ws = new Ctor(this.url, this.options.protocols);
+      } catch (error) {
+        this.closed = true;
+        const e = closedError(`Could not open WebSocket ${this.url}: ${error instanceof Error ? error.message : String(error)}`, {
+          closeCode: undefined,
+          closeReason: '',
+        });
+        this._closeError = e;
+        return reject(e);
+      }
+      this.ws = ws;
+      ws.binaryType = 'arraybuffer';
+      let errorTimer: ReturnType<typeof setTimeout> | undefined;
+      let errorMessage = '';
+
+      ws.addEventListener('open', () => {
+        if (this.closed) return;
+        this.opened = true;
+        this.rejectStart = undefined;
+        resolve();
+      });
+      ws.addEventListener('message', (event: { data: unknown }) => {
+        if (this.ws !== ws || this.closed) return;
+        this.receive(event.data);
+      });
+      ws.addEventListener('error', (event: { message?: unknown; error?: unknown }) => {
+        if (this.closed) return;
+        const detail = event.error instanceof Error ? event.error.message : typeof event.message === 'string' ? event.message : 'WebSocket error';
+        errorMessage = detail;
+        if (!this.opened) {
+          // A close event (with its code) normally follows; fail anyway if it does not.
+          errorTimer ??= setTimeout(() => this.finish(`WebSocket ${this.url} failed: ${detail}`, { closeCode: undefined, closeReason: '' }, reject), 1_000);
+        } else {
+          this.onerror?.(new NotConnectedError(`WebSocket error: ${detail}`));
+        }
+      });
+      ws.addEventListener('close', (event: { code?: number; reason?: string }) => {
+        clearTimeout(errorTimer);
+        const info: CloseInfo = { closeCode: typeof event.code === 'number' ? event.code : undefined, closeReason: typeof event.reason === 'string' ? event.reason : '' };
+        const what = this.opened ? 'closed' : 'could not connect';
+        const why = info.closeReason || errorMessage;
+        this.finish(`WebSocket ${what} (code ${info.closeCode ?? 'unknown'}${why ? `: ${why}` : ''})`, info, reject);
+      });
+    });
+  }
+
+  async send(message: JsonRpcMessage): Promise<void> {
+    const ws = this.ws;
+    if (!ws || this.closed || ws.readyState !== OPEN) throw this._closeError ?? new NotConnectedError('WebSocket is not open');
+    ws.send(JSON.stringify(message));
+    const limit = this.options.maxBufferedBytes ?? 1024 * 1024;
+    while (ws.bufferedAmount > limit && !this.closed && ws.readyState === OPEN) {
+      await new Promise((r) => setTimeout(r, BUFFER_POLL_MS));
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const ws = this.ws;
+    try {
+      ws?.close(1000, 'client closing');
+    } catch {
+      // already closing
+    }
+    this.finish('WebSocket closed by the client', { closeCode: 1000, closeReason: 'client closing' });
+  }
+
+  private finish(message: string, info: CloseInfo, reject?: (e: Error) => void): void {
+    if (this.closed) return;
+    this.closed = true;
+    const error = closedError(message, info);
+    this._closeError = error;
+    if (!this.opened) {
+      (reject ?? this.rejectStart)?.(error);
+      this.rejectStart = undefined;
+      return; // onclose is for connections that were up
+    }
+    this.onclose?.();
+  }
+
+  private receive(data: unknown): void {
+    let text: string;
+    if (typeof data === 'string') text = data;
+    else if (data instanceof ArrayBuffer) text = this.decoder.decode(data);
+    else if (ArrayBuffer.isView(data)) text = this.decoder.decode(data);
+    else {
+      this.ondiagnostic?.({ kind: 'non-json', preview: `[unsupported frame: ${Object.prototype.toString.call(data)}]`, bytes: 0 });
+      return;
+    }
+    const { messages, diagnostics } = decodeText(text);
+    for (const d of diagnostics) this.ondiagnostic?.(d);
+    for (const m of messages) {
+      if (this.closed) return;
+      this.onmessage?.(m);
+    }
+  }
+}

@@ -1,0 +1,195 @@
+/**
+ * Prometheus exposition for the gateway (`GET /metrics`): a private prom-client Registry (never the
+ * global one) whose per-server values are read from `McpBridge.snapshot()` at scrape time.
+ */
+import { Counter, Gauge, Registry } from 'prom-client';
+import type { ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
+import type { IpcMetricsSnapshot } from '../core/ipc-manager.js';
+
+const STATES: ServerState[] = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting', 'failed'];
+const QUANTILES = [
+  ['0.5', 'p50'],
+  ['0.95', 'p95'],
+  ['0.99', 'p99'],
+] as const;
+
+/** Gateway-side counters the Gateway updates directly. */
+export interface GatewayCounters {
+  connections: () => number;
+  eventLogSize: () => number;
+  latestSeq: () => number;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  /** WebSocket connections accepted since start. */
+  readonly connectionsTotal: Counter<never>;
+  /** Upgrades / HTTP requests refused by the guards, by reason (token, origin, host). */
+  readonly rejected: Counter<'reason'>;
+  /** Frames that were not usable JSON-RPC (parse errors, invalid requests). */
+  readonly invalidMessages: Counter<'kind'>;
+  /** Messages over the size limit (the socket is closed with 1009). */
+  readonly oversized: Counter<never>;
+  readonly slowConsumers: Counter<never>;
+  /** Requests received from browsers, by method (unknown methods counted as "unknown"). */
+  readonly requests: Counter<'method'>;
+  readonly requestErrors: Counter<'code'>;
+  readonly eventsBroadcast: Counter<'event'>;
+  private current: ServerSnapshot[] | undefined;
+
+  constructor(
+    private readonly servers: () => ServerSnapshot[],
+    counters: GatewayCounters,
+  ) {
+    const registers = [this.registry];
+    const snaps = () => this.current ?? this.servers();
+
+    const perServerCounter = (name: string, help: string, value: (s: ServerSnapshot) => number) => {
+      const metric: Counter<'server'> = new Counter({
+        name,
+        help,
+        labelNames: ['server'],
+        registers,
+        collect: () => {
+          metric.reset();
+          for (const s of snaps()) {
+            const v = value(s);
+            metric.inc({ server: s.name }, Number.isFinite(v) && v > 0 ? v : 0);
+          }
+        },
+      });
+    };
+    const perServerGauge = (name: string, help: string, value: (s: ServerSnapshot) => number | null | undefined) => {
+      const metric: Gauge<'server'> = new Gauge({
+        name,
+        help,
+        labelNames: ['server'],
+        registers,
+        collect: () => {
+          metric.reset();
+          for (const s of snaps()) {
+            const v = value(s);
+            if (typeof v === 'number' && Number.isFinite(v)) metric.set({ server: s.name }, v);
+          }
+        },
+      });
+    };
+    const m = (f: (x: IpcMetricsSnapshot) => number) => (s: ServerSnapshot) => f(s.metrics);
+
+    perServerCounter('mcp_ipc_requests_total', 'Requests sent to the MCP server.', m((x) => x.requests));
+    perServerCounter('mcp_ipc_responses_total', 'Responses received from the MCP server.', m((x) => x.responses));
+    perServerCounter('mcp_ipc_errors_total', 'Requests that failed (any error).', m((x) => x.errors));
+    perServerCounter('mcp_ipc_timeouts_total', 'Requests that timed out.', m((x) => x.timeouts));
+    perServerCounter('mcp_ipc_cancels_total', 'Requests cancelled.', m((x) => x.cancels));
+    perServerCounter('mcp_ipc_retries_total', 'Requests resent after a retryable failure.', m((x) => x.retries));
+    perServerCounter('mcp_ipc_late_responses_total', 'Responses that arrived after their request was settled.', m((x) => x.lateResponses));
+    perServerCounter('mcp_ipc_diagnostics_total', 'Unusable messages from the MCP server.', m((x) => x.diagnostics));
+    perServerCounter('mcp_ipc_notifications_total', 'Notifications received from the MCP server.', m((x) => x.notificationsIn));
+    perServerCounter('mcp_ipc_restarts_total', 'Restarts of the MCP server process.', (s) => s.restarts);
+    perServerGauge('mcp_ipc_in_flight', 'Requests in flight.', m((x) => x.inFlight));
+    perServerGauge('mcp_ipc_queue_depth', 'Requests waiting in the queue.', m((x) => x.queueDepth));
+    perServerGauge('mcp_ipc_throughput', 'Responses per second (rolling window).', m((x) => x.throughput));
+    perServerGauge('mcp_ipc_error_rate', 'Failed / settled requests over the rolling window (0..1).', m((x) => x.errorRate));
+    perServerGauge('mcp_ipc_request_latency_max_ms', 'Largest request latency seen (ms).', m((x) => x.latency.max));
+    perServerGauge('mcp_ipc_request_latency_mean_ms', 'Mean request latency (ms).', m((x) => x.latency.mean));
+    perServerGauge('mcp_ipc_request_latency_count', 'Requests with a recorded latency.', m((x) => x.latency.count));
+    perServerGauge('mcp_ipc_up', '1 when the MCP server is running.', (s) => (s.state === 'running' ? 1 : 0));
+    perServerGauge('mcp_ipc_uptime_seconds', 'Seconds since the current process started running.', (s) => s.uptimeMs / 1000);
+    perServerGauge('mcp_ipc_cpu_percent', 'CPU use of the MCP server process (%).', (s) => s.usage?.cpuPercent);
+    perServerGauge('mcp_ipc_memory_bytes', 'Resident memory of the MCP server process (bytes).', (s) => s.usage?.memoryBytes);
+    perServerGauge('mcp_ipc_health_rtt_ms', 'Round-trip time of the last health check (ms).', (s) => s.health.rttMs);
+    perServerGauge('mcp_ipc_health_failures', 'Consecutive failed health checks.', (s) => s.health.consecutiveFailures);
+    perServerGauge('mcp_ipc_tools', 'Tools the MCP server offers.', (s) => s.toolCount);
+
+    const latency: Gauge<'server' | 'quantile'> = new Gauge({
+      name: 'mcp_ipc_request_latency_ms',
+      help: 'Request latency quantiles, send to settle (ms).',
+      labelNames: ['server', 'quantile'],
+      registers,
+      collect: () => {
+        latency.reset();
+        for (const s of snaps()) {
+          for (const [quantile, key] of QUANTILES) latency.set({ server: s.name, quantile }, s.metrics.latency[key]);
+        }
+      },
+    });
+    const queueWait: Gauge<'server' | 'quantile'> = new Gauge({
+      name: 'mcp_ipc_queue_wait_ms',
+      help: 'Queue wait quantiles, enqueue to send (ms).',
+      labelNames: ['server', 'quantile'],
+      registers,
+      collect: () => {
+        queueWait.reset();
+        for (const s of snaps()) {
+          for (const [quantile, key] of QUANTILES) queueWait.set({ server: s.name, quantile }, s.metrics.queueWait[key]);
+        }
+      },
+    });
+    const state: Gauge<'server' | 'state'> = new Gauge({
+      name: 'mcp_ipc_server_state',
+      help: '1 for the current state of each MCP server.',
+      labelNames: ['server', 'state'],
+      registers,
+      collect: () => {
+        state.reset();
+        for (const s of snaps()) for (const st of STATES) state.set({ server: s.name, state: st }, s.state === st ? 1 : 0);
+      },
+    });
+
+    const connections: Gauge<never> = new Gauge({
+      name: 'mcp_ipc_gateway_connections',
+      help: 'Open WebSocket connections.',
+      registers,
+      collect: () => connections.set(counters.connections()),
+    });
+    const logSize: Gauge<never> = new Gauge({
+      name: 'mcp_ipc_gateway_event_log_size',
+      help: 'Events kept for reconnecting clients.',
+      registers,
+      collect: () => logSize.set(counters.eventLogSize()),
+    });
+    const latestSeq: Gauge<never> = new Gauge({
+      name: 'mcp_ipc_gateway_latest_seq',
+      help: 'Sequence number of the latest broadcast event.',
+      registers,
+      collect: () => latestSeq.set(counters.latestSeq()),
+    });
+    this.connectionsTotal = new Counter({ name: 'mcp_ipc_gateway_connections_total', help: 'WebSocket connections accepted.', registers });
+    this.rejected = new Counter({
+      name: 'mcp_ipc_gateway_rejected_total',
+      help: 'Requests and upgrades refused (bad token, origin or host).',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.invalidMessages = new Counter({
+      name: 'mcp_ipc_gateway_invalid_messages_total',
+      help: 'Frames that were not valid JSON-RPC.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.oversized = new Counter({ name: 'mcp_ipc_gateway_oversized_messages_total', help: 'Messages over the size limit.', registers });
+    this.slowConsumers = new Counter({ name: 'mcp_ipc_gateway_slow_consumers_total', help: 'Connections closed for not reading fast enough.', registers });
+    this.requests = new Counter({ name: 'mcp_ipc_gateway_requests_total', help: 'JSON-RPC requests from browsers.', labelNames: ['method'], registers });
+    this.requestErrors = new Counter({
+      name: 'mcp_ipc_gateway_request_errors_total',
+      help: 'JSON-RPC error responses sent to browsers, by IpcError code.',
+      labelNames: ['code'],
+      registers,
+    });
+    this.eventsBroadcast = new Counter({ name: 'mcp_ipc_gateway_events_total', help: 'Events broadcast to browsers.', labelNames: ['event'], registers });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text; one snapshot per server per scrape. */
+  async render(): Promise<string> {
+    this.current = this.servers();
+    try {
+      return await this.registry.metrics();
+    } finally {
+      this.current = undefined;
+    }
+  }
+}

@@ -1,0 +1,593 @@
+/**
+ * The gateway over real sockets: McpHost running the Python demo server, the gateway on an
+ * ephemeral port, `ws` clients. Covers the security guards, the JSON-RPC surface, progress,
+ * streaming, cancellation, per-connection limits, fan-out, event catch-up, /metrics and /health.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { IpcErrorJSON } from '../../src/core/errors.js';
+import type { CallToolResult, HelloParams, SequencedEvent, ServerSnapshot } from '../../src/core/gateway-protocol.js';
+import { DEMO_DOCUMENTS_DIR, demoServerConfig } from '../../src/node/config.js';
+import { type Gateway, startGateway } from '../../src/node/gateway.js';
+import { McpHost } from '../../src/node/mcp-host.js';
+
+interface RpcError {
+  code: number;
+  message: string;
+  data?: IpcErrorJSON;
+}
+interface RpcResponse {
+  jsonrpc: '2.0';
+  id: string | number | null;
+  result?: unknown;
+  error?: RpcError;
+}
+interface Note {
+  method: string;
+  params: Record<string, unknown>;
+}
+
+/** A minimal JSON-RPC client over `ws`, recording every notification. */
+class TestClient {
+  readonly ws: WebSocket;
+  readonly notes: Note[] = [];
+  readonly strays: RpcResponse[] = [];
+  readonly opened: Promise<void>;
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private nextId = 1;
+  private readonly pending = new Map<string, (r: RpcResponse) => void>();
+  private readonly watchers = new Set<() => void>();
+
+  constructor(url: string, options: WebSocket.ClientOptions = {}, protocols?: string[]) {
+    this.ws = protocols ? new WebSocket(url, protocols, options) : new WebSocket(url, options);
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve());
+      this.ws.once('error', reject);
+      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+    this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    this.ws.on('error', () => undefined);
+    this.ws.on('message', (data) => {
+      const value = JSON.parse(data.toString()) as unknown;
+      for (const m of Array.isArray(value) ? value : [value]) {
+        const msg = m as RpcResponse & Note;
+        if (typeof msg.method === 'string') this.notes.push({ method: msg.method, params: msg.params });
+        else {
+          const key = JSON.stringify(msg.id);
+          const resolve = this.pending.get(key);
+          if (resolve) {
+            this.pending.delete(key);
+            resolve(msg);
+          } else this.strays.push(msg);
+        }
+      }
+      for (const w of [...this.watchers]) w();
+    });
+  }
+
+  static async open(url: string, options?: WebSocket.ClientOptions, protocols?: string[]): Promise<TestClient> {
+    const client = new TestClient(url, options, protocols);
+    await client.opened;
+    return client;
+  }
+
+  /** Sends a request; resolves with the whole response (result or error). */
+  send(method: string, params?: unknown, id: string | number = this.nextId++): Promise<RpcResponse> {
+    const response = new Promise<RpcResponse>((resolve) => this.pending.set(JSON.stringify(id), resolve));
+    this.ws.send(JSON.stringify(params === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params }));
+    return response;
+  }
+
+  /** Sends a request; resolves with its result, throws on an error response. */
+  async call<T = unknown>(method: string, params?: unknown): Promise<T> {
+    const r = await this.send(method, params);
+    if (r.error) throw new Error(`${method} failed: ${JSON.stringify(r.error)}`);
+    return r.result as T;
+  }
+
+  /** Waits until `predicate` holds (re-checked after every message). */
+  until(predicate: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    if (predicate()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.watchers.delete(check);
+        reject(new Error(`timed out waiting for ${what}`));
+      }, timeoutMs);
+      const check = () => {
+        if (!predicate()) return;
+        clearTimeout(timer);
+        this.watchers.delete(check);
+        resolve();
+      };
+      this.watchers.add(check);
+    });
+  }
+
+  /** The next message of any kind (used after raw sends). */
+  nextStray(timeoutMs = 5_000): Promise<RpcResponse> {
+    const seen = this.strays.length;
+    return this.until(() => this.strays.length > seen, timeoutMs, 'an error response').then(() => this.strays[seen]!);
+  }
+
+  notesOf(method: string): Array<Record<string, unknown>> {
+    return this.notes.filter((n) => n.method === method).map((n) => n.params);
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close();
+    await Promise.race([this.closed, new Promise((r) => setTimeout(r, 2000))]);
+    if ((this.ws.readyState as number) !== WebSocket.CLOSED) this.ws.terminate();
+  }
+}
+
+/** The HTTP status an upgrade attempt gets (101 when the WebSocket opens). */
+function upgradeStatus(url: string, options: WebSocket.ClientOptions = {}, protocols?: string[]): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const ws = protocols ? new WebSocket(url, protocols, options) : new WebSocket(url, options);
+    ws.once('open', () => {
+      ws.terminate();
+      resolve(101);
+    });
+    ws.once('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+      ws.terminate();
+    });
+    ws.once('error', (e) => reject(e));
+  });
+}
+
+/** A raw HTTP request with full control of the headers (the Host header in particular). */
+function rawRequest(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers, setHost: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    // A refused upgrade comes back as a normal response; an accepted one as 'upgrade'.
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve({ status: res.statusCode ?? 101, body: '' });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+const upgradeHeaders = () => ({
+  Connection: 'Upgrade',
+  Upgrade: 'websocket',
+  'Sec-WebSocket-Version': '13',
+  'Sec-WebSocket-Key': randomBytes(16).toString('base64'),
+});
+
+let host: McpHost;
+let gateway: Gateway;
+let small: Gateway | undefined;
+const clients = new Set<TestClient>();
+const tmpRoot = mkdtempSync(join(tmpdir(), 'mcp-ipc-gateway-'));
+const staticDir = join(tmpRoot, 'public');
+
+async function connect(options?: WebSocket.ClientOptions, g: Gateway = gateway): Promise<TestClient> {
+  const client = await TestClient.open(g.wsUrl, options);
+  clients.add(client);
+  return client;
+}
+
+beforeAll(async () => {
+  mkdirSync(staticDir);
+  writeFileSync(join(tmpRoot, 'secret.txt'), 'TOP-SECRET');
+  writeFileSync(join(staticDir, 'index.html'), '<!doctype html><div id="app"></div>');
+  writeFileSync(join(staticDir, 'app.js'), 'console.log(1)');
+  host = new McpHost({ mcpServers: { demo: demoServerConfig() } });
+  await host.startAll();
+  expect(host.get('demo')?.state).toBe('running');
+  gateway = await startGateway({
+    host,
+    port: 0,
+    staticDir,
+    maxMessageBytes: 64 * 1024,
+    maxInFlightPerConnection: 3,
+    chunkChars: 1_000,
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.allSettled([...clients].map((c) => c.close()));
+  await small?.close();
+  await gateway?.close();
+  await host?.stopAll();
+  rmSync(tmpRoot, { recursive: true, force: true });
+});
+
+describe('security', () => {
+  it('binds 127.0.0.1 with a random token', () => {
+    const url = new URL(gateway.url);
+    expect(url.hostname).toBe('127.0.0.1');
+    expect(Number(url.port)).toBe(gateway.port);
+    expect(url.searchParams.get('token')).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('refuses an upgrade without a token or with a wrong one (401)', async () => {
+    const base = `ws://127.0.0.1:${gateway.port}/ws`;
+    expect(await upgradeStatus(base)).toBe(401);
+    expect(await upgradeStatus(`${base}?token=${'0'.repeat(64)}`)).toBe(401);
+    expect(await upgradeStatus(`${base}?token=`)).toBe(401);
+    expect(await upgradeStatus(base, {}, ['mcp-ipc.token.nope'])).toBe(401);
+  });
+
+  it('accepts the token as a Sec-WebSocket-Protocol', async () => {
+    const client = await TestClient.open(`ws://127.0.0.1:${gateway.port}/ws`, {}, [`mcp-ipc.token.${gateway.token}`]);
+    clients.add(client);
+    expect(client.ws.protocol).toBe(`mcp-ipc.token.${gateway.token}`);
+    expect(await client.call('ping')).toEqual({});
+  });
+
+  it('refuses a foreign Origin (403) and accepts its own', async () => {
+    expect(await upgradeStatus(gateway.wsUrl, { origin: 'http://evil.example' })).toBe(403);
+    expect(await upgradeStatus(gateway.wsUrl, { origin: 'null' })).toBe(403);
+    expect(await upgradeStatus(gateway.wsUrl, { origin: `http://127.0.0.1:${gateway.port + 1}` })).toBe(403);
+    expect(await upgradeStatus(gateway.wsUrl, { origin: `http://127.0.0.1:${gateway.port}` })).toBe(101);
+    expect(await upgradeStatus(gateway.wsUrl, { origin: `http://localhost:${gateway.port}` })).toBe(101);
+  });
+
+  it('refuses a non-local Host header (403), for upgrades and for HTTP', async () => {
+    const path = `/ws?token=${gateway.token}`;
+    const port = gateway.port;
+    expect((await rawRequest(port, path, { ...upgradeHeaders(), Host: `evil.example:${port}` })).status).toBe(403);
+    expect((await rawRequest(port, path, { ...upgradeHeaders(), Host: `127.0.0.1:${port + 1}` })).status).toBe(403);
+    expect((await rawRequest(port, path, { ...upgradeHeaders(), Host: `localhost:${port}` })).status).toBe(101);
+    expect((await rawRequest(port, '/', { Host: `rebind.example:${port}` })).status).toBe(403);
+    expect((await rawRequest(port, `/metrics?token=${gateway.token}`, { Host: `evil.example:${port}` })).status).toBe(403);
+    expect((await rawRequest(port, '/health', { Host: `[::1]:${port}` })).status).toBe(200);
+  });
+
+  it('closes a connection that sends an oversized message (1009)', async () => {
+    const client = await connect();
+    client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(100 * 1024) } }));
+    const { code } = await client.closed;
+    expect(code).toBe(1009);
+  });
+
+  it('answers garbage frames with an error (id null) and keeps the connection', async () => {
+    const client = await connect();
+    client.ws.send('this is not json');
+    const parse = await client.nextStray();
+    expect(parse.id).toBeNull();
+    expect(parse.error?.code).toBe(-32700);
+    expect(parse.error?.data?.code).toBe('ProtocolError');
+
+    client.ws.send(JSON.stringify({ hello: 'world' }));
+    const invalid = await client.nextStray();
+    expect(invalid.id).toBeNull();
+    expect(invalid.error?.code).toBe(-32600);
+
+    client.ws.send(Buffer.from([0xff, 0xfe, 0x00]));
+    expect((await client.nextStray()).error?.code).toBe(-32700);
+
+    const unknown = await client.send('no/such/method', {});
+    expect(unknown.error?.code).toBe(-32601);
+    expect(unknown.error?.data).toMatchObject({ code: 'ProtocolError', rpcCode: -32601 });
+
+    const noServer = await client.send('tools/list', {});
+    expect(noServer.error?.code).toBe(-32602);
+    expect(noServer.error?.data?.code).toBe('InvalidParams');
+    const badServer = await client.send('tools/call', { server: 'nope', tool: 'echo', arguments: { text: 'x' } });
+    expect(badServer.error?.code).toBe(-32602);
+    expect(badServer.error?.data?.code).toBe('InvalidParams');
+
+    expect(await client.call('ping')).toEqual({});
+    const metrics = await (await fetch(`http://127.0.0.1:${gateway.port}/metrics?token=${gateway.token}`)).text();
+    expect(metrics).toMatch(/mcp_ipc_gateway_invalid_messages_total\{kind="parse"\} [1-9]/);
+  });
+
+  it('disconnects a slow consumer without blocking other clients', async () => {
+    small = await startGateway({ host, port: 0, maxSendBufferBytes: 64 * 1024, heartbeatMs: 0 });
+    const slow = await connect(undefined, small);
+    const fast = await connect(undefined, small);
+    await slow.until(() => slow.notesOf('hello').length === 1);
+    // Stop reading: everything sent to `slow` piles up in the gateway's send buffer.
+    (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const big = 'y'.repeat(60 * 1024);
+    for (let i = 0; i < 200 && small.connectionCount === 2; i++) {
+      slow.ws.send(JSON.stringify({ jsonrpc: '2.0', id: `big${i}`, method: 'tools/call', params: { server: 'demo', tool: 'echo', arguments: { text: big } } }));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const deadline = Date.now() + 15_000;
+    while (small.connectionCount > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(small.connectionCount).toBe(1);
+    expect(await fast.call('ping')).toEqual({});
+    const text = await small.metrics.render();
+    expect(text).toMatch(/mcp_ipc_gateway_slow_consumers_total 1/);
+    (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+    const closed = await slow.closed;
+    expect([4408, 1006]).toContain(closed.code);
+  }, 40_000);
+});
+
+describe('JSON-RPC surface', () => {
+  it('sends hello on connect', async () => {
+    const client = await connect();
+    await client.until(() => client.notesOf('hello').length > 0);
+    const hello = client.notesOf('hello')[0] as unknown as HelloParams;
+    expect(typeof hello.version).toBe('string');
+    expect(hello.latestSeq).toBe(gateway.latestSeq);
+    expect(hello.servers.map((s) => s.name)).toEqual(['demo']);
+    expect(hello.servers[0]?.state).toBe('running');
+  });
+
+  it('lists servers and tools', async () => {
+    const client = await connect();
+    const servers = await client.call<ServerSnapshot[]>('servers/list');
+    expect(servers).toHaveLength(1);
+    expect(servers[0]).toMatchObject({ name: 'demo', state: 'running' });
+    expect(typeof servers[0]?.pid).toBe('number');
+    const tools = await client.call<Array<{ name: string }>>('tools/list', { server: 'demo' });
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['search', 'process_document', 'generate_large_result', 'echo', 'sleep']));
+    const metrics = await client.call<Record<string, { requests: number }>>('metrics/snapshot', {});
+    expect(metrics.demo?.requests).toBeGreaterThan(0);
+    expect(Array.isArray(await client.call('server/stderr', { server: 'demo', lines: 5 }))).toBe(true);
+  });
+
+  it('calls search and returns results', async () => {
+    const client = await connect();
+    const result = await client.call<CallToolResult>('tools/call', { server: 'demo', tool: 'search', arguments: { query: 'the', limit: 3 } });
+    expect(result.isError ?? false).toBe(false);
+    expect(result.content.length).toBeGreaterThan(0);
+    expect(JSON.stringify(result).length).toBeGreaterThan(20);
+    const invalid = await client.send('tools/call', { server: 'demo', tool: 'search', arguments: { limit: 'many' } });
+    expect(invalid.error?.data?.code).toBe('InvalidParams');
+  });
+
+  it('relays progress of process_document to the calling connection only', async () => {
+    const caller = await connect();
+    const bystander = await connect();
+    const file = readdirSync(DEMO_DOCUMENTS_DIR).find((f) => !f.startsWith('.'));
+    expect(file).toBeDefined();
+    const result = await caller.call<CallToolResult>('tools/call', {
+      server: 'demo',
+      tool: 'process_document',
+      arguments: { file_path: join(DEMO_DOCUMENTS_DIR, file as string), delay_ms: 20 },
+      progressToken: 'doc-1',
+    });
+    expect(result.isError ?? false).toBe(false);
+    const progress = caller.notesOf('progress');
+    expect(progress.length).toBeGreaterThan(0);
+    for (const p of progress) {
+      expect(p.progressToken).toBe('doc-1');
+      expect(typeof p.progress).toBe('number');
+    }
+    const values = progress.map((p) => p.progress as number);
+    expect([...values].sort((a, b) => a - b)).toEqual(values);
+    expect(bystander.notesOf('progress')).toHaveLength(0);
+  });
+
+  it('streams generate_large_result as stream/chunk notifications', async () => {
+    const client = await connect();
+    const size = 300_000;
+    const response = await client.send('tools/call', { server: 'demo', tool: 'generate_large_result', arguments: { size }, streamToken: 's1' });
+    expect(response.error).toBeUndefined();
+    const chunks = client.notesOf('stream/chunk').filter((c) => c.streamToken === 's1');
+    expect(chunks.length).toBeGreaterThan(1);
+    expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+    const payload = chunks.map((c) => c.data as string).join('');
+    expect(payload.length).toBe(size);
+    const result = response.result as CallToolResult;
+    expect(result.content.filter((c) => c.type === 'text')).toHaveLength(0);
+  });
+
+  it('splits a non-streamed result into chunks when a streamToken is given', async () => {
+    const client = await connect();
+    const text = 'abcdefghij'.repeat(450); // 4 500 chars, chunkChars 1 000
+    const response = await client.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text }, streamToken: 7 });
+    const result = response.result as CallToolResult;
+    const chunks = client.notesOf('stream/chunk').filter((c) => c.streamToken === 7);
+    const payload = chunks.map((c) => c.data as string).join('');
+    expect(payload).toContain(text);
+    expect(chunks.length).toBeGreaterThanOrEqual(5);
+    expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
+    expect(result.content).toEqual([]);
+    expect(result._meta?.streamed).toEqual({ chunks: chunks.length, bytes: Buffer.byteLength(payload) });
+  });
+
+  it('cancels a call by its request id', async () => {
+    const client = await connect();
+    const call = client.send('tools/call', { server: 'demo', tool: 'sleep', arguments: { ms: 20_000 } }, 'sleepy');
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    expect(await client.call('cancel', { requestId: 'sleepy', reason: 'test' })).toEqual({ cancelled: true });
+    const response = await call;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(response.error?.data?.code).toBe('Cancelled');
+    expect(response.error?.code).toBe(-32800);
+    expect(await client.call('cancel', { requestId: 'sleepy' })).toEqual({ cancelled: false });
+    expect(await client.call('cancel', { requestId: 12345 })).toEqual({ cancelled: false });
+  });
+
+  it('limits calls in flight per connection (QueueFull at once)', async () => {
+    const client = await connect();
+    const other = await connect();
+    const sleeps = [1, 2, 3].map((i) => client.send('tools/call', { server: 'demo', tool: 'sleep', arguments: { ms: 10_000 } }, `s${i}`));
+    await new Promise((r) => setTimeout(r, 100));
+    const started = Date.now();
+    const rejected = await client.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'x' } });
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(rejected.error?.data?.code).toBe('QueueFull');
+    // Other connections are not affected; non-call methods still work on this one.
+    expect(await other.call('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'ok' } })).toBeTruthy();
+    expect(await client.call('ping')).toEqual({});
+    for (const i of [1, 2, 3]) await client.call('cancel', { requestId: `s${i}` });
+    for (const r of await Promise.all(sleeps)) expect(r.error?.data?.code).toBe('Cancelled');
+    // Slots are free again.
+    expect(await client.call('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'again' } })).toBeTruthy();
+  });
+
+  it('aborts the calls of a connection that closes', async () => {
+    const client = await connect();
+    void client.send('tools/call', { server: 'demo', tool: 'sleep', arguments: { ms: 20_000 } });
+    const bridge = host.get('demo')!;
+    await new Promise((r) => setTimeout(r, 200));
+    const before = bridge.ipc.snapshot().cancels;
+    await client.close();
+    const deadline = Date.now() + 5_000;
+    while (bridge.ipc.snapshot().cancels === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(bridge.ipc.snapshot().cancels).toBeGreaterThan(before);
+  });
+
+  it('serves 20 clients at once', async () => {
+    const many = await Promise.all(Array.from({ length: 20 }, () => connect()));
+    const results = await Promise.all(
+      many.map((c, i) => c.call<CallToolResult>('tools/call', { server: 'demo', tool: 'echo', arguments: { text: `client ${i}` } })),
+    );
+    results.forEach((r, i) => expect(JSON.stringify(r.content)).toContain(`client ${i}`));
+    await Promise.all(many.map((c) => c.until(() => c.notesOf('hello').length === 1)));
+    await Promise.all(many.map((c) => c.close()));
+  });
+});
+
+describe('events', () => {
+  it('broadcasts events with seq and serves events/since for catch-up', async () => {
+    const watcher = await connect();
+    await watcher.until(() => watcher.notesOf('hello').length === 1);
+    const startSeq = (watcher.notesOf('hello')[0] as unknown as HelloParams).latestSeq;
+
+    const snapshot = await watcher.call<ServerSnapshot>('server/restart', { server: 'demo' });
+    expect(snapshot.state).toBe('running');
+    await watcher.until(
+      () => watcher.notesOf('server/state').some((p) => (p.data as { state: string }).state === 'running'),
+      10_000,
+      'server/state running',
+    );
+    const broadcast = watcher.notes.filter((n) => ['server/state', 'server/event', 'metrics', 'tools/changed'].includes(n.method));
+    expect(broadcast.length).toBeGreaterThan(1);
+    const seqs = broadcast.map((n) => n.params.seq as number);
+    expect(seqs.every((s, i) => i === 0 || s > seqs[i - 1]!)).toBe(true);
+    expect(seqs[0]).toBeGreaterThan(startSeq);
+    const state = watcher.notesOf('server/state')[0]!;
+    expect(state.data).toMatchObject({ server: 'demo' });
+
+    // A client that was away asks for what it missed.
+    const late = await connect();
+    const since = await late.call<{ events: SequencedEvent[]; latestSeq: number; truncated: boolean }>('events/since', { seq: startSeq });
+    expect(since.truncated).toBe(false);
+    expect(since.latestSeq).toBe(gateway.latestSeq);
+    expect(since.events.length).toBeGreaterThan(0);
+    expect(since.events.every((e) => e.seq > startSeq)).toBe(true);
+    // Every broadcast the watcher saw is in the log, with the same payload.
+    for (const n of broadcast) {
+      const logged = since.events.find((e) => e.seq === n.params.seq);
+      expect(logged?.method).toBe(n.method);
+      expect(logged?.params).toEqual(n.params.data);
+    }
+    const limited = await late.call<{ events: SequencedEvent[] }>('events/since', { seq: startSeq, limit: 2 });
+    expect(limited.events.map((e) => e.seq)).toEqual(since.events.slice(0, 2).map((e) => e.seq));
+    const none = await late.call<{ events: SequencedEvent[] }>('events/since', { seq: gateway.latestSeq });
+    expect(none.events).toEqual([]);
+    expect((await late.send('events/since', {})).error?.code).toBe(-32602);
+  }, 30_000);
+
+  it('reports truncation when the log dropped events', async () => {
+    const tiny = await startGateway({ host, port: 0, eventHistory: 2 });
+    try {
+      const client = await TestClient.open(tiny.wsUrl);
+      clients.add(client);
+      await client.call('server/restart', { server: 'demo' });
+      await new Promise((r) => setTimeout(r, 200));
+      const since = await client.call<{ events: SequencedEvent[]; latestSeq: number; truncated: boolean }>('events/since', { seq: 0 });
+      expect(since.latestSeq).toBeGreaterThan(2);
+      expect(since.events).toHaveLength(2);
+      expect(since.truncated).toBe(true);
+      await client.close();
+    } finally {
+      await tiny.close();
+    }
+  }, 30_000);
+});
+
+describe('HTTP', () => {
+  it('serves /metrics in Prometheus text with the token only', async () => {
+    const base = `http://127.0.0.1:${gateway.port}`;
+    expect((await fetch(`${base}/metrics`)).status).toBe(401);
+    expect((await fetch(`${base}/metrics`, { headers: { Authorization: 'Bearer wrong' } })).status).toBe(401);
+    const res = await fetch(`${base}/metrics`, { headers: { Authorization: `Bearer ${gateway.token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/text\/plain/);
+    const text = await res.text();
+    for (const name of [
+      'mcp_ipc_requests_total',
+      'mcp_ipc_responses_total',
+      'mcp_ipc_errors_total',
+      'mcp_ipc_timeouts_total',
+      'mcp_ipc_cancels_total',
+      'mcp_ipc_in_flight',
+      'mcp_ipc_queue_depth',
+      'mcp_ipc_throughput',
+      'mcp_ipc_restarts_total',
+      'mcp_ipc_cpu_percent',
+      'mcp_ipc_memory_bytes',
+    ]) {
+      expect(text).toMatch(new RegExp(`^${name}\\{server="demo"\\} `, 'm'));
+    }
+    expect(text).toMatch(/^mcp_ipc_up\{server="demo"\} 1$/m);
+    expect(text).toMatch(/^mcp_ipc_request_latency_ms\{server="demo",quantile="0.95"\} /m);
+    expect(text).toMatch(/^mcp_ipc_gateway_connections \d+$/m);
+    expect((await fetch(`${base}/metrics?token=${gateway.token}`)).status).toBe(200);
+  });
+
+  it('serves /health without a token, /api with one', async () => {
+    const base = `http://127.0.0.1:${gateway.port}`;
+    const health = await fetch(`${base}/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
+    expect((await fetch(`${base}/api/servers`)).status).toBe(401);
+    const servers = await fetch(`${base}/api/servers`, { headers: { Authorization: `Bearer ${gateway.token}` } });
+    expect(servers.status).toBe(200);
+    expect(((await servers.json()) as ServerSnapshot[])[0]?.name).toBe('demo');
+  });
+
+  it('serves the dashboard files without a token, and nothing outside them', async () => {
+    const base = `http://127.0.0.1:${gateway.port}`;
+    const index = await fetch(`${base}/`);
+    expect(index.status).toBe(200);
+    expect(await index.text()).toContain('<div id="app">');
+    expect(index.headers.get('referrer-policy')).toBe('no-referrer');
+    const js = await fetch(`${base}/app.js`);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+    expect((await fetch(`${base}/missing.js`)).status).toBe(404);
+    for (const path of ['/../secret.txt', '/%2e%2e/secret.txt', '/..%2fsecret.txt', '/%2e%2e%2fsecret.txt', '/assets/..%2f..%2fsecret.txt']) {
+      const res = await rawRequest(gateway.port, path, { Host: `127.0.0.1:${gateway.port}` });
+      expect(res.body, path).not.toContain('TOP-SECRET');
+    }
+    expect((await rawRequest(gateway.port, '/..%2fsecret.txt', { Host: `127.0.0.1:${gateway.port}` })).status).toBe(403);
+  });
+
+  it('shows a placeholder page when the dashboard is not built', async () => {
+    const bare = await startGateway({ host, port: 0, staticDir: join(staticDir, 'nope') });
+    try {
+      const res = await fetch(`http://127.0.0.1:${bare.port}/`);
+      expect(res.status).toBe(200);
+      expect(await res.text()).toMatch(/not built/);
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+describe('shutdown', () => {
+  it('closes sockets with 1001 and leaves the host running', async () => {
+    const g = await startGateway({ host, port: 0 });
+    const client = await TestClient.open(g.wsUrl);
+    const port = g.port;
+    await g.close();
+    expect((await client.closed).code).toBe(1001);
+    expect(host.get('demo')?.state).toBe('running');
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  });
+});

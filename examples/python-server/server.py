@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""
+Tabletop-RPG assistant: a demo MCP server for mcp-ipc (stdio transport, Python standard library only).
+
+Tools
+  search            {query, limit=5}             ranked TF-IDF keyword search over corpus.json (rules entries)
+  process_document  {file_path, delay_ms=150}    analyses a file in documents/ in 10 steps with progress
+  generate_large_result {size, chunk_size=65536} exactly `size` bytes of deterministic ASCII text;
+                                                 streamed as notifications/stream/chunk with _meta.streamToken
+  echo              {text}                       returns its text
+  sleep             {seconds | ms}               sleeps (cancellable, with progress)
+
+Usage: python3 server.py [--verbose]     (--verbose: log cancellations and signals to stderr)
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import re
+import sys
+import time
+from collections import Counter
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from mcp_stdio import McpServer, Stream, ToolError, ToolResult  # noqa: E402
+
+CORPUS_PATH = os.path.join(HERE, "corpus.json")
+DOCUMENTS_DIR = os.path.join(HERE, "documents")
+MAX_GENERATE = 200_000_000
+
+server = McpServer(
+    "tabletop-assistant",
+    "1.0.0",
+    instructions="Rules search and document tools for a tabletop role-playing game.",
+    verbose="--verbose" in sys.argv[1:],
+)
+
+# ---------------------------------------------------------------------------- search
+
+WORD = re.compile(r"[a-z0-9]+")
+STOP = {
+    "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "has", "have", "if", "in",
+    "into", "is", "it", "its", "no", "not", "of", "on", "or", "so", "than", "that", "the", "their", "them",
+    "then", "this", "to", "too", "up", "was", "what", "when", "which", "while", "who", "with", "you", "your",
+    "how", "does", "work", "works", "i", "my", "me",
+}
+
+
+def stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def terms(text: str) -> list[str]:
+    return [stem(w) for w in WORD.findall(text.lower()) if w not in STOP]
+
+
+class Index:
+    def __init__(self, entries: list[dict]):
+        self.entries = entries
+        self.docs: list[Counter] = []
+        df: Counter = Counter()
+        for e in entries:
+            tf = Counter(terms(e["text"]))
+            for t in terms(e["title"]):  # title and tags weigh more than body text
+                tf[t] += 3
+            for tag in e.get("tags", []):
+                for t in terms(tag):
+                    tf[t] += 2
+            self.docs.append(tf)
+            df.update(tf.keys())
+        n = len(entries)
+        self.idf = {t: math.log((n + 1) / (c + 0.5)) for t, c in df.items()}
+
+    def search(self, query: str, limit: int) -> list[tuple[float, dict]]:
+        q = list(dict.fromkeys(terms(query)))
+        scored = []
+        for entry, tf in zip(self.entries, self.docs):
+            length = sum(tf.values()) or 1
+            score = sum((1 + math.log(tf[t])) * self.idf.get(t, 0) for t in q if tf[t]) / math.sqrt(length) * 5
+            if score > 0:
+                scored.append((round(score, 4), entry))
+        scored.sort(key=lambda pair: (-pair[0], pair[1]["id"]))
+        return scored[:limit]
+
+
+def snippet(text: str, query: str, width: int = 160) -> str:
+    q = set(terms(query))
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    best = next((s for s in sentences if q & set(terms(s))), sentences[0])
+    return best if len(best) <= width else best[: width - 1].rstrip() + "…"
+
+
+with open(CORPUS_PATH, encoding="utf-8") as fh:
+    INDEX = Index(json.load(fh))
+
+
+@server.tool(
+    "search",
+    "Keyword search over the rules reference (TF-IDF ranking). Returns the best matching entries.",
+    {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "minLength": 1, "description": "Words to look for, e.g. 'grappling' or 'death saves'"},
+            "limit": {"type": "integer", "minimum": 1, "maximum": 50, "default": 5, "description": "Maximum number of results"},
+        },
+        "required": ["query"],
+        "additionalProperties": False,
+    },
+    annotations={"title": "Search the rules", "readOnlyHint": True},
+)
+def search(args, ctx):
+    query, limit = args["query"], args["limit"]
+    hits = INDEX.search(query, limit)
+    results = [
+        {"id": e["id"], "title": e["title"], "score": score, "snippet": snippet(e["text"], query)} for score, e in hits
+    ]
+    if not results:
+        text = f'No rules found for "{query}".'
+    else:
+        lines = [f'{len(results)} result(s) for "{query}":', ""]
+        for i, r in enumerate(results, 1):
+            lines.append(f"{i}. {r['title']} [{r['id']}] (score {r['score']:.2f})")
+            lines.append(f"   {r['snippet']}")
+        text = "\n".join(lines)
+    return ToolResult(text, structured={"results": results})
+
+
+# ---------------------------------------------------------------------------- process_document
+
+
+def resolve_document(file_path: str) -> str:
+    root = os.path.realpath(DOCUMENTS_DIR)
+    path = os.path.realpath(os.path.join(root, file_path))  # an absolute file_path replaces root
+    if os.path.commonpath([root, path]) != root:
+        raise ToolError(f"Access denied: {file_path} is outside the documents directory")
+    if not os.path.isfile(path):
+        available = ", ".join(sorted(os.listdir(root)))
+        raise ToolError(f"File not found: {file_path} (available: {available})")
+    return path
+
+
+@server.tool(
+    "process_document",
+    "Analyses a document from the documents directory in ten steps, reporting progress, and returns a summary.",
+    {
+        "type": "object",
+        "properties": {
+            "file_path": {"type": "string", "minLength": 1, "description": "Path relative to documents/ (or an absolute path inside it)"},
+            "delay_ms": {"type": "integer", "minimum": 0, "maximum": 10000, "default": 150, "description": "Pause per step, in ms"},
+        },
+        "required": ["file_path"],
+        "additionalProperties": False,
+    },
+    annotations={"title": "Process a document", "readOnlyHint": True},
+)
+def process_document(args, ctx):
+    path = resolve_document(args["file_path"])
+    delay = args["delay_ms"] / 1000
+    name = os.path.relpath(path, os.path.realpath(DOCUMENTS_DIR))
+    facts: dict = {}
+
+    def read():
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            facts["text"] = fh.read()
+
+    def count_lines():
+        facts["lines"] = facts["text"].splitlines()
+
+    def count_words():
+        facts["words"] = WORD.findall(facts["text"].lower())
+
+    def find_headings():
+        facts["headings"] = [l.lstrip("#").strip() for l in facts["lines"] if re.match(r"#{1,6}\s", l)]
+
+    def count_terms():
+        facts["top"] = Counter(w for w in facts["words"] if w not in STOP and len(w) > 2).most_common(8)
+
+    def find_lists():
+        facts["bullets"] = sum(1 for l in facts["lines"] if re.match(r"\s*[-*+]\s", l))
+
+    def find_checks():
+        facts["checks"] = re.findall(r"\b([A-Z][a-z]+(?: saving throw| save| check)?) \(DC (\d+)\)", facts["text"])
+
+    def measure():
+        facts["blank"] = sum(1 for l in facts["lines"] if not l.strip())
+        facts["longest"] = max((len(l) for l in facts["lines"]), default=0)
+
+    def reading_time():
+        facts["minutes"] = max(1, round(len(facts["words"]) / 200))
+
+    def nothing():
+        pass
+
+    steps = [
+        ("Reading file", read), ("Counting lines", count_lines), ("Counting words", count_words),
+        ("Finding headings", find_headings), ("Counting terms", count_terms), ("Finding lists", find_lists),
+        ("Finding checks", find_checks), ("Measuring lines", measure), ("Estimating reading time", reading_time),
+        ("Writing summary", nothing),
+    ]
+    total = len(steps)
+    for i, (label, step) in enumerate(steps, 1):
+        ctx.check_cancelled()
+        step()
+        ctx.sleep(delay)
+        ctx.progress(i, total, f"{label} ({i}/{total})")
+
+    headings = facts["headings"]
+    top = ", ".join(f"{w} ({n})" for w, n in facts["top"]) or "none"
+    checks = ", ".join(f"{what} DC {dc}" for what, dc in facts["checks"]) or "none"
+    text = "\n".join([
+        f"Summary of {name}",
+        f"- Lines: {len(facts['lines'])} ({facts['blank']} blank, longest {facts['longest']} characters)",
+        f"- Words: {len(facts['words'])} (about {facts['minutes']} min to read)",
+        f"- Headings ({len(headings)}): {'; '.join(headings) or 'none'}",
+        f"- List items: {facts['bullets']}",
+        f"- Checks mentioned: {checks}",
+        f"- Top words: {top}",
+    ])
+    structured = {
+        "file": name,
+        "lines": len(facts["lines"]),
+        "words": len(facts["words"]),
+        "headings": headings,
+        "topWords": [{"word": w, "count": n} for w, n in facts["top"]],
+    }
+    return ToolResult(text, structured=structured)
+
+
+# ---------------------------------------------------------------------------- generate_large_result
+
+LINE_WIDTH = 64
+_FILLER = ("the quick brown fox jumps over the lazy dog " * 2)[: LINE_WIDTH - 12]
+
+
+GROUP_LINES = 10_000
+GROUP_BYTES = GROUP_LINES * LINE_WIDTH
+# One group of 10 000 lines with a placeholder for the 6 leading digits of the line number:
+# str.replace fills it in at C speed (about 20x faster than formatting each line).
+_GROUP_TEMPLATE = "".join(f"\x00{i:04d} {_FILLER}\n" for i in range(GROUP_LINES))
+
+
+def generated_line(n: int) -> str:
+    """Line n (0-based) of the endless text: exactly LINE_WIDTH ASCII bytes, newline included."""
+    return f"{n:010d} {_FILLER}\n"
+
+
+@functools.lru_cache(maxsize=4)
+def generated_group(g: int) -> str:
+    return _GROUP_TEMPLATE.replace("\x00", f"{g:06d}")
+
+
+def generated_slice(offset: int, length: int) -> str:
+    """Bytes [offset, offset + length) of the endless text."""
+    parts, pos, end = [], offset, offset + length
+    while pos < end:
+        g, start = divmod(pos, GROUP_BYTES)
+        take = min(GROUP_BYTES - start, end - pos)
+        parts.append(generated_group(g)[start : start + take])
+        pos += take
+    return "".join(parts)
+
+
+@server.tool(
+    "generate_large_result",
+    "Generates exactly `size` bytes of deterministic text (numbered 64-byte lines). Streams in chunks when the client asks for it.",
+    {
+        "type": "object",
+        "properties": {
+            "size": {"type": "integer", "minimum": 0, "maximum": MAX_GENERATE, "description": "Bytes of text to produce"},
+            "chunk_size": {"type": "integer", "minimum": 1, "maximum": 16 * 1024 * 1024, "default": 65536, "description": "Bytes per stream chunk"},
+        },
+        "required": ["size"],
+        "additionalProperties": False,
+    },
+    annotations={"title": "Generate a large result", "readOnlyHint": True},
+    streaming=True,
+)
+def generate_large_result(args, ctx):
+    size, chunk = args["size"], args["chunk_size"]
+    if not ctx.streaming:
+        chunk = max(chunk, 1 << 20)  # joined anyway: fewer, larger pieces
+
+    def pieces():
+        sent, last_report = 0, 0
+        while sent < size:
+            n = min(chunk, size - sent)
+            yield generated_slice(sent, n)
+            sent += n
+            if sent - last_report >= size / 20 or sent == size:
+                last_report = sent
+                ctx.progress(sent, size, f"{sent} of {size} bytes")
+
+    return Stream(pieces())
+
+
+# ---------------------------------------------------------------------------- echo, sleep
+
+
+@server.tool(
+    "echo",
+    "Returns its text unchanged.",
+    {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"], "additionalProperties": False},
+    annotations={"title": "Echo", "readOnlyHint": True, "idempotentHint": True},
+)
+def echo(args, ctx):
+    return args["text"]
+
+
+@server.tool(
+    "sleep",
+    "Sleeps for the given time (seconds, or ms), reporting progress; can be cancelled.",
+    {
+        "type": "object",
+        "properties": {
+            "seconds": {"type": "number", "minimum": 0, "maximum": 3600, "description": "How long to sleep, in seconds"},
+            "ms": {"type": "integer", "minimum": 0, "maximum": 3600000, "description": "How long to sleep, in ms (wins over seconds)"},
+        },
+        "additionalProperties": False,
+    },
+    annotations={"title": "Sleep", "readOnlyHint": True},
+)
+def sleep(args, ctx):
+    ms = args["ms"] if "ms" in args else round(args.get("seconds", 1) * 1000)
+    deadline = time.monotonic() + ms / 1000
+    step = 0.1 if ms <= 5000 else 0.25
+    ticks = 0
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        ctx.sleep(min(step, left))
+        ticks += 1
+        if ticks % max(1, round(0.5 / step)) == 0 or time.monotonic() >= deadline:
+            done = min(ms, round(ms - max(0.0, deadline - time.monotonic()) * 1000))
+            ctx.progress(done, ms, f"slept {done} of {ms} ms")
+    return f"slept {ms} ms"
+
+
+if __name__ == "__main__":
+    server.run()

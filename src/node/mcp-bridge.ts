@@ -367,9 +367,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   }
 
   private event(type: ServerEvent['type'], level: ServerEvent['level'], message: string, data?: unknown): void {
-    const event: ServerEvent = { time: Date.now(), server: this.name, type, level, message };
-    if (data !== undefined) event.data = data;
-    this.emit('event', event);
+    this.process.record(type, level, message, data); // kept in the history and re-emitted as 'event'
   }
 
   private scheduleMetrics(): void {

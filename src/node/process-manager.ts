@@ -420,7 +420,8 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     this.emit('state', { state, previous, reason });
   }
 
-  private record(type: ServerEvent['type'], level: ServerEvent['level'], message: string, data?: unknown): void {
+  /** Adds an event to the bounded history and emits it (layers above, like McpBridge, report through here). */
+  record(type: ServerEvent['type'], level: ServerEvent['level'], message: string, data?: unknown): void {
     const event: ServerEvent = { time: Date.now(), server: this.name, type, level, message };
     if (data !== undefined) event.data = data;
     if (this.events.length < this.opts.eventHistory) this.events.push(event);

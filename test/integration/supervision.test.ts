@@ -144,6 +144,29 @@ describe('misbehaving servers', () => {
   });
 });
 
+describe('usage sampling', () => {
+  const ECHO = join(FIXTURES, 'echo-server.mjs');
+
+  it('samples CPU and RSS of the process group and alerts over the memory limit', async () => {
+    const b = bridge('sampled', { command: process.execPath, args: [ECHO], process: { usageIntervalMs: 100, memoryLimitMb: 1 } });
+    await b.start();
+    await waitFor(() => b.snapshot().usage !== null, 5000, 'a usage sample');
+    expect(b.snapshot().usage!.memoryBytes).toBeGreaterThan(1024 * 1024);
+    await waitFor(() => b.history().some((e) => e.type === 'alert'), 5000, 'a memory alert');
+    expect(b.history().find((e) => e.type === 'alert')?.message).toContain('over the 1 MB limit');
+    expect(b.process.restarts).toBe(0); // restartOnMemoryLimit is off by default
+  });
+
+  it('restarts over the memory limit when asked to, draining in-flight calls first', async () => {
+    const b = bridge('bloated', { command: process.execPath, args: [ECHO], process: { usageIntervalMs: 100, memoryLimitMb: 1, restartOnMemoryLimit: true } });
+    await b.start();
+    const call = b.call('echo', { text: 'before' });
+    await waitFor(() => b.process.restarts >= 1, 8000, 'a memory-limit restart');
+    expect(text(await call)).toBe('before');
+    expect(b.history().some((e) => e.type === 'restart' && e.message.includes('memory'))).toBe(true);
+  });
+});
+
 describe('process groups and shutdown', () => {
   async function pidsOf(b: McpBridge): Promise<{ pid: number; children: number[] }> {
     return JSON.parse(text(await b.call('pids', {}))!) as { pid: number; children: number[] };

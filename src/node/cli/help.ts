@@ -1,0 +1,80 @@
+/** Usage texts: `mcp-ipc --help` and `mcp-ipc COMMAND --help`. */
+
+const SELECTION = `Server selection (default: the bundled Python demo server):
+  --config FILE        An mcpServers JSON config file
+  --server NAME        The server to use from that file (needed when it has several)
+  -- CMD ARGS...       Run this command as the server (named after the command)`;
+
+export const HELP = {
+  main: `mcp-ipc — host local MCP servers over stdio, with a WebSocket gateway and a dashboard
+
+Usage:
+  mcp-ipc serve [--config FILE] [--port N] [--host ADDR] [-- CMD ARGS...]
+  mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
+  mcp-ipc tools (--config FILE --server NAME | -- CMD ARGS...)
+  mcp-ipc bench [--json] [--quick]
+
+Commands:
+  serve    Start the servers, the gateway and the dashboard; prints the dashboard URL
+  call     Call one tool: result JSON on stdout, progress on stderr
+  tools    List a server's tools as JSON
+  bench    Run the benchmark suite
+
+Without --config or "-- CMD ARGS...", the bundled Python demo server is used.
+
+Options:
+  -h, --help       Show help (mcp-ipc COMMAND --help for a command)
+  -v, --version    Print the version
+
+Exit codes: 0 ok, 1 tool or server error, 2 usage error.`,
+
+  serve: `Usage: mcp-ipc serve [--config FILE] [--port N] [--host ADDR] [-- CMD ARGS...]
+
+Starts the MCP servers, the WebSocket gateway and the dashboard, and prints
+  mcp-ipc dashboard: http://127.0.0.1:PORT/?token=…
+Ctrl-C (SIGINT) or SIGTERM shuts everything down; a second Ctrl-C forces the exit.
+
+Options:
+  --config FILE        An mcpServers JSON config file (every server in it is started)
+  --port N             Gateway port (default 7400; 0 picks a free one)
+  --host ADDR          Address to listen on (default 127.0.0.1)
+  -- CMD ARGS...       Run this command as the only server
+  -h, --help           Show this help`,
+
+  call: `Usage: mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
+
+Calls one tool and prints its result (the MCP CallToolResult) as JSON on stdout.
+Progress goes to stderr: a bar on a terminal, lines like "progress 3/20 Analysing…" otherwise.
+
+Arguments:
+  TOOL                 The tool name
+  JSON_ARGS            The tool's arguments as a JSON object (default {})
+
+Options:
+  --timeout MS         Idle timeout in ms; progress resets it (default 30000)
+${SELECTION}
+  -h, --help           Show this help
+
+Exit codes: 0 ok, 1 the tool returned isError or the server/IPC failed, 2 usage error.
+
+Example:
+  mcp-ipc call search '{"query":"initiative","limit":3}'`,
+
+  tools: `Usage: mcp-ipc tools (--config FILE --server NAME | -- CMD ARGS...)
+
+Prints the server's tools (name, description, inputSchema, …) as a JSON array on stdout.
+
+${SELECTION}
+  -h, --help           Show this help`,
+
+  bench: `Usage: mcp-ipc bench [--json] [--quick]
+
+Runs the benchmark suite against the bundled servers and prints a report.
+
+Options:
+  --json               Print the report as JSON
+  --quick              A shorter run (fewer iterations)
+  -h, --help           Show this help`,
+} as const;
+
+export type HelpTopic = keyof typeof HELP;

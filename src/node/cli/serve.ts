@@ -1,0 +1,79 @@
+/** `mcp-ipc serve`: the host, the gateway and the dashboard until SIGINT/SIGTERM. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { DEFAULTS } from '../../core/defaults.js';
+import { PACKAGE_ROOT } from '../config.js';
+import { startGateway } from '../gateway.js';
+import { McpHost } from '../mcp-host.js';
+import { EXIT, noExtra, parse, parseInteger, splitCommand } from './args.js';
+import { HELP } from './help.js';
+import { type CliIo, killChildren, onInterrupt, writeAll } from './runtime.js';
+import { selectServers } from './select.js';
+
+export const DASHBOARD_DIR = resolve(PACKAGE_ROOT, 'dashboard', 'dist');
+
+export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
+  const { args, command } = splitCommand(argv);
+  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; help?: boolean }>(args, {
+    config: { type: 'string' },
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    await writeAll(io.stdout, `${HELP.serve}\n`);
+    return EXIT.ok;
+  }
+  noExtra(positionals, 0);
+  const port = parseInteger('--port', values.port, 0, 65_535) ?? DEFAULTS.gateway.port;
+  const hostname = values.host ?? DEFAULTS.gateway.host;
+  const config = await selectServers({ config: values.config }, command);
+
+  const staticDir = existsSync(resolve(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
+  if (!staticDir) await writeAll(io.stderr, `mcp-ipc: the dashboard is not built (${DASHBOARD_DIR}); run "npm run build". Serving the API only.\n`);
+
+  const host = new McpHost(config);
+  // The gateway first: a taken port fails before any server is spawned.
+  let gateway: Awaited<ReturnType<typeof startGateway>>;
+  try {
+    gateway = await startGateway({ host, hostname, port, staticDir });
+  } catch (error) {
+    await host.stopAll();
+    throw error;
+  }
+
+  let shuttingDown: Promise<void> | undefined;
+  const shutdown = (): Promise<void> =>
+    (shuttingDown ??= (async () => {
+      await Promise.allSettled([gateway.close()]);
+      await host.stopAll();
+    })());
+  const done = new Promise<number>((resolveDone) => {
+    const dispose = onInterrupt(
+      (signal) => {
+        io.stderr.write(`\nmcp-ipc: ${signal}: shutting down (again to force)\n`);
+        void shutdown().then(() => {
+          dispose();
+          resolveDone(EXIT.ok);
+        });
+      },
+      () => {
+        io.stderr.write('mcp-ipc: forced exit\n');
+        killChildren(host);
+        process.exit(EXIT.interrupted);
+      },
+    );
+  });
+
+  await writeAll(io.stdout, `mcp-ipc dashboard: ${gateway.url}\n`);
+  await host.startAll();
+  if (!shuttingDown) {
+    const lines = host.list().map((bridge) => {
+      const s = bridge.snapshot();
+      const detail = [s.pid !== null ? `pid ${s.pid}` : '', s.toolCount ? `${s.toolCount} tools` : '', s.reason ?? ''].filter(Boolean).join(', ');
+      return `mcp-ipc server ${s.name}: ${s.state}${detail ? ` (${detail})` : ''}\n`;
+    });
+    await writeAll(io.stdout, lines.join(''));
+  }
+  return done;
+}

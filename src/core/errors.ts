@@ -119,8 +119,8 @@ export class ServerCrashedError extends IpcError {
 }
 
 export class NotConnectedError extends IpcError {
-  constructor(message = 'Not connected') {
-    super('NotConnected', message);
+  constructor(message = 'Not connected', options: { cause?: unknown } = {}) {
+    super('NotConnected', message, options);
   }
 }
 

@@ -18,6 +18,8 @@ import { listProcessGroup } from './orphan-guard.js';
 import type { ResourceHandle, ResourceManager } from './resource-manager.js';
 import { type StdioServerParams, StdioTransport } from './stdio-transport.js';
 
+const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
+
 export interface ProcessManagerOptions {
   /** Restart after a crash or failed health checks (default true). */
   autoRestart?: boolean;
@@ -249,6 +251,9 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     } catch (error) {
       this.releaseResource();
       if (generation !== this.generation) return;
+      // A missing or non-executable command (or cwd) will not appear by retrying: give up at once.
+      const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      if (code && PERMANENT_SPAWN_ERRORS.has(code)) return this.failed((error as Error).message);
       return this.crashed(`spawn failed: ${(error as Error).message}`);
     }
     this.record('spawn', 'info', `Spawned ${this.params.command} (pid ${transport.pid})`, { pid: transport.pid });

@@ -115,8 +115,9 @@ export class StdioTransport implements Transport {
       child.once('error', (error) => {
         // Spawn failure (ENOENT, EACCES): no 'exit' follows.
         if (child.pid === undefined) {
-          this.finish({ code: null, signal: null, at: Date.now() }, new NotConnectedError(`Cannot start ${command}: ${error.message}`));
-          reject(new NotConnectedError(`Cannot start ${command}: ${error.message}`));
+          const failure = new NotConnectedError(`Cannot start ${command}: ${error.message}`, { cause: error });
+          this.finish({ code: null, signal: null, at: Date.now() }, failure);
+          reject(failure);
         } else this.onerror?.(error);
       });
       this.wireStdout(child);

@@ -142,6 +142,15 @@ describe('misbehaving servers', () => {
     // Calls to a failed server fail at once.
     await expect(b.call('echo', { text: 'x' })).rejects.toBeInstanceOf(NotConnectedError);
   });
+  it('a command that does not exist fails at once, without restart attempts', async () => {
+    const b = bridge('missing', { command: '/nonexistent/mcp-server', args: [] });
+    const started = Date.now();
+    await expect(b.start()).rejects.toBeInstanceOf(NotConnectedError);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(b.state).toBe('failed');
+    expect(b.process.reason).toContain('ENOENT');
+    expect(b.process.restarts).toBe(0);
+  });
 });
 
 describe('usage sampling', () => {

@@ -325,8 +325,9 @@ export class McpIpcClient {
 
   /** One connection attempt: socket open + hello. */
   private async open(): Promise<Result<void>> {
-    const protocols = [...(this.opts.protocols ?? [])];
-    if (this.opts.token) protocols.push(CLIENT_PROTOCOL, TOKEN_PROTOCOL_PREFIX + this.opts.token);
+    // Always offer `mcp-ipc`: it tells the gateway to report a refused token as close code 4401.
+    const protocols = [...(this.opts.protocols ?? []), CLIENT_PROTOCOL];
+    if (this.opts.token) protocols.push(TOKEN_PROTOCOL_PREFIX + this.opts.token);
     const ws = new WebSocketTransport(this.opts.url, {
       WebSocket: this.opts.WebSocket,
       ...(protocols.length > 0 ? { protocols } : {}),

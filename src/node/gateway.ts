@@ -60,6 +60,7 @@ import {
   hostPolicy,
   httpToken,
   originAllowed,
+  offeredProtocols,
   ownOrigins,
   TOKEN_PROTOCOL_PREFIX,
   tokensEqual,
@@ -461,7 +462,12 @@ export class Gateway {
     }
     if (!tokensEqual(upgradeToken(req, url), this.accessToken)) {
       this.metrics.rejected.inc({ reason: 'token' });
-      return refuse(socket, 401, 'Unauthorized: a valid token is required');
+      // A browser cannot read an HTTP status from a failed upgrade (it only sees 1006), so our own
+      // client (it offers the `mcp-ipc` subprotocol) gets a handshake closed at once with 4401: it
+      // then knows to stop reconnecting and can explain why. Host and Origin were checked above.
+      if (!offeredProtocols(req).includes(GATEWAY_PROTOCOL)) return refuse(socket, 401, 'Unauthorized: a valid token is required');
+      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(GatewayCloseCode.Unauthorized, 'Unauthorized: a valid token is required'));
+      return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
   }

@@ -223,6 +223,14 @@ describe('security', () => {
     expect(await upgradeStatus(base, {}, ['mcp-ipc.token.nope'])).toBe(401);
   });
 
+  it('tells our own client (subprotocol mcp-ipc) why with close code 4401, since a browser cannot see a 401', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws?token=wrong`, {}, ['mcp-ipc']);
+    clients.add(client);
+    const closed = await client.closed;
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toContain('token');
+  });
+
   it('accepts the token as a Sec-WebSocket-Protocol', async () => {
     const client = await TestClient.open(`ws://127.0.0.1:${gateway.port}/ws`, {}, [`mcp-ipc.token.${gateway.token}`]);
     clients.add(client);

@@ -10,6 +10,7 @@
  * requests survive a server restart and are sent once the new connection is `resume`d.
  */
 import { backoffDelay } from './backoff.js';
+import { Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
 import { Emitter } from './emitter.js';
 import {
@@ -182,8 +183,12 @@ interface Pending {
   lastActivity: number;
   written: boolean;
   nextSeq: number;
-  idleTimer: ReturnType<typeof setTimeout> | undefined;
-  hardTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The hard cap (ms) and when it fires; the idle deadline is derived from lastActivity. */
+  hardMs: number;
+  hardDeadline: number;
+  /** Next time to look at this request (min of the hard and idle deadlines); see Deadlines. */
+  deadline: number;
+  heapIndex: number;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   resolve: (value: unknown) => void;
   reject: (error: IpcError) => void;
@@ -210,6 +215,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private readonly unsettled = new Set<Pending>();
   /** Ids recently settled or abandoned, to tell late and duplicate responses from bogus ones. */
   private readonly recent = new Map<RequestId, 'late' | 'duplicate'>();
+  private readonly recentRing: Array<RequestId | undefined> = new Array<RequestId | undefined>(RECENT_IDS);
+  private recentPos = 0;
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly notificationHandlers = new Map<string, Set<NotificationHandler>>();
   private readonly incoming = new Map<RequestId, AbortController>();
@@ -226,6 +233,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     diagnostics: 0,
     notificationsIn: 0,
   };
+  private readonly deadlines: Deadlines<Pending>;
   private readonly latency = new LatencyHistogram();
   private readonly queueWait = new LatencyHistogram();
   private readonly settledRate: RollingRate;
@@ -253,6 +261,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     };
     this.settledRate = new RollingRate({ now: this.opts.now });
     this.failedRate = new RollingRate({ now: this.opts.now });
+    this.deadlines = new Deadlines<Pending>((p, now) => this.expire(p, now), this.opts.now);
     this.setRequestHandler('ping', () => ({}));
     if (transport) this.transport = transport;
   }
@@ -429,8 +438,10 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       lastActivity: now,
       written: false,
       nextSeq: 0,
-      idleTimer: undefined,
-      hardTimer: undefined,
+      hardMs: 0,
+      hardDeadline: 0,
+      deadline: 0,
+      heapIndex: -1,
       retryTimer: undefined,
       resolve,
       reject,
@@ -446,7 +457,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.counters.requests++;
     this.unsettled.add(p);
     const hardMs = options.hardTimeoutMs ?? this.opts.hardTimeoutMs ?? timeoutMs * DEFAULTS.queue.hardTimeoutFactor;
-    p.hardTimer = unref(setTimeout(() => this.timeout(p, 'hard', hardMs), hardMs));
+    p.hardMs = hardMs;
+    p.hardDeadline = now + hardMs;
+    this.deadlines.set(p, p.hardDeadline);
     if (options.signal) {
       const signal = options.signal;
       const onAbort = () => this.cancel(p, abortReason(signal));
@@ -492,7 +505,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.queueWait.record(waited);
     this.inFlight.set(id, p);
     if (!p.bypass) this.active++;
-    this.armIdle(p, p.timeoutMs);
+    this.deadlines.set(p, Math.min(p.hardDeadline, now + p.timeoutMs));
 
     let params = p.params;
     if (p.options.onProgress || p.options.onChunk) {
@@ -530,15 +543,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     );
   }
 
-  private armIdle(p: Pending, ms: number): void {
-    p.idleTimer = unref(
-      setTimeout(() => {
-        p.idleTimer = undefined;
-        const idle = this.opts.now() - p.lastActivity;
-        if (idle + 1 < p.timeoutMs) this.armIdle(p, p.timeoutMs - idle); // progress arrived meanwhile
-        else this.timeout(p, 'idle', p.timeoutMs);
-      }, ms),
-    );
+  /** A request's deadline passed: time it out (hard cap, or idle without progress) or look again later. */
+  private expire(p: Pending, now: number): void {
+    if (p.phase === 'done') return;
+    if (now + 1 >= p.hardDeadline) return this.timeout(p, 'hard', p.hardMs);
+    if (p.phase !== 'in-flight') return this.deadlines.set(p, p.hardDeadline);
+    const idleAt = p.lastActivity + p.timeoutMs; // progress and chunks move lastActivity
+    if (now + 1 >= idleAt) return this.timeout(p, 'idle', p.timeoutMs);
+    this.deadlines.set(p, Math.min(p.hardDeadline, idleAt));
   }
 
   // ---------------------------------------------------------------- settling
@@ -587,7 +599,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (p.id !== undefined) this.remember(p.id, remember);
     p.phase = 'done';
     this.unsettled.delete(p);
-    clearTimeout(p.hardTimer);
+    this.deadlines.delete(p);
     clearTimeout(p.retryTimer);
     p.removeAbortListener?.();
     if (outcome instanceof IpcError) {
@@ -606,14 +618,17 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
     if (!p.bypass) this.active--;
-    clearTimeout(p.idleTimer);
-    p.idleTimer = undefined;
+    if (p.heapIndex >= 0) this.deadlines.set(p, p.hardDeadline); // no idle timeout while not in flight
     p.phase = 'retry-wait';
   }
 
+  /** Recently settled ids (a ring, so forgetting the oldest is O(1)): tells late responses from unknown ones. */
   private remember(id: RequestId, why: 'late' | 'duplicate'): void {
+    const evicted = this.recentRing[this.recentPos];
+    if (evicted !== undefined) this.recent.delete(evicted);
+    this.recentRing[this.recentPos] = id;
+    this.recentPos = (this.recentPos + 1) % RECENT_IDS;
     this.recent.set(id, why);
-    if (this.recent.size > RECENT_IDS) this.recent.delete(this.recent.keys().next().value as RequestId);
   }
 
   /** A retryable failure: back off and queue again at the front, or fail with `error`. */

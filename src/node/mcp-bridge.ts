@@ -172,20 +172,29 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   }
 
   /** `tools/call`. Rejects only with IpcError subclasses; a tool's own failure is a result with `isError`. */
-  async call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
-    const requestOptions = await this.prepareCall(tool, args, options);
-    return this.ipc.request<CallToolResult>('tools/call', { name: tool, arguments: args }, requestOptions);
+  call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+    // Synchronous when the tool is known (the hot path): no extra promise or await per call.
+    let prepared: RequestOptions | Promise<RequestOptions>;
+    try {
+      prepared = this.prepareCall(tool, args, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (prepared instanceof Promise) return prepared.then((o) => this.ipc.request<CallToolResult>('tools/call', { name: tool, arguments: args }, o));
+    return this.ipc.request<CallToolResult>('tools/call', { name: tool, arguments: args }, prepared);
   }
 
   /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
-    const result = this.prepareCall(tool, args, options).then((requestOptions) => {
-      const feed = this.ipc.requestStream<CallToolResult>('tools/call', { name: tool, arguments: args }, { ...requestOptions, onChunk: options.onChunk });
-      stream.follow(feed.chunks);
-      return feed.result;
-    });
+    const result = Promise.resolve()
+      .then(() => this.prepareCall(tool, args, options))
+      .then((requestOptions) => {
+        const feed = this.ipc.requestStream<CallToolResult>('tools/call', { name: tool, arguments: args }, { ...requestOptions, onChunk: options.onChunk });
+        stream.follow(feed.chunks);
+        return feed.result;
+      });
     result.catch((error: IpcError) => stream.fail(error));
     return { result, chunks: stream };
   }
@@ -226,15 +235,22 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   // ---------------------------------------------------------------- internals
 
-  private async prepareCall(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<RequestOptions> {
+  /** Checks the call (throws a typed error); async only when the tool list must be (re)loaded first. */
+  private prepareCall(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): RequestOptions | Promise<RequestOptions> {
     const unavailable = this.unavailableError();
     if (unavailable) throw unavailable;
-    let info = this.toolsByName.get(tool);
-    if (options.validate !== false && this.capabilities.tools !== undefined) {
-      if (!info) {
-        await this.listTools(this.toolList ? { refresh: true } : {}).catch(() => undefined);
-        info = this.toolsByName.get(tool);
-      }
+    const validating = options.validate !== false && this.capabilities.tools !== undefined;
+    if (validating && !this.toolsByName.has(tool)) {
+      return this.listTools(this.toolList ? { refresh: true } : {})
+        .catch(() => undefined)
+        .then(() => this.checkCall(tool, args, options, true));
+    }
+    return this.checkCall(tool, args, options, validating);
+  }
+
+  private checkCall(tool: string, args: Record<string, unknown>, options: BridgeCallOptions, validating: boolean): RequestOptions {
+    const info = this.toolsByName.get(tool);
+    if (validating) {
       if (this.toolList && !info) {
         const names = this.toolList.map((t) => t.name).join(', ');
         throw new InvalidParamsError(`Unknown tool "${tool}" on server "${this.name}" (available: ${names || 'none'})`, { tool });

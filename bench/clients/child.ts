@@ -1,0 +1,76 @@
+/** Spawning and reaping the server child for the hand-written client, and a registry of live children. */
+import { type ChildProcess, spawn } from 'node:child_process';
+
+const live = new Set<ChildProcess>();
+/** Children spawned by someone else (the SDK, McpBridge), known by pid only. */
+const livePids = new Set<number>();
+
+export function trackPid(pid: number | undefined | null): void {
+  if (typeof pid === 'number') livePids.add(pid);
+}
+
+export function untrackPid(pid: number | undefined | null): void {
+  if (typeof pid === 'number') livePids.delete(pid);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function spawnServer(serverPath: string): ChildProcess {
+  const child = spawn(process.execPath, [serverPath], { stdio: ['pipe', 'pipe', 'ignore'] });
+  track(child);
+  return child;
+}
+
+/** Remembers a child until it exits, so killAllChildren() can reap it. */
+export function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
+/** Ends stdin, waits up to `graceMs`, then SIGKILL; resolves when the child has exited. */
+export function reap(child: ChildProcess, graceMs = 2000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    try {
+      child.stdin?.end();
+    } catch {
+      child.kill('SIGKILL');
+    }
+  });
+}
+
+/** Kills every child still running (last resort at the end of a run). */
+export function killAllChildren(): number {
+  let n = 0;
+  for (const child of live) {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      n++;
+    }
+  }
+  live.clear();
+  for (const pid of livePids) {
+    if (isAlive(pid)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+        n++;
+      } catch {
+        // already gone
+      }
+    }
+  }
+  livePids.clear();
+  return n;
+}

@@ -142,6 +142,8 @@ export const GatewayCloseCode = {
   TooLarge: 1009,
   SlowConsumer: 4408,
   ShuttingDown: 1001,
+  /** Over the host's connection limit: retry later. */
+  TryAgainLater: 1013,
 } as const;
 
 export const GATEWAY_PATH = '/ws';

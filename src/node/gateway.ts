@@ -69,6 +69,7 @@ import {
 import { send, sendJson, StaticFiles } from './gateway-static.js';
 import type { McpBridge } from './mcp-bridge.js';
 import type { McpHost } from './mcp-host.js';
+import type { ResourceHandle } from './resource-manager.js';
 
 export { GATEWAY_PROTOCOL, TOKEN_PROTOCOL_PREFIX } from './gateway-security.js';
 
@@ -110,6 +111,8 @@ interface Connection {
   calls: Map<string, AbortController>;
   alive: boolean;
   closed: boolean;
+  /** Tracked in the host's ResourceManager (connections limit); forgotten when the socket closes. */
+  resource: ResourceHandle | undefined;
 }
 
 type Handler = (conn: Connection, params: Record<string, unknown>, id: RequestId | undefined) => Promise<unknown> | unknown;
@@ -477,7 +480,18 @@ export class Gateway {
       ws.close(GatewayCloseCode.ShuttingDown, 'gateway shutting down');
       return;
     }
-    const conn: Connection = { id: this.nextConnectionId++, ws, calls: new Map(), alive: true, closed: false };
+    let resource: ResourceHandle;
+    try {
+      resource = this.host.resources.acquire('connection', 'gateway', () => ws.close(GatewayCloseCode.ShuttingDown, 'host shutting down'), {
+        meta: { kind: 'websocket' },
+      });
+    } catch (error) {
+      // Over the host's connection limit: 1013 "try again later" (the client backs off and retries).
+      this.metrics.rejected.inc({ reason: 'limit' });
+      ws.close(GatewayCloseCode.TryAgainLater, toIpcError(error).message.slice(0, 120));
+      return;
+    }
+    const conn: Connection = { id: this.nextConnectionId++, ws, calls: new Map(), alive: true, closed: false, resource };
     this.connections.add(conn);
     this.metrics.connectionsTotal.inc();
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
@@ -495,6 +509,7 @@ export class Gateway {
     if (conn.closed) return;
     conn.closed = true;
     this.connections.delete(conn);
+    if (conn.resource) this.host.resources.forget(conn.resource.id);
     for (const controller of conn.calls.values()) controller.abort(reason);
     conn.calls.clear();
   }
@@ -679,6 +694,8 @@ export class Gateway {
     const controller = new AbortController();
     // Notifications (no id) are tracked too, under a private key, so a closing connection aborts them.
     const trackKey = key ?? `notification:${Math.random()}`;
+    // Each call is a task in the host's ResourceManager (concurrent-tasks limit → ResourceLimit).
+    const task = this.host.resources.acquire('task', `gateway:${conn.id}`, () => controller.abort('resource released'), { meta: { tool: params.tool } });
     conn.calls.set(trackKey, controller);
     const signal = controller.signal;
     try {
@@ -698,6 +715,7 @@ export class Gateway {
       if (params.streamToken === undefined) return await bridge.call(params.tool, args, options);
       return await this.callStreamed(conn, bridge, params.tool, args, options, params.streamToken, signal);
     } finally {
+      this.host.resources.forget(task.id);
       if (conn.calls.get(trackKey) === controller) conn.calls.delete(trackKey);
     }
   }

@@ -588,6 +588,45 @@ describe('HTTP', () => {
   });
 });
 
+async function poll(check: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('resource limits (the host\'s ResourceManager)', () => {
+  it('tracks connections and calls; over the limits a connection gets 1013 and a call ResourceLimit', async () => {
+    const limited = new McpHost({ mcpServers: { demo: demoServerConfig() }, limits: { connections: 2, concurrentTasks: 1 } });
+    await limited.startAll();
+    const g = await startGateway({ host: limited, port: 0 });
+    try {
+      const a = await connect(undefined, g);
+      const b = await connect(undefined, g);
+      expect(limited.resources.count('connection')).toBe(2);
+      const third = new TestClient(g.wsUrl);
+      clients.add(third);
+      expect((await third.closed).code).toBe(1013);
+
+      const slow = a.send('tools/call', { server: 'demo', tool: 'sleep', arguments: { ms: 400 } });
+      await poll(() => limited.resources.count('task') === 1, 'the first call to be tracked');
+      const refused = await b.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'x' } });
+      expect(refused.error?.data?.code).toBe('ResourceLimit');
+      expect((await slow).error).toBeUndefined();
+      expect(limited.resources.count('task')).toBe(0);
+      expect((await b.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'y' } })).error).toBeUndefined();
+
+      await a.close();
+      await b.close();
+      await poll(() => limited.resources.count('connection') === 0, 'connections to be forgotten');
+    } finally {
+      await g.close();
+      await limited.stopAll();
+    }
+  });
+});
+
 describe('shutdown', () => {
   it('closes sockets with 1001 and leaves the host running', async () => {
     const g = await startGateway({ host, port: 0 });

@@ -93,6 +93,8 @@ export interface McpIpcClientOptions {
   helloTimeoutMs?: number;
   /** Broadcast events kept in the `events` store (default 500). */
   maxEvents?: number;
+  /** On the first connection, load this many past events into `events` (default 200; 0 = start empty). */
+  initialEvents?: number;
   /** Finished calls kept in the `requests` store (default 100). */
   maxFinishedRequests?: number;
   /** Calls in flight at once on the connection (default: the gateway's per-connection limit). */
@@ -242,6 +244,7 @@ export class McpIpcClient {
       timeoutMs: options.timeoutMs ?? d.timeoutMs,
       helloTimeoutMs: options.helloTimeoutMs ?? 5_000,
       maxEvents: options.maxEvents ?? 500,
+      initialEvents: options.initialEvents ?? 200,
       maxFinishedRequests: options.maxFinishedRequests ?? 100,
       maxConcurrent: options.maxConcurrent ?? DEFAULTS.gateway.maxInFlightPerConnection,
       WebSocket: options.WebSocket,
@@ -377,8 +380,9 @@ export class McpIpcClient {
   private seqAfterHello(hello: HelloParams | undefined): boolean {
     if (!hello || typeof hello.latestSeq !== 'number') return this.lastSeq !== undefined;
     if (this.lastSeq === undefined) {
-      this.lastSeq = hello.latestSeq; // first connection: history starts now
-      return false;
+      // First connection: start with the recent history (what happened before the page opened).
+      this.lastSeq = Math.max(0, hello.latestSeq - Math.min(this.opts.initialEvents, this.opts.maxEvents));
+      return hello.latestSeq > this.lastSeq;
     }
     if (hello.latestSeq < this.lastSeq) this.lastSeq = 0; // the gateway restarted: its seq did too
     return hello.latestSeq > this.lastSeq;

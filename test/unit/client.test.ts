@@ -472,6 +472,18 @@ describe('McpIpcClient', () => {
     expect(seenParams).toHaveLength(1);
   });
 
+  it('loads the recent event history on its first connection (initialEvents)', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    for (let i = 0; i < 8; i++) gateway.broadcast('server/event', { time: i, server: 'alpha', type: 'log', level: 'info', message: `old${i}` });
+    const client = await makeClient({ initialEvents: 3 });
+    await waitFor(() => get(client.events).length === 3, 3_000, 'history');
+    expect(get(client.events).map((e) => e.seq)).toEqual([6, 7, 8]);
+    const none = await makeClient({ initialEvents: 0 });
+    await tick(50);
+    expect(get(none.events)).toEqual([]);
+  });
+
   it('bounds the events store', async () => {
     const client = await setup({ maxEvents: 5 });
     for (let i = 0; i < 12; i++) gateway.broadcast('server/event', { time: i, server: 'alpha', type: 'log', level: 'info', message: `m${i}` });

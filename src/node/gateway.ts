@@ -302,6 +302,10 @@ export class Gateway {
 
   private subscribe(): void {
     const h = this.host;
+    // Seed the log with what the servers did before the gateway started (spawn, handshake, …).
+    const past = h.list().flatMap((b) => b.history());
+    past.sort((a, b) => a.time - b.time);
+    for (const event of past.slice(-this.historySize)) this.broadcast('server/event', event);
     this.unsubscribe.push(
       h.on('state', (payload) => this.broadcast('server/state', payload)),
       h.on('event', (payload) => this.broadcast('server/event', payload)),

@@ -461,6 +461,13 @@ describe('JSON-RPC surface', () => {
 });
 
 describe('events', () => {
+  it('starts its event log with what the servers did before the gateway started', async () => {
+    const client = await connect();
+    const { events } = await client.call<{ events: Array<{ method: string; params: { type?: string; server?: string } }> }>('events/since', { seq: 0 });
+    const early = events.filter((e) => e.method === 'server/event').map((e) => e.params.type);
+    expect(early).toEqual(expect.arrayContaining(['spawn', 'state']));
+  });
+
   it('broadcasts events with seq and serves events/since for catch-up', async () => {
     const watcher = await connect();
     await watcher.until(() => watcher.notesOf('hello').length === 1);

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
 import type { IpcMetricsSnapshot } from '../core/ipc-manager.js';
+import type { HistogramSnapshot } from '../core/metrics.js';
 
 const STATES: ServerState[] = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting', 'failed'];
 const QUANTILES = [
@@ -101,30 +102,23 @@ export class GatewayMetrics {
     perServerGauge('mcp_ipc_health_failures', 'Consecutive failed health checks.', (s) => s.health.consecutiveFailures);
     perServerGauge('mcp_ipc_tools', 'Tools the MCP server offers.', (s) => s.toolCount);
 
-    const latency: Gauge<'server' | 'quantile'> = new Gauge({
-      name: 'mcp_ipc_request_latency_ms',
-      help: 'Request latency quantiles, send to settle (ms).',
-      labelNames: ['server', 'quantile'],
-      registers,
-      collect: () => {
-        latency.reset();
-        for (const s of snaps()) {
-          for (const [quantile, key] of QUANTILES) latency.set({ server: s.name, quantile }, s.metrics.latency[key]);
-        }
-      },
-    });
-    const queueWait: Gauge<'server' | 'quantile'> = new Gauge({
-      name: 'mcp_ipc_queue_wait_ms',
-      help: 'Queue wait quantiles, enqueue to send (ms).',
-      labelNames: ['server', 'quantile'],
-      registers,
-      collect: () => {
-        queueWait.reset();
-        for (const s of snaps()) {
-          for (const [quantile, key] of QUANTILES) queueWait.set({ server: s.name, quantile }, s.metrics.queueWait[key]);
-        }
-      },
-    });
+    const quantileGauge = (name: string, help: string, pick: (s: ServerSnapshot) => HistogramSnapshot): void => {
+      const gauge: Gauge<'server' | 'quantile'> = new Gauge({
+        name,
+        help,
+        labelNames: ['server', 'quantile'],
+        registers,
+        collect: () => {
+          gauge.reset();
+          for (const s of snaps()) {
+            const h = pick(s);
+            for (const [quantile, key] of QUANTILES) gauge.set({ server: s.name, quantile }, h[key]);
+          }
+        },
+      });
+    };
+    quantileGauge('mcp_ipc_request_latency_ms', 'Request latency quantiles, send to settle (ms).', (s) => s.metrics.latency);
+    quantileGauge('mcp_ipc_queue_wait_ms', 'Queue wait quantiles, enqueue to send (ms).', (s) => s.metrics.queueWait);
     const state: Gauge<'server' | 'state'> = new Gauge({
       name: 'mcp_ipc_server_state',
       help: '1 for the current state of each MCP server.',

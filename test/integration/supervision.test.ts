@@ -84,6 +84,34 @@ describe('misbehaving servers', () => {
     }
   });
 
+  it('retries an in-flight call to a readOnlyHint tool after the restart, without being asked', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
+    try {
+      const b = bridge('crashy-annotated', { ...fixture('crash_after.py', '1'), env: { CRASH_STATE_FILE: join(dir, 'count') }, queue: { retryDelayMs: 10 } });
+      await b.start();
+      expect(text(await b.call('lookup', { text: 'safe' }))).toBe('safe');
+      expect(b.process.restarts).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a server busy with long calls but answering pings stays healthy', async () => {
+    const b = bridge('busy', {
+      command: 'python3',
+      args: [resolve(import.meta.dirname, '../../examples/python-server/server.py')],
+      process: { healthCheckIntervalMs: 100, healthCheckTimeoutMs: 300, healthCheckFailures: 2 },
+    });
+    await b.start();
+    const calls = [1, 2, 3].map(() => b.call('sleep', { ms: 1200 }));
+    const results = await Promise.all(calls);
+    expect(results.every((r) => !r.isError)).toBe(true);
+    expect(b.process.restarts).toBe(0);
+    expect(b.process.health.rttMs).not.toBeNull();
+    expect(b.history().filter((e) => e.type === 'health' && e.level === 'debug').length).toBeGreaterThanOrEqual(5);
+    expect(b.history().some((e) => e.type === 'health' && e.level === 'warn')).toBe(false);
+  });
+
   it('a hung server fails its health checks and is restarted', async () => {
     const b = bridge('hung', { ...fixture('hang.py'), process: { healthCheckIntervalMs: 150, healthCheckTimeoutMs: 150, healthCheckFailures: 2 } });
     const seen = states(b);

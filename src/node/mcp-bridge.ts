@@ -258,8 +258,9 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       if (info) this.validate(info, args);
     }
     const annotated = info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true;
-    const { validate: _validate, ...rest } = options;
-    return { ...rest, retryable: options.retryable ?? (annotated || this.retryableTools.has(tool)) };
+    const retryable = options.retryable ?? (annotated || this.retryableTools.has(tool));
+    // One object per call (the hot path); IpcManager ignores the bridge-only `validate` key.
+    return options.retryable === retryable ? options : { ...options, retryable };
   }
 
   private validate(tool: ToolInfo, args: Record<string, unknown>): void {

@@ -43,7 +43,7 @@ import {
 } from './jsonrpc.js';
 import { type HistogramSnapshot, LatencyHistogram, RollingRate } from './metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
-import type { Transport } from './transport.js';
+import { SENT, type Transport } from './transport.js';
 
 export const METHOD_PROGRESS = 'notifications/progress';
 export const METHOD_CANCELLED = 'notifications/cancelled';
@@ -517,13 +517,17 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     }
     const message: JsonRpcRequest = params === undefined ? { jsonrpc: '2.0', id, method: p.method } : { jsonrpc: '2.0', id, method: p.method, params };
 
-    this.pendingWrites++;
     let sent: Promise<void>;
     try {
       sent = transport.send(message);
     } catch (error) {
       sent = Promise.reject(error);
     }
+    if (sent === SENT) {
+      p.written = true; // handed over, channel not full: nothing to wait for (see SENT)
+      return;
+    }
+    this.pendingWrites++;
     sent.then(
       () => {
         this.pendingWrites--;

@@ -33,3 +33,11 @@ export interface Transport {
    */
   readonly closeError?: IpcError;
 }
+
+/**
+ * What a transport may return from `send()` when the message was handed over at once and the
+ * channel has room (the common case). The IpcManager recognises this exact promise and does its
+ * bookkeeping synchronously, saving a promise reaction (two closures and a promise) per message.
+ * Any other promise works as before.
+ */
+export const SENT: Promise<void> = Promise.resolve();

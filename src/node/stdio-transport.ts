@@ -13,7 +13,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { type IpcError, NotConnectedError, ServerCrashedError } from '../core/errors.js';
 import { encodeMessage, LineDecoder } from '../core/framing.js';
 import { type Diagnostic, decodeText, type JsonRpcMessage, preview, sniffId } from '../core/jsonrpc.js';
-import type { Transport } from '../core/transport.js';
+import { SENT, type Transport } from '../core/transport.js';
 import type { ExitInfo } from '../core/gateway-protocol.js';
 import { guardProcessGroup, killGroup, listProcessGroup, type OrphanGuard } from './orphan-guard.js';
 
@@ -138,7 +138,7 @@ export class StdioTransport implements Transport {
     // side) per burst instead of per message, the main cost at high call rates.
     this.batch.push(encodeMessage(message));
     if (this.batch.length === 1) process.nextTick(this.flush);
-    if (!stdin.writableNeedDrain) return Promise.resolve();
+    if (!stdin.writableNeedDrain) return SENT;
     return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
   }
 

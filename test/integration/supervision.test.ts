@@ -241,18 +241,26 @@ describe('process groups and shutdown', () => {
     const host = spawn(process.execPath, [join(FIXTURES, 'host.mjs'), '--', 'python3', join(FIXTURES, 'grandchild.py'), '--ignore-sigterm'], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
-    const line = await new Promise<string>((resolveLine, reject) => {
-      let buf = '';
-      host.stdout.on('data', (d: Buffer) => {
-        buf += d.toString();
-        if (buf.includes('\n')) resolveLine(buf.slice(0, buf.indexOf('\n')));
+    let group: number[] = [];
+    try {
+      const line = await new Promise<string>((resolveLine, reject) => {
+        let buf = '';
+        host.stdout.on('data', (d: Buffer) => {
+          buf += d.toString();
+          if (buf.includes('\n')) resolveLine(buf.slice(0, buf.indexOf('\n')));
+        });
+        host.once('exit', (code) => reject(new Error(`host exited early (${code}); is dist/ built? run npm run build`)));
       });
-      host.once('exit', (code) => reject(new Error(`host exited early (${code}); is dist/ built? run npm run build`)));
-    });
-    const { pid, group } = JSON.parse(line) as { pid: number; group: number[] };
-    expect(group.length).toBeGreaterThanOrEqual(2); // the server and its grandchild
-    host.kill('SIGKILL');
-    await waitFor(() => group.every((p) => !isAlive(p)), 8000, 'the orphaned group to be killed by the watchdog');
-    expect(listProcessGroup(pid)).toEqual([]);
+      const report = JSON.parse(line) as { pid: number; group: number[] };
+      group = report.group;
+      expect(group.length).toBeGreaterThanOrEqual(2); // the server and its grandchild
+      host.kill('SIGKILL');
+      await waitFor(() => group.every((p) => !isAlive(p)), 8000, 'the orphaned group to be killed by the watchdog');
+      expect(listProcessGroup(report.pid)).toEqual([]);
+    } finally {
+      // Whatever happened above, leave nothing running.
+      host.kill('SIGKILL');
+      for (const p of group) if (isAlive(p)) process.kill(p, 'SIGKILL');
+    }
   });
 });

@@ -176,8 +176,9 @@ describe('mcp-ipc against a third-party server (server-everything)', () => {
 });
 
 describe('mcp-ipc serve', () => {
-  it('prints the dashboard URL, serves /health, and shuts down cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  it('prints the dashboard URL (token from MCP_IPC_TOKEN), serves /health, and shuts down cleanly on SIGINT', async () => {
+    const env = { ...process.env, MCP_IPC_TOKEN: 'fixed-token-for-test' };
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.add(child);
     let stdout = '';
     let stderr = '';
@@ -190,6 +191,8 @@ describe('mcp-ipc serve', () => {
     expect(url, stdout).not.toBeNull();
     const base = new URL((url as RegExpExecArray)[1] as string);
     expect(Number(base.port)).toBeGreaterThan(0);
+    expect(base.searchParams.get('token')).toBe('fixed-token-for-test');
+    expect((await fetch(new URL('/metrics', base.origin), { headers: { Authorization: 'Bearer fixed-token-for-test' } })).status).toBe(200);
     expect(stdout).toMatch(/mcp-ipc server demo: running \(pid \d+/);
     const pid = Number(/mcp-ipc server demo: running \(pid (\d+)/.exec(stdout)?.[1]);
     expect(alive(pid)).toBe(true);

@@ -39,7 +39,10 @@ Options:
   --port N             Gateway port (default 7400; 0 picks a free one)
   --host ADDR          Address to listen on (default 127.0.0.1)
   -- CMD ARGS...       Run this command as the only server
-  -h, --help           Show this help`,
+  -h, --help           Show this help
+
+Environment:
+  MCP_IPC_TOKEN        Use this access token instead of a random one per start`,
 
   call: `Usage: mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
 

@@ -36,7 +36,9 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   // The gateway first: a taken port fails before any server is spawned.
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
-    gateway = await startGateway({ host, hostname, port, staticDir });
+    // A fixed token (e.g. for a bookmarked URL) comes from the environment, never argv (visible in ps).
+    const token = process.env.MCP_IPC_TOKEN || undefined;
+    gateway = await startGateway({ host, hostname, port, staticDir, token });
   } catch (error) {
     await host.stopAll();
     throw error;

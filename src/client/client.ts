@@ -89,6 +89,8 @@ export interface McpIpcClientOptions {
   maxOfflineQueue?: number;
   /** Per-call timeout default (ms), also sent to the gateway. */
   timeoutMs?: number;
+  /** A connection attempt fails when the WebSocket handshake takes longer (default 10 000 ms). */
+  connectTimeoutMs?: number;
   /** How long to wait for `hello` after the socket opens before listing servers instead (default 5 000). */
   helloTimeoutMs?: number;
   /** Broadcast events kept in the `events` store (default 500). */
@@ -225,6 +227,7 @@ export class McpIpcClient {
   private readonly trackers = new Map<string, Tracker>();
   private readonly listeners = new Map<string, Set<NotificationListener>>();
   private lastSeq: number | undefined;
+  private instance: string | undefined;
   private catchingUp = false;
   private readonly liveDuringCatchUp: SequencedEvent[] = [];
   private keyCounter = 0;
@@ -243,6 +246,7 @@ export class McpIpcClient {
       maxOfflineQueue: options.maxOfflineQueue ?? d.maxOfflineQueue,
       timeoutMs: options.timeoutMs ?? d.timeoutMs,
       helloTimeoutMs: options.helloTimeoutMs ?? 5_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
       maxEvents: options.maxEvents ?? 500,
       initialEvents: options.initialEvents ?? 200,
       maxFinishedRequests: options.maxFinishedRequests ?? 100,
@@ -281,7 +285,9 @@ export class McpIpcClient {
   async connect(): Promise<Result<void>> {
     const state = this.state;
     if (state === 'open') return ok(undefined);
-    if (state === 'connecting' || state === 'reconnecting') return this.untilSettled();
+    if (state === 'connecting') return this.untilSettled();
+    // Reconnecting goes on in the background for as long as it takes; this call waits at most offlineWaitMs.
+    if (state === 'reconnecting') return this.untilSettled(this.opts.offlineWaitMs);
     this.userClosed = false;
     this._error.set(null);
     this.setState('connecting');
@@ -308,16 +314,24 @@ export class McpIpcClient {
     for (const link of links) void link?.close();
   }
 
-  private untilSettled(): Promise<Result<void>> {
+  private untilSettled(timeoutMs?: number): Promise<Result<void>> {
     return new Promise((resolve) => {
       let unsubscribe: (() => void) | undefined;
       let settled = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       const stop = (r: Result<void>) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         queueMicrotask(() => unsubscribe?.());
         resolve(r);
       };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          const why = this._error.get();
+          stop(err(new NotConnectedError(`Still reconnecting after ${timeoutMs} ms${why ? `: ${why.message}` : ''}`)));
+        }, timeoutMs);
+      }
       unsubscribe = this._connection.subscribe((s) => {
         if (s === 'open') stop(ok(undefined));
         else if (s === 'closed' || s === 'idle') stop(err(this._error.get() ?? new NotConnectedError('Connection closed')));
@@ -333,6 +347,7 @@ export class McpIpcClient {
     if (this.opts.token) protocols.push(TOKEN_PROTOCOL_PREFIX + this.opts.token);
     const ws = new WebSocketTransport(this.opts.url, {
       WebSocket: this.opts.WebSocket,
+      connectTimeoutMs: this.opts.connectTimeoutMs,
       ...(protocols.length > 0 ? { protocols } : {}),
     });
     const link = new GatewayLink(ws, {
@@ -380,11 +395,15 @@ export class McpIpcClient {
   private seqAfterHello(hello: HelloParams | undefined): boolean {
     if (!hello || typeof hello.latestSeq !== 'number') return this.lastSeq !== undefined;
     if (this.lastSeq === undefined) {
+      this.instance = hello.instance;
       // First connection: start with the recent history (what happened before the page opened).
       this.lastSeq = Math.max(0, hello.latestSeq - Math.min(this.opts.initialEvents, this.opts.maxEvents));
       return hello.latestSeq > this.lastSeq;
     }
-    if (hello.latestSeq < this.lastSeq) this.lastSeq = 0; // the gateway restarted: its seq did too
+    // The gateway restarted (its seq started over): a new instance id, or a seq that went back.
+    const restarted = (hello.instance !== undefined && this.instance !== undefined && hello.instance !== this.instance) || hello.latestSeq < this.lastSeq;
+    this.instance = hello.instance;
+    if (restarted) this.lastSeq = 0;
     return hello.latestSeq > this.lastSeq;
   }
 
@@ -776,10 +795,14 @@ export class McpIpcClient {
   }
 }
 
-/** Joins streamed chunks back into the text content of a result the gateway split. */
-function reassemble(result: CallToolResult, chunks: string[]): CallToolResult {
-  if (chunks.length === 0 || (Array.isArray(result.content) && result.content.length > 0)) return result;
-  return { ...result, content: [{ type: 'text', text: chunks.join('') }] };
+/**
+ * Joins streamed chunks back into the result's text: the streamed text comes first, then whatever
+ * content the final result still carries (images, resources, a server's trailing text).
+ */
+export function reassemble(result: CallToolResult, chunks: string[]): CallToolResult {
+  if (chunks.length === 0) return result;
+  const rest = Array.isArray(result.content) ? result.content : [];
+  return { ...result, content: [{ type: 'text', text: chunks.join('') }, ...rest] };
 }
 
 function outcomeUnknown(error: IpcError, tool: string): IpcError {

@@ -33,6 +33,8 @@ export interface WebSocketTransportOptions {
   protocols?: string | string[];
   /** `send()` waits while more than this many bytes are buffered (default 1 MiB). */
   maxBufferedBytes?: number;
+  /** `start()` fails when the socket is not open after this long (default 10 000 ms; 0 = no limit). */
+  connectTimeoutMs?: number;
 }
 
 const OPEN = 1;
@@ -107,8 +109,22 @@ export class WebSocketTransport implements Transport {
       ws.binaryType = 'arraybuffer';
       let errorTimer: ReturnType<typeof setTimeout> | undefined;
       let errorMessage = '';
+      // A peer that accepts TCP but never completes the handshake must not leave start() pending.
+      const connectMs = this.options.connectTimeoutMs ?? 10_000;
+      const connectTimer =
+        connectMs > 0
+          ? setTimeout(() => {
+              try {
+                ws.close();
+              } catch {
+                // not open yet in some implementations: finish() below settles anyway
+              }
+              this.finish(`WebSocket ${this.url} could not connect within ${connectMs} ms`, { closeCode: undefined, closeReason: '' }, reject);
+            }, connectMs)
+          : undefined;
 
       ws.addEventListener('open', () => {
+        clearTimeout(connectTimer);
         if (this.closed) return;
         this.opened = true;
         this.rejectStart = undefined;
@@ -131,6 +147,7 @@ export class WebSocketTransport implements Transport {
       });
       ws.addEventListener('close', (event: { code?: number; reason?: string }) => {
         clearTimeout(errorTimer);
+        clearTimeout(connectTimer);
         const info: CloseInfo = { closeCode: typeof event.code === 'number' ? event.code : undefined, closeReason: typeof event.reason === 'string' ? event.reason : '' };
         const what = this.opened ? 'closed' : 'could not connect';
         const why = info.closeReason || errorMessage;

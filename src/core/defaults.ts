@@ -65,8 +65,12 @@ export const DEFAULTS = {
     maxInFlightPerConnection: 32,
     /** Bytes buffered towards a slow browser before it is disconnected. */
     maxSendBufferBytes: 8 * 1024 * 1024,
-    /** Events kept for clients that reconnect and ask for what they missed. */
+    /** Events kept for clients that reconnect and ask for what they missed: at most this many, */
     eventHistory: 2_000,
+    /** … and at most this many bytes (JSON) in all: tool lists and metrics can be large. */
+    eventHistoryBytes: 16 * 1024 * 1024,
+    /** Requests in one JSON-RPC batch frame; a larger batch is refused whole. */
+    maxBatchSize: 50,
     /** Large results are sent to browsers in pieces of this many characters. */
     chunkChars: 64 * 1024,
   },

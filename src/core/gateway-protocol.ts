@@ -128,6 +128,8 @@ export interface GatewayCallNotifications {
 /** Sent once per connection right after it opens (notification `hello`). */
 export interface HelloParams {
   version: string;
+  /** Random per gateway start: a change tells a reconnecting client that `seq` started over. */
+  instance?: string;
   latestSeq: number;
   servers: ServerSnapshot[];
 }

@@ -94,8 +94,12 @@ export interface GatewayOptions {
   maxInFlightPerConnection?: number;
   /** Bytes buffered towards one client before it is disconnected as a slow consumer. */
   maxSendBufferBytes?: number;
-  /** Broadcast events kept for `events/since`. */
+  /** Broadcast events kept for `events/since`: at most this many (default 2 000) … */
   eventHistory?: number;
+  /** … and at most this many bytes of JSON (default 16 MiB). */
+  eventHistoryBytes?: number;
+  /** Requests allowed in one batch frame (default 50); a larger batch is refused whole. */
+  maxBatchSize?: number;
   /** Piece size (characters) when the gateway splits a non-streamed result for a `streamToken` call. */
   chunkChars?: number;
   /** stderr lines per server per second broadcast as `server/event` (the rest are counted). Default 50. */
@@ -149,7 +153,14 @@ export class Gateway {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  /** Identifies this gateway run in `hello` (see HelloParams.instance). */
+  private readonly instance = generateToken().slice(0, 16);
   private readonly log: SequencedEvent[] = [];
+  /** JSON size of each log entry (parallel to `log`) and their sum, for the byte budget. */
+  private readonly logSizes: number[] = [];
+  private logBytes = 0;
+  private readonly historyBytes: number;
+  private readonly maxBatch: number;
   private readonly handlers: Record<GatewayMethod, Handler>;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly stderrBudget = new Map<string, { windowStart: number; count: number; suppressed: number; timer?: ReturnType<typeof setTimeout> }>();
@@ -176,6 +187,8 @@ export class Gateway {
     this.maxInFlight = options.maxInFlightPerConnection ?? d.maxInFlightPerConnection;
     this.maxSendBufferBytes = options.maxSendBufferBytes ?? d.maxSendBufferBytes;
     this.historySize = Math.max(1, options.eventHistory ?? d.eventHistory);
+    this.historyBytes = Math.max(1, options.eventHistoryBytes ?? d.eventHistoryBytes);
+    this.maxBatch = Math.max(1, options.maxBatchSize ?? d.maxBatchSize);
     this.chunkChars = Math.max(1, options.chunkChars ?? d.chunkChars);
     this.stderrPerSecond = options.stderrLinesPerSecond ?? 50;
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
@@ -318,17 +331,22 @@ export class Gateway {
   private broadcast<K extends GatewayEventName>(method: K, data: GatewayEvents[K]): void {
     if (this.closing) return;
     const seq = ++this.seq;
-    this.log.push({ seq, method, params: data } as SequencedEvent);
-    while (this.log.length > this.historySize) this.droppedThrough = this.log.shift()!.seq;
-    this.metrics.eventsBroadcast.inc({ event: method });
-    if (this.connections.size === 0) return;
     const params: BroadcastParams<K> = { seq, data };
     let text: string;
     try {
       text = JSON.stringify(notification(method, params as unknown as Record<string, unknown>));
     } catch {
-      return;
+      return; // not serialisable (a cycle): nothing sensible to log or send
     }
+    this.log.push({ seq, method, params: data } as SequencedEvent);
+    this.logSizes.push(text.length);
+    this.logBytes += text.length;
+    // Bounded by count and by bytes; the newest event always stays.
+    while (this.log.length > 1 && (this.log.length > this.historySize || this.logBytes > this.historyBytes)) {
+      this.droppedThrough = this.log.shift()!.seq;
+      this.logBytes -= this.logSizes.shift()!;
+    }
+    this.metrics.eventsBroadcast.inc({ event: method });
     for (const conn of this.connections) this.deliver(conn, text);
   }
 
@@ -463,18 +481,21 @@ export class Gateway {
       this.metrics.rejected.inc({ reason: 'host' });
       return refuse(socket, 403, 'Forbidden: unexpected Host header');
     }
+    // A browser cannot read an HTTP status from a failed upgrade (it only sees 1006), so our own
+    // client (it offers the `mcp-ipc` subprotocol) gets a handshake closed at once with 4403/4401
+    // instead: it then stops reconnecting and can explain why. Nothing else is sent on that socket.
+    const ours = offeredProtocols(req).includes(GATEWAY_PROTOCOL);
+    const refuseWith = (status: 401 | 403, code: number, reason: string): void => {
+      if (!ours) return refuse(socket, status, reason);
+      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(code, reason));
+    };
     if (!originAllowed(headerValue(req.headers.origin), this.origins, this.allowedOrigins)) {
       this.metrics.rejected.inc({ reason: 'origin' });
-      return refuse(socket, 403, 'Forbidden: origin not allowed');
+      return refuseWith(403, GatewayCloseCode.Forbidden, 'Forbidden: origin not allowed');
     }
     if (!tokensEqual(upgradeToken(req, url), this.accessToken)) {
       this.metrics.rejected.inc({ reason: 'token' });
-      // A browser cannot read an HTTP status from a failed upgrade (it only sees 1006), so our own
-      // client (it offers the `mcp-ipc` subprotocol) gets a handshake closed at once with 4401: it
-      // then knows to stop reconnecting and can explain why. Host and Origin were checked above.
-      if (!offeredProtocols(req).includes(GATEWAY_PROTOCOL)) return refuse(socket, 401, 'Unauthorized: a valid token is required');
-      this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(GatewayCloseCode.Unauthorized, 'Unauthorized: a valid token is required'));
-      return;
+      return refuseWith(401, GatewayCloseCode.Unauthorized, 'Unauthorized: a valid token is required');
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
   }
@@ -505,7 +526,7 @@ export class Gateway {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.oversized.inc();
     });
     ws.on('close', () => this.dropConnection(conn, 'connection closed'));
-    const hello: HelloParams = { version: VERSION, latestSeq: this.seq, servers: this.host.list().map((b) => b.snapshot()) };
+    const hello: HelloParams = { version: VERSION, instance: this.instance, latestSeq: this.seq, servers: this.host.list().map((b) => b.snapshot()) };
     this.deliver(conn, JSON.stringify(notification('hello', hello as unknown as Record<string, unknown>)));
   }
 
@@ -537,7 +558,9 @@ export class Gateway {
   /** Sends one frame, or drops the client when too much is already waiting for it. */
   private deliver(conn: Connection, text: string): boolean {
     if (conn.closed || conn.ws.readyState !== WebSocket.OPEN) return false;
-    if (conn.ws.bufferedAmount > this.maxSendBufferBytes) {
+    // Counting the new frame too; a single frame over the budget still goes out to an idle socket.
+    const buffered = conn.ws.bufferedAmount;
+    if (buffered > 0 && buffered + text.length > this.maxSendBufferBytes) {
       this.dropSlow(conn);
       return false;
     }
@@ -580,6 +603,13 @@ export class Gateway {
         this.metrics.invalidMessages.inc({ kind: 'invalid' });
         errors.push(errorResponse(d.id ?? null, new ProtocolError(`Invalid Request: ${d.reason}`, { preview: d.preview }, RpcCode.InvalidRequest)));
       }
+    }
+    if (messages.length > this.maxBatch) {
+      // Refused whole, before running anything: one frame must not fan out into unbounded work or replies.
+      this.metrics.invalidMessages.inc({ kind: 'batch' });
+      const error = new ProtocolError(`Batch of ${messages.length} messages is over the limit of ${this.maxBatch}`, { limit: this.maxBatch }, RpcCode.InvalidRequest);
+      this.deliver(conn, stringifyResponse(errorResponse(null, error)));
+      return;
     }
     const pending: Array<Promise<JsonRpcResponse | undefined>> = messages.map((m) => this.handle(conn, m));
     if (!batch) {
@@ -739,9 +769,10 @@ export class Gateway {
     const request = bridge.callStreaming(tool, args, options);
     let pumpError: unknown;
     const pump = (async () => {
+      // Forwarded as they come; a client that cannot keep up is dropped by deliver() (bounded
+      // send buffer) rather than letting chunks pile up here.
       for await (const chunk of request.chunks) {
-        await this.writable(conn, signal);
-        sendChunk(chunk.data);
+        if (signal.aborted || conn.closed || !sendChunk(chunk.data)) break;
       }
     })().catch((error: unknown) => {
       pumpError = error;

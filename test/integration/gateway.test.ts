@@ -231,6 +231,23 @@ describe('security', () => {
     expect(closed.reason).toContain('token');
   });
 
+  it('tells our own client about a refused Origin with close code 4403', async () => {
+    const client = new TestClient(gateway.wsUrl, { origin: 'http://evil.example' }, ['mcp-ipc']);
+    clients.add(client);
+    expect((await client.closed).code).toBe(4403);
+  });
+
+  it('refuses a batch over the limit whole, with one error, and keeps the connection', async () => {
+    const client = await connect();
+    const batch = Array.from({ length: 51 }, (_, i) => ({ jsonrpc: '2.0', id: `b${i}`, method: 'ping' }));
+    client.ws.send(JSON.stringify(batch));
+    const reply = await client.nextStray();
+    expect(reply.id).toBeNull();
+    expect(reply.error?.code).toBe(-32600);
+    expect(reply.error?.message).toContain('over the limit of 50');
+    expect(await client.call('ping')).toEqual({});
+  });
+
   it('accepts the token as a Sec-WebSocket-Protocol', async () => {
     const client = await TestClient.open(`ws://127.0.0.1:${gateway.port}/ws`, {}, [`mcp-ipc.token.${gateway.token}`]);
     clients.add(client);
@@ -507,6 +524,19 @@ describe('events', () => {
     expect(none.events).toEqual([]);
     expect((await late.send('events/since', {})).error?.code).toBe(-32602);
   }, 30_000);
+
+  it('bounds its event log by bytes as well as by count', async () => {
+    const tiny = await startGateway({ host, port: 0, eventHistoryBytes: 1 });
+    try {
+      const client = await connect(undefined, tiny);
+      const r = await client.call<{ events: unknown[]; truncated: boolean; latestSeq: number }>('events/since', { seq: 0 });
+      expect(r.latestSeq).toBeGreaterThan(1); // the servers' history was logged …
+      expect(r.events).toHaveLength(1); // … but only the newest event fits the budget
+      expect(r.truncated).toBe(true);
+    } finally {
+      await tiny.close();
+    }
+  });
 
   it('reports truncation when the log dropped events', async () => {
     const tiny = await startGateway({ host, port: 0, eventHistory: 2 });

@@ -1,9 +1,10 @@
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { get, writable as svelteWritable } from 'svelte/store';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
+  type CallToolResult,
   type ClientState,
   type GatewayEventName,
   type GatewayEvents,
@@ -15,6 +16,7 @@ import {
   type ServerSnapshot,
   WebSocketTransport,
   getValue,
+  reassemble,
   writable,
 } from '../../src/client/index.js';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
@@ -287,6 +289,33 @@ describe('McpIpcClient', () => {
 
     const joined = await client.call('alpha', 'big', {}, { stream: true });
     expect(textOf(joined)).toBe('alpha-beta-gamma-delta-omega');
+  });
+
+  it('gives up a connection attempt whose handshake never completes (connectTimeoutMs)', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => void sockets.push(socket)); // accepts TCP, never answers the upgrade
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (silent.address() as AddressInfo).port;
+      const client = new McpIpcClient({ url: `ws://127.0.0.1:${port}/ws`, WebSocket, connectTimeoutMs: 200, reconnect: false });
+      clients.push(client);
+      const started = Date.now();
+      const r = await client.connect();
+      expect(r.ok).toBe(false);
+      expect(!r.ok && r.error.message).toContain('within 200 ms');
+      expect(Date.now() - started).toBeLessThan(3_000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('reassembles streamed text in front of the content the result kept (images, resources)', () => {
+    const image = { type: 'image', data: 'AAAA', mimeType: 'image/png' };
+    const result = reassemble({ content: [image] } as CallToolResult, ['ab', 'cd']);
+    expect(result.content).toEqual([{ type: 'text', text: 'abcd' }, image]);
+    const untouched = { content: [image] } as CallToolResult;
+    expect(reassemble(untouched, [])).toBe(untouched);
   });
 
   it('cancels a running call: settles at once and sends the gateway cancel', async () => {

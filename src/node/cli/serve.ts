@@ -54,10 +54,19 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     const dispose = onInterrupt(
       (signal) => {
         io.stderr.write(`\nmcp-ipc: ${signal}: shutting down (again to force)\n`);
-        void shutdown().then(() => {
-          dispose();
-          resolveDone(EXIT.ok);
-        });
+        void shutdown().then(
+          () => {
+            dispose();
+            resolveDone(EXIT.ok);
+          },
+          (error: unknown) => {
+            // Never leave the process waiting for a second Ctrl-C because a shutdown step failed.
+            io.stderr.write(`mcp-ipc: shutdown failed: ${error instanceof Error ? error.message : String(error)}\n`);
+            killChildren(host);
+            dispose();
+            resolveDone(EXIT.failure);
+          },
+        );
       },
       () => {
         io.stderr.write('mcp-ipc: forced exit\n');

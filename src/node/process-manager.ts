@@ -100,6 +100,8 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
   private _usage: Usage | null = null;
   private readonly events: ServerEvent[] = [];
   private eventsStart = 0;
+  /** The restart under way, shared by concurrent restart() calls. */
+  private restarting: Promise<void> | undefined;
   private waiters: Array<{ resolve: () => void; reject: (e: IpcError) => void }> = [];
   private timers: { health?: NodeJS.Timeout; usage?: NodeJS.Timeout; stable?: NodeJS.Timeout; restart?: NodeJS.Timeout } = {};
   private checking = false;
@@ -201,23 +203,39 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     this.rejectWaiters(new NotConnectedError(`Server "${this.name}" stopped before it was running`));
   }
 
-  /** Planned restart: drain in-flight calls (bounded), stop gracefully, start again. */
-  async restart(reason = 'restart requested'): Promise<void> {
+  /**
+   * Planned restart: drain in-flight calls (bounded), stop gracefully, start again. Restarts asked
+   * for while one is under way share it; a stop() meanwhile wins (the restart then rejects).
+   */
+  restart(reason = 'restart requested'): Promise<void> {
     if (this._state === 'stopped' || this._state === 'failed') return this.start();
-    this.generation++;
+    if (this.restarting) return this.restarting;
+    const generation = ++this.generation;
     this.clearTimers();
     const transport = this.transport;
     this.setState('restarting', reason);
     this.record('restart', 'info', `Restarting: ${reason}`);
-    const running = this.waitRunning();
-    if (transport && !transport.exit) {
-      if (this.hooks.drain) await this.hooks.drain(Math.floor(this.opts.shutdownTimeoutMs / 2)).catch(() => undefined);
-      this.killReason = { reason, planned: true };
-      await transport.close(reason);
-    }
-    this._restarts++;
-    void this.spawnCycle('starting');
-    return running;
+    const run = (async () => {
+      if (transport && !transport.exit) {
+        if (this.hooks.drain) await this.hooks.drain(Math.floor(this.opts.shutdownTimeoutMs / 2)).catch(() => undefined);
+        if (generation === this.generation) {
+          this.killReason = { reason, planned: true };
+          await transport.close(reason);
+        }
+      }
+      // Something else (stop(), a newer start) took over while we waited: it owns the process now.
+      if (generation !== this.generation) throw new NotConnectedError(`Restart of "${this.name}" superseded (${this._state})`);
+      this._restarts++;
+      const running = this.waitRunning();
+      void this.spawnCycle('starting');
+      await running;
+    })();
+    this.restarting = run;
+    run.then(
+      () => (this.restarting = this.restarting === run ? undefined : this.restarting),
+      () => (this.restarting = this.restarting === run ? undefined : this.restarting),
+    );
+    return run;
   }
 
   history(): ServerEvent[] {
@@ -261,13 +279,21 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     try {
       await withTimeout(this.hooks.onSpawn?.(transport), this.opts.startupTimeoutMs, 'start-up (initialize)');
     } catch (error) {
-      if (generation !== this.generation || transport.exit) return; // stopped meanwhile, or the exit handler reports it
+      if (transport.exit) return; // the exit handler reports it
+      if (generation !== this.generation) {
+        if (transport !== this.transport) void transport.close('superseded'); // stopped or restarted meanwhile
+        return;
+      }
       const reason = `start-up failed: ${toIpcError(error).message}`;
       this.killReason = { reason, planned: false };
       await transport.terminate(reason, Math.min(this.opts.shutdownTimeoutMs, 3_000));
       return;
     }
-    if (generation !== this.generation || transport.exit) return;
+    if (generation !== this.generation || transport.exit) {
+      // Superseded while handshaking: a transport nobody tracks any more must not live on.
+      if (!transport.exit && transport !== this.transport) void transport.close('superseded');
+      return;
+    }
     this.startedAt = Date.now();
     this._health = { rttMs: null, consecutiveFailures: 0, lastCheckAt: null };
     this.setState('running', null);

@@ -204,6 +204,40 @@ describe('usage sampling', () => {
   });
 });
 
+describe('lifecycle races', () => {
+  const ECHO = join(FIXTURES, 'echo-server.mjs');
+
+  it('concurrent restarts share one restart: one new process, nothing left untracked', async () => {
+    const b = bridge('double-restart', { command: process.execPath, args: [ECHO] });
+    await b.start();
+    const first = b.process.pid!;
+    await Promise.all([b.restart('one'), b.restart('two')]);
+    expect(b.state).toBe('running');
+    expect(b.process.restarts).toBe(1);
+    expect(isAlive(first)).toBe(false);
+    expect(text(await b.call('echo', { text: 'after' }))).toBe('after');
+    await b.restart('three'); // and a later one still works
+    expect(b.process.restarts).toBe(2);
+  });
+
+  it('stop() during a restart wins: the restart rejects and nothing is left running', async () => {
+    const b = bridge('stop-during-restart', { command: process.execPath, args: [ECHO] });
+    await b.start();
+    const first = b.process.pid!;
+    const restarting = b.restart('about to be stopped').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    await b.stop();
+    expect(await restarting).toBeInstanceOf(NotConnectedError);
+    expect(b.state).toBe('stopped');
+    expect(b.process.pid).toBeNull();
+    await waitFor(() => !isAlive(first), 3000, 'the first process to exit');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.state).toBe('stopped'); // no late spawn
+  });
+});
+
 describe('process groups and shutdown', () => {
   async function pidsOf(b: McpBridge): Promise<{ pid: number; children: number[] }> {
     return JSON.parse(text(await b.call('pids', {}))!) as { pid: number; children: number[] };

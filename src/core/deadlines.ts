@@ -22,6 +22,7 @@ type TimerHandle = ReturnType<typeof setTimeout>;
 
 /** Timers fire on whole milliseconds; an item due within this much of `now` counts as due. */
 const SLACK_MS = 1;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Deadlines<T extends DeadlineItem> {
   private readonly heap: T[] = [];
@@ -96,7 +97,8 @@ export class Deadlines<T extends DeadlineItem> {
     if (!top) return this.disarm();
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.armedFor = top.deadline;
-    const timer = setTimeout(this.fire, Math.max(0, Math.ceil(top.deadline - this.now())));
+    // setTimeout turns delays over 2^31-1 ms into 1 ms: cap it (fire() re-arms for what is not due yet).
+    const timer = setTimeout(this.fire, Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(top.deadline - this.now()))));
     (timer as { unref?: () => void }).unref?.(); // pending requests alone must not keep a process alive
     this.timer = timer;
   }

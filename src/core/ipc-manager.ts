@@ -661,8 +661,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private lostInFlight(p: Pending, error: IpcError): void {
     const written = p.written;
     this.detachInFlight(p);
-    // A written request may have run: only resend it if the caller says that is safe.
-    const retryable = !written || p.options.retryable === true;
+    // A written request may have run: only resend it if the caller says that is safe. Never once
+    // chunks were delivered: the caller has them, and a resend would deliver them again from seq 0.
+    const retryable = (!written || p.options.retryable === true) && p.nextSeq === 0;
     const failure =
       error instanceof ServerCrashedError && written
         ? new ServerCrashedError(`${error.message}; outcome of ${p.method} unknown`, { ...error.data, outcomeUnknown: true })

@@ -141,14 +141,34 @@ function safeStringify(v: unknown): string {
   }
 }
 
-/** Best-effort id recovery from a fragment of a message too large to parse (its head or tail). */
-export function sniffId(fragment: string): RequestId | undefined {
-  const m = /"id"\s*:\s*(-?\d+(?:\.\d+)?|"(?:[^"\\]|\\.)*")/.exec(fragment);
-  if (!m) return undefined;
-  const raw = m[1]!;
+const ID_VALUE = String.raw`(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")`;
+const HEAD_ID = new RegExp(String.raw`"id"\s*:\s*` + ID_VALUE);
+const TAIL_ID = new RegExp(String.raw`"id"\s*:\s*` + ID_VALUE + String.raw`\s*\}\s*$`);
+
+function parseId(raw: string | undefined): RequestId | undefined {
+  if (raw === undefined) return undefined;
   try {
     return JSON.parse(raw) as RequestId;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Best-effort id of a *response* too large to parse, from its first and last bytes. Only a
+ * top-level id counts: in the head before the first nested value (`{"jsonrpc":"2.0","id":7,"result":{…`),
+ * or as the very last key (`…},"id":7}`, how the MCP TypeScript SDK writes). A nested `"id"`, or a
+ * top-level `"method"` (the server's own request, another id space) gives undefined: failing the
+ * wrong request would be worse than letting the right one time out.
+ */
+export function sniffResponseId(head: string, tail: string): RequestId | undefined {
+  const nested = head.slice(1).search(/[{[]/);
+  const headTop = nested === -1 ? head : head.slice(0, nested + 1);
+  if (/"method"\s*:/.test(headTop)) return undefined;
+  const fromHead = parseId(HEAD_ID.exec(headTop)?.[1]);
+  if (fromHead !== undefined) return fromHead;
+  const body = tail.replace(/\}\s*$/, '');
+  const tailTop = body.slice(Math.max(body.lastIndexOf('}'), body.lastIndexOf(']')) + 1);
+  if (/"method"\s*:/.test(tailTop)) return undefined;
+  return parseId(TAIL_ID.exec(tail)?.[1]);
 }

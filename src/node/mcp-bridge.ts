@@ -180,7 +180,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (prepared instanceof Promise) return prepared.then((o) => this.ipc.request<CallToolResult>('tools/call', { name: tool, arguments: args }, o));
+    // After an await the server may have stopped or failed meanwhile: request() checks again.
+    if (prepared instanceof Promise) return prepared.then((o) => this.request<CallToolResult>('tools/call', { name: tool, arguments: args }, o));
     return this.ipc.request<CallToolResult>('tools/call', { name: tool, arguments: args }, prepared);
   }
 
@@ -191,6 +192,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const result = Promise.resolve()
       .then(() => this.prepareCall(tool, args, options))
       .then((requestOptions) => {
+        const unavailable = this.unavailableError();
+        if (unavailable) throw unavailable;
         const feed = this.ipc.requestStream<CallToolResult>('tools/call', { name: tool, arguments: args }, { ...requestOptions, onChunk: options.onChunk });
         stream.follow(feed.chunks);
         return feed.result;
@@ -289,7 +292,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const tools: ToolInfo[] = [];
     let cursor: string | undefined;
     do {
-      const page = await this.ipc.request<{ tools: ToolInfo[]; nextCursor?: string }>('tools/list', cursor ? { cursor } : undefined, { priority: 'high' });
+      const page = await this.request<{ tools: ToolInfo[]; nextCursor?: string }>('tools/list', cursor ? { cursor } : undefined, { priority: 'high' });
       if (!Array.isArray(page?.tools)) throw new ProtocolError('tools/list returned no tools array', page);
       tools.push(...page.tools);
       cursor = page.nextCursor;

@@ -12,7 +12,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { DEFAULTS } from '../core/defaults.js';
 import { type IpcError, NotConnectedError, ServerCrashedError } from '../core/errors.js';
 import { encodeMessage, LineDecoder } from '../core/framing.js';
-import { type Diagnostic, decodeText, type JsonRpcMessage, preview, sniffId } from '../core/jsonrpc.js';
+import { type Diagnostic, decodeText, type JsonRpcMessage, preview, sniffResponseId } from '../core/jsonrpc.js';
 import { SENT, type Transport } from '../core/transport.js';
 import type { ExitInfo } from '../core/gateway-protocol.js';
 import { guardProcessGroup, killGroup, listProcessGroup, type OrphanGuard } from './orphan-guard.js';
@@ -55,7 +55,7 @@ export class StdioTransport implements Transport {
   private closing: { reason: string; error: IpcError } | undefined;
   private _closeError: IpcError | undefined;
   private closed = false;
-  private drainWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private drainWaiters: Array<() => void> = [];
   private exitInfo: ExitInfo | undefined;
   private readonly exitedPromise: Promise<ExitInfo>;
   private resolveExited!: (info: ExitInfo) => void;
@@ -122,7 +122,8 @@ export class StdioTransport implements Transport {
       });
       this.wireStdout(child);
       this.wireStderr(child);
-      child.stdin.on('error', () => undefined); // EPIPE when the child dies: the exit handler reports it
+      // EPIPE: usually the child died (the exit handler reports it); if it lives on, see stdinLost().
+      child.stdin.on('error', () => this.stdinLost());
       child.stdin.on('drain', () => this.releaseDrain());
       child.once('exit', (code, signal) => this.onExit(code, signal));
     });
@@ -139,7 +140,7 @@ export class StdioTransport implements Transport {
     this.batch.push(encodeMessage(message));
     if (this.batch.length === 1) process.nextTick(this.flush);
     if (!stdin.writableNeedDrain) return SENT;
-    return new Promise((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private batch: string[] = [];
@@ -149,6 +150,7 @@ export class StdioTransport implements Transport {
     if (lines.length === 0) return;
     this.batch = [];
     if (stdin?.writable) stdin.write(lines.length === 1 ? lines[0]! : lines.join(''));
+    else this.stdinLost();
   };
 
   /** Graceful shutdown of the whole group; resolves when the process has exited. */
@@ -187,7 +189,9 @@ export class StdioTransport implements Transport {
     }
     if (!this.closing) {
       this.closing = { reason, error };
-      this.rejectDrain(error);
+      // Lines waiting for drain were handed to the stream already (and close() still flushes them):
+      // they count as written, so their requests end as "outcome unknown", never resent blindly.
+      this.releaseDrain();
       const pid = child.pid!;
       // Thirds of the budget: EOF on stdin (MCP's polite "please exit"), then SIGTERM, then SIGKILL.
       const step = Math.max(50, Math.floor(timeoutMs / 3));
@@ -222,7 +226,7 @@ export class StdioTransport implements Transport {
       },
       onOversized: ({ bytes, limit, head, tail }) => {
         const d: Diagnostic = { kind: 'oversized', bytes, limit, preview: preview(head) };
-        const id = sniffId(head) ?? sniffId(tail);
+        const id = sniffResponseId(head, tail);
         if (id !== undefined) d.id = id;
         this.ondiagnostic?.(d);
       },
@@ -278,7 +282,7 @@ export class StdioTransport implements Transport {
     this.exitInfo = info;
     this._closeError = error;
     this.guard?.dismiss();
-    this.rejectDrain(error);
+    this.releaseDrain(); // written, see shutdown(): the requests fail with this exit's error instead
     this.resolveExited(info);
     this.onclose?.();
   }
@@ -287,15 +291,24 @@ export class StdioTransport implements Transport {
     if (!this.child && !this.closed) this.finish({ code: null, signal: null, at: Date.now() }, error);
   }
 
+  /**
+   * stdin broke while the server may still run (it closed its end): nothing more can reach it, so
+   * end it like a crash rather than let requests wait for their timeouts.
+   */
+  private stdinLost(): void {
+    if (!this.child || this.exitInfo || this.closing || this.stdinLostTimer) return;
+    // Usually the child is exiting: give its exit (with code and stderr) the chance to be the report.
+    this.stdinLostTimer = setTimeout(() => {
+      if (this.child && !this.exitInfo && !this.closing) void this.terminate('server stdin closed unexpectedly');
+    }, 250);
+    this.stdinLostTimer.unref();
+  }
+  private stdinLostTimer: ReturnType<typeof setTimeout> | undefined;
+
   private releaseDrain(): void {
     const waiters = this.drainWaiters;
     this.drainWaiters = [];
-    for (const w of waiters) w.resolve();
+    for (const resolve of waiters) resolve();
   }
 
-  private rejectDrain(error: Error): void {
-    const waiters = this.drainWaiters;
-    this.drainWaiters = [];
-    for (const w of waiters) w.reject(error);
-  }
 }

@@ -170,6 +170,19 @@ describe('misbehaving servers', () => {
     // Calls to a failed server fail at once.
     await expect(b.call('echo', { text: 'x' })).rejects.toBeInstanceOf(NotConnectedError);
   });
+  it('a server that closes its stdin but lives on is ended like a crash, not left to time out', async () => {
+    const b = bridge('deaf', { ...fixture('close_stdin.py'), process: { restartDelayMs: 5_000 } });
+    await b.start();
+    const started = Date.now();
+    const error = await b.call('echo', { text: 'anyone?' }, { timeoutMs: 20_000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(ServerCrashedError);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await waitFor(() => b.state === 'restarting', 5_000, 'a restart to be scheduled');
+  });
+
   it('a command that does not exist fails at once, without restart attempts', async () => {
     const b = bridge('missing', { command: '/nonexistent/mcp-server', args: [] });
     const started = Date.now();
@@ -274,6 +287,7 @@ describe('process groups and shutdown', () => {
   it('leaves no orphans when the host itself is killed with SIGKILL', async () => {
     const host = spawn(process.execPath, [join(FIXTURES, 'host.mjs'), '--', 'python3', join(FIXTURES, 'grandchild.py'), '--ignore-sigterm'], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, EXPECT_CHILD: 'time.sleep' }, // grandchild.py's child
     });
     let group: number[] = [];
     try {

@@ -78,6 +78,15 @@ describe('Deadlines', () => {
     expect(count).toBe(3);
   });
 
+  it('handles deadlines beyond the 2^31-1 ms a timer can wait', () => {
+    const { d, fired } = setup();
+    d.set(item('far'), Date.now() + 2 ** 31 + 5_000);
+    vi.advanceTimersByTime(1_000);
+    expect(fired).toEqual([]); // no 1 ms re-arm storm: nothing fired early
+    vi.advanceTimersByTime(2 ** 31 + 5_000);
+    expect(fired).toEqual(['far']);
+  });
+
   it('clear() unschedules everything', () => {
     const { d, fired } = setup();
     const a = item('a');

@@ -411,6 +411,26 @@ describe('IpcManager: connection loss and retries', () => {
     expect(ipc.snapshot().retries).toBe(1);
   });
 
+  it('does not resend a retryable streaming request once chunks were delivered', async () => {
+    const first = MemoryTransport.pair();
+    const ipc = new IpcManager(first[0], { holdQueueOnDisconnect: true, retryDelayMs: 1 });
+    managers.push(ipc);
+    const peer = new Peer(first[1]);
+    await ipc.start();
+    const seen: string[] = [];
+    const { result } = ipc.requestStream('stream', {}, { retryable: true, onChunk: (c) => seen.push(c.data) });
+    await tick();
+    const req = peer.requests('stream')[0]!;
+    const token = (req.params as { _meta: { streamToken: number } })._meta.streamToken;
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/stream/chunk', params: { streamToken: token, seq: 0, data: 'half' } });
+    await tick();
+    await first[0].close();
+    const error = await failed(result);
+    expect(error.code).not.toBe('Timeout');
+    expect(seen).toEqual(['half']);
+    expect(ipc.snapshot().retries).toBe(0);
+  });
+
   it('close() fails everything pending and refuses new requests', async () => {
     const { ipc } = await setup({ maxConcurrent: 1 });
     const a = ipc.request('a');

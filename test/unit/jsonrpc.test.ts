@@ -10,7 +10,7 @@ import {
   notification,
   preview,
   request,
-  sniffId,
+  sniffResponseId,
   success,
   validationError,
 } from '../../src/core/jsonrpc.js';
@@ -214,46 +214,56 @@ describe('decodeText', () => {
   });
 });
 
-describe('sniffId', () => {
-  it('finds a numeric id in a head fragment', () => {
-    expect(sniffId('{"jsonrpc":"2.0","id":42,"result":{"content":[{"text":"aaaa')).toBe(42);
+describe('sniffResponseId', () => {
+  const head = (text: string) => sniffResponseId(text, '');
+  const tail = (text: string) => sniffResponseId('{"result":{"content":[', text);
+
+  it('finds a top-level id before the first nested value', () => {
+    expect(head('{"jsonrpc":"2.0","id":42,"result":{"content":[{"text":"aaaa')).toBe(42);
+    expect(head('{"id" :  -7 , "result"')).toBe(-7);
+    expect(head('{"id":3.25,')).toBe(3.25);
+    expect(head('{"jsonrpc":"2.0","id":"a\\"b\\\\c","result":')).toBe('a"b\\c');
+    expect(head('{"id":"\\u00e9","result":')).toBe('é');
   });
 
-  it('finds negative and fractional ids, with whitespace around the colon', () => {
-    expect(sniffId('{"id" :  -7 , "method"')).toBe(-7);
-    expect(sniffId('{"id":3.25,')).toBe(3.25);
-    expect(sniffId('{"id":\n0}')).toBe(0);
+  it('finds a top-level id that is the last key (the MCP SDK writes {result, jsonrpc, id})', () => {
+    expect(tail('aaaaaaaaaaaa"}]},"jsonrpc":"2.0","id":"tail-9"}')).toBe('tail-9');
+    expect(tail('xxxxx"}],"id":123}\n')).toBe(123);
   });
 
-  it('finds a string id with escaped quotes and backslashes', () => {
-    expect(sniffId('{"jsonrpc":"2.0","id":"a\\"b\\\\c","result":')).toBe('a"b\\c');
-    expect(sniffId('{"id":"req-1"}')).toBe('req-1');
-    expect(sniffId('{"id":""}')).toBe('');
-    expect(sniffId('{"id":"\\u00e9"}')).toBe('é');
+  it('ignores ids nested inside the result, in the head or the tail', () => {
+    expect(sniffResponseId('{"result":{"content":[{"id":3,"text":"aaa', 'aaa"}],"meta":{"id":3}}}')).toBeUndefined();
+    expect(sniffResponseId('{"result":{"items":[{"id":3}', 'xx"},"jsonrpc":"2.0","id":7}')).toBe(7);
   });
 
-  it('finds an id in a tail fragment', () => {
-    expect(sniffId('aaaaaaaaaaaa"}]},"jsonrpc":"2.0","id":"tail-9"}')).toBe('tail-9');
-    expect(sniffId('xxxxx"}],"id":123}')).toBe(123);
+  it('gives nothing for the server’s own requests (another id space)', () => {
+    expect(head('{"jsonrpc":"2.0","id":5,"method":"sampling/createMessage","params":{')).toBeUndefined();
+    expect(sniffResponseId('{"params":{"big":"aaa', 'aaa"},"method":"roots/list","jsonrpc":"2.0","id":5}')).toBeUndefined();
   });
 
-  it('returns undefined when there is no id', () => {
-    expect(sniffId('')).toBeUndefined();
-    expect(sniffId('{"jsonrpc":"2.0","method":"notifications/progress"')).toBeUndefined();
-    expect(sniffId('{"id":null,"error":{}}')).toBeUndefined();
-    expect(sniffId('{"id":{"nested":1}}')).toBeUndefined();
-    expect(sniffId('{"identifier":5}')).toBeUndefined();
+  it('returns undefined when there is no usable id', () => {
+    expect(sniffResponseId('', '')).toBeUndefined();
+    expect(head('{"jsonrpc":"2.0","method":"notifications/progress"')).toBeUndefined();
+    expect(head('{"id":null,"error":{}}')).toBeUndefined();
+    expect(head('{"identifier":5,"result":{')).toBeUndefined();
+    expect(head('{"id":"unterminated')).toBeUndefined();
   });
 
-  it('returns undefined for a string id cut off by the fragment edge', () => {
-    expect(sniffId('{"id":"unterminated')).toBeUndefined();
+  it('recovers any id from the head of a serialised response', () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer(), fc.string({ unit: 'binary' }).filter((t) => !/[{[]/.test(t))), (id) => {
+        const text = JSON.stringify({ jsonrpc: '2.0', id, result: { text: 'x'.repeat(10) } });
+        expect(sniffResponseId(text.slice(0, 200), text.slice(-200))).toEqual(id);
+      }),
+      { numRuns: 300 },
+    );
   });
 
-  it('recovers any id from a serialised message head', () => {
+  it('recovers any id from the tail of an SDK-ordered response', () => {
     fc.assert(
       fc.property(fc.oneof(fc.integer(), fc.string({ unit: 'binary' })), (id) => {
-        const text = JSON.stringify({ jsonrpc: '2.0', id, result: 'x'.repeat(10) });
-        expect(sniffId(text)).toEqual(id);
+        const text = JSON.stringify({ result: { content: [{ type: 'text', text: 'x'.repeat(300) }] }, jsonrpc: '2.0', id });
+        expect(sniffResponseId(text.slice(0, 100), text.slice(-100))).toEqual(id);
       }),
       { numRuns: 300 },
     );

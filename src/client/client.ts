@@ -203,6 +203,11 @@ export class McpIpcClient {
   readonly metrics: Readable<Record<string, IpcMetricsSnapshot>> & { get(): Record<string, IpcMetricsSnapshot> };
   /** The last broadcast events (bounded), in arrival order, no seq twice. */
   readonly events: Readable<SequencedEvent[]> & { get(): SequencedEvent[] };
+  /**
+   * Events known to be lost: the gateway had already dropped them from its log when this client
+   * caught up after a reconnect (or catching up failed). 0 while the `events` history is complete.
+   */
+  readonly missedEvents: Readable<number> & { get(): number };
   /** Calls made through `call` (running ones and the last finished ones). */
   readonly requests: Readable<RequestInfo[]> & { get(): RequestInfo[] };
   /** Why the connection closed or failed last (e.g. auth refused), null while fine. */
@@ -215,6 +220,7 @@ export class McpIpcClient {
   private readonly _servers = writable<ServerSnapshot[]>([]);
   private readonly _metrics = writable<Record<string, IpcMetricsSnapshot>>({});
   private readonly _events = writable<SequencedEvent[]>([]);
+  private readonly _missed = writable(0);
   private readonly _requests = writable<RequestInfo[]>([]);
   private readonly _error = writable<IpcError | null>(null);
 
@@ -266,6 +272,7 @@ export class McpIpcClient {
     this.servers = readonly(this._servers);
     this.metrics = readonly(this._metrics);
     this.events = readonly(this._events);
+    this.missedEvents = readonly(this._missed);
     this.requests = readonly(this._requests);
     this.error = readonly(this._error);
   }
@@ -784,7 +791,16 @@ export class McpIpcClient {
       for (let page = 0; page < 100 && this.link === link; page++) {
         const since = this.lastSeq ?? 0;
         const r = await this.rpc('events/since', { seq: since, limit: CATCH_UP_PAGE });
-        if (!r.ok || this.link !== link) break;
+        if (this.link !== link) break;
+        if (!r.ok) {
+          // Cannot tell how many: count the gap as one rather than pretend the history is whole.
+          this._missed.update((n) => n + 1);
+          break;
+        }
+        if (r.data.truncated) {
+          const firstKept = r.data.events[0]?.seq ?? r.data.latestSeq + 1;
+          this._missed.update((n) => n + Math.max(0, firstKept - since - 1));
+        }
         this.appendEvents(r.data.events);
         if (r.data.events.length === 0 || (this.lastSeq ?? 0) >= r.data.latestSeq || (this.lastSeq ?? 0) === since) break;
       }

@@ -106,6 +106,9 @@ class FakeGateway {
     return this.start(this.port);
   }
 
+  /** How many events `events/since` still has (older ones count as dropped: `truncated`). */
+  logLimit = Number.POSITIVE_INFINITY;
+
   broadcast<K extends GatewayEventName>(method: K, data: GatewayEvents[K]): number {
     const seq = ++this.seq;
     this.log.push({ seq, method, params: data } as SequencedEvent);
@@ -136,7 +139,9 @@ class FakeGateway {
         return this.reply(ws, req.id, this.servers);
       case 'events/since': {
         const since = params.seq as number;
-        return this.reply(ws, req.id, { events: this.log.filter((e) => e.seq > since), latestSeq: this.seq, truncated: false });
+        const kept = this.log.slice(-this.logLimit);
+        const truncated = (kept[0]?.seq ?? this.seq + 1) > since + 1;
+        return this.reply(ws, req.id, { events: kept.filter((e) => e.seq > since), latestSeq: this.seq, truncated });
       }
       case 'cancel': {
         const target = params.requestId as string | number;
@@ -404,6 +409,20 @@ describe('McpIpcClient', () => {
     gateway.broadcast('server/event', { time: 4, server: 'alpha', type: 'log', level: 'info', message: 'four' });
     await waitFor(() => get(client.events).length === 4);
     expect((await client.call('alpha', 'echo')).ok).toBe(true);
+  });
+
+  it('counts events it can no longer catch up on (missedEvents)', async () => {
+    const client = await setup();
+    gateway.broadcast('server/event', { time: 1, server: 'alpha', type: 'log', level: 'info', message: 'seen' });
+    await waitFor(() => get(client.events).length === 1);
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    for (let i = 0; i < 5; i++) gateway.broadcast('server/event', { time: 2 + i, server: 'alpha', type: 'log', level: 'info', message: `missed ${i}` });
+    gateway.logLimit = 2; // the gateway kept only the last 2 of the 5 missed events
+    await gateway.restart();
+    await waitFor(() => get(client.events).length === 3, 3_000, 'catch-up');
+    expect(get(client.events).map((e) => e.seq)).toEqual([1, 5, 6]);
+    expect(get(client.missedEvents)).toBe(3);
   });
 
   it('resends a retryable call after a reconnect, not a plain one', async () => {

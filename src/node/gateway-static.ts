@@ -5,7 +5,8 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { extname, join, resolve, sep } from 'node:path';
+import { extname, join, relative, resolve, sep } from 'node:path';
+import type { ResourceHandle, ResourceManager } from './resource-manager.js';
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -55,7 +56,11 @@ export class StaticFiles {
   readonly root: string;
   private readonly built: boolean;
 
-  constructor(root: string) {
+  /** @param resources when given, each open file is tracked there (its fileHandles limit applies). */
+  constructor(
+    root: string,
+    private readonly resources?: ResourceManager,
+  ) {
     this.root = resolve(root);
     this.built = existsSync(join(this.root, 'index.html'));
   }
@@ -106,6 +111,16 @@ export class StaticFiles {
   }
 
   private stream(req: IncomingMessage, res: ServerResponse, file: string, size: number): void {
+    const input = createReadStream(file);
+    let handle: ResourceHandle | undefined;
+    try {
+      handle = this.resources?.acquire('file', 'gateway:static', () => void input.destroy(), { meta: { file: relative(this.root, file) } });
+    } catch (error) {
+      input.destroy();
+      send(res, 503, 'text/plain; charset=utf-8', `Service Unavailable: ${(error as Error).message}\n`, { 'Retry-After': '1' }, req.method);
+      return;
+    }
+    input.once('close', () => handle && this.resources?.forget(handle.id));
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const immutable = file.startsWith(join(this.root, 'assets') + sep);
     res.writeHead(200, {
@@ -115,11 +130,12 @@ export class StaticFiles {
       'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     });
     if (req.method === 'HEAD') {
+      input.destroy();
       res.end();
       return;
     }
-    const input = createReadStream(file);
     input.on('error', () => res.destroy());
+    res.once('close', () => input.destroy()); // a client that goes away mid-file frees the handle
     input.pipe(res);
   }
 }

@@ -182,7 +182,7 @@ export class Gateway {
     this.accessToken = options.token ?? generateToken();
     this.allowedOrigins = options.allowedOrigins ?? [];
     this.allowedHosts = options.allowedHosts ?? [];
-    this.files = new StaticFiles(options.staticDir ?? resolve(PACKAGE_ROOT, 'dashboard', 'dist'));
+    this.files = new StaticFiles(options.staticDir ?? resolve(PACKAGE_ROOT, 'dashboard', 'dist'), options.host.resources);
     this.maxMessageBytes = options.maxMessageBytes ?? d.maxMessageBytes;
     this.maxInFlight = options.maxInFlightPerConnection ?? d.maxInFlightPerConnection;
     this.maxSendBufferBytes = options.maxSendBufferBytes ?? d.maxSendBufferBytes;
@@ -755,6 +755,24 @@ export class Gateway {
   }
 
   private async callStreamed(
+    conn: Connection,
+    bridge: McpBridge,
+    tool: string,
+    args: Record<string, unknown>,
+    options: Parameters<McpBridge['call']>[2],
+    streamToken: string | number,
+    signal: AbortSignal,
+  ): Promise<CallToolResult> {
+    // Tracked as a stream while chunks flow (released with the call; streams are counted, not capped).
+    const stream = this.host.resources.acquire('stream', `gateway:${conn.id}`, () => undefined, { meta: { tool } });
+    try {
+      return await this.relayChunks(conn, bridge, tool, args, options, streamToken, signal);
+    } finally {
+      this.host.resources.forget(stream.id);
+    }
+  }
+
+  private async relayChunks(
     conn: Connection,
     bridge: McpBridge,
     tool: string,

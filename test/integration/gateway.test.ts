@@ -635,10 +635,14 @@ async function poll(check: () => boolean, what: string, timeoutMs = 5_000): Prom
 
 describe('resource limits (the host\'s ResourceManager)', () => {
   it('tracks connections and calls; over the limits a connection gets 1013 and a call ResourceLimit', async () => {
-    const limited = new McpHost({ mcpServers: { demo: demoServerConfig() }, limits: { connections: 2, concurrentTasks: 1 } });
+    const limited = new McpHost({ mcpServers: { demo: demoServerConfig() }, limits: { connections: 2, concurrentTasks: 1, fileHandles: 0 } });
     await limited.startAll();
     const g = await startGateway({ host: limited, port: 0 });
     try {
+      // Static files are opened under the fileHandles limit (0 here): 503 rather than an fd leak.
+      const page = await fetch(`http://127.0.0.1:${g.port}/`);
+      expect(page.status).toBe(503);
+      expect(page.headers.get('retry-after')).toBe('1');
       const a = await connect(undefined, g);
       const b = await connect(undefined, g);
       expect(limited.resources.count('connection')).toBe(2);

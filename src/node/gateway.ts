@@ -747,7 +747,13 @@ export class Gateway {
       };
       const args = params.arguments ?? {};
       if (params.streamToken === undefined) return await bridge.call(params.tool, args, options);
-      return await this.callStreamed(conn, bridge, params.tool, args, options, params.streamToken, signal);
+      // Tracked as a stream while chunks flow (streams are counted, not capped).
+      const stream = this.host.resources.acquire('stream', `gateway:${conn.id}`, () => undefined, { meta: { tool: params.tool } });
+      try {
+        return await this.callStreamed(conn, bridge, params.tool, args, options, params.streamToken, signal);
+      } finally {
+        this.host.resources.forget(stream.id);
+      }
     } finally {
       this.host.resources.forget(task.id);
       if (conn.calls.get(trackKey) === controller) conn.calls.delete(trackKey);
@@ -755,24 +761,6 @@ export class Gateway {
   }
 
   private async callStreamed(
-    conn: Connection,
-    bridge: McpBridge,
-    tool: string,
-    args: Record<string, unknown>,
-    options: Parameters<McpBridge['call']>[2],
-    streamToken: string | number,
-    signal: AbortSignal,
-  ): Promise<CallToolResult> {
-    // Tracked as a stream while chunks flow (released with the call; streams are counted, not capped).
-    const stream = this.host.resources.acquire('stream', `gateway:${conn.id}`, () => undefined, { meta: { tool } });
-    try {
-      return await this.relayChunks(conn, bridge, tool, args, options, streamToken, signal);
-    } finally {
-      this.host.resources.forget(stream.id);
-    }
-  }
-
-  private async relayChunks(
     conn: Connection,
     bridge: McpBridge,
     tool: string,

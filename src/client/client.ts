@@ -515,8 +515,26 @@ export class McpIpcClient {
     }
   }
 
-  /** Calls a tool. Never rejects: failures are `{ ok: false, error }`. */
-  call(server: string, tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result<CallToolResult>> {
+  /**
+   * Calls a tool: `call(server, tool, args?, options?)`, or `call(tool, args?, options?)` on the
+   * default server (the `server` option, else the first one the gateway lists). Never rejects:
+   * failures are `{ ok: false, error }`.
+   */
+  call(server: string, tool: string, args?: Record<string, unknown>, options?: CallOptions): Promise<Result<CallToolResult>>;
+  call(tool: string, args?: Record<string, unknown>, options?: CallOptions): Promise<Result<CallToolResult>>;
+  call(
+    first: string,
+    second?: string | Record<string, unknown>,
+    third?: Record<string, unknown> | CallOptions,
+    fourth?: CallOptions,
+  ): Promise<Result<CallToolResult>> {
+    if (typeof second === 'string') return this.callTool(first, second, (third as Record<string, unknown> | undefined) ?? {}, fourth ?? {});
+    const target = this.resolveServer(undefined);
+    if (!target.ok) return Promise.resolve(target);
+    return this.callTool(target.data, first, second ?? {}, (third as CallOptions | undefined) ?? {});
+  }
+
+  private callTool(server: string, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<Result<CallToolResult>> {
     const key = options.key ?? this.newKey();
     if (this.trackers.has(key)) return Promise.resolve(err(new InvalidParamsError(`A call with key "${key}" is already running`)));
     if (options.signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));

@@ -251,6 +251,10 @@ describe('McpIpcClient', () => {
     const client = await setup({ server: 'beta' });
     const r = await client.processDocument('/tmp/a.txt');
     expect(JSON.parse(textOf(r)!)).toEqual({ server: 'beta', tool: 'process_document', args: { file_path: '/tmp/a.txt' } });
+    const short = await client.call('echo', { text: 'hi' }); // call(tool, args): the default server
+    expect(JSON.parse(textOf(short)!)).toEqual({ server: 'beta', tool: 'echo', args: { text: 'hi' } });
+    const explicit = await client.call('alpha', 'echo', { text: 'hi' });
+    expect(JSON.parse(textOf(explicit)!)).toEqual({ server: 'alpha', tool: 'echo', args: { text: 'hi' } });
   });
 
   it('returns server errors as typed Results', async () => {

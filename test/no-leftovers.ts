@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { procStat } from '../src/node/orphan-guard.js';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const MARKERS = [`${ROOT}/test/fixtures/`, `${ROOT}/examples/python-server/`, `${ROOT}/dist/src/node/cli.js`, 'mcp-ipc-guard'];
@@ -13,10 +14,6 @@ interface Proc {
   pid: number;
   pgid: number;
   cmd: string;
-}
-
-function pgidOf(stat: string): number {
-  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
 function leftovers(): Proc[] {
@@ -29,11 +26,11 @@ function leftovers(): Proc[] {
   }
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    const stat = procStat(entry);
+    if (!stat || stat.state === 'Z') continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') continue;
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-      if (MARKERS.some((m) => cmd.includes(m))) found.push({ pid: Number(entry), pgid: pgidOf(stat), cmd });
+      if (MARKERS.some((m) => cmd.includes(m))) found.push({ pid: Number(entry), pgid: stat.pgrp, cmd });
     } catch {
       // ended meanwhile
     }
@@ -51,7 +48,7 @@ export default function setup(): () => Promise<void> {
       left = leftovers().filter((p) => !before.has(p.pid));
     }
     if (left.length === 0) return;
-    const ownGroup = pgidOf(readFileSync('/proc/self/stat', 'utf8'));
+    const ownGroup = procStat('self')?.pgrp;
     for (const p of left) {
       try {
         // Its whole group when it has its own (servers do), so its children go too.

@@ -65,19 +65,30 @@ export function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
   }
 }
 
+/**
+ * State and process group of a process, from /proc/PID/stat (Linux); undefined when it is gone or
+ * there is no /proc. The fields after the command name (which may hold spaces and parentheses)
+ * are: state ppid pgrp …
+ */
+export function procStat(pid: number | string): { state: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state: rest[0]!, pgrp: Number(rest[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
-  // A zombie (exited, not yet reaped: common under container init processes that never reap) is not alive.
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true; // no /proc (not Linux): signal 0 succeeded
-  }
+  // A zombie (exited, not yet reaped: common under container init processes that never reap) is
+  // not alive. No /proc (not Linux): signal 0 succeeded, so it is.
+  return procStat(pid)?.state !== 'Z';
 }
 
 /** Pids of the live (non-zombie) members of a process group, from /proc (Linux); [] elsewhere. */
@@ -91,14 +102,8 @@ export function listProcessGroup(pgid: number): number[] {
   const pids: number[] = [];
   for (const entry of entries) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces and parentheses): state ppid pgrp …
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (rest[0] !== 'Z' && Number(rest[2]) === pgid) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
+    const stat = procStat(entry); // undefined: the process ended while we looked
+    if (stat && stat.state !== 'Z' && stat.pgrp === pgid) pids.push(Number(entry));
   }
   return pids;
 }

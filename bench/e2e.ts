@@ -9,7 +9,7 @@ import { McpIpcClient } from '../src/client/client.js';
 import type { WebSocketConstructor } from '../src/client/websocket-transport.js';
 import { Gateway } from '../src/node/gateway.js';
 import { McpHost } from '../src/node/mcp-host.js';
-import { isAlive, trackPid, untrackPid } from './clients/child.js';
+import { ensureGone, trackPid } from './clients/child.js';
 import { textOf } from './clients/types.js';
 import { ECHO_SERVER } from './paths.js';
 import type { E2eResult } from './results.js';
@@ -69,10 +69,6 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
     client?.disconnect();
     await gateway?.close().catch(() => undefined);
     await host.stopAll().catch(() => undefined);
-    if (pid !== undefined) {
-      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-      untrackPid(pid);
-    }
+    if (pid !== undefined) await ensureGone(pid);
   }
 }

@@ -1,5 +1,6 @@
 /** Spawning and reaping the server child for the hand-written client, and a registry of live children. */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { isAlive } from '../../src/node/orphan-guard.js';
 
 const live = new Set<ChildProcess>();
 /** Children spawned by someone else (the SDK, McpBridge), known by pid only. */
@@ -13,13 +14,11 @@ export function untrackPid(pid: number | undefined | null): void {
   if (typeof pid === 'number') livePids.delete(pid);
 }
 
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+/** After a client's own stop(): waits up to 2 s for its server to exit, then SIGKILL; forgets the pid. */
+export async function ensureGone(pid: number): Promise<void> {
+  for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  untrackPid(pid);
 }
 
 export function spawnServer(serverPath: string): ChildProcess {

@@ -1,7 +1,7 @@
 /** mcp-ipc: our McpBridge (ProcessManager + IpcManager + MCP), default settings: queue, metrics, health checks on. */
 import { McpBridge } from '../../src/node/mcp-bridge.js';
 import { ECHO_SERVER } from '../paths.js';
-import { isAlive, trackPid, untrackPid } from './child.js';
+import { ensureGone, trackPid } from './child.js';
 import { type BenchClient, type ClientOptions, textOf } from './types.js';
 
 export class McpIpcClient implements BenchClient {
@@ -63,11 +63,7 @@ export class McpIpcClient implements BenchClient {
     this.bridge = undefined;
     this.serverPid = undefined;
     if (bridge) await bridge.stop();
-    if (pid !== undefined) {
-      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-      untrackPid(pid);
-    }
+    if (pid !== undefined) await ensureGone(pid);
   }
 }
 

@@ -2,7 +2,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ECHO_SERVER } from '../paths.js';
-import { isAlive, trackPid, untrackPid } from './child.js';
+import { ensureGone, trackPid } from './child.js';
 import { type BenchClient, type ClientOptions, textOf } from './types.js';
 
 export const SDK_MAX_BUFFER = 64 * 1024 * 1024;
@@ -53,12 +53,8 @@ export class SdkClient implements BenchClient {
     this.transport = undefined;
     this.serverPid = undefined;
     if (client) await client.close();
-    if (pid !== undefined) {
-      // The SDK escalates to SIGKILL after 4 s; make sure it is gone before returning.
-      for (let i = 0; i < 100 && isAlive(pid); i++) await new Promise((r) => setTimeout(r, 20));
-      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-      untrackPid(pid);
-    }
+    // The SDK escalates to SIGKILL only after 4 s; make sure it is gone before returning.
+    if (pid !== undefined) await ensureGone(pid);
   }
 }
 

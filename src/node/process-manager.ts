@@ -231,10 +231,10 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
       await running;
     })();
     this.restarting = run;
-    run.then(
-      () => (this.restarting = this.restarting === run ? undefined : this.restarting),
-      () => (this.restarting = this.restarting === run ? undefined : this.restarting),
-    );
+    const done = () => {
+      if (this.restarting === run) this.restarting = undefined;
+    };
+    run.then(done, done);
     return run;
   }
 

@@ -22,8 +22,16 @@ function bridge(name: string, config: McpServerConfig): McpBridge {
   bridges.push(b);
   return b;
 }
+const tempDirs: string[] = [];
+/** A fresh CRASH_STATE_FILE for crash_after.py (its call count survives restarts); removed after the test. */
+function crashState(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
+  tempDirs.push(dir);
+  return join(dir, 'count');
+}
 afterEach(async () => {
   await Promise.all(bridges.splice(0).map((b) => b.stop()));
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
 function states(b: McpBridge): ServerState[] {
@@ -44,56 +52,41 @@ const text = (r: { content: Array<{ text?: string }> }) => r.content[0]?.text;
 
 describe('misbehaving servers', () => {
   it('crash after N calls: in-flight fails with ServerCrashed (exit code, stderr tail), queued calls survive the restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
-    try {
-      const b = bridge('crashy', {
-        ...fixture('crash_after.py', '3'),
-        env: { CRASH_STATE_FILE: join(dir, 'count') },
-        queue: { maxConcurrent: 1 },
-      });
-      const seen = states(b);
-      await b.start();
-      // With one call in flight at a time, call 3 crashes the server; calls 4 and 5 are still queued.
-      const calls = [1, 2, 3, 4, 5].map((i) => b.call('echo', { text: `m${i}` }).then(text, (e: unknown) => e));
-      const [r1, r2, r3, r4, r5] = await Promise.all(calls);
-      expect([r1, r2]).toEqual(['m1', 'm2']);
-      expect(r3).toBeInstanceOf(ServerCrashedError);
-      const crash = r3 as ServerCrashedError;
-      expect(crash.data.exitCode).toBe(3);
-      expect(crash.data.outcomeUnknown).toBe(true);
-      expect(crash.data.stderrTail.join('\n')).toContain('crashing now');
-      expect([r4, r5]).toEqual(['m4', 'm5']); // sent to the restarted server
-      expect(b.process.restarts).toBe(1);
-      expect(seen).toEqual(expect.arrayContaining(['running', 'crashed', 'restarting', 'starting']));
-      expect(b.state).toBe('running');
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const b = bridge('crashy', {
+      ...fixture('crash_after.py', '3'),
+      env: { CRASH_STATE_FILE: crashState() },
+      queue: { maxConcurrent: 1 },
+    });
+    const seen = states(b);
+    await b.start();
+    // With one call in flight at a time, call 3 crashes the server; calls 4 and 5 are still queued.
+    const calls = [1, 2, 3, 4, 5].map((i) => b.call('echo', { text: `m${i}` }).then(text, (e: unknown) => e));
+    const [r1, r2, r3, r4, r5] = await Promise.all(calls);
+    expect([r1, r2]).toEqual(['m1', 'm2']);
+    expect(r3).toBeInstanceOf(ServerCrashedError);
+    const crash = r3 as ServerCrashedError;
+    expect(crash.data.exitCode).toBe(3);
+    expect(crash.data.outcomeUnknown).toBe(true);
+    expect(crash.data.stderrTail.join('\n')).toContain('crashing now');
+    expect([r4, r5]).toEqual(['m4', 'm5']); // sent to the restarted server
+    expect(b.process.restarts).toBe(1);
+    expect(seen).toEqual(expect.arrayContaining(['running', 'crashed', 'restarting', 'starting']));
+    expect(b.state).toBe('running');
   });
 
   it('retries an in-flight call marked retryable after the restart', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
-    try {
-      const b = bridge('crashy-retry', { ...fixture('crash_after.py', '1'), env: { CRASH_STATE_FILE: join(dir, 'count') }, queue: { retryDelayMs: 10 } });
-      await b.start();
-      // Call 1 crashes the server; being retryable it is resent and answered by the new process.
-      expect(text(await b.call('echo', { text: 'again' }, { retryable: true }))).toBe('again');
-      expect(b.process.restarts).toBe(1);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const b = bridge('crashy-retry', { ...fixture('crash_after.py', '1'), env: { CRASH_STATE_FILE: crashState() }, queue: { retryDelayMs: 10 } });
+    await b.start();
+    // Call 1 crashes the server; being retryable it is resent and answered by the new process.
+    expect(text(await b.call('echo', { text: 'again' }, { retryable: true }))).toBe('again');
+    expect(b.process.restarts).toBe(1);
   });
 
   it('retries an in-flight call to a readOnlyHint tool after the restart, without being asked', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-crash-'));
-    try {
-      const b = bridge('crashy-annotated', { ...fixture('crash_after.py', '1'), env: { CRASH_STATE_FILE: join(dir, 'count') }, queue: { retryDelayMs: 10 } });
-      await b.start();
-      expect(text(await b.call('lookup', { text: 'safe' }))).toBe('safe');
-      expect(b.process.restarts).toBe(1);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const b = bridge('crashy-annotated', { ...fixture('crash_after.py', '1'), env: { CRASH_STATE_FILE: crashState() }, queue: { retryDelayMs: 10 } });
+    await b.start();
+    expect(text(await b.call('lookup', { text: 'safe' }))).toBe('safe');
+    expect(b.process.restarts).toBe(1);
   });
 
   it('a server busy with long calls but answering pings stays healthy', async () => {

@@ -1,14 +1,19 @@
 /**
  * Vitest global setup: after the whole run, no process started by the tests may still be running
- * (servers from test/fixtures or examples/, orphan watchdogs, CLI hosts). Any found are killed and
- * the run fails, so a test that leaks processes cannot go unnoticed.
+ * (servers, orphan watchdogs, CLI hosts). Any found are killed and the run fails, so a test that
+ * leaks processes cannot go unnoticed.
+ *
+ * Only processes of this very run are ever considered: the setup puts a random run id in the
+ * environment (`MCP_IPC_TEST_RUN`) before any test starts, every process the tests start inherits
+ * it, and a process is ours only if its own environment (`/proc/PID/environ`) carries that id. A
+ * user's running `mcp-ipc serve`, another checkout's test run or anything else on the machine is
+ * never looked at twice, let alone signalled.
  */
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { procStat } from '../src/node/orphan-guard.js';
 
-const ROOT = resolve(import.meta.dirname, '..');
-const MARKERS = [`${ROOT}/test/fixtures/`, `${ROOT}/examples/python-server/`, `${ROOT}/dist/src/node/cli.js`, 'mcp-ipc-guard'];
+export const TEST_RUN_VARIABLE = 'MCP_IPC_TEST_RUN';
 
 interface Proc {
   pid: number;
@@ -16,7 +21,8 @@ interface Proc {
   cmd: string;
 }
 
-function leftovers(): Proc[] {
+/** Live processes whose environment carries `marker` (`NAME=value`), this process excluded. */
+export function processesMarked(marker: string): Proc[] {
   const found: Proc[] = [];
   let entries: string[] = [];
   try {
@@ -29,30 +35,35 @@ function leftovers(): Proc[] {
     const stat = procStat(entry);
     if (!stat || stat.state === 'Z') continue;
     try {
+      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
+      if (!environ.includes(marker)) continue;
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
-      if (MARKERS.some((m) => cmd.includes(m))) found.push({ pid: Number(entry), pgid: stat.pgrp, cmd });
+      found.push({ pid: Number(entry), pgid: stat.pgrp, cmd });
     } catch {
-      // ended meanwhile
+      // ended meanwhile, or not ours to read
     }
   }
   return found;
 }
 
 export default function setup(): () => Promise<void> {
-  const before = new Set(leftovers().map((p) => p.pid)); // not ours (e.g. an `npm start` in another shell)
+  const runId = randomUUID();
+  process.env[TEST_RUN_VARIABLE] = runId; // inherited by the workers and everything they start
+  const marker = `${TEST_RUN_VARIABLE}=${runId}`;
   return async () => {
     // Watchdogs and graceful shutdowns may still be finishing: give them a moment.
-    let left = leftovers().filter((p) => !before.has(p.pid));
+    let left = processesMarked(marker);
     for (let i = 0; i < 40 && left.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      left = leftovers().filter((p) => !before.has(p.pid));
+      left = processesMarked(marker);
     }
     if (left.length === 0) return;
     const ownGroup = procStat('self')?.pgrp;
     for (const p of left) {
+      // Signal the whole group only when every live member of it is ours too.
+      const groupIsOurs = p.pgid !== ownGroup && left.filter((q) => q.pgid === p.pgid).length === countGroup(p.pgid);
       try {
-        // Its whole group when it has its own (servers do), so its children go too.
-        process.kill(p.pgid !== ownGroup ? -p.pgid : p.pid, 'SIGKILL');
+        process.kill(groupIsOurs ? -p.pgid : p.pid, 'SIGKILL');
       } catch {
         // gone
       }
@@ -60,4 +71,18 @@ export default function setup(): () => Promise<void> {
     process.exitCode = 1; // vitest reports a teardown error but would still exit 0
     throw new Error(`Tests left ${left.length} process(es) running (now killed):\n${left.map((p) => `  ${p.pid} ${p.cmd}`).join('\n')}`);
   };
+}
+
+function countGroup(pgid: number): number {
+  let n = 0;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      const stat = procStat(entry);
+      if (stat && stat.state !== 'Z' && stat.pgrp === pgid) n++;
+    }
+  } catch {
+    return -1;
+  }
+  return n;
 }

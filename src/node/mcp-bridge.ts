@@ -7,7 +7,7 @@
  * idempotent/read-only (or marked retryable), which are resent after the restart; queued calls wait
  * for the restarted server. When the server is stopped or given up on, everything pending fails.
  */
-import { LATEST_PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
+import { LATEST_LEGACY_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { Emitter } from '../core/emitter.js';
 import { InvalidParamsError, type IpcError, NotConnectedError, ProtocolError, ServerCrashedError } from '../core/errors.js';
@@ -315,9 +315,9 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       capabilities?: Record<string, unknown>;
       serverInfo?: { name: string; version: string };
       instructions?: string;
-    }>('initialize', { protocolVersion: LATEST_PROTOCOL_VERSION, capabilities, clientInfo: this.clientInfo }, { bypassQueue: true, timeoutMs, hardTimeoutMs: timeoutMs });
+    }>('initialize', { protocolVersion: LATEST_LEGACY_PROTOCOL_VERSION, capabilities, clientInfo: this.clientInfo }, { bypassQueue: true, timeoutMs, hardTimeoutMs: timeoutMs });
     const version = result?.protocolVersion;
-    if (typeof version !== 'string' || !SUPPORTED_PROTOCOL_VERSIONS.includes(version)) {
+    if (typeof version !== 'string' || !(LEGACY_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
       throw new ProtocolError(`Server "${this.name}" answered initialize with unsupported protocol version ${JSON.stringify(version)}`, result);
     }
     this.protocolVersion = version;

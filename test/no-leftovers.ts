@@ -1,19 +1,23 @@
 /**
  * Vitest global setup: after the whole run, no process started by the tests may still be running
- * (servers, orphan watchdogs, CLI hosts). Any found are killed and the run fails, so a test that
- * leaks processes cannot go unnoticed.
+ * (servers, their helpers, orphan watchdogs, CLI hosts). Any found are killed and the run fails, so
+ * a test that leaks processes cannot go unnoticed.
  *
- * Only processes of this very run are ever considered: the setup puts a random run id in the
- * environment (`MCP_IPC_TEST_RUN`) before any test starts, every process the tests start inherits
- * it, and a process is ours only if its own environment (`/proc/PID/environ`) carries that id. A
- * user's running `mcp-ipc serve`, another checkout's test run or anything else on the machine is
- * never looked at twice, let alone signalled.
+ * Only processes of this very run are ever considered. The setup makes the run a process tree of
+ * mcp-ipc's own kind: it puts `MCP_IPC_TREE=<run id>` in the environment before any test starts.
+ * Every process the tests start directly inherits that value, and every server the library spawns
+ * gets `<run id>/<server id>` (a host running inside a tree nests its servers' cookies under it),
+ * which a server's own descendants inherit in turn. A process is ours only if its own environment
+ * (`/proc/PID/environ`) carries the run id itself or a value under it (`<run id>/…`). A user's
+ * running `mcp-ipc serve`, another checkout's test run or anything else on the machine is never
+ * looked at twice, let alone signalled.
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { procStat } from '../src/node/orphan-guard.js';
+import { inTree, TREE_VARIABLE } from '../src/node/platform/environment.js';
+import { procStat, procTreeValue } from '../src/node/platform/linux.js';
 
-export const TEST_RUN_VARIABLE = 'MCP_IPC_TEST_RUN';
+export { TREE_VARIABLE };
 
 interface Proc {
   pid: number;
@@ -21,8 +25,8 @@ interface Proc {
   cmd: string;
 }
 
-/** Live processes whose environment carries `marker` (`NAME=value`), this process excluded. */
-export function processesMarked(marker: string): Proc[] {
+/** Live processes whose environment carries `runId` or a tree under it, this process excluded. */
+export function processesOfRun(runId: string): Proc[] {
   const found: Proc[] = [];
   let entries: string[] = [];
   try {
@@ -33,14 +37,12 @@ export function processesMarked(marker: string): Proc[] {
   for (const entry of entries) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     const stat = procStat(entry);
-    if (!stat || stat.state === 'Z') continue;
+    if (!stat || stat.state === 'Z' || !inTree(procTreeValue(entry), runId)) continue;
     try {
-      const environ = readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0');
-      if (!environ.includes(marker)) continue;
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ').trim();
       found.push({ pid: Number(entry), pgid: stat.pgrp, cmd });
     } catch {
-      // ended meanwhile, or not ours to read
+      // ended meanwhile
     }
   }
   return found;
@@ -48,14 +50,13 @@ export function processesMarked(marker: string): Proc[] {
 
 export default function setup(): () => Promise<void> {
   const runId = randomUUID();
-  process.env[TEST_RUN_VARIABLE] = runId; // inherited by the workers and everything they start
-  const marker = `${TEST_RUN_VARIABLE}=${runId}`;
+  process.env[TREE_VARIABLE] = runId; // inherited by the workers and everything they start
   return async () => {
     // Watchdogs and graceful shutdowns may still be finishing: give them a moment.
-    let left = processesMarked(marker);
+    let left = processesOfRun(runId);
     for (let i = 0; i < 40 && left.length > 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      left = processesMarked(marker);
+      left = processesOfRun(runId);
     }
     if (left.length === 0) return;
     const ownGroup = procStat('self')?.pgrp;

@@ -18,6 +18,8 @@ export interface ExitInfo {
   signal: string | null;
   /** Epoch ms. */
   at: number;
+  /** The exit could not be confirmed within the shutdown budget: the process may still run. */
+  unconfirmed?: true;
 }
 
 export interface ServerEvent {

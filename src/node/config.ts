@@ -1,6 +1,11 @@
 /**
  * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
  * `queue`, `process`, `limits` sections and a host-wide `limits` section. Errors name the exact path.
+ *
+ * `command`, `args`, `cwd` and `env` values may reference the host's environment as `${env:NAME}`
+ * (e.g. `"env": { "API_KEY": "${env:MY_API_KEY}" }`): servers get an allow-listed environment, so
+ * this is how a config hands a server a secret the host holds. A reference to an unset variable is
+ * a ConfigError naming the path; `$${env:NAME}` stands for a literal `${env:NAME}`.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -34,7 +39,7 @@ export function demoServerConfig(overrides: Partial<McpServerConfig> = {}): McpS
   return { command: process.env.MCP_IPC_PYTHON ?? 'python3', args: [DEMO_SERVER_PATH], ...overrides };
 }
 
-export async function loadConfig(path: string): Promise<McpConfigFile> {
+export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<McpConfigFile> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -47,17 +52,20 @@ export async function loadConfig(path: string): Promise<McpConfigFile> {
   } catch (error) {
     throw new ConfigError(`Config file ${path} is not valid JSON: ${(error as Error).message}`);
   }
-  return parseConfig(json, dirname(resolve(path)));
+  return parseConfig(json, dirname(resolve(path)), env);
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Validates a parsed config; relative `cwd`s are resolved against `baseDir`. */
-export function parseConfig(json: unknown, baseDir = process.cwd()): McpConfigFile {
+/**
+ * Validates a parsed config; relative `cwd`s are resolved against `baseDir`, `${env:NAME}`
+ * references against `env`.
+ */
+export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): McpConfigFile {
   if (!isObject(json) || !isObject(json.mcpServers)) throw new ConfigError('Config must be an object with an "mcpServers" object');
   const servers: Record<string, McpServerConfig> = {};
   for (const [name, raw] of Object.entries(json.mcpServers)) {
-    servers[name] = parseServer(`mcpServers.${name}`, raw, baseDir);
+    servers[name] = parseServer(`mcpServers.${name}`, raw, baseDir, env);
   }
   if (Object.keys(servers).length === 0) throw new ConfigError('"mcpServers" names no server');
   const config: McpConfigFile = { mcpServers: servers };
@@ -65,21 +73,25 @@ export function parseConfig(json: unknown, baseDir = process.cwd()): McpConfigFi
   return config;
 }
 
-function parseServer(path: string, raw: unknown, baseDir: string): McpServerConfig {
+function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${path} must be an object`);
   if (typeof raw.command !== 'string' || raw.command === '') throw new ConfigError(`${path}.command must be a non-empty string`);
-  const server: McpServerConfig = { command: raw.command };
+  const server: McpServerConfig = { command: expandEnv(raw.command, `${path}.command`, hostEnv) };
   if (raw.args !== undefined) {
     if (!Array.isArray(raw.args) || !raw.args.every((a) => typeof a === 'string')) throw new ConfigError(`${path}.args must be an array of strings`);
-    server.args = raw.args as string[];
+    server.args = (raw.args as string[]).map((a, i) => expandEnv(a, `${path}.args[${i}]`, hostEnv));
   }
   if (raw.env !== undefined) {
     if (!isObject(raw.env) || !Object.values(raw.env).every((v) => typeof v === 'string')) throw new ConfigError(`${path}.env must map names to strings`);
-    server.env = raw.env as Record<string, string>;
+    server.env = Object.fromEntries(Object.entries(raw.env as Record<string, string>).map(([k, v]) => [k, expandEnv(v, `${path}.env.${k}`, hostEnv)]));
+  }
+  if (raw.inheritEnv !== undefined) {
+    if (typeof raw.inheritEnv !== 'boolean') throw new ConfigError(`${path}.inheritEnv must be true or false`);
+    server.inheritEnv = raw.inheritEnv;
   }
   if (raw.cwd !== undefined) {
     if (typeof raw.cwd !== 'string') throw new ConfigError(`${path}.cwd must be a string`);
-    server.cwd = resolve(baseDir, raw.cwd);
+    server.cwd = resolve(baseDir, expandEnv(raw.cwd, `${path}.cwd`, hostEnv));
   }
   if (raw.queue !== undefined) server.queue = numbers(`${path}.queue`, raw.queue, ['priorityQueue']);
   if (raw.process !== undefined) server.process = numbers(`${path}.process`, raw.process, ['autoRestart', 'restartOnMemoryLimit', 'orphanGuard']);
@@ -94,6 +106,22 @@ function parseServer(path: string, raw: unknown, baseDir: string): McpServerConf
     server.retryableTools = raw.retryableTools as string[];
   }
   return server;
+}
+
+const ENV_REFERENCE = /\$(\$?)\{env:([^}]*)\}/g;
+
+/**
+ * Replaces each `${env:NAME}` in `value` by the host's variable; `$${env:NAME}` is kept as a
+ * literal `${env:NAME}`. An unset variable, or a malformed name, is a ConfigError naming `path`.
+ */
+export function expandEnv(value: string, path: string, hostEnv: NodeJS.ProcessEnv = process.env): string {
+  return value.replace(ENV_REFERENCE, (match: string, escaped: string, name: string) => {
+    if (escaped) return match.slice(1);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new ConfigError(`${path}: "\${env:${name}}" is not a valid variable reference`);
+    const resolved = hostEnv[name];
+    if (resolved === undefined) throw new ConfigError(`${path} references \${env:${name}}, but ${name} is not set in the host's environment`);
+    return resolved;
+  });
 }
 
 /** A settings section: every value a non-negative number, except the named booleans. */

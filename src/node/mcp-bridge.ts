@@ -38,7 +38,13 @@ import type { StdioTransport } from './stdio-transport.js';
 export interface McpServerConfig {
   command: string;
   args?: string[];
+  /** The server's own variables, on top of an allow-listed part of the host's environment (see StdioServerParams). */
   env?: Record<string, string>;
+  /**
+   * Pass the host's whole environment (still without `MCP_IPC_TOKEN` unless `env` names it).
+   * @default false
+   */
+  inheritEnv?: boolean;
   cwd?: string;
   /** IpcManager settings (concurrency, queue size, timeouts, retries). */
   queue?: IpcManagerOptions;
@@ -117,7 +123,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     this.ipc = new IpcManager(undefined, { ...config.queue, holdQueueOnDisconnect: true });
     this.process = new ProcessManager(
       name,
-      { command: config.command, args: config.args, env: config.env, cwd: config.cwd },
+      { command: config.command, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.ipc.request('ping', undefined, { timeoutMs, hardTimeoutMs: timeoutMs, bypassQueue: true }),

@@ -14,7 +14,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { Emitter } from '../core/emitter.js';
 import { type IpcError, NotConnectedError, toIpcError, TimeoutError } from '../core/errors.js';
 import type { ExitInfo, ServerEvent, ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
-import { listProcessGroup } from './orphan-guard.js';
+import type { Platform } from './platform/index.js';
 import type { ResourceHandle, ResourceManager } from './resource-manager.js';
 import { type StdioServerParams, StdioTransport } from './stdio-transport.js';
 
@@ -53,6 +53,8 @@ export interface ProcessManagerOptions {
   /** Process-count limit and tracking. */
   resources?: ResourceManager;
   random?: () => number;
+  /** The OS specifics, passed to each StdioTransport. @default currentPlatform() */
+  platform?: Platform;
 }
 
 export interface ProcessHooks {
@@ -79,7 +81,7 @@ export interface ProcessManagerEvents extends Record<string, unknown> {
   exit: ExitInfo;
 }
 
-type Resolved = Required<Omit<ProcessManagerOptions, 'resources' | 'memoryLimitMb' | 'random'>> & { memoryLimitMb: number; random: () => number };
+type Resolved = Required<Omit<ProcessManagerOptions, 'resources' | 'memoryLimitMb' | 'random' | 'platform'>> & { memoryLimitMb: number; random: () => number; platform?: Platform };
 
 export class ProcessManager extends Emitter<ProcessManagerEvents> {
   readonly name: string;
@@ -139,6 +141,7 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
       restartOnMemoryLimit: options.restartOnMemoryLimit ?? d.restartOnMemoryLimit,
       maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.transport.maxMessageBytes,
       random: options.random ?? Math.random,
+      platform: options.platform,
     };
   }
 
@@ -255,6 +258,7 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
       maxMessageBytes: this.opts.maxMessageBytes,
       stderrLines: this.opts.stderrLines,
       shutdownTimeoutMs: this.opts.shutdownTimeoutMs,
+      platform: this.opts.platform,
     });
     this.transport = transport;
     this.killReason = undefined;
@@ -306,7 +310,7 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     if (transport !== this.transport) return;
     this._lastExit = info;
     this.emit('exit', info);
-    const how = info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
+    const how = info.unconfirmed ? 'exit not confirmed, the process may still run' : info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
     const kill = this.killReason;
     this.record('exit', kill?.planned ? 'info' : 'warn', `Process exited (${how})${kill ? `: ${kill.reason}` : ''}`, info);
     if (kill?.planned) return; // stop() / restart() carry on from here
@@ -393,14 +397,15 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     }
   }
 
-  /** CPU % and RSS summed over the server's process group (wrappers and their children included). */
+  /** CPU % and RSS summed over the server's tree (wrappers, their children and daemonized helpers included). */
   async sampleUsage(): Promise<Usage | null> {
-    const pid = this.transport?.pid;
-    if (this.sampling || !pid || this._state !== 'running') return null;
+    const transport = this.transport;
+    const pid = transport?.pid;
+    if (this.sampling || !transport || !pid || this._state !== 'running') return null;
     this.sampling = true;
     try {
-      const group = listProcessGroup(pid);
-      const pids = group.length > 0 ? group : [pid];
+      const tree = await transport.treePids();
+      const pids = tree.length > 0 ? tree : [pid];
       const stats = await pidusage(pids, { maxage: this.opts.usageIntervalMs * 3 || 15_000 });
       let cpu = 0;
       let memory = 0;

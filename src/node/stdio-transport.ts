@@ -1,27 +1,42 @@
 /**
  * StdioTransport: an MCP server as a child process speaking newline-delimited JSON-RPC on
  * stdin/stdout (the MCP stdio transport), done carefully:
- * - spawned without a shell, in its own process group, watched by an orphan guard;
+ * - spawned without a shell, in its own process group (POSIX), with an allow-listed environment
+ *   carrying a tree cookie (`MCP_IPC_TREE`), watched by an orphan guard;
  * - stdout framed by the linear LineDecoder (non-JSON and oversized lines become diagnostics);
  * - stderr always read (a full stderr pipe would block the child) into a bounded ring of lines;
  * - writes honour the pipe's drain, so backpressure reaches the IpcManager;
- * - close(): end stdin → wait → SIGTERM to the group → wait → SIGKILL to the group;
+ * - close(): end stdin → wait → SIGTERM to the tree → wait → SIGKILL to the tree, every wait bounded;
+ * - when the server exits, what is left of its tree (the group, and descendants that left it but
+ *   carry the cookie) is ended too;
  * - an unexpected exit closes with a ServerCrashedError (exit code, signal, stderr tail).
+ * The OS specifics (group vs. parent links, signals vs. taskkill, /proc vs. ps) are the Platform's.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { DEFAULTS } from '../core/defaults.js';
 import { type IpcError, NotConnectedError, ServerCrashedError } from '../core/errors.js';
 import { encodeMessage, LineDecoder } from '../core/framing.js';
 import { type Diagnostic, decodeText, type JsonRpcMessage, preview, sniffResponseId } from '../core/jsonrpc.js';
 import { SENT, type Transport } from '../core/transport.js';
 import type { ExitInfo } from '../core/gateway-protocol.js';
-import { guardProcessGroup, killGroup, listProcessGroup, type OrphanGuard } from './orphan-guard.js';
+import { guardTree, type OrphanGuard } from './orphan-guard.js';
+import { childEnvironment, currentPlatform, newTreeCookie, type Platform, type ServerTree } from './platform/index.js';
 
 export interface StdioServerParams {
   command: string;
   args?: string[];
-  /** Added to the host's environment (the child inherits the rest). */
+  /**
+   * The server's own variables, on top of an allow-listed part of the host's environment (PATH,
+   * HOME, USER, SHELL, TERM, locale, temp dirs; on Windows the SDK's list plus PATHEXT, COMSPEC,
+   * TMP, WINDIR). Naming `MCP_IPC_TOKEN` here is the only way a server gets the gateway token.
+   */
   env?: Record<string, string>;
+  /**
+   * Pass the host's whole environment instead of the allow-list (`MCP_IPC_TOKEN` still withheld
+   * unless `env` names it).
+   * @default false
+   */
+  inheritEnv?: boolean;
   cwd?: string;
 }
 
@@ -32,8 +47,12 @@ export interface StdioTransportOptions {
   stderrLines?: number;
   /** Total time close() may take before the group is SIGKILLed (default 10 000 ms). */
   shutdownTimeoutMs?: number;
-  /** Watchdog that kills the group if the host dies (default true). */
+  /** Watchdog that kills the tree if the host dies (default true). */
   orphanGuard?: boolean;
+  /** The OS specifics (spawn, tree listing and kill, watchdog). @default currentPlatform() */
+  platform?: Platform;
+  /** Where the allow-listed environment and the outer tree cookie come from. @default process.env */
+  hostEnv?: NodeJS.ProcessEnv;
 }
 
 const STDERR_LINE_MAX = 16 * 1024;
@@ -48,8 +67,12 @@ export class StdioTransport implements Transport {
 
   private readonly params: StdioServerParams;
   private readonly opts: Required<StdioTransportOptions>;
+  private readonly platform: Platform;
   private child: ChildProcessWithoutNullStreams | undefined;
   private guard: OrphanGuard | undefined;
+  private _tree: ServerTree | undefined;
+  /** Ending what the leader left behind; close() waits for it. */
+  private sweep: Promise<void> | undefined;
   private readonly ring: string[] = [];
   private ringStart = 0;
   private closing: { reason: string; error: IpcError } | undefined;
@@ -67,7 +90,10 @@ export class StdioTransport implements Transport {
       stderrLines: options.stderrLines ?? DEFAULTS.process.stderrLines,
       shutdownTimeoutMs: options.shutdownTimeoutMs ?? DEFAULTS.process.shutdownTimeoutMs,
       orphanGuard: options.orphanGuard ?? true,
+      platform: options.platform ?? currentPlatform(),
+      hostEnv: options.hostEnv ?? process.env,
     };
+    this.platform = this.opts.platform;
     this.exitedPromise = new Promise((resolve) => (this.resolveExited = resolve));
   }
 
@@ -88,28 +114,37 @@ export class StdioTransport implements Transport {
     return this._closeError;
   }
 
+  /** The server's tree (leader pid and cookie), once spawned. */
+  get tree(): ServerTree | undefined {
+    return this._tree;
+  }
+
+  /** Live pids of the server's tree: its group, and descendants that left it but carry its cookie. */
+  treePids(): Promise<number[]> {
+    return this._tree ? this.platform.treeMembers(this._tree) : Promise.resolve([]);
+  }
+
   /** Spawns the process; resolves once it runs, rejects (NotConnected) when it cannot be spawned. */
   start(): Promise<void> {
     if (this.child) return Promise.reject(new NotConnectedError('StdioTransport already started'));
-    const { command, args = [], env, cwd } = this.params;
+    const { command, args = [], cwd } = this.params;
+    const hostEnv = this.opts.hostEnv;
+    const cookie = newTreeCookie(hostEnv);
+    const env = childEnvironment(this.params, cookie, hostEnv, this.platform.os, (h) => this.platform.defaultEnvironment(h));
     return new Promise<void>((resolve, reject) => {
       let child: ChildProcessWithoutNullStreams;
       try {
-        child = spawn(command, args, {
-          cwd,
-          env: env ? { ...process.env, ...env } : process.env,
-          stdio: ['pipe', 'pipe', 'pipe'],
-          detached: true, // own process group: signals reach wrappers (npx, sh -c) and their children
-          shell: false,
-          windowsHide: true,
-        });
+        child = this.platform.spawn(command, args, { cwd, env });
       } catch (error) {
         reject(new NotConnectedError(`Cannot start ${command}: ${(error as Error).message}`));
         return;
       }
       this.child = child;
       child.once('spawn', () => {
-        if (this.opts.orphanGuard && child.pid) this.guard = guardProcessGroup(child.pid, Math.max(1, Math.ceil(this.opts.shutdownTimeoutMs / 4000)));
+        if (child.pid) {
+          this._tree = { leader: child.pid, cookie };
+          if (this.opts.orphanGuard) this.guard = guardTree(this._tree, Math.max(1000, this.opts.shutdownTimeoutMs / 4), this.platform);
+        }
         resolve();
       });
       child.once('error', (error) => {
@@ -167,10 +202,9 @@ export class StdioTransport implements Transport {
     return this.shutdown(error, reason, timeoutMs);
   }
 
-  /** Immediate signal to the whole group. */
+  /** Immediate signal to the whole tree (SIGTERM asks, anything else forces). */
   kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    const pid = this.child?.pid;
-    if (pid && !this.exitInfo) killGroup(pid, signal);
+    if (this._tree && !this.exitInfo) void this.platform.signalTree(this._tree, signal === 'SIGTERM' ? 'SIGTERM' : 'SIGKILL');
   }
 
   /** The last `n` stderr lines (all kept ones by default). */
@@ -192,17 +226,25 @@ export class StdioTransport implements Transport {
       // Lines waiting for drain were handed to the stream already (and close() still flushes them):
       // they count as written, so their requests end as "outcome unknown", never resent blindly.
       this.releaseDrain();
-      const pid = child.pid!;
+      const tree = this._tree!;
       // Thirds of the budget: EOF on stdin (MCP's polite "please exit"), then SIGTERM, then SIGKILL.
       const step = Math.max(50, Math.floor(timeoutMs / 3));
       this.flush();
       child.stdin.end();
       if (!(await this.waitExit(step))) {
-        killGroup(pid, 'SIGTERM');
-        if (!(await this.waitExit(step))) killGroup(pid, 'SIGKILL');
+        await this.platform.signalTree(tree, 'SIGTERM');
+        if (!(await this.waitExit(step))) {
+          await this.platform.signalTree(tree, 'SIGKILL');
+          // Bounded even now: where the kill cannot work (or cannot be seen to), close() still ends.
+          if (!(await this.waitExit(Math.min(step, 2_000)))) {
+            this.onerror?.(new Error(`Server process ${tree.leader} did not confirm its exit after SIGKILL; it may still run`));
+            this.finish({ code: null, signal: null, at: Date.now(), unconfirmed: true }, error);
+          }
+        }
       }
     }
     await this.exitedPromise;
+    await this.sweep;
   }
 
   private waitExit(ms: number): Promise<boolean> {
@@ -256,14 +298,10 @@ export class StdioTransport implements Transport {
 
   private onExit(code: number | null, signal: NodeJS.Signals | null): void {
     const info: ExitInfo = { code, signal, at: Date.now() };
-    const pid = this.child?.pid;
-    // The leader is gone; anything it left in its group (a wrapper's children) goes too.
-    if (pid) {
-      killGroup(pid, 'SIGTERM');
-      setTimeout(() => {
-        if (listProcessGroup(pid).length > 0) killGroup(pid, 'SIGKILL');
-      }, 1000).unref();
-    }
+    // The leader is gone; anything it left (a wrapper's children, a daemonized helper) goes too.
+    // Platform operations never throw; if one did, the watchdog (not dismissed) would still cover the tree.
+    if (this._tree) this.sweep = this.sweepTree(this._tree).catch(() => undefined);
+    else this.guard?.dismiss();
     const error =
       this.closing?.error ??
       new ServerCrashedError(`Server exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`, {
@@ -281,10 +319,28 @@ export class StdioTransport implements Transport {
     this.closed = true;
     this.exitInfo = info;
     this._closeError = error;
-    this.guard?.dismiss();
     this.releaseDrain(); // written, see shutdown(): the requests fail with this exit's error instead
     this.resolveExited(info);
     this.onclose?.();
+  }
+
+  /**
+   * After the leader's exit: SIGTERM to what is left of the tree, a bounded grace, SIGKILL. The
+   * watchdog keeps guarding until this is done. Polling, because a process that is not our child
+   * sends us no event when it ends.
+   */
+  private async sweepTree(tree: ServerTree): Promise<void> {
+    let left = await this.platform.treeMembers(tree);
+    if (left.length > 0) {
+      await this.platform.signalTree(tree, 'SIGTERM');
+      const deadline = Date.now() + Math.min(1_000, Math.max(50, this.opts.shutdownTimeoutMs / 3));
+      while (left.length > 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        left = await this.platform.treeMembers(tree);
+      }
+      if (left.length > 0) await this.platform.signalTree(tree, 'SIGKILL');
+    }
+    this.guard?.dismiss();
   }
 
   private finishIfIdle(error: IpcError): void {

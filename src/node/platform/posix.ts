@@ -54,7 +54,7 @@ export function shellWatchdog(spawn: Spawn, shell: string, script: string, tree:
     });
     watchdog.on('error', () => undefined); // no shell: the exit hook still covers ordinary exits
     watchdog.unref();
-    (watchdog.stdin as Socket | null)?.unref();
+    (watchdog.stdin as Partial<Socket> | null)?.unref?.();
   } catch {
     watchdog = undefined;
   }

@@ -185,7 +185,7 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
           });
           child.on('error', () => undefined);
           child.unref();
-          (child.stdin as Socket | null)?.unref();
+          (child.stdin as Partial<Socket> | null)?.unref?.();
           watchdog = child;
         } catch {
           watchdog = undefined;

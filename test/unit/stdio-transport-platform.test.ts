@@ -30,7 +30,7 @@ function fakePlatform() {
       spawned.push({ command, env: options.env });
       return immortalChild(++nextPid);
     },
-    defaultEnvironment: (hostEnv) => (hostEnv.PATH ? { PATH: hostEnv.PATH } : {}),
+    defaultEnvironment: (hostEnv): Record<string, string> => (hostEnv.PATH ? { PATH: hostEnv.PATH } : {}),
     treeMembers: async (tree) => [tree.leader],
     signalTree: async (tree, signal) => {
       signals.push({ leader: tree.leader, signal });

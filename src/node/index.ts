@@ -1,6 +1,17 @@
 /** mcp-ipc for Node: stdio transport, supervision, resources, the MCP bridge, the gateway. */
 export * from './stdio-transport.js';
 export * from './orphan-guard.js';
+export {
+  currentPlatform,
+  platformFor,
+  defaultEnvironment,
+  TREE_VARIABLE,
+  type Platform,
+  type ServerTree,
+  type TreeSignal,
+  type CommandRunner,
+  type CommandResult,
+} from './platform/index.js';
 export * from './process-manager.js';
 export * from './resource-manager.js';
 export * from './mcp-bridge.js';

@@ -140,11 +140,10 @@ export class StdioTransport implements Transport {
         return;
       }
       this.child = child;
+      // The pid is known at once when the spawn succeeded: a close() racing start() can still reach the tree.
+      if (child.pid) this._tree = { leader: child.pid, cookie };
       child.once('spawn', () => {
-        if (child.pid) {
-          this._tree = { leader: child.pid, cookie };
-          if (this.opts.orphanGuard) this.guard = guardTree(this._tree, Math.max(1000, this.opts.shutdownTimeoutMs / 4), this.platform);
-        }
+        if (this._tree && this.opts.orphanGuard) this.guard = guardTree(this._tree, Math.max(1000, this.opts.shutdownTimeoutMs / 4), this.platform);
         resolve();
       });
       child.once('error', (error) => {
@@ -226,12 +225,12 @@ export class StdioTransport implements Transport {
       // Lines waiting for drain were handed to the stream already (and close() still flushes them):
       // they count as written, so their requests end as "outcome unknown", never resent blindly.
       this.releaseDrain();
-      const tree = this._tree!;
+      const tree = this._tree; // none: the spawn failed, and its 'error' event finishes the transport
       // Thirds of the budget: EOF on stdin (MCP's polite "please exit"), then SIGTERM, then SIGKILL.
       const step = Math.max(50, Math.floor(timeoutMs / 3));
       this.flush();
       child.stdin.end();
-      if (!(await this.waitExit(step))) {
+      if (tree && !(await this.waitExit(step))) {
         await this.platform.signalTree(tree, 'SIGTERM');
         if (!(await this.waitExit(step))) {
           await this.platform.signalTree(tree, 'SIGKILL');

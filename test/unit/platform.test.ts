@@ -127,6 +127,24 @@ describe('linux (fake /proc)', () => {
     expect(sent.every(([, s]) => s === 'SIGKILL')).toBe(true);
   });
 
+  it('never signals -1, 0 or 1 (everything, the own group, init), whatever the tree says', async () => {
+    root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
+    const { kill, sent } = fakeKill(new Set([1]));
+    const platforms = [
+      createLinuxPlatform({ procRoot: root, kill }),
+      createDarwinPlatform({ runner: fakeRunner(() => FAIL), kill }),
+      createWin32Platform({ runner: fakeRunner(() => FAIL), kill }),
+    ];
+    for (const platform of platforms) {
+      for (const leader of [-1, 0, 1, 1.5]) {
+        await platform.signalTree({ leader, cookie: '' }, 'SIGKILL');
+        platform.killTreeSync({ leader, cookie: '' });
+      }
+    }
+    expect(sent).toEqual([]);
+    expect(inTree('/x', '')).toBe(false);
+  });
+
   it('a zombie is not alive', () => {
     root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
     proc(5, 'Z', 1, 5);

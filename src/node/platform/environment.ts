@@ -90,7 +90,7 @@ export function newTreeCookie(hostEnv: NodeJS.ProcessEnv = process.env, id = ran
 
 /** Whether a `MCP_IPC_TREE` value belongs to the tree `cookie`: the cookie itself or a cookie below it. */
 export function inTree(value: string | undefined, cookie: string): boolean {
-  return value !== undefined && (value === cookie || value.startsWith(`${cookie}/`));
+  return value !== undefined && cookie !== '' && (value === cookie || value.startsWith(`${cookie}/`));
 }
 
 /** Well-formed: segments of letters, digits, `_` and `-`, joined by `/`. */

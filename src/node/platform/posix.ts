@@ -14,8 +14,17 @@ export type Spawn = (command: string, args: readonly string[], options: SpawnOpt
 export const nodeKill: Kill = (pid, signal) => void process.kill(pid, signal);
 export const nodeSpawnFn: Spawn = (command, args, options) => nodeSpawn(command, args, options);
 
+/**
+ * A pid or group id we may signal: a positive integer above 1. `kill(-1)` would reach every process
+ * of the user, `kill(0)` the host's own group, `kill(1)` init: never, whatever a caller passes.
+ */
+export function signallable(id: number): boolean {
+  return Number.isSafeInteger(id) && id > 1;
+}
+
 /** Signals a whole process group; false when it no longer exists (or is not ours to signal). */
 export function signalGroup(kill: Kill, pgid: number, signal: NodeJS.Signals | 0): boolean {
+  if (!signallable(pgid)) return false;
   try {
     kill(-pgid, signal);
     return true;
@@ -26,6 +35,7 @@ export function signalGroup(kill: Kill, pgid: number, signal: NodeJS.Signals | 0
 
 /** Signals one process; false when it is gone. */
 export function signalPid(kill: Kill, pid: number, signal: NodeJS.Signals | 0): boolean {
+  if (!signallable(pid)) return false;
   try {
     kill(pid, signal);
     return true;

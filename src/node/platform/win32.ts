@@ -17,7 +17,7 @@ import type { Socket } from 'node:net';
 import crossSpawn from 'cross-spawn';
 import { defaultEnvironment } from './environment.js';
 import type { Platform, ServerTree, TreeSignal, Watchdog } from './index.js';
-import { type Kill, nodeKill } from './posix.js';
+import { type Kill, nodeKill, signallable } from './posix.js';
 import { type CommandRunner, nodeCommandRunner } from './runner.js';
 
 type Spawn = (command: string, args: readonly string[], options: SpawnOptions) => ChildProcess;
@@ -129,7 +129,7 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
     const roots = [tree.leader, ...(known.get(tree.leader)?.keys() ?? [])];
     const reached: number[] = [];
     for (const pid of roots) {
-      if (pid !== tree.leader && !isAlive(pid)) continue;
+      if (!signallable(pid) || (pid !== tree.leader && !isAlive(pid))) continue;
       const args = sig === 'SIGKILL' ? ['/T', '/F', '/PID', String(pid)] : ['/T', '/PID', String(pid)];
       const r = await runner.run('taskkill', args, timeoutMs);
       if (r.code === 0) reached.push(pid);
@@ -163,6 +163,7 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
     signalTree: (tree, sig) => signal(tree, sig),
     killTreeSync(tree) {
       for (const pid of [tree.leader, ...(known.get(tree.leader)?.keys() ?? [])]) {
+        if (!signallable(pid)) continue;
         const r = runner.runSync('taskkill', ['/T', '/F', '/PID', String(pid)], timeoutMs);
         if (r.code !== 0) {
           try {
@@ -191,7 +192,7 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
           watchdog = undefined;
         }
       }
-      const registered = register(`+${tree.leader}`);
+      const registered = signallable(tree.leader) && register(`+${tree.leader}`);
       let dismissed = false;
       return {
         dismiss() {

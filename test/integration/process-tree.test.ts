@@ -80,6 +80,14 @@ describe.runIf(process.platform === 'linux')('descendants that left the process 
     await waitFor(() => escaped.every((p) => !isAlive(p)), 5_000, 'the escaped helpers to end after the crash');
   });
 
+  it('CPU/RSS sampling covers the helpers that left the group', async () => {
+    const b = bridge('escapee-sampled', fixture('escapee.py'));
+    await b.start();
+    const { pid, escaped } = await escapees(b);
+    const usage = await b.process.sampleUsage();
+    expect(usage?.pids.sort()).toEqual([pid, ...escaped].sort());
+  });
+
   it('processes outside the tree are never signalled, even with a lookalike or parent cookie', async () => {
     const b = bridge('escapee-neighbours', fixture('escapee.py'));
     await b.start();

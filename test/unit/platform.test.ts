@@ -299,7 +299,7 @@ describe('win32 (fake taskkill, PowerShell, wmic)', () => {
     expect(calls[0]!.options.detached).toBeUndefined();
   });
 
-  it('one Node watchdog per host: servers register and unregister over its pipe', () => {
+  it('one Node watchdog per host: servers, and the descendants seen, register and unregister over its pipe', async () => {
     const stdin = new PassThrough();
     const written: string[] = [];
     stdin.on('data', (d: Buffer) => written.push(d.toString()));
@@ -308,33 +308,40 @@ describe('win32 (fake taskkill, PowerShell, wmic)', () => {
       spawned.push({ command, args });
       return Object.assign(new EventEmitter(), { stdin, exitCode: null, signalCode: null, unref() {} }) as unknown as ChildProcess;
     };
-    const win = createWin32Platform({ spawn: fake, nodePath: 'node.exe' });
+    const runner = fakeRunner(() => OK('100 50\n101 100\n102 101\n200 1\n'));
+    const win = createWin32Platform({ spawn: fake, nodePath: 'node.exe', runner, kill: fakeKill(new Set([100, 101, 102, 200])).kill });
     const a = win.watchdog({ leader: 100, cookie: 'a' }, 1000);
-    const b = win.watchdog({ leader: 101, cookie: 'b' }, 1000);
+    const b = win.watchdog({ leader: 200, cookie: 'b' }, 1000);
+    await win.treeMembers({ leader: 100, cookie: 'a' });
+    await win.treeMembers({ leader: 100, cookie: 'a' }); // each pid is registered once
     a.dismiss();
     a.dismiss();
     expect(spawned).toHaveLength(1);
     expect(spawned[0]!.command).toBe('node.exe');
-    expect(spawned[0]!.args.slice(-4)).toEqual(['taskkill', '/T', '/F', '/PID']);
-    expect(written.join('')).toBe('+100\n+101\n-100\n');
+    expect(spawned[0]!.args.slice(-2).map((a) => JSON.parse(a) as string[])).toEqual([['powershell.exe', ...POWERSHELL_ARGS], ['taskkill', '/T', '/F', '/PID']]);
+    expect(written.join('')).toBe('+100\n+200\n+101\n+102\n-100\n-101\n-102\n');
     b.dismiss();
   });
 });
 
 describe('the Windows watchdog script (run for real with a stand-in kill command)', () => {
-  it('on the end of its pipe, runs the kill command for every server still registered', async () => {
+  it('on the end of its pipe, kills every registered pid and its descendants by parent links', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'watchdog-'));
     try {
       const log = join(dir, 'killed');
       const recorder = join(dir, 'record.cjs');
       writeFileSync(recorder, `require('node:fs').appendFileSync(${JSON.stringify(log)}, process.argv.slice(2).join(' ') + '\\n');`);
-      const child = spawn(process.execPath, ['-e', WATCHDOG_SCRIPT, process.execPath, recorder, '/T', '/F', '/PID'], { stdio: ['pipe', 'ignore', 'inherit'] });
+      // The leader 100 is already gone (it died with the host's job); 101 is its orphan, 102 the orphan's child.
+      const table = ['101 100', '102 101', '103 999', '200 1', '201 200', 'garbage'].join('\r\n');
+      const list = [process.execPath, '-e', `process.stdout.write(${JSON.stringify(table)})`];
+      const kill = [process.execPath, recorder, '/T', '/F', '/PID'];
+      const child = spawn(process.execPath, ['-e', WATCHDOG_SCRIPT, JSON.stringify(list), JSON.stringify(kill)], { stdio: ['pipe', 'ignore', 'inherit'] });
       const exited = new Promise((r) => child.once('exit', r));
-      child.stdin.write('+100\n+101\n');
-      child.stdin.write('-100\n+102');
+      child.stdin.write('+100\n+200\n');
+      child.stdin.write('-200\n+300');
       child.stdin.end('\n'); // the host is gone
       await exited;
-      expect(readFileSync(log, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['/T /F /PID 101', '/T /F /PID 102']);
+      expect(readFileSync(log, 'utf8').split('\n').filter(Boolean).sort()).toEqual(['/T /F /PID 100', '/T /F /PID 101', '/T /F /PID 102', '/T /F /PID 300']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,9 +8,14 @@
  *   died is still found while its recorded parent id still matches;
  * - SIGTERM is `taskkill /T /PID` (asks windowed programs to close; console programs refuse it),
  *   SIGKILL is `taskkill /T /F /PID`; when `taskkill` itself fails, the process is terminated directly;
- * - host death: one small Node watchdog per host (no `/bin/sh` here) holds a pipe from the host and,
- *   when it closes, runs `taskkill /T /F` on every server still registered with it.
+ * - host death: the server itself is in Node's kill-on-close job object (libuv puts every
+ *   non-detached child there), so it dies with the host; its descendants break away from that job.
+ *   One small Node watchdog per host (no `/bin/sh` here) holds a pipe from the host; the host
+ *   registers each server and every descendant it has seen; when the pipe closes the watchdog
+ *   lists the processes once more and runs `taskkill /T /F` on the registered pids and everything
+ *   descending from them by parent links (the parent id of an orphan still names its dead parent).
  * Not reachable: a descendant whose parent chain to the server broke before it was ever listed.
+ * A pid reused by an unrelated process in the moment between a listing and a kill could be hit.
  */
 import type { ChildProcess, ChildProcessWithoutNullStreams, SpawnOptions } from 'node:child_process';
 import type { Socket } from 'node:net';
@@ -59,16 +64,26 @@ export function parseWindowsTable(text: string, csv: boolean): Map<number, numbe
 }
 
 /**
- * The watchdog (CommonJS, for `node -e`): reads `+PID` / `-PID` lines; when stdin ends (the host is
- * gone) runs the kill command given as its arguments, with the pid appended, for every registered pid.
+ * The watchdog (CommonJS, for `node -e`). Arguments: the listing command and the kill command, each
+ * as a JSON array. Reads `+PID` / `-PID` lines; when stdin ends (the host is gone) runs the listing
+ * (lines "pid ppid"), adds every descendant of a registered pid, and runs the kill command with the
+ * pid appended for each. A failed listing still kills the registered pids.
  */
 export const WATCHDOG_SCRIPT = [
   "const { execFileSync } = require('node:child_process');",
-  'const [cmd, ...args] = process.argv.slice(1); const pids = new Set(); let buf = "";',
+  'const [list, kill] = process.argv.slice(1).map((a) => JSON.parse(a)); const pids = new Set(); let buf = "";',
+  "const run = (cmd, extra) => execFileSync(cmd[0], [...cmd.slice(1), ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], windowsHide: true, timeout: 15000 });",
   "process.stdin.setEncoding('utf8');",
-  "process.stdin.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\\n')) >= 0) { const l = buf.slice(0, i); buf = buf.slice(i + 1);",
+  "process.stdin.on('data', (d) => { buf += d; let i; while ((i = buf.indexOf('\\n')) >= 0) { const l = buf.slice(0, i).trim(); buf = buf.slice(i + 1);",
   "  if (l[0] === '+') pids.add(l.slice(1)); else if (l[0] === '-') pids.delete(l.slice(1)); } });",
-  "const end = () => { for (const p of pids) { try { execFileSync(cmd, [...args, p], { stdio: 'ignore', windowsHide: true, timeout: 10000 }); } catch {} } process.exit(0); };",
+  'const end = () => {',
+  '  try {',
+  '    const parent = new Map(); for (const line of run(list, []).split(/\\r?\\n/)) { const [p, pp] = line.trim().split(/\\s+/); if (/^\\d+$/.test(p) && /^\\d+$/.test(pp)) parent.set(p, pp); }',
+  '    for (let grew = true; grew; ) { grew = false; for (const [p, pp] of parent) if (!pids.has(p) && pids.has(pp)) { pids.add(p); grew = true; } }',
+  '  } catch {}',
+  '  for (const p of pids) { try { run(kill, [p]); } catch {} }',
+  '  process.exit(0);',
+  '};',
   "process.stdin.on('end', end); process.stdin.on('error', end);",
 ].join('\n');
 export const WATCHDOG_KILL = ['taskkill', '/T', '/F', '/PID'] as const;
@@ -121,6 +136,9 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
     const next = new Map<number, number>();
     for (const pid of found) if (pid !== tree.leader) next.set(pid, parents.get(pid)!);
     known.set(tree.leader, next);
+    // The watchdog learns each descendant once: after the host's death it starts from these.
+    const watched = registered.get(tree.leader);
+    if (watched) for (const pid of found) if (!watched.has(pid) && register(`+${pid}`)) watched.add(pid);
     return [...found];
   }
 
@@ -146,6 +164,8 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
   }
 
   let watchdog: ChildProcess | undefined;
+  /** Per watched tree (by leader): the pids registered with the watchdog. */
+  const registered = new Map<number, Set<number>>();
   function register(line: string): boolean {
     const stdin = watchdog?.stdin;
     if (!stdin?.writable) return false;
@@ -178,7 +198,7 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
     watchdog(tree): Watchdog {
       if (!watchdog || watchdog.exitCode !== null || watchdog.signalCode !== null) {
         try {
-          const child = spawn(nodePath, ['-e', WATCHDOG_SCRIPT, ...WATCHDOG_KILL], {
+          const child = spawn(nodePath, ['-e', WATCHDOG_SCRIPT, JSON.stringify(['powershell.exe', ...POWERSHELL_ARGS]), JSON.stringify(WATCHDOG_KILL)], {
             detached: true, // outlives the host's console
             windowsHide: true,
             stdio: ['pipe', 'ignore', 'ignore'],
@@ -192,14 +212,13 @@ export function createWin32Platform(deps: Win32Deps = {}): Platform {
           watchdog = undefined;
         }
       }
-      const registered = signallable(tree.leader) && register(`+${tree.leader}`);
-      let dismissed = false;
+      if (signallable(tree.leader) && register(`+${tree.leader}`)) registered.set(tree.leader, new Set([tree.leader]));
       return {
         dismiss() {
-          if (dismissed || !registered) return;
-          dismissed = true;
+          const pids = registered.get(tree.leader);
+          registered.delete(tree.leader);
           known.delete(tree.leader);
-          register(`-${tree.leader}`);
+          for (const pid of pids ?? []) register(`-${pid}`);
         },
       };
     },

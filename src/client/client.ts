@@ -101,7 +101,11 @@ export interface McpIpcClientOptions {
   maxFinishedRequests?: number;
   /** Calls in flight at once on the connection (default: the gateway's per-connection limit). */
   maxConcurrent?: number;
-  /** WebSocket constructor (default `globalThis.WebSocket`; in Node pass `ws`'s). */
+  /**
+   * WebSocket constructor. Browsers and Node 22+ have a global one; Node 20 does not, so there pass
+   * `ws`'s (`import { WebSocket } from 'ws'`), else every connect fails with NotConnected.
+   * @default globalThis.WebSocket
+   */
   WebSocket?: WebSocketConstructor;
   /** Randomness for reconnect jitter and generated keys. */
   random?: () => number;
@@ -529,9 +533,7 @@ export class McpIpcClient {
     fourth?: CallOptions,
   ): Promise<Result<CallToolResult>> {
     if (typeof second === 'string') return this.callTool(first, second, (third as Record<string, unknown> | undefined) ?? {}, fourth ?? {});
-    const target = this.resolveServer(undefined);
-    if (!target.ok) return Promise.resolve(target);
-    return this.callTool(target.data, first, second ?? {}, (third as CallOptions | undefined) ?? {});
+    return this.callOn(undefined, first, second ?? {}, (third as CallOptions | undefined) ?? {});
   }
 
   private callTool(server: string, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<Result<CallToolResult>> {
@@ -628,17 +630,13 @@ export class McpIpcClient {
   /** `search` tool of a server (default server when omitted). */
   search(query: string, options: CallOptions & { limit?: number; server?: string } = {}): Promise<Result<CallToolResult>> {
     const { limit, server, ...callOptions } = options;
-    const target = this.resolveServer(server);
-    if (!target.ok) return Promise.resolve(target);
-    return this.call(target.data, 'search', limit === undefined ? { query } : { query, limit }, callOptions);
+    return this.callOn(server, 'search', limit === undefined ? { query } : { query, limit }, callOptions);
   }
 
   /** `process_document` tool of a server, with progress. */
   processDocument(path: string, onProgress?: (progress: Progress) => void, options: CallOptions & { server?: string } = {}): Promise<Result<CallToolResult>> {
     const { server, ...callOptions } = options;
-    const target = this.resolveServer(server);
-    if (!target.ok) return Promise.resolve(target);
-    return this.call(target.data, 'process_document', { file_path: path }, onProgress ? { ...callOptions, onProgress } : callOptions);
+    return this.callOn(server, 'process_document', { file_path: path }, onProgress ? { ...callOptions, onProgress } : callOptions);
   }
 
   /**
@@ -685,9 +683,28 @@ export class McpIpcClient {
     };
   }
 
-  private resolveServer(server: string | undefined): Result<string> {
-    const name = server ?? this.opts.server ?? this._servers.get()[0]?.name;
-    return name ? ok(name) : err(new InvalidParamsError('No server given and the gateway lists none'));
+  /** A tool call on `server`, else on the default server (which may only be known once connected). */
+  private async callOn(server: string | undefined, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<Result<CallToolResult>> {
+    const target = await this.resolveServer(server, options.signal);
+    if (!target.ok) return target;
+    return this.callTool(target.data, tool, args, options);
+  }
+
+  /**
+   * The named server, else the `server` option, else the first server the gateway lists. Without a
+   * connection there is no list yet: wait for it like calls do, and say NotConnected when it does not come
+   * (an empty list is only the gateway's answer once connected).
+   */
+  private async resolveServer(server: string | undefined, signal?: AbortSignal): Promise<Result<string>> {
+    const known = server ?? this.opts.server ?? this._servers.get()[0]?.name;
+    if (known) return ok(known);
+    if (this.state !== 'open') {
+      const ready = await this.waitOpen(signal);
+      if (!ready.ok) return ready;
+      const listed = this._servers.get()[0]?.name;
+      if (listed) return ok(listed);
+    }
+    return err(new InvalidParamsError('No server given and the gateway lists none'));
   }
 
   private newKey(): string {

@@ -551,12 +551,30 @@ describe('McpIpcClient', () => {
     expect(get(client.connection)).toBe('idle');
     const r = await client.call('alpha', 'echo');
     expect(!r.ok && r.error.code).toBe('NotConnected');
+    // No connection, so no server list: the default server is unknown because the client is not connected.
     const s = await client.search('q');
-    expect(!s.ok && s.error.code).toBe('InvalidParams');
+    expect(!s.ok && s.error.code).toBe('NotConnected');
     const unreachable = new McpIpcClient({ url: 'ws://127.0.0.1:1/ws', WebSocket });
     const c = await unreachable.connect();
     expect(!c.ok && c.error.code).toBe('NotConnected');
     expect(get(unreachable.connection)).toBe('closed');
+    for (const afterFailedConnect of [unreachable.call('echo', { text: 'hi' }), unreachable.search('q'), unreachable.processDocument('adventure.md')]) {
+      const r2 = await afterFailedConnect;
+      expect(!r2.ok && r2.error.code).toBe('NotConnected');
+      expect(!r2.ok && r2.error.message).toMatch(/Not connected \(closed\)/);
+    }
+  });
+
+  it('default-server calls made while connecting wait for the server list', async () => {
+    const client = await setup({}, false);
+    const connecting = client.connect();
+    const r = await client.call('echo', { text: 'hi' });
+    expect(JSON.parse(textOf(r) ?? '{}')).toMatchObject({ server: 'alpha', tool: 'echo' });
+    await connecting;
+    gateway.servers = [];
+    const empty = await makeClient();
+    const none = await empty.search('q');
+    expect(!none.ok && none.error.code).toBe('InvalidParams');
   });
 });
 

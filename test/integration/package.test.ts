@@ -52,6 +52,11 @@ describe('the published package', () => {
       .filter((file) => /from\s+['"]@modelcontextprotocol\/|import\(\s*['"]@modelcontextprotocol\//.test(readFileSync(file, 'utf8')))
       .map((file) => relative(ROOT, file));
     expect(importers).toEqual([]);
+    const packedImporters = packed.files
+      .filter((f) => f.path.endsWith('.js'))
+      .filter((f) => /["']@modelcontextprotocol\//.test(readFileSync(join(packed.packageDir, f.path), 'utf8')))
+      .map((f) => f.path);
+    expect(packedImporters).toEqual([]);
   });
 
   it("runs its CLI, whose bench explains that the suite is not installed", async () => {

@@ -191,6 +191,21 @@ def t_search():
 
 
 @test
+def t_search_first_queries():
+    # What a newcomer types first: singular or plural, with stop words and the game's name around it.
+    for query in ("dragon", "dragons", "dragons in D&D", "Tell me about dragons in Dungeons & Dragons"):
+        results = C.call("search", {"query": query})["result"]["structuredContent"]["results"]
+        check(results and results[0]["id"] == "dragons", f"{query!r} → dragons first: {results[:2]}")
+    ids = [r["id"] for r in C.call("search", {"query": "dragon breath"})["result"]["structuredContent"]["results"]]
+    check(ids[:1] == ["breath-weapon"], f"dragon breath → breath-weapon first: {ids}")
+    for query in ("grappled", "grapples", "grappling"):
+        results = C.call("search", {"query": query})["result"]["structuredContent"]["results"]
+        check(results and results[0]["id"] == "grappling", f"{query!r} → grappling (one stem for every form)")
+    res = C.call("search", {"query": "D&D"})["result"]
+    check(res["structuredContent"]["results"] == [] and "e.g." in res["content"][0]["text"], "nothing but the game's name → suggestions")
+
+
+@test
 def t_process_document_progress():
     notes: list = []
     res = C.call("process_document", {"file_path": "adventure.md", "delay_ms": 10}, {"progressToken": "doc-1"}, notes)

@@ -3,7 +3,8 @@
 Tabletop-RPG assistant: a demo MCP server for mcp-ipc (stdio transport, Python standard library only).
 
 Tools
-  search            {query, limit=5}             ranked TF-IDF keyword search over corpus.json (rules entries)
+  search            {query, limit=5}             ranked TF-IDF keyword search over corpus.json (rules and monsters;
+                                                 plurals, stop words and the game's name handled)
   process_document  {file_path, delay_ms=150}    analyses a file in documents/ in 10 steps with progress
   generate_large_result {size, chunk_size=65536} exactly `size` bytes of deterministic ASCII text;
                                                  streamed as notifications/stream/chunk with _meta.streamToken
@@ -47,19 +48,33 @@ STOP = {
     "a", "an", "and", "are", "as", "at", "be", "by", "can", "do", "for", "from", "has", "have", "if", "in",
     "into", "is", "it", "its", "no", "not", "of", "on", "or", "so", "than", "that", "the", "their", "them",
     "then", "this", "to", "too", "up", "was", "what", "when", "which", "while", "who", "with", "you", "your",
-    "how", "does", "work", "works", "i", "my", "me",
+    "how", "does", "work", "works", "i", "my", "me", "about", "tell", "explain", "show", "find", "rule", "rules",
+    # The whole corpus is about the game, so naming it narrows nothing ("dragons in D&D" means "dragons").
+    "dnd", "5e", "rpg", "ttrpg", "game",
 }
+# Written names of the game, folded into one stop word before splitting into words ("D&D" would split into "d", "d").
+GAME_NAMES = re.compile(r"\bdungeons\s*(?:&|and|n)\s*dragons\b|\bd\s*(?:&|and|n)\s*d\b")
 
 
 def stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
+    """A small English plural / verb-ending stemmer: singular and plural meet (dragon(s), creature(s), enemies → enemy)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "ches", "shes", "xes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    # A final silent e goes too, so "grapple", "grappled" and "grappling" meet at "grappl".
+    return word[:-1] if len(word) > 4 and word.endswith("e") else word
 
 
 def terms(text: str) -> list[str]:
-    return [stem(w) for w in WORD.findall(text.lower()) if w not in STOP]
+    text = GAME_NAMES.sub(" dnd ", text.lower())
+    return [stem(w) for w in WORD.findall(text) if w not in STOP]
 
 
 class Index:
@@ -123,7 +138,7 @@ def search(args, ctx):
         {"id": e["id"], "title": e["title"], "score": score, "snippet": snippet(e["text"], query)} for score, e in hits
     ]
     if not results:
-        text = f'No rules found for "{query}".'
+        text = f'No rules found for "{query}". Try a rule, condition or monster, e.g. "grappling", "death saves" or "dragon".'
     else:
         lines = [f'{len(results)} result(s) for "{query}":', ""]
         for i, r in enumerate(results, 1):

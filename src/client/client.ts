@@ -4,9 +4,9 @@
  * Wire conventions this client relies on (the gateway's side of the contract):
  * - Right after the socket opens the gateway sends the notification `hello` (HelloParams).
  * - Broadcast notifications: the method is a GatewayEventName (`server/state`, `server/event`,
- *   `metrics`, `tools/changed`) and the params are `BroadcastParams<K>` = `{ seq, data }`, where
- *   `data` is `GatewayEvents[method]` and `seq` increases gateway-wide. `events/since` returns the
- *   same events as SequencedEvent (`{ seq, method, params: data }`).
+ *   `metrics`, `tools/changed`) and the params are `BroadcastParams<K>` = `{ seq, time, data }`, where
+ *   `data` is `GatewayEvents[method]`, `seq` increases gateway-wide and `time` is when the gateway
+ *   logged it. `events/since` returns the same events as SequencedEvent (`{ seq, time, method, params: data }`).
  * - Per-call notifications: `progress` (Progress & { progressToken }) and `stream/chunk`
  *   ({ streamToken, seq, data }). The client sets both tokens of a `tools/call` to the call's key.
  * - Error responses carry an IpcErrorJSON in `error.data`; it is turned back into a typed IpcError.
@@ -45,6 +45,7 @@ import {
   type HelloParams,
   type SequencedEvent,
   type ServerSnapshot,
+  type ServerState,
   type ToolInfo,
 } from '../core/gateway-protocol.js';
 import { IpcManager, type IpcMetricsSnapshot, type Progress, type StreamChunk } from '../core/ipc-manager.js';
@@ -101,7 +102,11 @@ export interface McpIpcClientOptions {
   maxFinishedRequests?: number;
   /** Calls in flight at once on the connection (default: the gateway's per-connection limit). */
   maxConcurrent?: number;
-  /** WebSocket constructor (default `globalThis.WebSocket`; in Node pass `ws`'s). */
+  /**
+   * WebSocket constructor. Browsers and Node 22+ have a global one; Node 20 does not, so there pass
+   * `ws`'s (`import { WebSocket } from 'ws'`), else every connect fails with NotConnected.
+   * @default globalThis.WebSocket
+   */
   WebSocket?: WebSocketConstructor;
   /** Randomness for reconnect jitter and generated keys. */
   random?: () => number;
@@ -529,9 +534,7 @@ export class McpIpcClient {
     fourth?: CallOptions,
   ): Promise<Result<CallToolResult>> {
     if (typeof second === 'string') return this.callTool(first, second, (third as Record<string, unknown> | undefined) ?? {}, fourth ?? {});
-    const target = this.resolveServer(undefined);
-    if (!target.ok) return Promise.resolve(target);
-    return this.callTool(target.data, first, second ?? {}, (third as CallOptions | undefined) ?? {});
+    return this.callOn(undefined, first, second ?? {}, (third as CallOptions | undefined) ?? {});
   }
 
   private callTool(server: string, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<Result<CallToolResult>> {
@@ -628,17 +631,13 @@ export class McpIpcClient {
   /** `search` tool of a server (default server when omitted). */
   search(query: string, options: CallOptions & { limit?: number; server?: string } = {}): Promise<Result<CallToolResult>> {
     const { limit, server, ...callOptions } = options;
-    const target = this.resolveServer(server);
-    if (!target.ok) return Promise.resolve(target);
-    return this.call(target.data, 'search', limit === undefined ? { query } : { query, limit }, callOptions);
+    return this.callOn(server, 'search', limit === undefined ? { query } : { query, limit }, callOptions);
   }
 
   /** `process_document` tool of a server, with progress. */
   processDocument(path: string, onProgress?: (progress: Progress) => void, options: CallOptions & { server?: string } = {}): Promise<Result<CallToolResult>> {
     const { server, ...callOptions } = options;
-    const target = this.resolveServer(server);
-    if (!target.ok) return Promise.resolve(target);
-    return this.call(target.data, 'process_document', { file_path: path }, onProgress ? { ...callOptions, onProgress } : callOptions);
+    return this.callOn(server, 'process_document', { file_path: path }, onProgress ? { ...callOptions, onProgress } : callOptions);
   }
 
   /**
@@ -685,9 +684,28 @@ export class McpIpcClient {
     };
   }
 
-  private resolveServer(server: string | undefined): Result<string> {
-    const name = server ?? this.opts.server ?? this._servers.get()[0]?.name;
-    return name ? ok(name) : err(new InvalidParamsError('No server given and the gateway lists none'));
+  /** A tool call on `server`, else on the default server (which may only be known once connected). */
+  private async callOn(server: string | undefined, tool: string, args: Record<string, unknown>, options: CallOptions): Promise<Result<CallToolResult>> {
+    const target = await this.resolveServer(server, options.signal);
+    if (!target.ok) return target;
+    return this.callTool(target.data, tool, args, options);
+  }
+
+  /**
+   * The named server, else the `server` option, else the first server the gateway lists. Without a
+   * connection there is no list yet: wait for it like calls do, and say NotConnected when it does not come
+   * (an empty list is only the gateway's answer once connected).
+   */
+  private async resolveServer(server: string | undefined, signal?: AbortSignal): Promise<Result<string>> {
+    const known = server ?? this.opts.server ?? this._servers.get()[0]?.name;
+    if (known) return ok(known);
+    if (this.state !== 'open') {
+      const ready = await this.waitOpen(signal);
+      if (!ready.ok) return ready;
+      const listed = this._servers.get()[0]?.name;
+      if (listed) return ok(listed);
+    }
+    return err(new InvalidParamsError('No server given and the gateway lists none'));
   }
 
   private newKey(): string {
@@ -747,7 +765,7 @@ export class McpIpcClient {
     if (isBroadcast(method)) {
       const p = params as Partial<BroadcastParams> | undefined;
       if (!p || typeof p.seq !== 'number' || p.data === undefined) return;
-      const event = { seq: p.seq, method, params: p.data } as SequencedEvent;
+      const event = { seq: p.seq, time: typeof p.time === 'number' ? p.time : Date.now(), method, params: p.data } as SequencedEvent;
       this.applyEvent(event);
       if (this.catchingUp) this.liveDuringCatchUp.push(event);
       else this.appendEvents([event]);
@@ -758,7 +776,7 @@ export class McpIpcClient {
     switch (event.method) {
       case 'server/state': {
         const { server, state, reason } = event.params;
-        this.setServers(this._servers.get().map((s) => (s.name === server ? { ...s, state, reason } : s)));
+        this.patchServer(server, (s) => withState(s, state, reason));
         break;
       }
       case 'metrics': {
@@ -775,9 +793,29 @@ export class McpIpcClient {
         this.setServers(this._servers.get().map((s) => (s.name === server ? { ...s, toolCount: tools.length } : s)));
         break;
       }
-      case 'server/event':
+      case 'server/event': {
+        // The process facts a card shows change with these before the next `metrics` snapshot comes.
+        const { server, type, data } = event.params;
+        const facts = data as { pid?: unknown; code?: unknown; signal?: unknown; at?: unknown } | undefined;
+        if (type === 'spawn' && typeof facts?.pid === 'number') {
+          const pid = facts.pid;
+          this.patchServer(server, (s) => ({ ...s, pid }));
+        } else if (type === 'exit' && facts && (typeof facts.code === 'number' || typeof facts.signal === 'string')) {
+          const lastExit = {
+            code: typeof facts.code === 'number' ? facts.code : null,
+            signal: typeof facts.signal === 'string' ? facts.signal : null,
+            at: typeof facts.at === 'number' ? facts.at : event.params.time,
+          };
+          this.patchServer(server, (s) => ({ ...s, pid: null, lastExit }));
+        }
         break;
+      }
     }
+  }
+
+  private patchServer(name: string, patch: (snapshot: ServerSnapshot) => ServerSnapshot): void {
+    const list = this._servers.get();
+    if (list.some((s) => s.name === name)) this.setServers(list.map((s) => (s.name === name ? patch(s) : s)));
   }
 
   private setServers(list: ServerSnapshot[]): void {
@@ -827,6 +865,24 @@ export class McpIpcClient {
       this.appendEvents(this.liveDuringCatchUp.splice(0));
     }
   }
+}
+
+/**
+ * A snapshot after a state change, before the host's next full snapshot: facts that only hold while
+ * the process runs (uptime, health RTT, CPU and memory) are dropped, and the pid too once it is gone.
+ */
+function withState(s: ServerSnapshot, state: ServerState, reason: string | null): ServerSnapshot {
+  if (state === 'running') return { ...s, state, reason };
+  const gone = state !== 'stopping'; // the old process has exited (or a new one has yet to spawn)
+  return {
+    ...s,
+    state,
+    reason,
+    uptimeMs: 0,
+    pid: gone ? null : s.pid,
+    health: { ...s.health, rttMs: null },
+    usage: null,
+  };
 }
 
 /**

@@ -90,7 +90,7 @@ export class WebSocketTransport implements Transport {
     if (this.ws) return Promise.reject(new NotConnectedError('WebSocketTransport already started'));
     if (this.closed) return Promise.reject(new NotConnectedError('WebSocketTransport is closed'));
     const Ctor = this.Ctor;
-    if (!Ctor) return Promise.reject(new NotConnectedError('No WebSocket implementation available'));
+    if (!Ctor) return Promise.reject(new NotConnectedError('No WebSocket implementation available: pass the WebSocket option (in Node 20, the one of the ws package)'));
     return new Promise<void>((resolve, reject) => {
       this.rejectStart = reject;
       let ws: WebSocketLike;

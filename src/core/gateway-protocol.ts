@@ -119,7 +119,11 @@ export interface GatewayEvents {
   'tools/changed': { server: string; tools: ToolInfo[] };
 }
 export type GatewayEventName = keyof GatewayEvents;
-export type SequencedEvent = { [K in GatewayEventName]: { seq: number; method: K; params: GatewayEvents[K] } }[GatewayEventName];
+/**
+ * A broadcast event as logged: `time` is when the gateway logged it (epoch ms), so a client catching
+ * up shows when it happened, not when it arrived. (Optional only for gateways older than the field.)
+ */
+export type SequencedEvent = { [K in GatewayEventName]: { seq: number; time?: number; method: K; params: GatewayEvents[K] } }[GatewayEventName];
 
 /** Per-call notifications (host → the calling client only). */
 export interface GatewayCallNotifications {
@@ -155,9 +159,9 @@ export const TOKEN_PARAM = 'token';
 
 /**
  * Params of a broadcast notification: the notification's `method` is the GatewayEventName and its
- * params are `{ seq, data }`, `data` being that event's payload (GatewayEvents[method]).
+ * params are `{ seq, time, data }`, `data` being that event's payload (GatewayEvents[method]) and `time` when the gateway logged it (epoch ms).
  */
-export type BroadcastParams<K extends GatewayEventName = GatewayEventName> = { seq: number; data: GatewayEvents[K] };
+export type BroadcastParams<K extends GatewayEventName = GatewayEventName> = { seq: number; time?: number; data: GatewayEvents[K] };
 
 /** Every broadcast notification name. */
 export const GATEWAY_EVENTS: GatewayEventName[] = ['server/state', 'server/event', 'metrics', 'tools/changed'];

@@ -607,9 +607,13 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     clearTimeout(p.retryTimer);
     p.removeAbortListener?.();
     if (outcome instanceof IpcError) {
-      this.counters.errors++;
-      this.failedRate.mark();
-      this.settledRate.mark();
+      // A cancel is the caller's choice, counted in `cancels`: neither an error nor a settled call
+      // (it would make the error rate say the server is failing when the user only changed their mind).
+      if (outcome.code !== 'Cancelled') {
+        this.counters.errors++;
+        this.failedRate.mark();
+        this.settledRate.mark();
+      }
       p.reject(outcome);
     } else {
       this.settledRate.mark();

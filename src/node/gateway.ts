@@ -331,14 +331,15 @@ export class Gateway {
   private broadcast<K extends GatewayEventName>(method: K, data: GatewayEvents[K]): void {
     if (this.closing) return;
     const seq = ++this.seq;
-    const params: BroadcastParams<K> = { seq, data };
+    const time = Date.now();
+    const params: BroadcastParams<K> = { seq, time, data };
     let text: string;
     try {
       text = JSON.stringify(notification(method, params as unknown as Record<string, unknown>));
     } catch {
       return; // not serialisable (a cycle): nothing sensible to log or send
     }
-    this.log.push({ seq, method, params: data } as SequencedEvent);
+    this.log.push({ seq, time, method, params: data } as SequencedEvent);
     this.logSizes.push(text.length);
     this.logBytes += text.length;
     // Bounded by count and by bytes; the newest event always stays.

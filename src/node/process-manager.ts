@@ -152,8 +152,10 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
   get reason(): string | null {
     return this._reason;
   }
+  /** The live process's pid; null once it has exited (also while a crash restart waits). */
   get pid(): number | null {
-    return this._state === 'stopped' || this._state === 'failed' ? null : (this.transport?.pid ?? null);
+    if (this._state === 'stopped' || this._state === 'failed' || !this.transport || this.transport.exit) return null;
+    return this.transport.pid ?? null;
   }
   /** Restarts done so far (crash, health and planned ones). */
   get restarts(): number {
@@ -165,11 +167,14 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
   get lastExit(): ExitInfo | null {
     return this._lastExit;
   }
+  /** The last health check; its RTT only while running (a stopped server has none, not a stale one). */
   get health(): ServerSnapshot['health'] {
-    return { ...this._health };
+    return this._state === 'running' ? { ...this._health } : { ...this._health, rttMs: null };
   }
+  /** CPU and memory of the running process group; null when no process runs. */
   get usage(): ServerSnapshot['usage'] {
-    return this._usage ? { cpuPercent: this._usage.cpuPercent, memoryBytes: this._usage.memoryBytes, at: this._usage.at } : null;
+    if (this._state !== 'running' || !this._usage) return null;
+    return { cpuPercent: this._usage.cpuPercent, memoryBytes: this._usage.memoryBytes, at: this._usage.at };
   }
   /** The live transport (for tests and advanced use). */
   get current(): StdioTransport | undefined {

@@ -47,7 +47,8 @@ beforeAll(async () => {
   }
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (Debian: apt-get install chromium)`);
   mkdirSync(SHOTS, { recursive: true });
-  host = new McpHost({ mcpServers: { demo: demoServerConfig() } });
+  // CPU/memory sampled often, so the usage charts fill within the test.
+  host = new McpHost({ mcpServers: { demo: demoServerConfig({ process: { usageIntervalMs: 300 } }) } });
   await host.startAll();
   gateway = await startGateway({ host, port: 0, staticDir: STATIC_DIR });
   browser = await chromium.launch({
@@ -151,6 +152,39 @@ describe('dashboard', () => {
     await shot('06-restarted');
   });
 
+  it('charts CPU and memory over time', async () => {
+    const row = '[data-testid="metrics-row"][data-server="demo"]';
+    for (const chart of ['chart-cpu', 'chart-memory']) {
+      // attached, not visible: an idle server's CPU line is flat (zero height).
+      await page.waitForSelector(`${row} [data-testid="${chart}"] polyline`, { state: 'attached', timeout: 15_000 });
+    }
+    await expect.poll(() => page.locator(`${row} [data-testid="chart-memory"] .legend b`).textContent(), { timeout: 10_000 }).toMatch(/^\d+\.\d MB$/);
+    await page.locator(row).screenshot({ path: join(SHOTS, '07-usage-charts.png') });
+  });
+
+  it('a stopped server: no stale readings, no error, Run disabled, one log row per state change', async () => {
+    await chooseTool('echo');
+    await page.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="cpu"]`)?.textContent !== '—', card);
+    await page.locator(`${card} [data-testid="stop-button"]`).click();
+    await page.waitForSelector(`${badge}[data-state="stopped"]`);
+    for (const fact of ['pid', 'health-rtt', 'cpu', 'memory', 'uptime']) {
+      expect(await page.locator(`${card} [data-testid="${fact}"]`).textContent(), fact).toBe('—');
+    }
+    const reason = page.locator(`${card} [data-testid="reason"]`);
+    expect(await reason.getAttribute('data-level')).toBe('info');
+    expect(await reason.evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(217, 48, 37)');
+    expect(await page.getByTestId('run-button').isDisabled()).toBe(true);
+    await page.waitForSelector('[data-testid="event-row"][data-type="state"]');
+    const stateRows = await page.locator('[data-testid="event-row"][data-type="state"][data-server="demo"] .message').allTextContents();
+    expect(stateRows.filter((m) => /→ stopped/.test(m)), stateRows.join('\n')).toHaveLength(1);
+    expect(await page.locator('[data-testid="event-row"][data-level="error"]').count()).toBe(0);
+    await shot('08-stopped');
+
+    await page.locator(`${card} [data-testid="start-button"]`).click();
+    await page.waitForSelector(`${badge}[data-state="running"]`, { timeout: 20_000 });
+    await expect.poll(() => page.getByTestId('run-button').isDisabled()).toBe(false);
+  });
+
   it('explains a rejected token', async () => {
     const url = new URL(gateway.url);
     url.searchParams.set('token', 'not-the-token');
@@ -160,7 +194,7 @@ describe('dashboard', () => {
       const message = other.getByTestId('auth-error');
       await message.waitFor({ timeout: 10_000 });
       expect(await message.textContent()).toContain('npm start');
-      await other.screenshot({ path: join(SHOTS, '07-bad-token.png') });
+      await other.screenshot({ path: join(SHOTS, '09-bad-token.png') });
       url.searchParams.delete('token');
       await other.goto(url.href);
       await other.getByTestId('no-token').waitFor();

@@ -524,6 +524,31 @@ describe('McpIpcClient', () => {
     expect(seenParams).toHaveLength(1);
   });
 
+  it('keeps process facts current between snapshots: pid and last exit from spawn/exit events, no readings off-running', async () => {
+    gateway = new FakeGateway();
+    gateway.servers = [{ ...snapshot('alpha'), usage: { cpuPercent: 5, memoryBytes: 1_000, at: 1 }, uptimeMs: 9_000 }];
+    await gateway.start();
+    const client = await makeClient();
+    const alpha = () => get(client.servers)[0]!;
+    gateway.broadcast('server/event', { time: 10, server: 'alpha', type: 'exit', level: 'warn', message: 'Process exited (exit code 3)', data: { code: 3, signal: null, at: 10 } });
+    gateway.broadcast('server/state', { server: 'alpha', state: 'crashed', previous: 'running', reason: 'exited with code 3' });
+    await waitFor(() => alpha().state === 'crashed');
+    expect(alpha()).toMatchObject({ pid: null, lastExit: { code: 3, signal: null, at: 10 }, usage: null, uptimeMs: 0, health: { rttMs: null } });
+    gateway.broadcast('server/state', { server: 'alpha', state: 'restarting', previous: 'crashed', reason: 'exited with code 3' });
+    gateway.broadcast('server/state', { server: 'alpha', state: 'starting', previous: 'restarting', reason: 'exited with code 3' });
+    gateway.broadcast('server/event', { time: 20, server: 'alpha', type: 'spawn', level: 'info', message: 'Spawned python3 (pid 777)', data: { pid: 777 } });
+    gateway.broadcast('server/state', { server: 'alpha', state: 'running', previous: 'starting', reason: null });
+    await waitFor(() => alpha().state === 'running');
+    expect(alpha()).toMatchObject({ pid: 777, lastExit: { code: 3 }, reason: null });
+    gateway.broadcast('server/state', { server: 'alpha', state: 'stopping', previous: 'running', reason: 'stop requested' });
+    await waitFor(() => alpha().state === 'stopping');
+    expect(alpha().pid).toBe(777); // still there until it exits
+    gateway.broadcast('server/state', { server: 'alpha', state: 'stopped', previous: 'stopping', reason: 'stop requested' });
+    await waitFor(() => alpha().state === 'stopped');
+    expect(alpha()).toMatchObject({ pid: null, usage: null });
+    expect(get(client.events).every((e) => typeof e.time === 'number')).toBe(true);
+  });
+
   it('loads the recent event history on its first connection (initialEvents)', async () => {
     gateway = new FakeGateway();
     await gateway.start();
@@ -551,12 +576,30 @@ describe('McpIpcClient', () => {
     expect(get(client.connection)).toBe('idle');
     const r = await client.call('alpha', 'echo');
     expect(!r.ok && r.error.code).toBe('NotConnected');
+    // No connection, so no server list: the default server is unknown because the client is not connected.
     const s = await client.search('q');
-    expect(!s.ok && s.error.code).toBe('InvalidParams');
+    expect(!s.ok && s.error.code).toBe('NotConnected');
     const unreachable = new McpIpcClient({ url: 'ws://127.0.0.1:1/ws', WebSocket });
     const c = await unreachable.connect();
     expect(!c.ok && c.error.code).toBe('NotConnected');
     expect(get(unreachable.connection)).toBe('closed');
+    for (const afterFailedConnect of [unreachable.call('echo', { text: 'hi' }), unreachable.search('q'), unreachable.processDocument('adventure.md')]) {
+      const r2 = await afterFailedConnect;
+      expect(!r2.ok && r2.error.code).toBe('NotConnected');
+      expect(!r2.ok && r2.error.message).toMatch(/Not connected \(closed\)/);
+    }
+  });
+
+  it('default-server calls made while connecting wait for the server list', async () => {
+    const client = await setup({}, false);
+    const connecting = client.connect();
+    const r = await client.call('echo', { text: 'hi' });
+    expect(JSON.parse(textOf(r) ?? '{}')).toMatchObject({ server: 'alpha', tool: 'echo' });
+    await connecting;
+    gateway.servers = [];
+    const empty = await makeClient();
+    const none = await empty.search('q');
+    expect(!none.ok && none.error.code).toBe('InvalidParams');
   });
 });
 

@@ -261,6 +261,24 @@ describe('IpcManager: cancellation', () => {
     expect(ipc.snapshot()).toMatchObject({ cancels: 1, lateResponses: 1 });
   });
 
+  it("counts a caller's cancel as a cancel, not as an error (nor in the error rate)", async () => {
+    const { ipc, peer } = await setup();
+    const failing = ipc.request('fails');
+    await tick();
+    await peer.fail(peer.requests('fails')[0]!.id, -32000, 'broken');
+    await expect(failing).rejects.toThrow('broken');
+    const controller = new AbortController();
+    const queued = ipc.request('work', undefined, { signal: controller.signal });
+    controller.abort();
+    await expect(queued).rejects.toBeInstanceOf(CancelledError);
+    const inFlight = new AbortController();
+    const running = ipc.request('work', undefined, { signal: inFlight.signal });
+    await tick();
+    inFlight.abort();
+    await expect(running).rejects.toBeInstanceOf(CancelledError);
+    expect(ipc.snapshot()).toMatchObject({ cancels: 2, errors: 1, errorRate: 1 });
+  });
+
   it('rejects at once when the signal is already aborted', async () => {
     const { ipc, peer } = await setup();
     await expect(ipc.request('x', undefined, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(CancelledError);

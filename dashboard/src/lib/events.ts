@@ -1,4 +1,7 @@
-/** Gateway events → event-log rows (metrics ticks are left out: the charts show them). */
+/**
+ * Gateway events → event-log rows. Left out: metrics ticks (the charts show them) and `server/state`
+ * (it drives the cards; the server's own `state` event, with its own time, is the log's one row per change).
+ */
 import type { SequencedEvent, ServerEvent } from '../../../src/core/gateway-protocol.js';
 
 export interface LogRow {
@@ -13,7 +16,7 @@ export interface LogRow {
 export const LEVELS: ServerEvent['level'][] = ['debug', 'info', 'warn', 'error'];
 export const TYPES: ServerEvent['type'][] = ['state', 'spawn', 'exit', 'health', 'restart', 'usage', 'alert', 'stderr', 'diagnostic', 'tools', 'log'];
 
-/** Time first seen, for events that carry none (state changes, tool list changes). */
+/** Time first seen, for events from a gateway that does not stamp its events (`time`). */
 const firstSeen = new Map<number, number>();
 
 function seenAt(seq: number): number {
@@ -35,15 +38,9 @@ export function toRow(event: SequencedEvent): LogRow | null {
       const e = event.params;
       return { seq: event.seq, time: e.time, server: e.server, type: e.type, level: e.level, message: e.message };
     }
-    case 'server/state': {
-      const p = event.params;
-      const level = p.state === 'failed' || p.state === 'crashed' ? 'error' : 'info';
-      const message = `${p.previous ?? '—'} → ${p.state}${p.reason ? ` (${p.reason})` : ''}`;
-      return { seq: event.seq, time: seenAt(event.seq), server: p.server, type: 'state', level, message };
-    }
     case 'tools/changed': {
       const p = event.params;
-      return { seq: event.seq, time: seenAt(event.seq), server: p.server, type: 'tools', level: 'info', message: `${p.tools.length} tools listed` };
+      return { seq: event.seq, time: event.time ?? seenAt(event.seq), server: p.server, type: 'tools', level: 'info', message: `${p.tools.length} tools listed` };
     }
     default:
       return null;

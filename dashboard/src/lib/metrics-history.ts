@@ -3,6 +3,7 @@
  * (not only when the host sends a change) so the x axis is time and idle periods show as idle.
  */
 import { writable } from 'svelte/store';
+import type { ServerSnapshot } from '../../../src/core/gateway-protocol.js';
 import type { IpcMetricsSnapshot } from '../../../src/core/ipc-manager.js';
 
 export interface Series {
@@ -20,11 +21,15 @@ export interface Sample {
   inFlight: number;
   queueDepth: number;
   errorRate: number;
+  /** CPU % of the server's process group; NaN while no process runs (a gap, not a zero). */
+  cpuPercent: number;
+  /** Resident memory of the process group in MB; NaN while no process runs. */
+  memoryMb: number;
 }
 
 export const HISTORY_SAMPLES = 120;
 
-export function sampleOf(snapshot: IpcMetricsSnapshot, at: number): Sample {
+export function sampleOf(snapshot: IpcMetricsSnapshot, at: number, usage: ServerSnapshot['usage'] = null): Sample {
   const latency = snapshot.latency as Partial<Record<'p50' | 'p95' | 'p99', number>> | undefined;
   return {
     at,
@@ -35,6 +40,8 @@ export function sampleOf(snapshot: IpcMetricsSnapshot, at: number): Sample {
     inFlight: snapshot.inFlight ?? 0,
     queueDepth: snapshot.queueDepth ?? 0,
     errorRate: snapshot.errorRate ?? 0,
+    cpuPercent: usage ? usage.cpuPercent : Number.NaN,
+    memoryMb: usage ? usage.memoryBytes / (1024 * 1024) : Number.NaN,
   };
 }
 
@@ -42,13 +49,17 @@ export function createMetricsHistory(limit = HISTORY_SAMPLES) {
   const store = writable<Record<string, Sample[]>>({});
   return {
     subscribe: store.subscribe,
-    /** Appends one sample per server (servers no longer present are dropped). */
-    record(snapshots: Record<string, IpcMetricsSnapshot>, at = Date.now()): void {
+    /**
+     * Appends one sample per server (servers no longer present are dropped), with the CPU and memory
+     * of `servers` (the client's server snapshots) where given.
+     */
+    record(snapshots: Record<string, IpcMetricsSnapshot>, at = Date.now(), servers: readonly ServerSnapshot[] = []): void {
       store.update((history) => {
         const next: Record<string, Sample[]> = {};
         for (const [server, snapshot] of Object.entries(snapshots)) {
           const samples = history[server] ?? [];
-          next[server] = [...samples.slice(-(limit - 1)), sampleOf(snapshot, at)];
+          const usage = servers.find((s) => s.name === server);
+          next[server] = [...samples.slice(-(limit - 1)), sampleOf(snapshot, at, usage?.state === 'running' ? usage.usage : null)];
         }
         return next;
       });

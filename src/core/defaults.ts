@@ -55,6 +55,13 @@ export const DEFAULTS = {
   transport: {
     /** Per incoming line; a longer one is skipped to its newline and fails only its request. */
     maxMessageBytes: 16 * 1024 * 1024,
+    /**
+     * Deepest nesting of arrays and objects in one message (the message object is level 1). A deeper
+     * message is a diagnostic (failing its request when it is a response), never handed on: recursive
+     * code downstream (JSON.stringify, String(), validators, renderers) would run out of stack on it.
+     * Real MCP messages nest a few dozen levels; Jackson's default limit is 1 000, serde_json's 128.
+     */
+    maxJsonDepth: 512,
   },
   gateway: {
     host: '127.0.0.1',

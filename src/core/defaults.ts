@@ -68,6 +68,11 @@ export const DEFAULTS = {
     port: 7400,
     /** Largest WebSocket message accepted from a browser. */
     maxMessageBytes: 1024 * 1024,
+    /**
+     * WebSocket connections one remote address (IPv4 address, IPv6 /64) may hold: a quarter of
+     * `limits.connections`, so that one client cannot lock the others out. Local clients all share 127.0.0.1.
+     */
+    maxConnectionsPerAddress: 25,
     /** Calls one browser connection may have in flight. */
     maxInFlightPerConnection: 32,
     /** Bytes buffered towards a slow browser before it is disconnected. */

@@ -628,10 +628,12 @@ export class Gateway {
         errors.push(errorResponse(d.id ?? null, new ProtocolError(`Invalid Request: ${d.reason}`, { preview: d.preview }, RpcCode.InvalidRequest)));
       }
     }
-    if (messages.length > this.maxBatch) {
+    // Invalid items count too: each of them would get its own error object.
+    const items = messages.length + errors.length;
+    if (items > this.maxBatch) {
       // Refused whole, before running anything: one frame must not fan out into unbounded work or replies.
       this.metrics.invalidMessages.inc({ kind: 'batch' });
-      const error = new ProtocolError(`Batch of ${messages.length} messages is over the limit of ${this.maxBatch}`, { limit: this.maxBatch }, RpcCode.InvalidRequest);
+      const error = new ProtocolError(`Batch of ${items} messages is over the limit of ${this.maxBatch}`, { limit: this.maxBatch }, RpcCode.InvalidRequest);
       this.deliver(conn, stringifyResponse(errorResponse(null, error)));
       return;
     }

@@ -259,6 +259,11 @@ describe('security', () => {
     expect(reply.error?.code).toBe(-32600);
     expect(reply.error?.message).toContain('over the limit of 50');
     expect(await client.call('ping')).toEqual({});
+    // Invalid items count too: 51 of them get one refusal, not 51 error objects.
+    client.ws.send(JSON.stringify(Array.from({ length: 51 }, () => 1)));
+    const refused = await client.nextFrame();
+    expect(Array.isArray(refused)).toBe(false);
+    expect(refused).toMatchObject({ id: null, error: { code: -32600, message: expect.stringContaining('over the limit of 50') } });
   });
 
   it('accepts the token as a Sec-WebSocket-Protocol', async () => {

@@ -335,7 +335,7 @@ describe('McpIpcClient', () => {
     }
     const slow = client.call('alpha', 'slow', {});
     await waitFor(() => gateway.pending.size === 1, 3_000, 'the slow call to reach the gateway');
-    const [[id, socket]] = [...gateway.pending];
+    const [id, socket] = [...gateway.pending][0]!;
     socket!.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${nested('array', 100_000)}}`);
     const failed = await slow;
     expect(failed.ok).toBe(false);

@@ -55,12 +55,24 @@ export const DEFAULTS = {
   transport: {
     /** Per incoming line; a longer one is skipped to its newline and fails only its request. */
     maxMessageBytes: 16 * 1024 * 1024,
+    /**
+     * Deepest nesting of arrays and objects in one message (the message object is level 1). A deeper
+     * message is a diagnostic (failing its request when it is a response), never handed on: recursive
+     * code downstream (JSON.stringify, String(), validators, renderers) would run out of stack on it.
+     * Real MCP messages nest a few dozen levels; Jackson's default limit is 1 000, serde_json's 128.
+     */
+    maxJsonDepth: 512,
   },
   gateway: {
     host: '127.0.0.1',
     port: 7400,
     /** Largest WebSocket message accepted from a browser. */
     maxMessageBytes: 1024 * 1024,
+    /**
+     * WebSocket connections one remote address (IPv4 address, IPv6 /64) may hold: a quarter of
+     * `limits.connections`, so that one client cannot lock the others out. Local clients all share 127.0.0.1.
+     */
+    maxConnectionsPerAddress: 25,
     /** Calls one browser connection may have in flight. */
     maxInFlightPerConnection: 32,
     /** Bytes buffered towards a slow browser before it is disconnected. */

@@ -150,7 +150,7 @@ export const GatewayCloseCode = {
   TooLarge: 1009,
   SlowConsumer: 4408,
   ShuttingDown: 1001,
-  /** Over the host's connection limit: retry later. */
+  /** Over a connection limit (the host's total, or the gateway's per-address cap): retry later. */
   TryAgainLater: 1013,
 } as const;
 

@@ -38,7 +38,7 @@ import {
   isRequest,
   isResponse,
   notification,
-  preview,
+  previewValue,
   success,
 } from './jsonrpc.js';
 import { type HistogramSnapshot, LatencyHistogram, RollingRate } from './metrics.js';
@@ -696,7 +696,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (!p) {
       const why = id === null ? undefined : this.recent.get(id);
       if (why === 'late') this.counters.lateResponses++;
-      this.diagnose({ kind: 'unknown-id', id, reason: why ?? 'unknown', preview: preview(JSON.stringify(message)) });
+      this.diagnose({ kind: 'unknown-id', id, reason: why ?? 'unknown', preview: previewValue(message) });
       return;
     }
     this.counters.responses++;
@@ -766,7 +766,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   private byToken(method: string, token: unknown): Pending | undefined {
     const p = typeof token === 'number' || typeof token === 'string' ? this.inFlight.get(token) : undefined;
-    if (!p) this.diagnose({ kind: 'unknown-token', method, token });
+    // A token is a string or a number (MCP); anything else is reported as a bounded preview, since the
+    // diagnostic travels on into event logs and the gateway, which serialise it.
+    if (!p) this.diagnose({ kind: 'unknown-token', method, token: typeof token === 'number' || typeof token === 'string' ? token : previewValue(token) });
     return p;
   }
 
@@ -790,7 +792,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     p.lastActivity = this.opts.now();
     if (params.seq !== p.nextSeq || typeof params.data !== 'string') {
       this.sendCancel(p, 'stream out of order');
-      this.settle(p, new ProtocolError(`Stream chunk out of order for ${p.method}: expected seq ${p.nextSeq}, got ${String(params.seq)}`), 'late');
+      this.settle(p, new ProtocolError(`Stream chunk out of order for ${p.method}: expected seq ${p.nextSeq}, got ${previewValue(params.seq)}`), 'late');
       return;
     }
     p.nextSeq++;

@@ -3,6 +3,7 @@
  * Validation is structural and cheap (no schema library on the hot path): it checks exactly what
  * the specification requires and reports why a message is invalid.
  */
+import { DEFAULTS } from './defaults.js';
 
 export type RequestId = string | number;
 
@@ -92,53 +93,191 @@ export type Diagnostic =
    * cancelled: dropped as designed), `duplicate` (already answered) or `unknown` (never sent).
    */
   | { kind: 'unknown-id'; id: RequestId | null; reason: 'late' | 'duplicate' | 'unknown'; preview: string }
-  /** A notification for a progress or stream token nobody is waiting for. */
+  /**
+   * A notification for a progress or stream token nobody is waiting for. `token` is the token when it
+   * is a string or a number, else a preview of the value (previewValue).
+   */
   | { kind: 'unknown-token'; method: string; token: unknown };
 
 const PREVIEW_CHARS = 200;
+/** The first 200 characters of a text, with `…` when it was cut. */
 export const preview = (text: string) => (text.length > PREVIEW_CHARS ? `${text.slice(0, PREVIEW_CHARS)}…` : text);
+
+/** An array or object being written by previewValue: its entries are visited one at a time. */
+interface PreviewFrame {
+  value: object;
+  /** Own keys of an object; undefined for an array. */
+  keys: string[] | undefined;
+  next: number;
+  written: number;
+}
+
+/**
+ * `preview(JSON.stringify(value))`, but total and bounded: it never recurses (a value nested
+ * 100 000 deep cannot exhaust the stack), stops writing after `maxChars`, and never throws —
+ * cycles become `"[Circular]"`, BigInts their digits, and a throwing getter or proxy ends the preview.
+ * Use it wherever a received value is shown in a diagnostic, an error message or a log.
+ */
+export function previewValue(value: unknown, maxChars = PREVIEW_CHARS): string {
+  let out = '';
+  const full = () => out.length > maxChars;
+  const stack: PreviewFrame[] = [];
+  const open = new Set<object>();
+  /** Writes a scalar, or opens a container (its entries follow on later turns of the loop). */
+  const write = (v: unknown, inArray: boolean): void => {
+    if (typeof v === 'object' && v !== null) {
+      if (open.has(v)) {
+        out += '"[Circular]"';
+        return;
+      }
+      open.add(v);
+      const isArray = Array.isArray(v);
+      stack.push({ value: v, keys: isArray ? undefined : Object.keys(v), next: 0, written: 0 });
+      out += isArray ? '[' : '{';
+      return;
+    }
+    out += scalarText(v, inArray, maxChars);
+  };
+  try {
+    write(value, false);
+    while (stack.length > 0 && !full()) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.keys === undefined) {
+        const items = frame.value as unknown[];
+        if (frame.next >= items.length) {
+          closeFrame(stack, open);
+          out += ']';
+          continue;
+        }
+        if (frame.written++ > 0) out += ',';
+        write(items[frame.next++], true);
+        continue;
+      }
+      const object = frame.value as Record<string, unknown>;
+      let key: string | undefined;
+      let entry: unknown;
+      while (frame.next < frame.keys.length) {
+        const k = frame.keys[frame.next++]!;
+        entry = object[k];
+        if (entry !== undefined && typeof entry !== 'function' && typeof entry !== 'symbol') {
+          key = k;
+          break;
+        }
+      }
+      if (key === undefined) {
+        closeFrame(stack, open);
+        out += '}';
+        continue;
+      }
+      if (frame.written++ > 0) out += ',';
+      out += `${JSON.stringify(key.length > maxChars ? key.slice(0, maxChars) : key)}:`;
+      write(entry, false);
+    }
+  } catch {
+    return `${out.slice(0, maxChars)}…`; // a getter or proxy that throws: show what there is
+  }
+  return out.length > maxChars ? `${out.slice(0, maxChars)}…` : out;
+}
+
+function closeFrame(stack: PreviewFrame[], open: Set<object>): void {
+  open.delete(stack.pop()!.value);
+}
+
+/** JSON text of a scalar as JSON.stringify writes it (a long string only up to `maxChars`). */
+function scalarText(v: unknown, inArray: boolean, maxChars: number): string {
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v.length > maxChars ? v.slice(0, maxChars) : v);
+    case 'number':
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'bigint':
+      return v.toString();
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return inArray ? 'null' : 'undefined';
+    default:
+      return 'null';
+  }
+}
+
+/**
+ * Whether a value nests arrays and objects more than `limit` levels deep (the value itself is level 1).
+ * Iterative, and it stops at the first path over the limit.
+ */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const values: object[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop()!;
+    const depth = depths.pop()!;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) {
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
 
 export interface Decoded {
   messages: JsonRpcMessage[];
   diagnostics: Diagnostic[];
+  /**
+   * True when the text was a non-empty JSON array (a JSON-RPC batch): its replies go back as one
+   * array. An empty array, or text that is not JSON, is not a batch and gets single error objects.
+   */
+  batch: boolean;
+}
+
+export interface DecodeOptions {
+  /** Deepest nesting accepted per message (default DEFAULTS.transport.maxJsonDepth, 512). */
+  maxDepth?: number;
 }
 
 /**
  * Parses one framed text (a stdio line or a WebSocket frame) into messages. Batches (JSON arrays)
- * are unrolled. Never throws: anything unusable becomes a diagnostic.
+ * are unrolled. Total: it never throws and never recurses, whatever the input's size, depth or
+ * shape; anything unusable becomes a diagnostic. Messages nested deeper than `maxDepth` are
+ * diagnostics too (with their id, so a too-deep response fails its request at once).
  */
-export function decodeText(text: string, bytes = text.length): Decoded {
-  const out: Decoded = { messages: [], diagnostics: [] };
+export function decodeText(text: string, bytes = text.length, options: DecodeOptions = {}): Decoded {
+  const out: Decoded = { messages: [], diagnostics: [], batch: false };
+  const maxDepth = options.maxDepth ?? DEFAULTS.transport.maxJsonDepth;
   let value: unknown;
   try {
+    // V8's JSON.parse does not recurse: depth is safe here and checked below.
     value = JSON.parse(text);
   } catch {
     out.diagnostics.push({ kind: 'non-json', preview: preview(text), bytes });
     return out;
   }
-  const items = Array.isArray(value) ? value : [value];
-  if (Array.isArray(value) && value.length === 0) {
+  const isArray = Array.isArray(value);
+  const items: unknown[] = isArray ? (value as unknown[]) : [value];
+  if (isArray && items.length === 0) {
     out.diagnostics.push({ kind: 'invalid-message', preview: preview(text), reason: 'empty batch' });
+    return out;
   }
+  out.batch = isArray;
   for (const item of items) {
-    const reason = validationError(item);
+    let reason = validationError(item);
+    if (reason === null && nestedDeeperThan(item, maxDepth)) reason = `nested deeper than ${maxDepth} levels`;
     if (reason === null) out.messages.push(item as JsonRpcMessage);
     else {
       const id = (item as { id?: unknown } | null)?.id;
-      const d: Diagnostic = { kind: 'invalid-message', preview: preview(safeStringify(item)), reason };
+      // A single message's preview is cut from its own text; a batch item has none, so it is written
+      // from the value (never re-stringified whole: that recurses and would copy a 16 MiB item).
+      const d: Diagnostic = { kind: 'invalid-message', preview: isArray ? previewValue(item) : preview(text), reason };
       if (isId(id)) d.id = id;
       out.diagnostics.push(d);
     }
   }
   return out;
-}
-
-function safeStringify(v: unknown): string {
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
-  }
 }
 
 const ID_VALUE = String.raw`(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")`;

@@ -151,7 +151,7 @@ export class GatewayMetrics {
     this.connectionsTotal = new Counter({ name: 'mcp_ipc_gateway_connections_total', help: 'WebSocket connections accepted.', registers });
     this.rejected = new Counter({
       name: 'mcp_ipc_gateway_rejected_total',
-      help: 'Requests and upgrades refused (bad token, origin or host).',
+      help: 'Requests and upgrades refused (reason: token, origin, host, limit = the host\'s connection limit, address = the per-address cap).',
       labelNames: ['reason'],
       registers,
     });

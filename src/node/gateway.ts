@@ -9,7 +9,8 @@
  * Security: a random access token (constant-time compared) guards the WebSocket, /metrics and
  * /api; the Host header must name this gateway (DNS-rebinding guard) and a browser Origin must be
  * the gateway's own or explicitly allowed. Refused upgrades get a plain HTTP error before any
- * WebSocket is accepted. Per connection: message size cap, in-flight call cap, and a send-buffer
+ * WebSocket is accepted. Per remote address: a connection cap (one client cannot take every
+ * connection the host allows). Per connection: message size cap, in-flight call cap, and a send-buffer
  * cap after which the slow client is disconnected (other clients never wait for it).
  * Closing the gateway never stops the host's servers.
  */
@@ -66,6 +67,7 @@ import {
   tokensEqual,
   upgradeToken,
 } from './gateway-security.js';
+import { AddressConnections, addressKey } from './gateway-connections.js';
 import { send, sendJson, StaticFiles } from './gateway-static.js';
 import type { McpBridge } from './mcp-bridge.js';
 import type { McpHost } from './mcp-host.js';
@@ -90,6 +92,14 @@ export interface GatewayOptions {
   staticDir?: string;
   /** Largest WebSocket message accepted (bigger: the socket is closed with 1009). */
   maxMessageBytes?: number;
+  /**
+   * WebSocket connections one remote address (an IPv4 address, an IPv6 /64) may hold at once; one more
+   * is closed right after the handshake with 1013 ("try again later") and a reason saying why. All
+   * clients on this machine share the address 127.0.0.1 (or ::1). The host's own limit
+   * (`limits.connections`) still caps the total.
+   * @default 25 (DEFAULTS.gateway.maxConnectionsPerAddress: a quarter of the default total of 100)
+   */
+  maxConnectionsPerAddress?: number;
   /** `tools/call`s one connection may have in flight; more fail at once with QueueFull. */
   maxInFlightPerConnection?: number;
   /** Bytes buffered towards one client before it is disconnected as a slow consumer. */
@@ -117,6 +127,8 @@ interface Connection {
   closed: boolean;
   /** Tracked in the host's ResourceManager (connections limit); forgotten when the socket closes. */
   resource: ResourceHandle | undefined;
+  /** The remote address key its per-address slot is counted under (see addressKey). */
+  address: string;
 }
 
 type Handler = (conn: Connection, params: Record<string, unknown>, id: RequestId | undefined) => Promise<unknown> | unknown;
@@ -153,6 +165,7 @@ export class Gateway {
   private readonly server: Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<Connection>();
+  private readonly perAddress: AddressConnections;
   /** Identifies this gateway run in `hello` (see HelloParams.instance). */
   private readonly instance = generateToken().slice(0, 16);
   private readonly log: SequencedEvent[] = [];
@@ -185,6 +198,7 @@ export class Gateway {
     this.files = new StaticFiles(options.staticDir ?? resolve(PACKAGE_ROOT, 'dashboard', 'dist'), options.host.resources);
     this.maxMessageBytes = options.maxMessageBytes ?? d.maxMessageBytes;
     this.maxInFlight = options.maxInFlightPerConnection ?? d.maxInFlightPerConnection;
+    this.perAddress = new AddressConnections(options.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress);
     this.maxSendBufferBytes = options.maxSendBufferBytes ?? d.maxSendBufferBytes;
     this.historySize = Math.max(1, options.eventHistory ?? d.eventHistory);
     this.historyBytes = Math.max(1, options.eventHistoryBytes ?? d.eventHistoryBytes);
@@ -498,12 +512,20 @@ export class Gateway {
       this.metrics.rejected.inc({ reason: 'token' });
       return refuseWith(401, GatewayCloseCode.Unauthorized, 'Unauthorized: a valid token is required');
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws));
+    const address = addressKey(req.socket.remoteAddress);
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address));
   }
 
-  private accept(ws: WebSocket): void {
+  private accept(ws: WebSocket, address: string): void {
     if (this.closing) {
       ws.close(GatewayCloseCode.ShuttingDown, 'gateway shutting down');
+      return;
+    }
+    // Refused after the handshake, like the host's own limit below, so that a browser sees the code
+    // and the reason (a failed upgrade only shows it 1006). The address is not echoed: the client knows it.
+    if (!this.perAddress.tryAcquire(address)) {
+      this.metrics.rejected.inc({ reason: 'address' });
+      ws.close(GatewayCloseCode.TryAgainLater, `Too many connections from this address (max ${this.perAddress.max} per address)`);
       return;
     }
     let resource: ResourceHandle;
@@ -513,11 +535,12 @@ export class Gateway {
       });
     } catch (error) {
       // Over the host's connection limit: 1013 "try again later" (the client backs off and retries).
+      this.perAddress.release(address);
       this.metrics.rejected.inc({ reason: 'limit' });
       ws.close(GatewayCloseCode.TryAgainLater, toIpcError(error).message.slice(0, 120));
       return;
     }
-    const conn: Connection = { id: this.nextConnectionId++, ws, calls: new Map(), alive: true, closed: false, resource };
+    const conn: Connection = { id: this.nextConnectionId++, ws, calls: new Map(), alive: true, closed: false, resource, address };
     this.connections.add(conn);
     this.metrics.connectionsTotal.inc();
     ws.on('message', (data, isBinary) => this.onMessage(conn, data, isBinary));
@@ -535,6 +558,7 @@ export class Gateway {
     if (conn.closed) return;
     conn.closed = true;
     this.connections.delete(conn);
+    this.perAddress.release(conn.address);
     if (conn.resource) this.host.resources.forget(conn.resource.id);
     for (const controller of conn.calls.values()) controller.abort(reason);
     conn.calls.clear();
@@ -593,8 +617,8 @@ export class Gateway {
 
   private onMessage(conn: Connection, data: WebSocket.RawData, _isBinary: boolean): void {
     const text = rawToString(data);
-    const { messages, diagnostics } = decodeText(text, Buffer.byteLength(text));
-    const batch = text.trimStart().startsWith('[');
+    // `batch` only for a non-empty array: `[]` and a broken `[…` get one error object (JSON-RPC 2.0 §6).
+    const { messages, diagnostics, batch } = decodeText(text, Buffer.byteLength(text));
     const errors: JsonRpcResponse[] = [];
     for (const d of diagnostics) {
       if (d.kind === 'non-json') {
@@ -605,10 +629,12 @@ export class Gateway {
         errors.push(errorResponse(d.id ?? null, new ProtocolError(`Invalid Request: ${d.reason}`, { preview: d.preview }, RpcCode.InvalidRequest)));
       }
     }
-    if (messages.length > this.maxBatch) {
+    // Invalid items count too: each of them would get its own error object.
+    const items = messages.length + errors.length;
+    if (items > this.maxBatch) {
       // Refused whole, before running anything: one frame must not fan out into unbounded work or replies.
       this.metrics.invalidMessages.inc({ kind: 'batch' });
-      const error = new ProtocolError(`Batch of ${messages.length} messages is over the limit of ${this.maxBatch}`, { limit: this.maxBatch }, RpcCode.InvalidRequest);
+      const error = new ProtocolError(`Batch of ${items} messages is over the limit of ${this.maxBatch}`, { limit: this.maxBatch }, RpcCode.InvalidRequest);
       this.deliver(conn, stringifyResponse(errorResponse(null, error)));
       return;
     }

@@ -28,7 +28,7 @@ import {
   type StreamChunk,
   type StreamingRequest,
 } from '../core/ipc-manager.js';
-import type { Diagnostic } from '../core/jsonrpc.js';
+import { type Diagnostic, previewValue } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
@@ -324,7 +324,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     }>('initialize', { protocolVersion: LATEST_LEGACY_PROTOCOL_VERSION, capabilities, clientInfo: this.clientInfo }, { bypassQueue: true, timeoutMs, hardTimeoutMs: timeoutMs });
     const version = result?.protocolVersion;
     if (typeof version !== 'string' || !(LEGACY_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-      throw new ProtocolError(`Server "${this.name}" answered initialize with unsupported protocol version ${JSON.stringify(version)}`, result);
+      throw new ProtocolError(`Server "${this.name}" answered initialize with unsupported protocol version ${previewValue(version)}`, result);
     }
     this.protocolVersion = version;
     this.capabilities = result.capabilities ?? {};
@@ -420,7 +420,7 @@ export function describeDiagnostic(d: Diagnostic): string {
         ? `Dropped a late response to request ${String(d.id)} (already timed out or cancelled)`
         : `Response with ${d.reason} id ${String(d.id)}: ${d.preview}`;
     case 'unknown-token':
-      return `${d.method} for unknown token ${JSON.stringify(d.token)}`;
+      return `${d.method} for unknown token ${previewValue(d.token)}`;
   }
 }
 

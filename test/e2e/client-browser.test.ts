@@ -159,6 +159,44 @@ describe('McpIpcClient in Chromium', () => {
     expect(result.ok).toBe(true);
   });
 
+  it('decodes frames nested 10^4 and 10^5 deep into diagnostics, in the browser, and keeps delivering', async () => {
+    const out = await page.evaluate(async () => {
+      const w = window as unknown as Win;
+      // A scripted WebSocket: the deep frames are fed straight into the transport's message listener.
+      const listeners: Record<string, Array<(event: unknown) => void>> = {};
+      class ScriptedSocket {
+        readyState = 1;
+        bufferedAmount = 0;
+        binaryType = 'arraybuffer';
+        constructor() {
+          queueMicrotask(() => listeners.open?.forEach((l) => l({})));
+        }
+        send(): void {}
+        close(): void {}
+        addEventListener(type: string, listener: (event: unknown) => void): void {
+          (listeners[type] ??= []).push(listener);
+        }
+      }
+      const transport = new w.mcp.WebSocketTransport('ws://scripted.invalid/ws', { WebSocket: ScriptedSocket });
+      const diagnostics: Array<{ kind: string; preview?: string }> = [];
+      const messages: unknown[] = [];
+      transport.ondiagnostic = (d) => diagnostics.push(d);
+      transport.onmessage = (m) => messages.push(m);
+      await transport.start();
+      const deliver = (data: string) => listeners.message?.forEach((l) => l({ data }));
+      for (const depth of [10_000, 100_000]) {
+        deliver(`${'['.repeat(depth)}0${']'.repeat(depth)}`);
+        deliver(`${'{"a":'.repeat(depth)}0${'}'.repeat(depth)}`);
+        deliver(`{"jsonrpc":"2.0","id":1,"result":${'['.repeat(depth)}${']'.repeat(depth)}}`);
+      }
+      deliver('{"jsonrpc":"2.0","method":"hello","params":{}}');
+      return { kinds: diagnostics.map((d) => d.kind), longest: Math.max(...diagnostics.map((d) => d.preview?.length ?? 0)), messages };
+    });
+    expect(out.kinds).toEqual(Array.from({ length: 6 }, () => 'invalid-message'));
+    expect(out.longest).toBeLessThanOrEqual(201);
+    expect(out.messages).toEqual([{ jsonrpc: '2.0', method: 'hello', params: {} }]);
+  });
+
   it('raised no uncaught page errors', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { DEFAULTS } from '../../src/core/defaults.js';
 import type { IpcErrorJSON } from '../../src/core/errors.js';
 import type { CallToolResult, HelloParams, SequencedEvent, ServerSnapshot } from '../../src/core/gateway-protocol.js';
 import { DEMO_DOCUMENTS_DIR, demoServerConfig } from '../../src/node/config.js';
-import { type Gateway, startGateway } from '../../src/node/gateway.js';
+import { Gateway, startGateway } from '../../src/node/gateway.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 
 interface RpcError {
@@ -37,6 +38,8 @@ class TestClient {
   readonly ws: WebSocket;
   readonly notes: Note[] = [];
   readonly strays: RpcResponse[] = [];
+  /** Every frame as received, before batches are unrolled. */
+  readonly frames: string[] = [];
   readonly opened: Promise<void>;
   readonly closed: Promise<{ code: number; reason: string }>;
   private nextId = 1;
@@ -53,6 +56,7 @@ class TestClient {
     this.closed = new Promise((resolve) => this.ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     this.ws.on('error', () => undefined);
     this.ws.on('message', (data) => {
+      this.frames.push(data.toString());
       const value = JSON.parse(data.toString()) as unknown;
       for (const m of Array.isArray(value) ? value : [value]) {
         const msg = m as RpcResponse & Note;
@@ -112,6 +116,12 @@ class TestClient {
   nextStray(timeoutMs = 5_000): Promise<RpcResponse> {
     const seen = this.strays.length;
     return this.until(() => this.strays.length > seen, timeoutMs, 'an error response').then(() => this.strays[seen]!);
+  }
+
+  /** The next frame (after raw sends), parsed but not unrolled: an array when it is a batch reply. */
+  nextFrame(timeoutMs = 5_000): Promise<unknown> {
+    const seen = this.frames.length;
+    return this.until(() => this.frames.length > seen, timeoutMs, 'a frame').then(() => JSON.parse(this.frames[seen]!) as unknown);
   }
 
   notesOf(method: string): Array<Record<string, unknown>> {
@@ -196,6 +206,9 @@ beforeAll(async () => {
     maxMessageBytes: 64 * 1024,
     maxInFlightPerConnection: 3,
     chunkChars: 1_000,
+    // Every test here connects from 127.0.0.1 and most keep their sockets until afterAll: the
+    // per-address cap has its own tests below.
+    maxConnectionsPerAddress: DEFAULTS.limits.connections,
   });
 }, 60_000);
 
@@ -246,6 +259,11 @@ describe('security', () => {
     expect(reply.error?.code).toBe(-32600);
     expect(reply.error?.message).toContain('over the limit of 50');
     expect(await client.call('ping')).toEqual({});
+    // Invalid items count too: 51 of them get one refusal, not 51 error objects.
+    client.ws.send(JSON.stringify(Array.from({ length: 51 }, () => 1)));
+    const refused = await client.nextFrame();
+    expect(Array.isArray(refused)).toBe(false);
+    expect(refused).toMatchObject({ id: null, error: { code: -32600, message: expect.stringContaining('over the limit of 50') } });
   });
 
   it('accepts the token as a Sec-WebSocket-Protocol', async () => {
@@ -665,6 +683,124 @@ describe('resource limits (the host\'s ResourceManager)', () => {
       await g.close();
       await limited.stopAll();
     }
+  });
+});
+
+/** `[[[…]]]` or `{"a":{"a":…}}`, `depth` levels, as text. */
+const nestedText = (shape: 'array' | 'object', depth: number) =>
+  shape === 'array' ? `${'['.repeat(depth)}0${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}0${'}'.repeat(depth)}`;
+
+describe('hostile frames: deep nesting and empty batches', () => {
+  let roomy: Gateway;
+  beforeAll(async () => {
+    // The default 1 MiB message limit: a 10^5-deep object (~500 KB) must reach the decoder.
+    roomy = await startGateway({ host, port: 0, heartbeatMs: 0 });
+  });
+  afterAll(async () => {
+    await roomy?.close();
+  });
+
+  for (const shape of ['array', 'object'] as const) {
+    for (const depth of [10_000, 100_000]) {
+      it(`answers a frame of ${shape}s nested ${depth} deep with -32600 (id null); the next request works`, async () => {
+        const client = await connect(undefined, roomy);
+        client.ws.send(nestedText(shape, depth));
+        const frame = await client.nextFrame();
+        // A top-level array is a batch (JSON-RPC 2.0 §6): one error per item, in an array.
+        const reply = (shape === 'array' ? (frame as RpcResponse[])[0] : frame) as RpcResponse;
+        expect(Array.isArray(frame)).toBe(shape === 'array');
+        if (Array.isArray(frame)) expect(frame).toHaveLength(1);
+        expect(reply.id).toBeNull();
+        expect(reply.error?.code).toBe(-32600);
+        expect(reply.error?.data?.code).toBe('ProtocolError');
+        expect(await client.call('ping')).toEqual({});
+        const echo = await client.call<CallToolResult>('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'still here' } });
+        expect(echo.content[0]?.text).toContain('still here');
+        await client.close();
+      });
+    }
+  }
+
+  it('answers a request whose params nest too deep with -32600 under its own id', async () => {
+    const client = await connect(undefined, roomy);
+    client.ws.send(`{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"server":"demo","tool":"echo","arguments":{"text":${nestedText('array', 10_000)}}}}`);
+    const reply = (await client.nextFrame()) as RpcResponse;
+    expect(reply.id).toBe('deep');
+    expect(reply.error?.code).toBe(-32600);
+    expect(reply.error?.message).toContain('nested deeper than 512 levels');
+    expect(await client.call('ping')).toEqual({});
+    await client.close();
+  });
+
+  it('answers an empty batch with one error object, not an array (JSON-RPC 2.0 §6)', async () => {
+    const client = await connect(undefined, roomy);
+    client.ws.send('[]');
+    const empty = await client.nextFrame();
+    expect(Array.isArray(empty)).toBe(false);
+    expect(empty).toMatchObject({ jsonrpc: '2.0', id: null, error: { code: -32600 } });
+    // A batch that is not even JSON is a parse error: one object as well.
+    client.ws.send('[{"jsonrpc":"2.0","method":"ping"},{"jsonrpc":"2.0","method"]');
+    const broken = await client.nextFrame();
+    expect(Array.isArray(broken)).toBe(false);
+    expect(broken).toMatchObject({ id: null, error: { code: -32700 } });
+    // An invalid batch (not empty) still gets an array: one error per item.
+    client.ws.send('[1,2]');
+    const invalid = await client.nextFrame();
+    expect(invalid).toEqual([expect.objectContaining({ id: null, error: expect.objectContaining({ code: -32600 }) }), expect.objectContaining({ id: null })]);
+    expect(await client.call('ping')).toEqual({});
+    await client.close();
+  });
+});
+
+describe('connections per remote address', () => {
+  it('refuses connections over the per-address cap with 1013 and a reason; other addresses still get in', async () => {
+    const g = await startGateway({ host, port: 0, heartbeatMs: 0, maxConnectionsPerAddress: 2 });
+    try {
+      const a = await connect(undefined, g);
+      const b = await connect(undefined, g);
+      const third = new TestClient(g.wsUrl);
+      clients.add(third);
+      const refused = await third.closed;
+      expect(refused.code).toBe(1013);
+      expect(refused.reason).toBe('Too many connections from this address (max 2 per address)');
+      expect(g.connectionCount).toBe(2);
+
+      // Another loopback address is another client: it is not locked out.
+      const other = await connect({ localAddress: '127.0.0.2' }, g);
+      expect(await other.call('ping')).toEqual({});
+
+      // A closed connection frees its slot.
+      await a.close();
+      await poll(() => g.connectionCount === 2, 'the closed connection to be forgotten');
+      const again = await connect(undefined, g);
+      expect(await again.call('ping')).toEqual({});
+      expect(await b.call('ping')).toEqual({});
+
+      const metrics = await (await fetch(`http://127.0.0.1:${g.port}/metrics?token=${g.token}`)).text();
+      expect(metrics).toMatch(/mcp_ipc_gateway_rejected_total\{reason="address"\} 1/);
+    } finally {
+      await g.close();
+    }
+  });
+
+  it(`caps one address at ${DEFAULTS.gateway.maxConnectionsPerAddress} connections by default, below the host's ${DEFAULTS.limits.connections}`, async () => {
+    const g = await startGateway({ host, port: 0, heartbeatMs: 0 });
+    const opened: TestClient[] = [];
+    try {
+      for (let i = 0; i < DEFAULTS.gateway.maxConnectionsPerAddress; i++) opened.push(await TestClient.open(g.wsUrl));
+      const over = new TestClient(g.wsUrl);
+      opened.push(over);
+      expect((await over.closed).code).toBe(1013);
+      expect(DEFAULTS.gateway.maxConnectionsPerAddress).toBeLessThan(DEFAULTS.limits.connections);
+    } finally {
+      await Promise.all(opened.map((c) => c.close()));
+      await g.close();
+    }
+  });
+
+  it('rejects a cap that is not a positive whole number', () => {
+    expect(() => new Gateway({ host, maxConnectionsPerAddress: 0 })).toThrow(TypeError);
+    expect(() => new Gateway({ host, maxConnectionsPerAddress: 1.5 })).toThrow(/maxConnectionsPerAddress/);
   });
 });
 

@@ -319,6 +319,31 @@ describe('McpIpcClient', () => {
     }
   });
 
+  it('survives frames nested 10^4 and 10^5 deep (arrays and objects), and fails a too-deep answer with ProtocolError', async () => {
+    const client = await setup();
+    const nested = (shape: 'array' | 'object', depth: number, inner = '0') =>
+      shape === 'array' ? `${'['.repeat(depth)}${inner}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}${inner}${'}'.repeat(depth)}`;
+    const [ws] = [...gateway.sockets];
+    for (const shape of ['array', 'object'] as const) {
+      for (const depth of [10_000, 100_000]) {
+        ws!.send(nested(shape, depth));
+        ws!.send(`{"jsonrpc":"2.0","method":"server/event","params":{"seq":0,"data":${nested(shape, depth)}}}`);
+        const r = await client.call('beta', 'echo', { depth });
+        expect(r.ok).toBe(true);
+        expect(JSON.parse(textOf(r)!)).toMatchObject({ args: { depth } });
+      }
+    }
+    const slow = client.call('alpha', 'slow', {});
+    await waitFor(() => gateway.pending.size === 1, 3_000, 'the slow call to reach the gateway');
+    const [id, socket] = [...gateway.pending][0]!;
+    socket!.send(`{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${nested('array', 100_000)}}`);
+    const failed = await slow;
+    expect(failed.ok).toBe(false);
+    expect(!failed.ok && failed.error.code).toBe('ProtocolError');
+    expect(!failed.ok && failed.error.message).toContain('nested deeper than 512 levels');
+    expect(get(client.connection)).toBe('open');
+  });
+
   it('reassembles streamed text in front of the content the result kept (images, resources)', () => {
     const image = { type: 'image', data: 'AAAA', mimeType: 'image/png' };
     const result = reassemble({ content: [image] } as CallToolResult, ['ab', 'cd']);

@@ -334,6 +334,42 @@ describe('IpcManager: progress and streams', () => {
     await expect((async () => { for await (const _ of chunks) { /* drain */ } })()).rejects.toBeInstanceOf(ProtocolError);
   });
 
+  // A transport that does not decode through decodeText (an MCP SDK transport, say) can hand over
+  // values nested far deeper than any stack: the engine's own diagnostics must not recurse on them.
+  it('survives deeply nested values from a transport (unknown-id preview, stream seq), and keeps working', async () => {
+    const { ipc, peer, transport } = await setup();
+    const diagnostics: Diagnostic[] = [];
+    ipc.on('diagnostic', (d) => diagnostics.push(d));
+    let deep: unknown = 0;
+    for (let i = 0; i < 100_000; i++) deep = i % 2 ? [deep] : { a: deep };
+    expect(() => transport.onmessage!({ jsonrpc: '2.0', id: 424_242, result: deep })).not.toThrow();
+    expect(diagnostics).toEqual([expect.objectContaining({ kind: 'unknown-id', reason: 'unknown' })]);
+    const d = diagnostics[0]!;
+    expect(d.kind === 'unknown-id' && d.preview.length).toBeLessThanOrEqual(201);
+
+    const { result } = ipc.requestStream('big', {});
+    await tick();
+    const req = peer.requests('big')[0]!;
+    const token = (req.params as { _meta: { streamToken: number } })._meta.streamToken;
+    transport.onmessage!({ jsonrpc: '2.0', method: 'notifications/stream/chunk', params: { streamToken: token, seq: deep, data: 'x' } });
+    const error = await failed(result);
+    expect(error).toBeInstanceOf(ProtocolError);
+    expect(error.message.length).toBeLessThan(400);
+
+    // A token that is no valid token is reported as a bounded preview, not as the value itself
+    // (the diagnostic goes on into event logs, the gateway and the dashboard).
+    transport.onmessage!({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: deep, progress: 1 } });
+    const unknownToken = diagnostics.find((x) => x.kind === 'unknown-token');
+    expect(unknownToken?.kind === 'unknown-token' && typeof unknownToken.token).toBe('string');
+    expect(unknownToken?.kind === 'unknown-token' && String(unknownToken.token).length).toBeLessThanOrEqual(201);
+    expect(() => JSON.stringify(diagnostics)).not.toThrow();
+
+    const next = ipc.request('after');
+    await tick();
+    await peer.reply(peer.requests('after')[0]!.id, 'ok');
+    await expect(next).resolves.toBe('ok');
+  });
+
   it('fails only the request whose response was too large', async () => {
     const [a, b] = MemoryTransport.pair();
     const peer = new Peer(b);

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../src/core/defaults.js';
 import {
   decodeText,
   failure,
@@ -9,6 +10,7 @@ import {
   isResponse,
   notification,
   preview,
+  previewValue,
   request,
   sniffResponseId,
   success,
@@ -211,6 +213,121 @@ describe('decodeText', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+/** `[[[…]]]` or `{"a":{"a":…}}`, `depth` levels, built without recursion. */
+const nestedText = (shape: 'array' | 'object', depth: number, inner = '0') =>
+  shape === 'array' ? `${'['.repeat(depth)}${inner}${']'.repeat(depth)}` : `${'{"a":'.repeat(depth)}${inner}${'}'.repeat(depth)}`;
+
+/** Nesting depth of a value (a scalar is 0), without recursion. */
+function depthOf(value: unknown): number {
+  let max = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    max = Math.max(max, d + 1);
+    for (const child of Object.values(v)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+
+describe('decodeText on deeply nested input (it must stay total)', () => {
+  for (const shape of ['array', 'object'] as const) {
+    for (const depth of [10_000, 100_000]) {
+      it(`turns a bare ${shape} nested ${depth} deep into one diagnostic with a bounded preview`, () => {
+        const out = decodeText(nestedText(shape, depth));
+        expect(out.messages).toEqual([]);
+        expect(out.diagnostics).toHaveLength(1);
+        const d = out.diagnostics[0]!;
+        expect(d.kind).toBe('invalid-message');
+        expect(d.kind === 'invalid-message' && d.preview.length).toBeLessThanOrEqual(201);
+      });
+
+      it(`rejects a response whose result is a ${shape} nested ${depth} deep, keeping its id`, () => {
+        const out = decodeText(`{"jsonrpc":"2.0","id":7,"result":${nestedText(shape, depth)}}`);
+        expect(out.messages).toEqual([]);
+        expect(out.diagnostics).toEqual([
+          expect.objectContaining({ kind: 'invalid-message', id: 7, reason: `nested deeper than ${DEFAULTS.transport.maxJsonDepth} levels` }),
+        ]);
+      });
+    }
+  }
+
+  it('accepts a message exactly at the depth limit and rejects one level more', () => {
+    // The message object is level 1; `result` adds one; each `[` one more.
+    const at = (levels: number) => `{"jsonrpc":"2.0","id":1,"result":${nestedText('array', levels - 1)}}`;
+    expect(decodeText(at(8), undefined, { maxDepth: 8 }).messages).toHaveLength(1);
+    expect(decodeText(at(9), undefined, { maxDepth: 8 }).diagnostics).toEqual([
+      expect.objectContaining({ kind: 'invalid-message', id: 1, reason: 'nested deeper than 8 levels' }),
+    ]);
+  });
+
+  it('measures each batch item on its own', () => {
+    const deep = `{"jsonrpc":"2.0","id":2,"method":"m","params":${nestedText('object', 50)}}`;
+    const out = decodeText(`[{"jsonrpc":"2.0","id":1,"method":"m"},${deep}]`, undefined, { maxDepth: 10 });
+    expect(out.batch).toBe(true);
+    expect(out.messages).toEqual([{ jsonrpc: '2.0', id: 1, method: 'm' }]);
+    expect(out.diagnostics).toEqual([expect.objectContaining({ id: 2, reason: 'nested deeper than 10 levels' })]);
+  });
+
+  it('calls a frame a batch only when it is a non-empty array (JSON-RPC 2.0 §6)', () => {
+    expect(decodeText('[{"jsonrpc":"2.0","method":"m"}]').batch).toBe(true);
+    expect(decodeText('[1]').batch).toBe(true);
+    expect(decodeText('[]').batch).toBe(false);
+    expect(decodeText('[{"jsonrpc":"2.0", "method"').batch).toBe(false);
+    expect(decodeText('{"jsonrpc":"2.0","method":"m"}').batch).toBe(false);
+  });
+
+  it('never throws and never lets a too-deep message through, on nesting-heavy input', () => {
+    const maxDepth = 64;
+    const levels = fc.array(fc.constantFrom('[', '{"k":', '{"a":1,"b":', '[1,'), { minLength: 1, maxLength: 40 });
+    const nesting = fc
+      .tuple(levels, fc.integer({ min: 1, max: 20_000 }), fc.constantFrom('0', '"s"', '[]', '{}', 'null'), fc.nat(), fc.boolean(), fc.boolean())
+      .map(([pattern, repeat, leaf, cut, truncate, envelope]) => {
+        const opens: string[] = [];
+        for (let i = 0; i < repeat; i++) opens.push(pattern[i % pattern.length]!);
+        const close = opens.map((o) => (o.startsWith('[') ? ']' : '}')).reverse().join('');
+        let body = `${opens.join('')}${leaf}${close}`;
+        if (envelope) body = `{"jsonrpc":"2.0","id":3,"result":${body}}`;
+        return truncate ? body.slice(0, cut % body.length) : body;
+      });
+    fc.assert(
+      fc.property(nesting, (text) => {
+        const out = decodeText(text, undefined, { maxDepth });
+        expect(out.messages.length + out.diagnostics.length).toBeGreaterThan(0);
+        for (const m of out.messages) expect(validationError(m)).toBeNull();
+        for (const m of out.messages) expect(depthOf(m)).toBeLessThanOrEqual(maxDepth);
+        for (const d of out.diagnostics) if ('preview' in d) expect(d.preview.length).toBeLessThanOrEqual(201);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('previewValue', () => {
+  it('equals the preview of JSON.stringify for JSON values', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 6 }), (value) => {
+        expect(previewValue(value)).toBe(preview(JSON.stringify(value)));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('is bounded and total on values JSON.stringify cannot handle', () => {
+    let deep: unknown = 0;
+    for (let i = 0; i < 200_000; i++) deep = i % 2 ? [deep] : { a: deep };
+    expect(previewValue(deep).length).toBeLessThanOrEqual(201);
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    expect(previewValue(cycle)).toBe('{"a":1,"self":"[Circular]"}');
+    expect(previewValue({ n: 10n, f: () => 1, u: undefined, list: [undefined, Number.NaN] })).toBe('{"n":10,"list":[null,null]}');
+    expect(previewValue(undefined)).toBe('undefined');
+    expect(previewValue('x'.repeat(10_000_000))).toBe(`"${'x'.repeat(199)}…`);
+    const wide = Array.from({ length: 1_000_000 }, (_, i) => i);
+    expect(previewValue(wide)).toBe(preview(JSON.stringify(wide)));
   });
 });
 

@@ -234,8 +234,8 @@ describe('mcp-ipc serve', () => {
       child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
       child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
       const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
-      // The server lines come once every server is running or failed: with restarts, not for a minute.
-      await waitFor(() => /mcp-ipc server broken: /.test(stdout) && /mcp-ipc server demo: /.test(stdout), 10_000, `the server lines (stdout: ${stdout}, stderr: ${stderr})`);
+      // The server lines come once every server is running or failed: walking through restarts, not for a minute.
+      await waitFor(() => /mcp-ipc server broken: /.test(stdout) && /mcp-ipc server demo: /.test(stdout), 20_000, `the server lines (stdout: ${stdout}, stderr: ${stderr})`);
       expect(stdout).toMatch(/^mcp-ipc server broken: failed \(exited with exit code 1 — ModuleNotFoundError: No module named 'missing_module'\)$/m);
       expect(stdout).toMatch(/^mcp-ipc server demo: running \(pid \d+/m);
       child.kill('SIGINT');

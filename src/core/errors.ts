@@ -15,6 +15,7 @@ export const IpcErrorCode = {
   ResourceLimit: 'ResourceLimit',
   InvalidParams: 'InvalidParams',
   ServerError: 'ServerError',
+  StartupFailed: 'StartupFailed',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -33,6 +34,7 @@ export const RpcCode = {
   NotConnected: -32004,
   MessageTooLarge: -32005,
   ResourceLimit: -32006,
+  StartupFailed: -32007,
 } as const;
 
 const RPC_CODE_OF: Record<IpcErrorCode, number> = {
@@ -46,6 +48,7 @@ const RPC_CODE_OF: Record<IpcErrorCode, number> = {
   ResourceLimit: RpcCode.ResourceLimit,
   InvalidParams: RpcCode.InvalidParams,
   ServerError: RpcCode.InternalError,
+  StartupFailed: RpcCode.StartupFailed,
 };
 
 /** The serialised form of an IpcError (what crosses a WebSocket to the browser). */
@@ -155,6 +158,39 @@ export class ServerError extends IpcError {
   }
 }
 
+/** Why a server that was never ready could not be started (see StartupFailedError). */
+export interface StartupFailedData {
+  /** The server's name. */
+  server: string;
+  /**
+   * What ended the start-up: the command could not be spawned, the process exited, the start-up
+   * hook (the MCP handshake) failed, or it did not finish within the start-up timeout.
+   */
+  phase: 'spawn' | 'exit' | 'handshake' | 'timeout';
+  /** The one-line reason (also in the message). */
+  reason: string;
+  /** The process's exit; null when it never ran, or ended by our signal. */
+  exitCode: number | null;
+  signal: string | null;
+  /** The last stderr lines, read to the end of the stream (bounded wait) before the error was built. */
+  stderrTail: string[];
+  /** The error that ended the start-up (e.g. the handshake's), in its wire form. */
+  cause?: IpcErrorJSON;
+}
+
+/**
+ * A server that was never ready (it had not reached `running` since `start()`) died, or its
+ * start-up hook failed or timed out: retrying the same command would fail the same way, so its
+ * first start fails at once instead of walking through the restart backoff. The message names the
+ * most telling stderr line (e.g. `ModuleNotFoundError: …`); `cause` is the local original.
+ */
+export class StartupFailedError extends IpcError {
+  declare readonly data: StartupFailedData;
+  constructor(message: string, data: StartupFailedData, options: { cause?: unknown } = {}) {
+    super('StartupFailed', message, { data, cause: options.cause });
+  }
+}
+
 const CODES = new Set<string>(Object.values(IpcErrorCode));
 
 /** The subclass of each code, so that `instanceof TimeoutError` still holds after a trip over the wire. */
@@ -169,6 +205,7 @@ const CLASS_OF: Record<IpcErrorCode, { prototype: IpcError }> = {
   ResourceLimit: ResourceLimitError,
   InvalidParams: InvalidParamsError,
   ServerError,
+  StartupFailed: StartupFailedError,
 };
 
 export function isIpcError(value: unknown): value is IpcError {

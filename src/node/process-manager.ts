@@ -6,21 +6,55 @@
  * and notable happening is an event, kept in a bounded history.
  *
  * States: stopped → starting → running → (crashed → restarting → starting → running)* → stopping → stopped;
- * `failed` when it gives up (restart budget spent, or auto-restart off).
+ * `failed` when it gives up (restart budget spent, or auto-restart off), or at once when a server
+ * that was never ready cannot start.
+ *
+ * Never ready vs. had been running: a server that dies, fails its start-up hook or times out before
+ * it ever reached `running` since start() fails that start at once with a StartupFailedError (exit
+ * code, signal, stderr tail): a missing module or an unsupported protocol version fails the same
+ * way on every attempt, and walking through the restart backoff only hides the reason from the user
+ * for a minute. Restarts with backoff are for servers that had been running. A server that was
+ * running only very briefly counts as having run: unlike PM2, which has no readiness signal and so
+ * judges by wall-clock `min_uptime`, we know the server completed its handshake, and a crash right
+ * after it may well depend on the request it got. Crash loops of such servers are bounded by the
+ * restart budget (`maxRestarts` within `restartWindowMs`, reset after `stableUptimeMs`).
  */
 import pidusage from 'pidusage';
 import { backoffDelay } from '../core/backoff.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { Emitter } from '../core/emitter.js';
-import { type IpcError, NotConnectedError, toIpcError, TimeoutError } from '../core/errors.js';
+import { type IpcError, NotConnectedError, StartupFailedError, type StartupFailedData, toIpcError, TimeoutError } from '../core/errors.js';
 import type { ExitInfo, ServerEvent, ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
+import type { Transport } from '../core/transport.js';
 import type { Platform } from './platform/index.js';
 import type { ResourceHandle, ResourceManager } from './resource-manager.js';
-import { type StdioServerParams, StdioTransport } from './stdio-transport.js';
+import { tellingLine } from './stderr-summary.js';
+import { type StdioServerParams, StdioTransport, type StdioTransportOptions } from './stdio-transport.js';
 
 const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
 
-export interface ProcessManagerOptions {
+/** What a ProcessManager needs from the transport of one server process (StdioTransport is the real one). */
+export interface ProcessTransport extends Transport {
+  readonly pid: number | null;
+  /** Resolves once the process exited and its output was read to the end (bounded). */
+  readonly exited: Promise<ExitInfo>;
+  readonly exit: ExitInfo | undefined;
+  onstderr?: (line: string) => void;
+  /** Graceful stop; pending requests fail with NotConnected. */
+  close(reason?: string): Promise<void>;
+  /** Stop of a broken server; pending requests fail with ServerCrashed. */
+  terminate(reason: string, timeoutMs?: number): Promise<void>;
+  stderrTail(n?: number): string[];
+  /** Live pids of the server's whole tree, for usage sampling (StdioTransport: group + cookie carriers). */
+  treePids?(): Promise<number[]>;
+}
+
+/** Makes the transport of each (re)spawn; the default spawns the command with StdioTransport. */
+export type ProcessTransportFactory<T extends ProcessTransport> = (params: StdioServerParams, options: StdioTransportOptions) => T;
+
+export interface ProcessManagerOptions<T extends ProcessTransport = StdioTransport> {
+  /** The transport of each spawn (default: a StdioTransport); tests inject scripted ones. */
+  createTransport?: ProcessTransportFactory<T>;
   /** Restart after a crash or failed health checks (default true). */
   autoRestart?: boolean;
   /** Restart attempts allowed within `restartWindowMs` before giving up (default 5). */
@@ -57,9 +91,13 @@ export interface ProcessManagerOptions {
   platform?: Platform;
 }
 
-export interface ProcessHooks {
-  /** After every spawn: e.g. the MCP handshake. A rejection counts as a failed start. */
-  onSpawn?: (transport: StdioTransport) => Promise<void>;
+export interface ProcessHooks<T extends ProcessTransport = StdioTransport> {
+  /**
+   * After every spawn: e.g. the MCP handshake. A rejection (or the process's exit, or the start-up
+   * timeout) counts as a failed start: a StartupFailedError when the server was never ready, else
+   * a crash (restart with backoff).
+   */
+  onSpawn?: (transport: T) => Promise<void>;
   /** One health check; resolves when the server answered. */
   ping?: (timeoutMs: number) => Promise<unknown>;
   /** Before a planned restart: wait (bounded) for in-flight work to finish. */
@@ -81,18 +119,19 @@ export interface ProcessManagerEvents extends Record<string, unknown> {
   exit: ExitInfo;
 }
 
-type Resolved = Required<Omit<ProcessManagerOptions, 'resources' | 'memoryLimitMb' | 'random' | 'platform'>> & { memoryLimitMb: number; random: () => number; platform?: Platform };
+type Resolved = Required<Omit<ProcessManagerOptions, 'resources' | 'memoryLimitMb' | 'random' | 'platform' | 'createTransport'>> & { memoryLimitMb: number; random: () => number; platform?: Platform };
 
-export class ProcessManager extends Emitter<ProcessManagerEvents> {
+export class ProcessManager<T extends ProcessTransport = StdioTransport> extends Emitter<ProcessManagerEvents> {
   readonly name: string;
   readonly opts: Resolved;
   private readonly params: StdioServerParams;
-  private readonly hooks: ProcessHooks;
+  private readonly hooks: ProcessHooks<T>;
   private readonly resources: ResourceManager | undefined;
+  private readonly createTransport: ProcessTransportFactory<T>;
 
   private _state: ServerState = 'stopped';
   private _reason: string | null = null;
-  private transport: StdioTransport | undefined;
+  private transport: T | undefined;
   private resource: ResourceHandle | undefined;
   private startedAt = 0;
   private _restarts = 0;
@@ -113,13 +152,20 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
   private alerts = { cpu: false, memory: false };
   /** Bumped on every spawn and stop, so stale async continuations can tell they are stale. */
   private generation = 0;
+  /** Reached `running` since the last start() from stopped/failed: decides between StartupFailed and restart. */
+  private everRunning = false;
+  /** The transport whose start-up is under way: spawnCycle, not the exit handler, reports its end. */
+  private booting: T | undefined;
+  private _failure: IpcError | null = null;
 
-  constructor(name: string, params: StdioServerParams, hooks: ProcessHooks = {}, options: ProcessManagerOptions = {}) {
+  constructor(name: string, params: StdioServerParams, hooks: ProcessHooks<T> = {}, options: ProcessManagerOptions<T> = {}) {
     super();
     this.name = name;
     this.params = params;
     this.hooks = hooks;
     this.resources = options.resources;
+    // Without a factory T is StdioTransport (the default type argument).
+    this.createTransport = options.createTransport ?? ((p, o) => (new StdioTransport(p, o) satisfies ProcessTransport) as unknown as T);
     const d = DEFAULTS.process;
     this.opts = {
       autoRestart: options.autoRestart ?? d.autoRestart,
@@ -167,6 +213,10 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
   get lastExit(): ExitInfo | null {
     return this._lastExit;
   }
+  /** Why the server is `failed` (e.g. a StartupFailedError), else null. */
+  get failure(): IpcError | null {
+    return this._state === 'failed' ? this._failure : null;
+  }
   /** The last health check; its RTT only while running (a stopped server has none, not a stale one). */
   get health(): ServerSnapshot['health'] {
     return this._state === 'running' ? { ...this._health } : { ...this._health, rttMs: null };
@@ -177,17 +227,23 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     return { cpuPercent: this._usage.cpuPercent, memoryBytes: this._usage.memoryBytes, at: this._usage.at };
   }
   /** The live transport (for tests and advanced use). */
-  get current(): StdioTransport | undefined {
+  get current(): T | undefined {
     return this.transport;
   }
 
-  /** Starts the server; resolves once it runs, rejects when it fails or is stopped first. */
+  /**
+   * Starts the server; resolves once it runs. Rejects with a StartupFailedError when it dies, fails
+   * its start-up hook or times out before it was ever ready (at once, no restarts), and with
+   * NotConnected when it is stopped first or given up on.
+   */
   start(): Promise<void> {
     if (this._state === 'running') return Promise.resolve();
     const promise = this.waitRunning();
     if (this._state === 'stopped' || this._state === 'failed') {
       this.attempts = [];
       this._reason = null;
+      this._failure = null;
+      this.everRunning = false;
       void this.spawnCycle('starting');
     }
     return promise;
@@ -259,7 +315,7 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
   private async spawnCycle(state: 'starting'): Promise<void> {
     const generation = ++this.generation;
     this.setState(state, this._reason);
-    const transport = new StdioTransport(this.params, {
+    const transport = this.createTransport(this.params, {
       maxMessageBytes: this.opts.maxMessageBytes,
       stderrLines: this.opts.stderrLines,
       shutdownTimeoutMs: this.opts.shutdownTimeoutMs,
@@ -280,37 +336,80 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
       if (generation !== this.generation) return;
       // A missing or non-executable command (or cwd) will not appear by retrying: give up at once.
       const code = ((error as Error).cause as NodeJS.ErrnoException | undefined)?.code;
-      if (code && PERMANENT_SPAWN_ERRORS.has(code)) return this.failed((error as Error).message);
+      if (code && PERMANENT_SPAWN_ERRORS.has(code)) {
+        if (!this.everRunning) return this.startupFailed(transport, 'spawn', (error as Error).message, error);
+        return this.failed((error as Error).message);
+      }
       return this.crashed(`spawn failed: ${(error as Error).message}`);
     }
     this.record('spawn', 'info', `Spawned ${this.params.command} (pid ${transport.pid})`, { pid: transport.pid });
+    this.booting = transport;
     void transport.exited.then((info) => this.onExit(transport, info));
+    // The hook may not notice the exit (a custom one), so the exit ends the start-up as well.
+    const exited = transport.exited.then(() => Promise.reject(new ExitedDuringStartup()));
+    exited.catch(() => undefined);
+    let failure: unknown;
     try {
-      await withTimeout(this.hooks.onSpawn?.(transport), this.opts.startupTimeoutMs, 'start-up (initialize)');
+      await withTimeout(this.hooks.onSpawn ? Promise.race([this.hooks.onSpawn(transport), exited]) : undefined, this.opts.startupTimeoutMs, 'start-up (initialize)');
     } catch (error) {
-      if (transport.exit) return; // the exit handler reports it
-      if (generation !== this.generation) {
-        if (transport !== this.transport) void transport.close('superseded'); // stopped or restarted meanwhile
-        return;
-      }
-      const reason = `start-up failed: ${toIpcError(error).message}`;
-      this.killReason = { reason, planned: false };
-      await transport.terminate(reason, Math.min(this.opts.shutdownTimeoutMs, 3_000));
+      failure = error;
+    }
+    if (failure === undefined && generation === this.generation && !transport.exit) {
+      this.booting = undefined;
+      this.startedAt = Date.now();
+      this.everRunning = true;
+      this._health = { rttMs: null, consecutiveFailures: 0, lastCheckAt: null };
+      this.setState('running', null);
+      this.armTimers();
+      this.resolveWaiters();
       return;
     }
-    if (generation !== this.generation || transport.exit) {
-      // Superseded while handshaking: a transport nobody tracks any more must not live on.
+    if (generation !== this.generation) {
+      // Stopped or restarted meanwhile: they own what happens next. A transport nobody tracks any
+      // more must not live on.
+      if (this.booting === transport) this.booting = undefined;
       if (!transport.exit && transport !== this.transport) void transport.close('superseded');
       return;
     }
-    this.startedAt = Date.now();
-    this._health = { rttMs: null, consecutiveFailures: 0, lastCheckAt: null };
-    this.setState('running', null);
-    this.armTimers();
-    this.resolveWaiters();
+    // The start-up failed. Whatever ended it, the process must be gone and its stderr read to the
+    // end before we report: the exit arrives asynchronously to a failed handshake (and the other
+    // way round), and the stderr tail is often the whole explanation.
+    const byExit = failure === undefined || failure instanceof ExitedDuringStartup || transport.exit !== undefined;
+    const phase: StartupFailedData['phase'] = byExit ? 'exit' : failure instanceof TimeoutError ? 'timeout' : 'handshake';
+    const cause = byExit ? undefined : failure;
+    if (!transport.exit) {
+      const reason = phase === 'timeout' ? `start-up timed out after ${this.opts.startupTimeoutMs} ms` : `start-up failed: ${toIpcError(failure).message}`;
+      this.killReason = { reason, planned: false };
+      await transport.terminate(reason, Math.min(this.opts.shutdownTimeoutMs, 3_000));
+    }
+    await transport.exited; // resolves once stdout and stderr ended (bounded), see StdioTransport
+    if (this.booting === transport) this.booting = undefined;
+    if (generation !== this.generation) return; // stopped while we were ending it
+    const reason = byExit ? describeExit(transport) : this.killReason!.reason;
+    if (!this.everRunning) return this.startupFailed(transport, phase, reason, cause);
+    this.crashed(reason);
   }
 
-  private onExit(transport: StdioTransport, info: ExitInfo): void {
+  /** A server that was never ready cannot start: fail at once, with everything the user needs to fix it. */
+  private startupFailed(transport: T, phase: StartupFailedData['phase'], reason: string, cause?: unknown): void {
+    const tail = transport.stderrTail(20);
+    const exit = transport.exit;
+    // The exit's own reason names the telling line already; a handshake's may still be explained by one.
+    const hint = phase === 'exit' ? undefined : tellingLine(tail, { errorsOnly: true });
+    const data: StartupFailedData = {
+      server: this.name,
+      phase,
+      reason,
+      exitCode: exit?.code ?? null,
+      signal: exit?.signal ?? null,
+      stderrTail: tail,
+    };
+    if (cause !== undefined) data.cause = toIpcError(cause).toJSON();
+    const error = new StartupFailedError(`Server "${this.name}" failed to start: ${reason}${hint ? ` — ${hint}` : ''}`, data, { cause });
+    this.failed(reason, error);
+  }
+
+  private onExit(transport: T, info: ExitInfo): void {
     this.releaseResource(transport);
     if (transport !== this.transport) return;
     this._lastExit = info;
@@ -319,9 +418,9 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     const kill = this.killReason;
     this.record('exit', kill?.planned ? 'info' : 'warn', `Process exited (${how})${kill ? `: ${kill.reason}` : ''}`, info);
     if (kill?.planned) return; // stop() / restart() carry on from here
+    if (transport === this.booting) return; // spawnCycle reports a failed start-up
     this.clearTimers();
-    const last = transport.stderrTail(1)[0];
-    this.crashed(kill?.reason ?? `exited with ${how}${last ? ` — ${last}` : ''}`);
+    this.crashed(kill?.reason ?? describeExit(transport));
   }
 
   /** Unexpected end of a process: restart within the budget, else give up. */
@@ -346,11 +445,13 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     }, delay);
   }
 
-  private failed(reason: string): void {
+  private failed(reason: string, error?: IpcError): void {
     this.clearTimers();
+    this._failure = error ?? new NotConnectedError(`Server "${this.name}" failed: ${reason}`);
     this.setState('failed', reason);
-    this.record('state', 'error', `Gave up: ${reason}`);
-    this.rejectWaiters(new NotConnectedError(`Server "${this.name}" failed: ${reason}`));
+    if (error instanceof StartupFailedError) this.record('state', 'error', error.message, error.toJSON());
+    else this.record('state', 'error', `Gave up: ${reason}`);
+    this.rejectWaiters(this._failure);
   }
 
   // ---------------------------------------------------------------- health and usage
@@ -409,7 +510,7 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     if (this.sampling || !transport || !pid || this._state !== 'running') return null;
     this.sampling = true;
     try {
-      const tree = await transport.treePids();
+      const tree = (await transport.treePids?.()) ?? [];
       const pids = tree.length > 0 ? tree : [pid];
       const stats = await pidusage(pids, { maxage: this.opts.usageIntervalMs * 3 || 15_000 });
       let cpu = 0;
@@ -484,7 +585,7 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     }
   }
 
-  private releaseResource(transport?: StdioTransport): void {
+  private releaseResource(transport?: T): void {
     if (transport && transport !== this.transport) return;
     if (this.resource) this.resources?.forget(this.resource.id);
     this.resource = undefined;
@@ -505,6 +606,17 @@ export class ProcessManager extends Emitter<ProcessManagerEvents> {
     this.waiters = [];
     for (const x of w) x.reject(error);
   }
+}
+
+/** The start-up ended because the process exited (its exit code and stderr tell why). */
+class ExitedDuringStartup extends Error {}
+
+/** "exited with exit code 1 — ModuleNotFoundError: No module named 'x'": the exit and its most telling stderr line. */
+function describeExit(transport: ProcessTransport): string {
+  const exit = transport.exit;
+  const how = exit?.signal ? `signal ${exit.signal}` : `exit code ${exit?.code ?? null}`;
+  const line = tellingLine(transport.stderrTail(50));
+  return `exited with ${how}${line ? ` — ${line}` : ''}`;
 }
 
 async function withTimeout(promise: Promise<void> | undefined, ms: number, what: string): Promise<void> {

@@ -9,7 +9,9 @@
  * - close(): end stdin → wait → SIGTERM to the tree → wait → SIGKILL to the tree, every wait bounded;
  * - when the server exits, what is left of its tree (the group, and descendants that left it but
  *   carry the cookie) is ended too;
- * - an unexpected exit closes with a ServerCrashedError (exit code, signal, stderr tail).
+ * - an unexpected exit closes with a ServerCrashedError (exit code, signal, stderr tail), reported
+ *   once stdout and stderr were read to their end (bounded), so the tail is complete;
+ * - a server that closes its stdin is noticed at once (not at the next write) and ended like a crash.
  * The OS specifics (group vs. parent links, signals vs. taskkill, /proc vs. ps) are the Platform's.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
@@ -56,6 +58,18 @@ export interface StdioTransportOptions {
 }
 
 const STDERR_LINE_MAX = 16 * 1024;
+/**
+ * After the exit, how long stdout and stderr may take to reach their end before the close is
+ * reported anyway (a descendant that escaped the process group can hold them open for ever).
+ */
+const STDIO_DRAIN_MS = 1_000;
+
+/** The part of libuv's stream handle under `child.stdin` used to notice the server's hang-up. */
+interface StreamHandle {
+  readStart(): number;
+  readStop(): number;
+  onread: (buffer?: ArrayBuffer) => void;
+}
 
 export class StdioTransport implements Transport {
   onmessage?: (message: JsonRpcMessage) => void;
@@ -75,7 +89,11 @@ export class StdioTransport implements Transport {
   private sweep: Promise<void> | undefined;
   private readonly ring: string[] = [];
   private ringStart = 0;
-  private closing: { reason: string; error: IpcError } | undefined;
+  /**
+   * Set once a shutdown began. `error` is what requests still pending fail with; none means the
+   * server closed its stdin: its exit is then reported as the crash it is (code, signal, stderr).
+   */
+  private closing: { reason: string; error: IpcError | undefined; signalled: boolean } | undefined;
   private _closeError: IpcError | undefined;
   private closed = false;
   private drainWaiters: Array<() => void> = [];
@@ -156,7 +174,8 @@ export class StdioTransport implements Transport {
       });
       this.wireStdout(child);
       this.wireStderr(child);
-      // EPIPE: usually the child died (the exit handler reports it); if it lives on, see stdinLost().
+      this.watchStdinHangup(child);
+      // EPIPE: the child closed its stdin or died; stdinLost() handles both.
       child.stdin.on('error', () => this.stdinLost());
       child.stdin.on('drain', () => this.releaseDrain());
       child.once('exit', (code, signal) => this.onExit(code, signal));
@@ -214,14 +233,15 @@ export class StdioTransport implements Transport {
 
   // ---------------------------------------------------------------- internals
 
-  private async shutdown(error: IpcError, reason: string, timeoutMs = this.opts.shutdownTimeoutMs): Promise<void> {
+  private async shutdown(error: IpcError | undefined, reason: string, timeoutMs = this.opts.shutdownTimeoutMs): Promise<void> {
     const child = this.child;
     if (!child || this.exitInfo) {
-      this.finishIfIdle(error);
+      if (error) this.finishIfIdle(error);
       return;
     }
     if (!this.closing) {
-      this.closing = { reason, error };
+      const closing = { reason, error, signalled: false };
+      this.closing = closing;
       // Lines waiting for drain were handed to the stream already (and close() still flushes them):
       // they count as written, so their requests end as "outcome unknown", never resent blindly.
       this.releaseDrain();
@@ -231,13 +251,16 @@ export class StdioTransport implements Transport {
       this.flush();
       child.stdin.end();
       if (tree && !(await this.waitExit(step))) {
+        closing.signalled = true;
         await this.platform.signalTree(tree, 'SIGTERM');
         if (!(await this.waitExit(step))) {
           await this.platform.signalTree(tree, 'SIGKILL');
           // Bounded even now: where the kill cannot work (or cannot be seen to), close() still ends.
           if (!(await this.waitExit(Math.min(step, 2_000)))) {
             this.onerror?.(new Error(`Server process ${tree.leader} did not confirm its exit after SIGKILL; it may still run`));
-            this.finish({ code: null, signal: null, at: Date.now(), unconfirmed: true }, error);
+            const failure =
+              error ?? new ServerCrashedError(`Server closed its stdin and did not exit: ${reason}`, { exitCode: null, signal: null, stderrTail: this.stderrTail(20), outcomeUnknown: true });
+            this.finish({ code: null, signal: null, at: Date.now(), unconfirmed: true }, failure);
           }
         }
       }
@@ -301,16 +324,31 @@ export class StdioTransport implements Transport {
     // Platform operations never throw; if one did, the watchdog (not dismissed) would still cover the tree.
     if (this._tree) this.sweep = this.sweepTree(this._tree).catch(() => undefined);
     else this.guard?.dismiss();
-    const error =
-      this.closing?.error ??
-      new ServerCrashedError(`Server exited unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`, {
-        exitCode: code,
-        signal,
-        stderrTail: this.stderrTail(20),
-        outcomeUnknown: true,
-      });
-    // Let stdout/stderr deliver what they already read before we report the close.
-    setImmediate(() => this.finish(info, error));
+    // Report once stdout and stderr reached their end: a response written just before the exit is
+    // delivered, and the crash report's stderr tail is complete (the exit often arrives first).
+    void this.stdioDrained().then(() => {
+      const how = signal ? `signal ${signal}` : `exit code ${code}`;
+      const message = this.closing?.signalled ? `Server closed its stdin and was ended (${how})` : `Server exited unexpectedly (${how})`;
+      const error = this.closing?.error ?? new ServerCrashedError(message, { exitCode: code, signal, stderrTail: this.stderrTail(20), outcomeUnknown: true });
+      this.finish(info, error);
+    });
+  }
+
+  /** Resolves when stdout and stderr both ended, or after STDIO_DRAIN_MS. */
+  private stdioDrained(): Promise<void> {
+    const child = this.child;
+    if (!child) return Promise.resolve();
+    const ended = (stream: NodeJS.ReadableStream & { readableEnded: boolean; destroyed: boolean }) =>
+      stream.readableEnded || stream.destroyed
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            // Registered after the decoders' own 'end' listeners: their last partial line is in by now.
+            stream.once('end', resolve);
+            stream.once('close', resolve);
+          });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, STDIO_DRAIN_MS)));
+    return Promise.race([Promise.all([ended(child.stdout), ended(child.stderr)]).then(() => undefined), bound]).finally(() => clearTimeout(timer));
   }
 
   private finish(info: ExitInfo, error: IpcError): void {
@@ -347,18 +385,38 @@ export class StdioTransport implements Transport {
   }
 
   /**
-   * stdin broke while the server may still run (it closed its end): nothing more can reach it, so
-   * end it like a crash rather than let requests wait for their timeouts.
+   * Notices at once when the server closes its stdin. A request written just before that close is
+   * dropped with the pipe's buffer and no write fails for it; EPIPE would only come with the next
+   * write, which may never come, leaving the request to wait for its timeout. libuv hands a child
+   * its stdio as Unix socket pairs, so our end of stdin reports the server's close as EOF when
+   * read: we read it (Node's stdin stream is write-only and never does) and take EOF or a read
+   * error as the hang-up. Windows' stdin pipe is outbound-only: there the next write's EPIPE
+   * remains the signal.
+   */
+  private watchStdinHangup(child: ChildProcessWithoutNullStreams): void {
+    if (this.platform.os === 'win32') return;
+    const handle = (child.stdin as unknown as { _handle?: Partial<StreamHandle> | null })._handle;
+    if (!handle || typeof handle.readStart !== 'function' || typeof handle.readStop !== 'function') return;
+    const previous = handle.onread;
+    handle.onread = (buffer) => {
+      if (buffer !== undefined) return; // a server writing to its own stdin: nothing we need
+      handle.readStop!();
+      this.stdinLost();
+    };
+    if (handle.readStart() !== 0) handle.onread = previous;
+  }
+
+  /**
+   * stdin is gone (hang-up or EPIPE): either the server closed it and lives on — nothing can reach
+   * it any more — or it is exiting and the kernel closed it first. Both take the same path at once,
+   * a shutdown without a verdict: its first step waits for the exit, then it signals. Whatever ends
+   * the process, its exit is reported as a crash with its real code, signal and stderr, and written
+   * requests end as ServerCrashed (outcome unknown) instead of waiting for their timeouts.
    */
   private stdinLost(): void {
-    if (!this.child || this.exitInfo || this.closing || this.stdinLostTimer) return;
-    // Usually the child is exiting: give its exit (with code and stderr) the chance to be the report.
-    this.stdinLostTimer = setTimeout(() => {
-      if (this.child && !this.exitInfo && !this.closing) void this.terminate('server stdin closed unexpectedly');
-    }, 250);
-    this.stdinLostTimer.unref();
+    if (!this.child || this.exitInfo || this.closing) return;
+    void this.shutdown(undefined, 'server closed its stdin');
   }
-  private stdinLostTimer: ReturnType<typeof setTimeout> | undefined;
 
   private releaseDrain(): void {
     const waiters = this.drainWaiters;

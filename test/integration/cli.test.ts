@@ -4,7 +4,8 @@
  * Needs `npm run build` first (the test script does it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
@@ -158,6 +159,16 @@ describe('mcp-ipc call / tools against the demo server', () => {
     expect(lines(run.stderr)).toHaveLength(1);
     expect(run.stderr).toMatch(/^mcp-ipc: /);
   });
+
+  it('a server that cannot start → exit 1 at once, one line naming its error (no restarts)', async () => {
+    const started = Date.now();
+    const run = await cli(['call', 'echo', '{}', '--', 'python3', '-c', 'import missing_module']);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(run.code).toBe(1);
+    expect(lines(run.stderr)).toHaveLength(1);
+    expect(run.stderr).toMatch(/^mcp-ipc: StartupFailed: Server "python3" failed to start: exited with exit code 1 — ModuleNotFoundError: No module named 'missing_module'\n$/);
+    expect(run.stdout).toBe('');
+  });
 });
 
 describe('mcp-ipc against a third-party server (server-everything)', () => {
@@ -208,5 +219,30 @@ describe('mcp-ipc serve', () => {
     children.delete(child);
     expect(code, stderr).toBe(0);
     expect(alive(pid)).toBe(false);
+  });
+
+  it('shows a server that cannot start as failed with its reason, and serves the others', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-cli-'));
+    try {
+      const config = join(dir, 'servers.json');
+      const demo = { command: 'python3', args: [join(ROOT, 'examples/python-server/server.py')] };
+      writeFileSync(config, JSON.stringify({ mcpServers: { demo, broken: { command: 'python3', args: ['-c', 'import missing_module'] } } }));
+      const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--config', config], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      children.add(child);
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+      // The server lines come once every server is running or failed: walking through restarts, not for a minute.
+      await waitFor(() => /mcp-ipc server broken: /.test(stdout) && /mcp-ipc server demo: /.test(stdout), 20_000, `the server lines (stdout: ${stdout}, stderr: ${stderr})`);
+      expect(stdout).toMatch(/^mcp-ipc server broken: failed \(exited with exit code 1 — ModuleNotFoundError: No module named 'missing_module'\)$/m);
+      expect(stdout).toMatch(/^mcp-ipc server demo: running \(pid \d+/m);
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(0);
+      children.delete(child);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MessageTooLargeError, NotConnectedError, ServerCrashedError } from '../../src/core/errors.js';
+import { MessageTooLargeError, NotConnectedError, ServerCrashedError, StartupFailedError } from '../../src/core/errors.js';
 import type { ServerState } from '../../src/core/gateway-protocol.js';
 import { McpBridge, type McpServerConfig } from '../../src/node/mcp-bridge.js';
 import { isAlive, listProcessGroup } from '../../src/node/orphan-guard.js';
@@ -147,39 +147,120 @@ describe('misbehaving servers', () => {
     expect(b.process.restarts).toBe(0);
   });
 
-  it('a server exiting during initialize ends in `failed` with the exit code and its stderr', async () => {
+  it('a server exiting during initialize fails its start at once with StartupFailed: exit code and stderr, no restarts', async () => {
     const b = bridge('broken', { ...fixture('exit_during_init.py'), process: { maxRestarts: 2 } });
     const seen = states(b);
     const error = await b.start().then(
       () => null,
       (e: unknown) => e,
     );
-    expect(error).toBeInstanceOf(NotConnectedError);
+    expect(error).toBeInstanceOf(StartupFailedError);
+    const failure = error as StartupFailedError;
+    expect(failure.data).toMatchObject({ server: 'broken', phase: 'exit', exitCode: 2, signal: null });
+    expect(failure.data.stderrTail).toContain('fatal: config missing (set TABLETOP_CONFIG)');
+    expect(failure.message).toContain('fatal: config missing');
     expect(b.state).toBe('failed');
-    expect(b.process.reason).toContain('gave up after 2 restarts');
     expect(b.process.reason).toContain('fatal: config missing');
     expect(b.process.lastExit?.code).toBe(2);
-    expect(seen.filter((s) => s === 'crashed')).toHaveLength(3);
+    expect(b.process.restarts).toBe(0);
+    expect(seen).toEqual(['starting', 'failed']);
     // Calls to a failed server fail at once.
     await expect(b.call('echo', { text: 'x' })).rejects.toBeInstanceOf(NotConnectedError);
   });
+
+  it('a server that cannot import its module fails start() at once with StartupFailed naming the error', async () => {
+    // The default restart delay (2 s, doubling): walking through restarts would take far longer.
+    const b = bridge('missing-module', { command: 'python3', args: ['-c', 'import missing_module'], process: { restartDelayMs: 2_000, restartMaxDelayMs: 60_000 } });
+    const started = Date.now();
+    const error = await b.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StartupFailedError);
+    const failure = error as StartupFailedError;
+    expect(failure.data.exitCode).toBe(1);
+    expect(failure.data.phase).toBe('exit');
+    expect(failure.message).toMatch(/exited with exit code 1 — ModuleNotFoundError: No module named 'missing_module'$/);
+    expect(failure.data.stderrTail.at(-1)).toBe("ModuleNotFoundError: No module named 'missing_module'");
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(b.process.restarts).toBe(0);
+    expect(b.state).toBe('failed');
+    expect(b.history().some((e) => e.type === 'state' && e.level === 'error' && e.message.includes('ModuleNotFoundError'))).toBe(true);
+  });
+
+  it('the stderr tail is read to its end before the start-up failure is reported', async () => {
+    // The leader exits at once; a child it forked (ignoring the SIGTERM its group gets) writes the
+    // last word 200 ms later, without a newline: it reaches us only after the exit, at stderr's EOF.
+    const script = [
+      'import os, signal, sys, time',
+      'signal.signal(signal.SIGTERM, signal.SIG_IGN)', // before the fork: the child is born ignoring it
+      'if os.fork() == 0:',
+      '    time.sleep(0.2)',
+      "    sys.stderr.write('fatal: the last word')",
+      '    sys.stderr.flush()',
+      '    os._exit(0)',
+      'os._exit(4)',
+    ].join('\n');
+    const b = bridge('last-word', { command: 'python3', args: ['-c', script], process: { restartDelayMs: 2_000 } });
+    const error = await b.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StartupFailedError);
+    const failure = error as StartupFailedError;
+    expect(failure.data.exitCode).toBe(4);
+    expect(failure.data.stderrTail).toEqual(['fatal: the last word']);
+    expect(failure.message).toMatch(/exited with exit code 4 — fatal: the last word$/);
+  });
+
+  it('a server answering initialize with an unsupported protocol version fails start() at once and is ended', async () => {
+    const b = bridge('old-protocol', { ...fixture('old_protocol.py'), process: { restartDelayMs: 2_000 } });
+    const error = await b.start().then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(StartupFailedError);
+    const failure = error as StartupFailedError;
+    expect(failure.data.phase).toBe('handshake');
+    expect(failure.message).toContain('1999-01-01');
+    expect(failure.data.stderrTail).toContain('speaking protocol 1999-01-01 only');
+    expect(failure.data.cause?.message).toContain('1999-01-01');
+    expect(b.process.restarts).toBe(0);
+    expect(b.state).toBe('failed');
+    expect(b.process.lastExit).not.toBeNull(); // the process was ended, not left running
+  });
+
+  it('a server that had been running and then crashes is restarted, not failed', async () => {
+    // Without a state file every process crashes on its first call: it ran, then crashed.
+    const b = bridge('crash-once-running', fixture('crash_after.py', '1'));
+    await b.start();
+    const running = new Promise<void>((resolveState) => b.on('state', ({ state }) => state === 'running' && resolveState()));
+    await expect(b.call('echo', { text: 'boom' })).rejects.toBeInstanceOf(ServerCrashedError);
+    await running;
+    expect(b.process.restarts).toBe(1);
+  });
   it('a server that closes its stdin but lives on is ended like a crash, not left to time out', async () => {
+    // The fixture closes its stdin when the call reaches it, without answering: the call was written
+    // for certain, and no later write (whose EPIPE used to be the only signal) ever comes.
     const b = bridge('deaf', { ...fixture('close_stdin.py'), process: { restartDelayMs: 5_000 } });
     await b.start();
+    const restarting = new Promise<void>((resolveState) => b.on('state', ({ state }) => state === 'restarting' && resolveState()));
     const started = Date.now();
     const error = await b.call('echo', { text: 'anyone?' }, { timeoutMs: 20_000 }).then(
       () => null,
       (e: unknown) => e,
     );
     expect(error).toBeInstanceOf(ServerCrashedError);
+    expect((error as ServerCrashedError).data.outcomeUnknown).toBe(true);
     expect(Date.now() - started).toBeLessThan(5_000);
-    await waitFor(() => b.state === 'restarting', 5_000, 'a restart to be scheduled');
+    await restarting;
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('a command that does not exist fails at once, without restart attempts', async () => {
     const b = bridge('missing', { command: '/nonexistent/mcp-server', args: [] });
     const started = Date.now();
-    await expect(b.start()).rejects.toBeInstanceOf(NotConnectedError);
+    await expect(b.start()).rejects.toBeInstanceOf(StartupFailedError);
     expect(Date.now() - started).toBeLessThan(2000);
     expect(b.state).toBe('failed');
     expect(b.process.reason).toContain('ENOENT');

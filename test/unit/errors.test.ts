@@ -12,6 +12,7 @@ import {
   RpcCode,
   ServerCrashedError,
   ServerError,
+  StartupFailedError,
   TimeoutError,
   ipcErrorFromJSON,
   isIpcError,
@@ -20,6 +21,15 @@ import {
 
 const timeoutData = { method: 'tools/call', kind: 'idle' as const, phase: 'in-flight' as const, timeoutMs: 1000, queuedMs: 5, inFlightMs: 1000 };
 const crashData = { exitCode: 1, signal: null, stderrTail: ['boom'], outcomeUnknown: true };
+const startupData = {
+  server: 'py',
+  phase: 'handshake' as const,
+  reason: 'start-up failed: unsupported protocol version',
+  exitCode: null,
+  signal: 'SIGTERM',
+  stderrTail: ['starting', 'error: too old'],
+  cause: { code: 'ProtocolError' as const, message: 'unsupported protocol version', rpcCode: -32600, data: { protocolVersion: '1999-01-01' } },
+};
 
 type Case = { name: string; make: () => IpcError; cls: abstract new (...args: never[]) => IpcError; code: IpcErrorCode; rpcCode: number };
 const cases: Case[] = [
@@ -33,6 +43,7 @@ const cases: Case[] = [
   { name: 'ResourceLimitError', make: () => new ResourceLimitError('memory', 512), cls: ResourceLimitError, code: 'ResourceLimit', rpcCode: -32006 },
   { name: 'InvalidParamsError', make: () => new InvalidParamsError('bad args', { errors: ['x'] }), cls: InvalidParamsError, code: 'InvalidParams', rpcCode: -32602 },
   { name: 'ServerError', make: () => new ServerError('tool failed', -32099, { detail: 1 }), cls: ServerError, code: 'ServerError', rpcCode: -32099 },
+  { name: 'StartupFailedError', make: () => new StartupFailedError('Server "py" failed to start: …', startupData), cls: StartupFailedError, code: 'StartupFailed', rpcCode: -32007 },
 ];
 
 describe('IpcError family', () => {
@@ -84,6 +95,17 @@ describe('IpcError family', () => {
     expect(new CancelledError('stop', { reason: 'user', phase: 'queued' }).data).toEqual({ reason: 'user', phase: 'queued' });
     expect(new NotConnectedError().message).toBe('Not connected');
     expect(new CancelledError().message).toBe('Request cancelled');
+    expect(new StartupFailedError('x', startupData).data).toEqual(startupData);
+  });
+
+  it('StartupFailedError keeps its cause locally, and in wire form in its data', () => {
+    const cause = new ProtocolError('unsupported protocol version', { protocolVersion: '1999-01-01' });
+    const e = new StartupFailedError('failed to start', { ...startupData, cause: cause.toJSON() }, { cause });
+    expect(e.cause).toBe(cause);
+    const back = ipcErrorFromJSON(JSON.parse(JSON.stringify(e)));
+    expect(back).toBeInstanceOf(StartupFailedError);
+    expect((back as StartupFailedError).data.cause).toEqual(cause.toJSON());
+    expect(ipcErrorFromJSON((back as StartupFailedError).data.cause)).toBeInstanceOf(ProtocolError);
   });
 
   it('ProtocolError accepts a custom rpcCode', () => {

@@ -13,6 +13,7 @@ import { backoffDelay } from './backoff.js';
 import { Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
 import { Emitter } from './emitter.js';
+import { Inbound, type NotificationHandler, type RequestHandler } from './inbound.js';
 import {
   CancelledError,
   InvalidParamsError,
@@ -33,13 +34,11 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   type RequestId,
-  failure,
   isFailure,
   isRequest,
   isResponse,
   notification,
   preview,
-  success,
 } from './jsonrpc.js';
 import { type HistogramSnapshot, LatencyHistogram, RollingRate } from './metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
@@ -121,14 +120,7 @@ export interface StreamingRequest<T> {
 
 export type ConnectionState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
-export interface RequestContext {
-  id: RequestId;
-  method: string;
-  /** Aborted when the peer cancels the request or the connection closes. */
-  signal: AbortSignal;
-}
-export type RequestHandler = (params: unknown, context: RequestContext) => unknown;
-export type NotificationHandler = (params: unknown, message: JsonRpcNotification) => void;
+export type { RequestContext, RequestHandler, NotificationHandler } from './inbound.js';
 
 export interface IpcMetricsSnapshot {
   requests: number;
@@ -217,9 +209,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private readonly recent = new Map<RequestId, 'late' | 'duplicate'>();
   private readonly recentRing: Array<RequestId | undefined> = new Array<RequestId | undefined>(RECENT_IDS);
   private recentPos = 0;
-  private readonly requestHandlers = new Map<string, RequestHandler>();
-  private readonly notificationHandlers = new Map<string, Set<NotificationHandler>>();
-  private readonly incoming = new Map<RequestId, AbortController>();
+  /** Handlers for the peer's requests and notifications (see Inbound). */
+  readonly inbound = new Inbound((error) => this.onListenerError(error, 'notification'));
 
   // metrics
   private readonly counters = {
@@ -343,21 +334,16 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   /** Answers the peer's requests for `method` (replaces any previous handler). Unknown methods get -32601. */
   setRequestHandler(method: string, handler: RequestHandler): void {
-    this.requestHandlers.set(method, handler);
+    this.inbound.setRequestHandler(method, handler);
   }
 
   removeRequestHandler(method: string): void {
-    this.requestHandlers.delete(method);
+    this.inbound.removeRequestHandler(method);
   }
 
   /** Subscribes to the peer's notifications (`'*'` for all); returns the unsubscribe function. */
   onNotification(method: string, handler: NotificationHandler): () => void {
-    let set = this.notificationHandlers.get(method);
-    if (!set) this.notificationHandlers.set(method, (set = new Set()));
-    set.add(handler);
-    return () => {
-      set.delete(handler);
-    };
+    return this.inbound.onNotification(method, handler);
   }
 
   /** In-flight and queued request counts (cheap). */
@@ -706,27 +692,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private async receiveRequest(transport: Transport, message: JsonRpcRequest): Promise<void> {
-    const handler = this.requestHandlers.get(message.method);
-    let reply: JsonRpcResponse;
-    if (!handler) {
-      reply = failure(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
-    } else {
-      const controller = new AbortController();
-      this.incoming.set(message.id, controller);
-      try {
-        const result = await handler(message.params, { id: message.id, method: message.method, signal: controller.signal });
-        reply = success(message.id, result ?? {});
-      } catch (error) {
-        reply =
-          error instanceof IpcError
-            ? failure(message.id, error.rpcCode, error.message, error.data)
-            : failure(message.id, RpcCode.InternalError, error instanceof Error ? error.message : String(error));
-      } finally {
-        this.incoming.delete(message.id);
-      }
-      if (controller.signal.aborted) return; // cancelled by the peer: no response, per MCP
-    }
-    if (transport !== this.transport) return;
+    const reply = await this.inbound.answer(message);
+    if (!reply || transport !== this.transport) return;
     transport.send(reply).catch((error: Error) => this.emit('error', new NotConnectedError(`Could not answer ${message.method}: ${error.message}`)));
   }
 
@@ -742,22 +709,12 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
         break;
       case METHOD_CANCELLED: {
         const id = params.requestId as RequestId;
-        this.incoming.get(id)?.abort(typeof params.reason === 'string' ? params.reason : 'cancelled by peer');
+        this.inbound.cancel(id, typeof params.reason === 'string' ? params.reason : 'cancelled by peer');
         break;
       }
     }
     this.emit('notification', message);
-    for (const key of [message.method, '*']) {
-      const set = this.notificationHandlers.get(key);
-      if (!set) continue;
-      for (const handler of [...set]) {
-        try {
-          handler(message.params, message);
-        } catch (error) {
-          this.onListenerError(error, 'notification');
-        }
-      }
-    }
+    this.inbound.dispatch(message);
   }
 
   private byToken(method: string, token: unknown): Pending | undefined {
@@ -829,8 +786,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private abortIncoming(reason: string): void {
-    for (const controller of this.incoming.values()) controller.abort(reason);
-    this.incoming.clear();
+    this.inbound.abortAll(reason);
   }
 
   private setState(state: ConnectionState): void {

@@ -211,6 +211,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private recentPos = 0;
   /** Handlers for the peer's requests and notifications (see Inbound). */
   readonly inbound = new Inbound((error) => this.onListenerError(error, 'notification'));
+  private readonly trackedProgress = new Map<string | number, (progress: Progress) => void>();
 
   // metrics
   private readonly counters = {
@@ -344,6 +345,18 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   /** Subscribes to the peer's notifications (`'*'` for all); returns the unsubscribe function. */
   onNotification(method: string, handler: NotificationHandler): () => void {
     return this.inbound.onNotification(method, handler);
+  }
+
+  /**
+   * Routes `notifications/progress` carrying `token` to `listener` until the returned disposer is
+   * called: for progress that outlives its request (a task's progress token stays valid for the
+   * task's lifetime). The token must not collide with request ids (use a string).
+   */
+  trackProgress(token: string | number, listener: (progress: Progress) => void): () => void {
+    this.trackedProgress.set(token, listener);
+    return () => {
+      if (this.trackedProgress.get(token) === listener) this.trackedProgress.delete(token);
+    };
   }
 
   /** In-flight and queued request counts (cheap). */
@@ -724,14 +737,19 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private routeProgress(params: Record<string, unknown>): void {
-    const p = this.byToken(METHOD_PROGRESS, params.progressToken);
-    if (!p?.options.onProgress) return;
-    p.lastActivity = this.opts.now();
+    const token = params.progressToken;
+    const tracked = typeof token === 'string' || typeof token === 'number' ? this.trackedProgress.get(token) : undefined;
+    // Progress racing a cancel or a timeout is expected (the peer had not seen it yet): not a diagnostic.
+    if (!tracked && (typeof token === 'number' || typeof token === 'string') && !this.inFlight.has(token) && this.recent.has(token)) return;
+    const p = tracked ? undefined : this.byToken(METHOD_PROGRESS, token);
+    const listener = tracked ?? p?.options.onProgress;
+    if (!listener) return;
+    if (p) p.lastActivity = this.opts.now();
     const progress: Progress = { progress: Number(params.progress) };
     if (typeof params.total === 'number') progress.total = params.total;
     if (typeof params.message === 'string') progress.message = params.message;
     try {
-      p.options.onProgress(progress);
+      listener(progress);
     } catch (error) {
       this.onListenerError(error, 'notification');
     }

@@ -174,12 +174,16 @@ export class McpSession {
 
   /**
    * The level of `notifications/message` the server should send: `logging/setLevel` in the legacy
-   * era; in the modern era (which has no such method) it rides in every request's `_meta`.
+   * era (when the server declares `logging`); in the modern era (which has no such method) it
+   * rides in every request's `_meta`.
    */
   async setLogLevel(level: LoggingLevel): Promise<void> {
     if (!LOGGING_LEVELS.includes(level)) throw new TypeError(`Unknown log level ${JSON.stringify(level)} (one of ${LOGGING_LEVELS.join(', ')})`);
     this.logLevel = level;
-    if (this.identity?.era === 'legacy') await this.ipc.request('logging/setLevel', { level }, { priority: 'high' });
+    // Only a server declaring `logging` has the method (others log at their own level, if at all).
+    if (this.identity?.era === 'legacy' && this.identity.capabilities.logging !== undefined) {
+      await this.ipc.request('logging/setLevel', { level }, { priority: 'high' });
+    }
   }
 
   /** The level set by `setLogLevel`, re-applied by the owner after a legacy restart. */

@@ -357,7 +357,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       if (!current?.delete(listener) || current.size > 0) return;
       this.resourceListeners.delete(uri);
       if (this.ipc.state !== 'connected') return;
-      if (this.identity?.era === 'legacy') await this.request('resources/unsubscribe', { uri });
+      if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.request('resources/unsubscribe', { uri });
       else if (this.identity?.era === 'modern') await this.openListen();
     };
   }
@@ -554,13 +554,18 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const level = this.session.currentLogLevel;
     if (era === 'legacy' && level && this.identity?.capabilities.logging !== undefined) await this.session.setLogLevel(level);
     if (era === 'modern') await this.openListen();
-    else for (const uri of this.resourceListeners.keys()) await this.request('resources/subscribe', { uri });
+    else if (this.canSubscribe()) for (const uri of this.resourceListeners.keys()) await this.request('resources/subscribe', { uri });
   }
 
   private async subscribeOnServer(uri: string): Promise<void> {
     if (this.identity?.era === 'modern') await this.openListen();
-    else if (this.identity?.era === 'legacy') await this.request('resources/subscribe', { uri });
-    // Not connected yet: the handshake subscribes everything listed.
+    else if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.request('resources/subscribe', { uri });
+    // Not connected yet: the handshake subscribes everything listed. A legacy server without
+    // `resources.subscribe` has no such method; its unsolicited updates still reach the listener.
+  }
+
+  private canSubscribe(): boolean {
+    return (this.identity?.capabilities.resources as { subscribe?: unknown } | undefined)?.subscribe === true;
   }
 
   /**

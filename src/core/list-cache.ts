@@ -4,8 +4,8 @@
  *
  * The race it exists for: a change notification that arrives while a fetch is in flight. The
  * server may have built that answer before the change, so it must not become the cached value —
- * every invalidation bumps a generation, and a fetch started under an older generation is handed
- * to the callers that asked for it but never cached; the next `get` fetches again.
+ * every invalidation bumps a generation, and a fetch started under an older generation is thrown
+ * away: its callers are handed the list fetched after the change.
  */
 import { ProtocolError } from './errors.js';
 
@@ -50,18 +50,18 @@ export class ListCache<T> {
     return this.value;
   }
 
-  /** The list: cached, joined to a fetch in flight of the current generation, or fetched. */
+  /** The list: cached, joined to a fetch in flight of the current generation, or fetched (never one a change overtook). */
   get(options: { refresh?: boolean } = {}): Promise<T[]> {
     if (options.refresh) this.invalidate();
     if (this.value) return Promise.resolve(this.value);
     if (this.loading?.generation === this.generation) return this.loading.promise;
     const generation = this.generation;
-    const promise = this.fetchAll().then((items) => {
-      // Invalidated meanwhile: this answer may predate the change, so it is not cached.
-      if (generation === this.generation) {
-        this.value = items;
-        this.onFresh(items);
-      }
+    const promise = this.fetchAll().then((items): T[] | Promise<T[]> => {
+      // Invalidated meanwhile: this answer may predate the change. It is neither cached nor
+      // handed out: its callers get the list fetched after the change instead.
+      if (generation !== this.generation) return this.get();
+      this.value = items;
+      this.onFresh(items);
       return items;
     });
     const loading = { generation, promise };

@@ -19,7 +19,7 @@ describe('ListCache', () => {
     expect(fetches).toBe(1);
   });
 
-  it('never caches a fetch that an invalidation overtook; the next get fetches again', async () => {
+  it('never caches or hands out a fetch that an invalidation overtook', async () => {
     const pending = [deferred<string[]>(), deferred<string[]>()];
     let call = 0;
     const fresh: string[][] = [];
@@ -29,7 +29,7 @@ describe('ListCache', () => {
     const next = cache.get();
     pending[0]!.resolve(['old']);
     pending[1]!.resolve(['new']);
-    expect(await stale).toEqual(['old']); // its caller asked before the change
+    expect(await stale).toEqual(['new']); // the overtaken answer is never handed out
     expect(await next).toEqual(['new']);
     expect(await cache.get()).toEqual(['new']);
     expect(fresh).toEqual([['new']]);

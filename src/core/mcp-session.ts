@@ -18,6 +18,7 @@
 import { DEFAULTS } from './defaults.js';
 import { IpcError, ProtocolError, RpcCode, UnsupportedProtocolVersionError } from './errors.js';
 import type { IpcManager, RequestOptions } from './ipc-manager.js';
+import { type McpTaskOptions, TASKS_EXTENSION, followModernTask, isModernTaskResult } from './mcp-tasks.js';
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS, type McpEra, PROTOCOL_VERSIONS, eraOf } from './mcp-versions.js';
 
 export const METHOD_DISCOVER = 'server/discover';
@@ -66,6 +67,14 @@ export interface McpSessionOptions {
 }
 
 const CLIENT_INFO: Implementation = { name: 'mcp-ipc', version: '0.1.0' };
+
+/** Request options the session understands beyond IpcManager's. */
+export interface McpRequestOptions extends RequestOptions {
+  /** For a modern `tools/call` the server turns into a task: status updates, deadline, poll interval. */
+  taskOptions?: Omit<McpTaskOptions, 'signal' | 'onProgress' | 'request'>;
+}
+
+let nextTaskToken = 1;
 
 /** The request handler whose presence declares each client capability. */
 const CAPABILITY_OF_HANDLER: ReadonlyArray<[method: string, capability: string, value: Record<string, unknown>]> = [
@@ -124,13 +133,21 @@ export class McpSession {
     return this.identity?.era;
   }
 
-  /** The client capabilities declared now: those of the registered handlers, then the configured ones. */
-  clientCapabilities(): Record<string, unknown> {
+  /**
+   * The client capabilities declared now: those of the registered handlers, then the configured
+   * ones; modern requests also declare the tasks extension (a task answer is always followed).
+   */
+  clientCapabilities(era: McpEra = 'legacy'): Record<string, unknown> {
     const capabilities: Record<string, unknown> = {};
     for (const [method, capability, value] of CAPABILITY_OF_HANDLER) {
       if (this.ipc.inbound.hasRequestHandler(method)) capabilities[capability] = value;
     }
-    return { ...capabilities, ...this.declared };
+    if (era === 'modern') capabilities.extensions = { [TASKS_EXTENSION]: {} };
+    const declared = this.declared;
+    if (era === 'modern' && typeof declared.extensions === 'object' && declared.extensions !== null) {
+      return { ...capabilities, ...declared, extensions: { ...(capabilities.extensions as object), ...declared.extensions } };
+    }
+    return { ...capabilities, ...declared };
   }
 
   /**
@@ -160,7 +177,7 @@ export class McpSession {
    * Sends a request in the connected era: modern requests carry the `_meta` envelope and
    * `input_required` rounds are answered and retried here. Rejects only with IpcError subclasses.
    */
-  request<T = unknown>(method: string, params?: Record<string, unknown>, options: RequestOptions = {}): Promise<T> {
+  request<T = unknown>(method: string, params?: Record<string, unknown>, options: McpRequestOptions = {}): Promise<T> {
     if (this.identity?.era !== 'modern') return this.ipc.request<T>(method, params, options);
     return this.modernRequest<T>(method, params, options, this.identity.protocolVersion);
   }
@@ -196,7 +213,7 @@ export class McpSession {
     const meta: Record<string, unknown> = {
       [META_PROTOCOL_VERSION]: version,
       [META_CLIENT_INFO]: this.clientInfo,
-      [META_CLIENT_CAPABILITIES]: this.clientCapabilities(),
+      [META_CLIENT_CAPABILITIES]: this.clientCapabilities('modern'),
     };
     if (this.logLevel) meta[META_LOG_LEVEL] = this.logLevel;
     return meta;
@@ -288,12 +305,26 @@ export class McpSession {
 
   // ---------------------------------------------------------------- modern requests
 
-  private async modernRequest<T>(method: string, params: Record<string, unknown> | undefined, options: RequestOptions, version: string): Promise<T> {
+  private async modernRequest<T>(method: string, params: Record<string, unknown> | undefined, options: McpRequestOptions, version: string): Promise<T> {
+    // A tools/call may become a task: its progress must outlive the request, so it gets a token
+    // of its own (IpcManager's would die with the request).
+    if (method === 'tools/call' && options.onProgress) {
+      const token = `call-progress-${nextTaskToken++}`;
+      const untrack = this.ipc.trackProgress(token, options.onProgress);
+      const meta = { ...(isRecord(params?._meta) ? params._meta : {}), progressToken: token };
+      const { onProgress: _dropped, ...rest } = options;
+      try {
+        return await this.modernRequest<T>(method, { ...params, _meta: meta }, rest, version);
+      } finally {
+        untrack();
+      }
+    }
     const base = params ?? {};
     let extra: { inputResponses?: Record<string, unknown>; requestState?: string } = {};
     for (let round = 0; ; round++) {
       const meta = { ...(isRecord(base._meta) ? base._meta : {}), ...this.envelope(version) };
       const result = await this.ipc.request<unknown>(method, { ...base, ...extra, _meta: meta }, options);
+      if (isModernTaskResult(result)) return this.followTask<T>(method, result, options, version);
       if (!isInputRequired(result)) return result as T;
       if (round >= this.maxInputRounds) {
         throw new ProtocolError(`${method} still required input after ${this.maxInputRounds} rounds`, { method, rounds: round + 1 });
@@ -303,6 +334,20 @@ export class McpSession {
       if (result.inputRequests !== undefined) extra.inputResponses = await this.answerInputs(method, result.inputRequests, options.signal);
       if (typeof result.requestState === 'string') extra.requestState = result.requestState;
     }
+  }
+
+  /** A `resultType: "task"` answer (tasks extension): follow it to the final result. */
+  private followTask<T>(method: string, created: unknown, options: McpRequestOptions, version: string): Promise<T> {
+    if (method !== 'tools/call') throw new ProtocolError(`${method} answered with a task, which only tools/call may`, created);
+    const envelope = (params: Record<string, unknown>) => ({ ...params, _meta: this.envelope(version) });
+    return followModernTask<T>(
+      {
+        request: (m, p, o) => this.ipc.request(m, envelope(p), o),
+        answer: (requests, signal) => this.answerInputs(method, requests, signal),
+      },
+      created,
+      { ...options.taskOptions, signal: options.signal },
+    );
   }
 
   /** Answers an `input_required` round with the handlers that answer legacy server→client requests. */

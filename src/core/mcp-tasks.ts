@@ -1,13 +1,19 @@
 /**
- * Tool calls as tasks (MCP 2025-11-25 "task-augmented requests"): `tools/call` with a `task`
- * parameter answers at once with a task (`CreateTaskResult`); the client polls `tasks/get` until
- * the task is terminal — or needs input, which the server delivers as ordinary server→client
- * requests while `tasks/result` is pending — then fetches the result with `tasks/result`.
- * `tasks/cancel` stops it. The task has its own deadline, independent of the request timeout, so
- * a long task survives it; its progress token stays valid for the task's whole life.
+ * Tool calls as tasks, in both eras. The task has its own deadline, independent of the request
+ * timeout, so a long task survives it; its progress token stays valid for the task's whole life;
+ * aborting sends `tasks/cancel`.
+ *
+ * - Legacy (2025-11-25 "task-augmented requests", `runAsTask`): `tools/call` with a `task`
+ *   parameter answers at once with `{ task }`; the client polls `tasks/get` until the task is
+ *   terminal — or needs input, which the server delivers as ordinary server→client requests while
+ *   `tasks/result` is pending — then fetches the result with `tasks/result`.
+ * - Modern (the `io.modelcontextprotocol/tasks` extension, `followModernTask`): the client declares
+ *   the extension; the server may answer `tools/call` with `resultType: "task"` and the task's
+ *   fields. `tasks/get` carries the outcome (`result` or `error`) or, when `input_required`, the
+ *   `inputRequests`, answered by the request handlers and sent back with `tasks/update`.
  */
 import { DEFAULTS } from './defaults.js';
-import { CancelledError, ProtocolError, TimeoutError } from './errors.js';
+import { CancelledError, InvalidParamsError, ProtocolError, RpcCode, ServerError, TimeoutError } from './errors.js';
 import type { IpcManager, Progress, RequestOptions } from './ipc-manager.js';
 import type { McpSession } from './mcp-session.js';
 
@@ -131,3 +137,111 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+
+/** The extension's identifier, declared in client capabilities and looked for in the server's. */
+export const TASKS_EXTENSION = 'io.modelcontextprotocol/tasks';
+
+/** A modern task as `tasks/get` and `CreateTaskResult` carry it. */
+interface ModernTask {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage?: string;
+  createdAt?: string;
+  lastUpdatedAt?: string;
+  ttlMs?: number | null;
+  pollIntervalMs?: number;
+  inputRequests?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { code?: unknown; message?: unknown; data?: unknown };
+}
+
+export interface ModernTaskDeps {
+  /** Sends a request in the modern era (with the envelope). */
+  request: (method: string, params: Record<string, unknown>, options: RequestOptions) => Promise<unknown>;
+  /** Answers `inputRequests` with the registered handlers. */
+  answer: (requests: Record<string, unknown>, signal: AbortSignal) => Promise<Record<string, unknown>>;
+}
+
+export function isModernTaskResult(result: unknown): boolean {
+  return typeof result === 'object' && result !== null && (result as { resultType?: unknown }).resultType === 'task';
+}
+
+/**
+ * Follows a modern task (the `resultType: "task"` answer to `created`) to its final result:
+ * polls `tasks/get` at the server's `pollIntervalMs`, answers `input_required` rounds through
+ * `tasks/update` (each input key once), and cancels on abort or at its own deadline.
+ */
+export async function followModernTask<T>(deps: ModernTaskDeps, created: unknown, options: McpTaskOptions = {}): Promise<T> {
+  const deadline = Date.now() + (options.taskTimeoutMs ?? DEFAULTS.mcp.taskTimeoutMs);
+  const control = new AbortController();
+  const onAbort = () => control.abort(options.signal?.reason);
+  if (options.signal?.aborted) onAbort();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  let task = parseModernTask(created);
+  const answered = new Set<string>();
+  try {
+    for (;;) {
+      options.onStatus?.(publicTask(task));
+      switch (task.status) {
+        case 'completed':
+          if (typeof task.result !== 'object' || task.result === null) throw new ProtocolError(`Task ${task.taskId} completed without a result`, task);
+          return task.result as T;
+        case 'failed': {
+          const e = task.error ?? {};
+          const message = typeof e.message === 'string' ? e.message : `Task ${task.taskId} failed`;
+          const code = typeof e.code === 'number' ? e.code : RpcCode.InternalError;
+          throw code === RpcCode.InvalidParams ? new InvalidParamsError(message, e.data) : new ServerError(message, code, e.data);
+        }
+        case 'cancelled':
+          throw new CancelledError(`Task ${task.taskId} was cancelled by the server${task.statusMessage ? `: ${task.statusMessage}` : ''}`, { reason: task.statusMessage ?? 'cancelled', phase: 'in-flight' });
+        case 'input_required': {
+          // Keys are unique over the task's life: answer each once, even if polls repeat it.
+          const fresh = Object.fromEntries(Object.entries(task.inputRequests ?? {}).filter(([key]) => !answered.has(key)));
+          if (Object.keys(fresh).length > 0) {
+            const responses = await deps.answer(fresh, control.signal);
+            for (const key of Object.keys(fresh)) answered.add(key);
+            await deps.request('tasks/update', { taskId: task.taskId, inputResponses: responses }, { priority: 'high', signal: control.signal });
+            break; // poll at once: the update may have moved it on
+          }
+          await sleep(pollDelay(task, options, deadline), control.signal);
+          break;
+        }
+        default:
+          await sleep(pollDelay(task, options, deadline), control.signal);
+      }
+      if (remaining(deadline) <= 0) throw new TimeoutError(`Task ${task.taskId} did not finish within its deadline`, timeoutData('tools/call', options));
+      task = parseModernTask(await deps.request('tasks/get', { taskId: task.taskId }, { priority: 'high', signal: control.signal }));
+    }
+  } catch (error) {
+    if (control.signal.aborted || error instanceof TimeoutError) {
+      await deps.request('tasks/cancel', { taskId: task.taskId }, { priority: 'high', timeoutMs: 5_000, bypassQueue: true }).catch(() => undefined);
+    }
+    if (control.signal.aborted && !(error instanceof CancelledError)) throw new CancelledError('Task cancelled', { reason: String(control.signal.reason ?? 'aborted'), phase: 'in-flight' });
+    throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function pollDelay(task: ModernTask, options: McpTaskOptions, deadline: number): number {
+  return Math.min(task.pollIntervalMs ?? options.pollIntervalMs ?? DEFAULTS.mcp.taskPollIntervalMs, remaining(deadline));
+}
+
+function parseModernTask(value: unknown): ModernTask {
+  const task = value as Partial<ModernTask> | null;
+  if (typeof task !== 'object' || task === null || typeof task.taskId !== 'string' || typeof task.status !== 'string') {
+    throw new ProtocolError('Malformed task (expected taskId and status)', value);
+  }
+  return task as ModernTask;
+}
+
+/** The status fields of a modern task, in the shape `onStatus` reports for both eras. */
+function publicTask(task: ModernTask): TaskInfo {
+  const info: TaskInfo = { taskId: task.taskId, status: task.status };
+  if (task.statusMessage !== undefined) info.statusMessage = task.statusMessage;
+  if (task.createdAt !== undefined) info.createdAt = task.createdAt;
+  if (task.lastUpdatedAt !== undefined) info.lastUpdatedAt = task.lastUpdatedAt;
+  if (task.ttlMs !== undefined) info.ttl = task.ttlMs;
+  if (task.pollIntervalMs !== undefined) info.pollInterval = task.pollIntervalMs;
+  return info;
+}

@@ -452,7 +452,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const params = this.callParams(tool, args, options);
     const support = taskSupportOf(info);
     let result: Promise<CallToolResult>;
-    // Tasks here are the 2025-11-25 task-augmented requests; the modern era's tasks extension is not spoken.
+    // Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides.
     if (this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true))) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
@@ -461,7 +461,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
         request: { priority: requestOptions.priority, timeoutMs: requestOptions.timeoutMs, hardTimeoutMs: requestOptions.hardTimeoutMs },
       });
     } else {
-      result = this.session.request<CallToolResult>('tools/call', params, requestOptions);
+      // Modern servers may still answer with a task (tasks extension): the session follows it.
+      result = this.session.request<CallToolResult>('tools/call', params, options.taskOptions ? { ...requestOptions, taskOptions: options.taskOptions } : requestOptions);
     }
     if (!info?.outputSchema || options.validate === false) return result;
     return result.then((r) => {

@@ -43,7 +43,7 @@ describe('McpSession: era detection', () => {
     const x = requests('x')[0]!.params as { a: number; _meta: Record<string, unknown> };
     expect(x.a).toBe(1);
     expect(x._meta[META_PROTOCOL_VERSION]).toBe('2026-07-28');
-    expect(x._meta[META_CLIENT_CAPABILITIES]).toEqual({ sampling: {} });
+    expect(x._meta[META_CLIENT_CAPABILITIES]).toEqual({ sampling: {}, extensions: { 'io.modelcontextprotocol/tasks': {} } });
     expect(requests('ping')).toHaveLength(0);
     expect(requests('server/discover')).toHaveLength(2);
     expect(requests('initialize')).toHaveLength(0);

@@ -13,6 +13,8 @@ import {
   ServerCrashedError,
   ServerError,
   TimeoutError,
+  OutputSchemaMismatchError,
+  UnsupportedProtocolVersionError,
   ipcErrorFromJSON,
   isIpcError,
   toIpcError,
@@ -33,6 +35,20 @@ const cases: Case[] = [
   { name: 'ResourceLimitError', make: () => new ResourceLimitError('memory', 512), cls: ResourceLimitError, code: 'ResourceLimit', rpcCode: -32006 },
   { name: 'InvalidParamsError', make: () => new InvalidParamsError('bad args', { errors: ['x'] }), cls: InvalidParamsError, code: 'InvalidParams', rpcCode: -32602 },
   { name: 'ServerError', make: () => new ServerError('tool failed', -32099, { detail: 1 }), cls: ServerError, code: 'ServerError', rpcCode: -32099 },
+  {
+    name: 'UnsupportedProtocolVersionError',
+    make: () => new UnsupportedProtocolVersionError('no common version', { requested: '2026-07-28', supported: ['2099-01-01'], offered: ['2026-07-28', '2025-11-25'] }),
+    cls: UnsupportedProtocolVersionError,
+    code: 'UnsupportedProtocolVersion',
+    rpcCode: -32022,
+  },
+  {
+    name: 'OutputSchemaMismatchError',
+    make: () => new OutputSchemaMismatchError('bad output', { tool: 't', result: { content: [] }, errors: [{ instancePath: '/x', message: 'must be number' }] }),
+    cls: OutputSchemaMismatchError,
+    code: 'OutputSchemaMismatch',
+    rpcCode: -32012,
+  },
 ];
 
 describe('IpcError family', () => {

@@ -546,7 +546,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     if (this.identity.capabilities.tools !== undefined) {
       this.listTools().catch((error: IpcError) => this.event('tools', 'warn', `tools/list failed: ${error.message}`));
     }
-    this.restoreAfterConnect().catch((error: IpcError) => this.event('log', 'warn', `Could not restore subscriptions or log level: ${error.message}`));
+    // Awaited, so that requests made once the server is running see their subscriptions in place.
+    await this.restoreAfterConnect().catch((error: IpcError) => this.event('log', 'warn', `Could not restore subscriptions or log level: ${error.message}`));
   }
 
   /** What a restarted server must be told again: the log level (legacy) and the resource subscriptions. */
@@ -587,7 +588,19 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const controller = new AbortController();
     this.listen = controller;
     const acknowledged = new Promise<void>((resolve, reject) => {
-      const off = this.ipc.onNotification(METHOD_LISTEN_ACK, () => {
+      // A server that never acknowledges must not stall the caller (or a restart) for good.
+      const ackMs = this.config.probeTimeoutMs ?? DEFAULTS.mcp.probeTimeoutMs;
+      const timer = setTimeout(() => {
+        off();
+        this.event('log', 'warn', `subscriptions/listen not acknowledged within ${ackMs} ms; change notifications may be missing`);
+        resolve();
+      }, ackMs);
+      timer.unref?.();
+      const off = () => {
+        clearTimeout(timer);
+        offAck();
+      };
+      const offAck = this.ipc.onNotification(METHOD_LISTEN_ACK, () => {
         off();
         resolve();
       });

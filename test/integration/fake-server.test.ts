@@ -50,6 +50,18 @@ for (const era of ['modern', 'legacy'] as const) {
       else expect(methods.slice(0, 3)).toEqual(['server/discover', 'initialize', 'notifications/initialized']);
     });
 
+    it('passes call _meta through beside its own keys; setRoots announces roots/list_changed (legacy)', async () => {
+      const { bridge, requests } = fake(era);
+      await bridge.start();
+      await bridge.call('good', {}, { _meta: { traceparent: '00-abc-def-01' } });
+      await bridge.setRoots([{ uri: 'file:///new' }]);
+      await bridge.listPrompts(); // a later request: everything before it has reached the server's log
+      const call = requests().find((r) => r.method === 'tools/call')!;
+      expect(call.params!._meta).toMatchObject({ traceparent: '00-abc-def-01' });
+      if (era === 'modern') expect(call.params!._meta).toMatchObject({ 'io.modelcontextprotocol/protocolVersion': '2026-07-28' });
+      expect(requests().some((r) => r.method === 'notifications/roots/list_changed')).toBe(era === 'legacy');
+    });
+
     it('follows nextCursor through every page of every list', async () => {
       const { bridge } = fake(era);
       await bridge.start();

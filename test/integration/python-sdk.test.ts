@@ -88,6 +88,18 @@ for (const { era, args, protocolVersions } of cases) {
       await unsubscribe();
     });
 
+    it('refetches the resource list after resources/list_changed (modern: on the subscriptions/listen stream)', async () => {
+      const before = await bridge.listResources();
+      let changed!: () => void;
+      const notified = new Promise<void>((r) => (changed = r));
+      const off = bridge.ipc.onNotification('notifications/resources/list_changed', () => changed());
+      await bridge.call('add_note', { name: `n-${era}` });
+      await notified;
+      off();
+      const after = await bridge.listResources();
+      expect(after.map((r) => r.uri)).toEqual([...before.map((r) => r.uri), `fixture://notes/n-${era}`]);
+    });
+
     it('turns notifications/message into log events and history entries', async () => {
       await bridge.setLogLevel('debug');
       await bridge.call('log_something');
@@ -108,6 +120,24 @@ for (const { era, args, protocolVersions } of cases) {
       const call = bridge.call('slow', { steps: 200 }, { signal: controller.signal, onProgress: () => controller.abort('enough') });
       await expect(call).rejects.toBeInstanceOf(CancelledError);
       await expect(bridge.call('weather', { city: 'Rome' })).resolves.toMatchObject({ structuredContent: { city: 'Rome' } });
+    });
+
+    it('re-establishes resource subscriptions after a restart', async () => {
+      const updates: string[] = [];
+      let seen!: () => void;
+      let next = new Promise<void>((r) => (seen = r));
+      const unsubscribe = await bridge.subscribeResource('fixture://readme', (u) => {
+        updates.push(u.uri);
+        seen();
+      });
+      await bridge.restart('test');
+      await bridge.listTools();
+      next = new Promise<void>((r) => (seen = r));
+      await bridge.call('touch', { uri: 'fixture://readme' });
+      await next;
+      expect(updates).toEqual(['fixture://readme']);
+      expect(bridge.snapshot()).toMatchObject({ era, restarts: 1 });
+      await unsubscribe();
     });
 
     it('answers sampling, elicitation (schema defaults applied) and roots through the handlers', async () => {

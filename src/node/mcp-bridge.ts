@@ -15,7 +15,7 @@ import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
 import { ListCache, fetchAllPages } from '../core/list-cache.js';
 import { LOGGING_LEVELS, type LoggingLevel, McpSession, type McpServerIdentity } from '../core/mcp-session.js';
-import { type McpTaskOptions, type TaskInfo, runAsTask, taskSupportOf } from '../core/mcp-tasks.js';
+import { type McpTaskOptions, runAsTask, taskSupportOf } from '../core/mcp-tasks.js';
 import type {
   CompleteResult,
   CompletionReference,

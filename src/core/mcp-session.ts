@@ -16,7 +16,7 @@
  * - **Health**: `ping` in the legacy era, `server/discover` in the modern one (it has no ping).
  */
 import { DEFAULTS } from './defaults.js';
-import { IpcError, ProtocolError, RpcCode, UnsupportedProtocolVersionError } from './errors.js';
+import { IpcError, ProtocolError, RpcCode, UnsupportedProtocolVersionError, toIpcError } from './errors.js';
 import type { IpcManager, RequestOptions } from './ipc-manager.js';
 import { type McpTaskOptions, TASKS_EXTENSION, followModernTask, isModernTaskResult } from './mcp-tasks.js';
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS, type McpEra, PROTOCOL_VERSIONS, eraOf } from './mcp-versions.js';
@@ -369,6 +369,8 @@ export class McpSession {
         signal?.addEventListener('abort', abort, { once: true });
         try {
           return [key, await this.ipc.inbound.handle(request.method, request.params, { id: key, method: request.method, signal: controller.signal })] as const;
+        } catch (error) {
+          throw toIpcError(error); // the caller's request fails with the handler's reason, typed
         } finally {
           signal?.removeEventListener('abort', abort);
         }

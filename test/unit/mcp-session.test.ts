@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { IpcManager, type JsonRpcMessage, type JsonRpcRequest, MemoryTransport, isRequest } from '../../src/core/index.js';
-import { ProtocolError, UnsupportedProtocolVersionError } from '../../src/core/errors.js';
+import { IpcError, ProtocolError, UnsupportedProtocolVersionError } from '../../src/core/errors.js';
 import { McpSession, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION } from '../../src/core/mcp-session.js';
 
 type Answer = { result: unknown } | { error: { code: number; message: string; data?: unknown } } | 'silence';
@@ -136,6 +136,19 @@ describe('McpSession: modern requests', () => {
     expect(calls).toHaveLength(2);
     expect(calls[1]!.params).toMatchObject({ name: 't', inputResponses: { r: { roots: [{ uri: 'file:///a' }] } }, requestState: 'opaque' });
     expect(calls[0]!.id).not.toBe(calls[1]!.id);
+  });
+
+  it("fails the request with the handler's reason, as an IpcError, when a handler throws", async () => {
+    const { ipc, requests } = await setup((r) => (r.method === 'server/discover' ? discovered : { result: { resultType: 'input_required', inputRequests: { r: { method: 'roots/list' } } } }));
+    ipc.setRequestHandler('roots/list', () => {
+      throw new Error('no roots for you');
+    });
+    const session = new McpSession(ipc);
+    await session.connect(1000);
+    const error = await session.request('tools/call', { name: 't' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(IpcError);
+    expect((error as IpcError).message).toBe('no roots for you');
+    expect(requests('tools/call')).toHaveLength(1);
   });
 
   it('gives up after maxInputRounds with a ProtocolError', async () => {

@@ -54,10 +54,18 @@ export function installAnswers(bridge: McpBridge, flags: AnswerFlags, io: CliIo)
     if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new UsageError(`--root must be a URI (e.g. file:///home/me/project), got ${JSON.stringify(uri)}`);
   }
   const interactive = io.stdin?.isTTY === true && io.stderr.isTTY === true;
-  const ask = async (question: string): Promise<string> => {
-    const rl = createInterface({ input: io.stdin!, output: io.stderr });
+  // One line reader per server question, kept for all its fields: a reader per field would lose
+  // lines typed (or pasted) ahead. Cooked mode: the terminal itself echoes and edits the line.
+  const questions = async <T>(work: (ask: (question: string) => Promise<string>) => Promise<T>): Promise<T> => {
+    const rl = createInterface({ input: io.stdin!, output: io.stderr, terminal: false });
+    const lines = rl[Symbol.asyncIterator]();
     try {
-      return await rl.question(question);
+      return await work(async (question) => {
+        io.stderr.write(question);
+        const next = await lines.next();
+        if (next.done) throw new IpcError('Cancelled', 'Input ended before the question was answered');
+        return next.value;
+      });
     } finally {
       rl.close();
     }
@@ -69,7 +77,7 @@ export function installAnswers(bridge: McpBridge, flags: AnswerFlags, io: CliIo)
       if (!interactive) throw refuse('an LLM completion (sampling)', '--sample TEXT');
       const messages = (params as { messages?: Array<{ role: string; content: { text?: string } }> }).messages ?? [];
       for (const m of messages) io.stderr.write(`[${m.role}] ${m.content?.text ?? JSON.stringify(m.content)}\n`);
-      text = await ask('mcp-ipc: the server asks for a completion; your answer: ');
+      text = await questions((ask) => ask('mcp-ipc: the server asks for a completion; your answer: '));
     }
     return { role: 'assistant', model: 'mcp-ipc-cli', content: { type: 'text', text }, stopReason: 'endTurn' };
   });
@@ -78,19 +86,21 @@ export function installAnswers(bridge: McpBridge, flags: AnswerFlags, io: CliIo)
     const p = params as { mode?: string; message?: string; url?: string; requestedSchema?: { properties?: Record<string, { type?: string; description?: string }> } };
     if (elicit) return elicit;
     if (!interactive) throw refuse(`user input ("${p.message ?? ''}")`, '--elicit JSON|accept|decline|cancel');
-    if (p.mode === 'url') {
-      const answer = await ask(`mcp-ipc: ${p.message ?? 'the server asks you to open a URL'}\n  ${p.url}\nOpen it and accept? [y/N] `);
-      return { action: /^y/i.test(answer.trim()) ? 'accept' : 'decline' };
-    }
-    io.stderr.write(`mcp-ipc: ${p.message ?? 'the server asks for input'} (empty answer: the default; "-" declines)\n`);
-    const content: Record<string, unknown> = {};
-    for (const [name, property] of Object.entries(p.requestedSchema?.properties ?? {})) {
-      const answer = (await ask(`  ${name}${property.description ? ` (${property.description})` : ''}: `)).trim();
-      if (answer === '-') return { action: 'decline' };
-      if (answer === '') continue;
-      content[name] = property.type === 'number' || property.type === 'integer' ? Number(answer) : property.type === 'boolean' ? /^(y|yes|true)$/i.test(answer) : answer;
-    }
-    return { action: 'accept', content };
+    return questions(async (ask) => {
+      if (p.mode === 'url') {
+        const answer = await ask(`mcp-ipc: ${p.message ?? 'the server asks you to open a URL'}\n  ${p.url}\nOpen it and accept? [y/N] `);
+        return { action: /^y/i.test(answer.trim()) ? 'accept' : 'decline' };
+      }
+      io.stderr.write(`mcp-ipc: ${p.message ?? 'the server asks for input'} (empty answer: the default; "-" declines)\n`);
+      const content: Record<string, unknown> = {};
+      for (const [name, property] of Object.entries(p.requestedSchema?.properties ?? {})) {
+        const answer = (await ask(`  ${name}${property.description ? ` (${property.description})` : ''}: `)).trim();
+        if (answer === '-') return { action: 'decline' };
+        if (answer === '') continue;
+        content[name] = property.type === 'number' || property.type === 'integer' ? Number(answer) : property.type === 'boolean' ? /^(y|yes|true)$/i.test(answer) : answer;
+      }
+      return { action: 'accept', content };
+    });
   });
 
   if (flags.root && flags.root.length > 0) void bridge.setRoots(flags.root.map((uri) => ({ uri })));

@@ -109,6 +109,12 @@ export interface RequestOptions {
   maxRetries?: number;
   /** Skip the queue and the concurrency limit (implied for `bypassMethods`). */
   bypassQueue?: boolean;
+  /**
+   * A long-lived request that is a stream of notifications rather than a call (MCP's
+   * `subscriptions/listen`): not counted as in flight in `load` and the metrics, so a server with
+   * an open subscription does not look permanently busy. Pair it with infinite timeouts.
+   */
+  longLived?: boolean;
 }
 
 export interface StreamingRequest<T> {
@@ -201,6 +207,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private nextId = 1;
   private active = 0;
   private pendingWrites = 0;
+  /** In-flight requests marked `longLived` (left out of the load and the metrics). */
+  private longLived = 0;
   private readonly queue = new PriorityQueue<Pending>();
   private readonly inFlight = new Map<RequestId, Pending>();
   /** Every unsettled request, whatever its phase (queued, in flight, waiting to retry). */
@@ -361,14 +369,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   /** In-flight and queued request counts (cheap). */
   get load(): { inFlight: number; queued: number } {
-    return { inFlight: this.inFlight.size, queued: this.queue.size };
+    return { inFlight: this.inFlight.size - this.longLived, queued: this.queue.size };
   }
 
   snapshot(): IpcMetricsSnapshot {
     const settled = this.settledRate.rate();
     return {
       ...this.counters,
-      inFlight: this.inFlight.size,
+      inFlight: this.inFlight.size - this.longLived,
       queueDepth: this.queue.size,
       queueDepthByPriority: this.queue.sizes(),
       latency: this.latency.snapshot(),
@@ -504,6 +512,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.queueWait.record(waited);
     this.inFlight.set(id, p);
     if (!p.bypass) this.active++;
+    if (p.options.longLived) this.longLived++;
     this.deadlines.set(p, Math.min(p.hardDeadline, now + p.timeoutMs));
 
     let params = p.params;
@@ -621,6 +630,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
     if (!p.bypass) this.active--;
+    if (p.options.longLived) this.longLived--;
     if (p.heapIndex >= 0) this.deadlines.set(p, p.hardDeadline); // no idle timeout while not in flight
     p.phase = 'retry-wait';
   }

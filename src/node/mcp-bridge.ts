@@ -604,7 +604,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
         off();
         resolve();
       });
-      this.request(METHOD_LISTEN, { notifications }, { bypassQueue: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal, maxRetries: 0 }).then(
+      this.request(METHOD_LISTEN, { notifications }, { bypassQueue: true, longLived: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal, maxRetries: 0 }).then(
         () => {
           off();
           if (this.listen === controller) this.listen = undefined;
@@ -630,7 +630,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   /** Waits (bounded) for in-flight calls to finish before a planned restart. */
   private async drain(timeoutMs: number): Promise<void> {
     this.ipc.pause();
-    this.closeListen(); // never finishes by itself
+    this.closeListen(); // never finishes by itself (and is not counted in the load anyway)
     const deadline = Date.now() + timeoutMs;
     while (this.ipc.load.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   }

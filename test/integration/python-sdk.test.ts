@@ -82,6 +82,7 @@ for (const { era, args, protocolVersions } of cases) {
         updates.push(u.uri);
         seen();
       });
+      expect(bridge.snapshot().metrics.inFlight).toBe(0); // an open subscription stream is not load
       await bridge.call('touch', { uri: 'fixture://readme' });
       await first;
       expect(updates).toEqual(['fixture://readme']);

@@ -279,6 +279,22 @@ describe('IpcManager: cancellation', () => {
     expect(diagnostics).toEqual([expect.objectContaining({ kind: 'unknown-token', token: 'never-issued' })]);
   });
 
+  it('leaves long-lived requests (subscription streams) out of the load and the metrics', async () => {
+    const { ipc, peer } = await setup();
+    const controller = new AbortController();
+    const stream = ipc.request('subscriptions/listen', {}, { longLived: true, bypassQueue: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal });
+    const call = ipc.request('work');
+    await tick();
+    expect(ipc.load.inFlight).toBe(1);
+    expect(ipc.snapshot().inFlight).toBe(1);
+    await peer.reply(peer.requests('work')[0]!.id, 'done');
+    await call;
+    expect(ipc.load.inFlight).toBe(0);
+    controller.abort();
+    await expect(stream).rejects.toBeInstanceOf(CancelledError);
+    expect(ipc.snapshot().inFlight).toBe(0);
+  });
+
   it('routes progress of a tracked token (one that outlives its request) until disposed', async () => {
     const { ipc, peer } = await setup();
     const seen: number[] = [];

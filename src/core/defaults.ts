@@ -44,6 +44,16 @@ export const DEFAULTS = {
     cpuAlertPercent: 90,
     restartOnMemoryLimit: false,
   },
+  mcp: {
+    /** How long the `server/discover` probe may take before the server is taken for a handshake-era one. */
+    probeTimeoutMs: 5_000,
+    /** `input_required` rounds one request may take (modern era) before it fails as a protocol error. */
+    maxInputRounds: 8,
+    /** How often a task's status is polled (`tasks/get`) when the server suggests nothing. */
+    taskPollIntervalMs: 1_000,
+    /** A task's own deadline, independent of the request timeout. */
+    taskTimeoutMs: 3_600_000,
+  },
   limits: {
     memoryMb: 2_048,
     processes: 10,

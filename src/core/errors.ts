@@ -16,6 +16,8 @@ export const IpcErrorCode = {
   InvalidParams: 'InvalidParams',
   ServerError: 'ServerError',
   StartupFailed: 'StartupFailed',
+  UnsupportedProtocolVersion: 'UnsupportedProtocolVersion',
+  OutputSchemaMismatch: 'OutputSchemaMismatch',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -35,6 +37,9 @@ export const RpcCode = {
   MessageTooLarge: -32005,
   ResourceLimit: -32006,
   StartupFailed: -32007,
+  /** MCP's own code (2026-07-28): the server supports none of the protocol versions offered. */
+  UnsupportedProtocolVersion: -32022,
+  OutputSchemaMismatch: -32012,
 } as const;
 
 const RPC_CODE_OF: Record<IpcErrorCode, number> = {
@@ -49,6 +54,8 @@ const RPC_CODE_OF: Record<IpcErrorCode, number> = {
   InvalidParams: RpcCode.InvalidParams,
   ServerError: RpcCode.InternalError,
   StartupFailed: RpcCode.StartupFailed,
+  UnsupportedProtocolVersion: RpcCode.UnsupportedProtocolVersion,
+  OutputSchemaMismatch: RpcCode.OutputSchemaMismatch,
 };
 
 /** The serialised form of an IpcError (what crosses a WebSocket to the browser). */
@@ -191,6 +198,37 @@ export class StartupFailedError extends IpcError {
   }
 }
 
+export interface UnsupportedProtocolVersionData {
+  /** What mcp-ipc asked for last. */
+  requested: string;
+  /** What the server says it supports (empty when it did not say). */
+  supported: string[];
+  /** What mcp-ipc could have spoken. */
+  offered: string[];
+}
+/** The server and mcp-ipc share no protocol revision: the connection cannot be used, retrying will not help. */
+export class UnsupportedProtocolVersionError extends IpcError {
+  declare readonly data: UnsupportedProtocolVersionData;
+  constructor(message: string, data: UnsupportedProtocolVersionData) {
+    super('UnsupportedProtocolVersion', message, { data });
+  }
+}
+
+export interface OutputSchemaMismatchData {
+  tool: string;
+  /** The tool's result as the server sent it. */
+  result: unknown;
+  /** The validator's findings (JSON Schema 2020-12): where and what. */
+  errors: Array<{ instancePath: string; message: string; keyword?: string }>;
+}
+/** A tool's `structuredContent` does not match the `outputSchema` it declared (or is missing). */
+export class OutputSchemaMismatchError extends IpcError {
+  declare readonly data: OutputSchemaMismatchData;
+  constructor(message: string, data: OutputSchemaMismatchData) {
+    super('OutputSchemaMismatch', message, { data });
+  }
+}
+
 const CODES = new Set<string>(Object.values(IpcErrorCode));
 
 /** The subclass of each code, so that `instanceof TimeoutError` still holds after a trip over the wire. */
@@ -206,6 +244,8 @@ const CLASS_OF: Record<IpcErrorCode, { prototype: IpcError }> = {
   InvalidParams: InvalidParamsError,
   ServerError,
   StartupFailed: StartupFailedError,
+  UnsupportedProtocolVersion: UnsupportedProtocolVersionError,
+  OutputSchemaMismatch: OutputSchemaMismatchError,
 };
 
 export function isIpcError(value: unknown): value is IpcError {

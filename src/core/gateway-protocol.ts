@@ -9,6 +9,7 @@
  */
 import type { IpcErrorJSON } from './errors.js';
 import type { IpcMetricsSnapshot, Progress } from './ipc-manager.js';
+import type { McpEra } from './mcp-versions.js';
 import type { Priority } from './queue.js';
 
 export type ServerState = 'starting' | 'running' | 'stopping' | 'stopped' | 'crashed' | 'restarting' | 'failed';
@@ -42,8 +43,12 @@ export interface ServerSnapshot {
   lastExit: ExitInfo | null;
   health: { rttMs: number | null; consecutiveFailures: number; lastCheckAt: number | null };
   usage: { cpuPercent: number; memoryBytes: number; at: number } | null;
+  /** The MCP era spoken with the server (`modern`: stateless 2026-07-28+; `legacy`: the `initialize` handshake); null before it connected. */
+  era: McpEra | null;
   serverInfo: { name: string; version: string } | null;
   protocolVersion: string | null;
+  /** The server's capabilities (from `server/discover` or `initialize`); null before it connected. */
+  capabilities: Record<string, unknown> | null;
   toolCount: number;
   metrics: IpcMetricsSnapshot;
   /** Reason the server is `failed` / `crashed`, when known. */
@@ -58,6 +63,8 @@ export interface ToolInfo {
   inputSchema: { type: 'object'; properties?: Record<string, unknown>; required?: string[]; [k: string]: unknown };
   outputSchema?: Record<string, unknown>;
   annotations?: { title?: string; readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
+  /** How the tool may run: `taskSupport` `required` / `optional` means as a task (2025-11-25). */
+  execution?: { taskSupport?: 'forbidden' | 'optional' | 'required'; [k: string]: unknown };
 }
 
 /** MCP `tools/call` result. */

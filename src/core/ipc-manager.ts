@@ -13,6 +13,7 @@ import { backoffDelay } from './backoff.js';
 import { Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
 import { Emitter } from './emitter.js';
+import { Inbound, type NotificationHandler, type RequestHandler } from './inbound.js';
 import {
   CancelledError,
   InvalidParamsError,
@@ -33,13 +34,11 @@ import {
   type JsonRpcRequest,
   type JsonRpcResponse,
   type RequestId,
-  failure,
   isFailure,
   isRequest,
   isResponse,
   notification,
   previewValue,
-  success,
 } from './jsonrpc.js';
 import { type HistogramSnapshot, LatencyHistogram, RollingRate } from './metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
@@ -110,6 +109,12 @@ export interface RequestOptions {
   maxRetries?: number;
   /** Skip the queue and the concurrency limit (implied for `bypassMethods`). */
   bypassQueue?: boolean;
+  /**
+   * A long-lived request that is a stream of notifications rather than a call (MCP's
+   * `subscriptions/listen`): not counted as in flight in `load` and the metrics, so a server with
+   * an open subscription does not look permanently busy. Pair it with infinite timeouts.
+   */
+  longLived?: boolean;
 }
 
 export interface StreamingRequest<T> {
@@ -121,14 +126,7 @@ export interface StreamingRequest<T> {
 
 export type ConnectionState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
-export interface RequestContext {
-  id: RequestId;
-  method: string;
-  /** Aborted when the peer cancels the request or the connection closes. */
-  signal: AbortSignal;
-}
-export type RequestHandler = (params: unknown, context: RequestContext) => unknown;
-export type NotificationHandler = (params: unknown, message: JsonRpcNotification) => void;
+export type { RequestContext, RequestHandler, NotificationHandler } from './inbound.js';
 
 export interface IpcMetricsSnapshot {
   requests: number;
@@ -209,6 +207,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private nextId = 1;
   private active = 0;
   private pendingWrites = 0;
+  /** In-flight requests marked `longLived` (left out of the load and the metrics). */
+  private longLived = 0;
   private readonly queue = new PriorityQueue<Pending>();
   private readonly inFlight = new Map<RequestId, Pending>();
   /** Every unsettled request, whatever its phase (queued, in flight, waiting to retry). */
@@ -217,9 +217,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private readonly recent = new Map<RequestId, 'late' | 'duplicate'>();
   private readonly recentRing: Array<RequestId | undefined> = new Array<RequestId | undefined>(RECENT_IDS);
   private recentPos = 0;
-  private readonly requestHandlers = new Map<string, RequestHandler>();
-  private readonly notificationHandlers = new Map<string, Set<NotificationHandler>>();
-  private readonly incoming = new Map<RequestId, AbortController>();
+  /** Handlers for the peer's requests and notifications (see Inbound). */
+  readonly inbound = new Inbound((error) => this.onListenerError(error, 'notification'));
+  private readonly trackedProgress = new Map<string | number, (progress: Progress) => void>();
 
   // metrics
   private readonly counters = {
@@ -343,33 +343,40 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   /** Answers the peer's requests for `method` (replaces any previous handler). Unknown methods get -32601. */
   setRequestHandler(method: string, handler: RequestHandler): void {
-    this.requestHandlers.set(method, handler);
+    this.inbound.setRequestHandler(method, handler);
   }
 
   removeRequestHandler(method: string): void {
-    this.requestHandlers.delete(method);
+    this.inbound.removeRequestHandler(method);
   }
 
   /** Subscribes to the peer's notifications (`'*'` for all); returns the unsubscribe function. */
   onNotification(method: string, handler: NotificationHandler): () => void {
-    let set = this.notificationHandlers.get(method);
-    if (!set) this.notificationHandlers.set(method, (set = new Set()));
-    set.add(handler);
+    return this.inbound.onNotification(method, handler);
+  }
+
+  /**
+   * Routes `notifications/progress` carrying `token` to `listener` until the returned disposer is
+   * called: for progress that outlives its request (a task's progress token stays valid for the
+   * task's lifetime). The token must not collide with request ids (use a string).
+   */
+  trackProgress(token: string | number, listener: (progress: Progress) => void): () => void {
+    this.trackedProgress.set(token, listener);
     return () => {
-      set.delete(handler);
+      if (this.trackedProgress.get(token) === listener) this.trackedProgress.delete(token);
     };
   }
 
   /** In-flight and queued request counts (cheap). */
   get load(): { inFlight: number; queued: number } {
-    return { inFlight: this.inFlight.size, queued: this.queue.size };
+    return { inFlight: this.inFlight.size - this.longLived, queued: this.queue.size };
   }
 
   snapshot(): IpcMetricsSnapshot {
     const settled = this.settledRate.rate();
     return {
       ...this.counters,
-      inFlight: this.inFlight.size,
+      inFlight: this.inFlight.size - this.longLived,
       queueDepth: this.queue.size,
       queueDepthByPriority: this.queue.sizes(),
       latency: this.latency.snapshot(),
@@ -505,6 +512,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.queueWait.record(waited);
     this.inFlight.set(id, p);
     if (!p.bypass) this.active++;
+    if (p.options.longLived) this.longLived++;
     this.deadlines.set(p, Math.min(p.hardDeadline, now + p.timeoutMs));
 
     let params = p.params;
@@ -626,6 +634,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
     if (!p.bypass) this.active--;
+    if (p.options.longLived) this.longLived--;
     if (p.heapIndex >= 0) this.deadlines.set(p, p.hardDeadline); // no idle timeout while not in flight
     p.phase = 'retry-wait';
   }
@@ -710,27 +719,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private async receiveRequest(transport: Transport, message: JsonRpcRequest): Promise<void> {
-    const handler = this.requestHandlers.get(message.method);
-    let reply: JsonRpcResponse;
-    if (!handler) {
-      reply = failure(message.id, RpcCode.MethodNotFound, `Method not found: ${message.method}`);
-    } else {
-      const controller = new AbortController();
-      this.incoming.set(message.id, controller);
-      try {
-        const result = await handler(message.params, { id: message.id, method: message.method, signal: controller.signal });
-        reply = success(message.id, result ?? {});
-      } catch (error) {
-        reply =
-          error instanceof IpcError
-            ? failure(message.id, error.rpcCode, error.message, error.data)
-            : failure(message.id, RpcCode.InternalError, error instanceof Error ? error.message : String(error));
-      } finally {
-        this.incoming.delete(message.id);
-      }
-      if (controller.signal.aborted) return; // cancelled by the peer: no response, per MCP
-    }
-    if (transport !== this.transport) return;
+    const reply = await this.inbound.answer(message);
+    if (!reply || transport !== this.transport) return;
     transport.send(reply).catch((error: Error) => this.emit('error', new NotConnectedError(`Could not answer ${message.method}: ${error.message}`)));
   }
 
@@ -746,22 +736,12 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
         break;
       case METHOD_CANCELLED: {
         const id = params.requestId as RequestId;
-        this.incoming.get(id)?.abort(typeof params.reason === 'string' ? params.reason : 'cancelled by peer');
+        this.inbound.cancel(id, typeof params.reason === 'string' ? params.reason : 'cancelled by peer');
         break;
       }
     }
     this.emit('notification', message);
-    for (const key of [message.method, '*']) {
-      const set = this.notificationHandlers.get(key);
-      if (!set) continue;
-      for (const handler of [...set]) {
-        try {
-          handler(message.params, message);
-        } catch (error) {
-          this.onListenerError(error, 'notification');
-        }
-      }
-    }
+    this.inbound.dispatch(message);
   }
 
   private byToken(method: string, token: unknown): Pending | undefined {
@@ -773,14 +753,19 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private routeProgress(params: Record<string, unknown>): void {
-    const p = this.byToken(METHOD_PROGRESS, params.progressToken);
-    if (!p?.options.onProgress) return;
-    p.lastActivity = this.opts.now();
+    const token = params.progressToken;
+    const tracked = typeof token === 'string' || typeof token === 'number' ? this.trackedProgress.get(token) : undefined;
+    // Progress racing a cancel or a timeout is expected (the peer had not seen it yet): not a diagnostic.
+    if (!tracked && (typeof token === 'number' || typeof token === 'string') && !this.inFlight.has(token) && this.recent.has(token)) return;
+    const p = tracked ? undefined : this.byToken(METHOD_PROGRESS, token);
+    const listener = tracked ?? p?.options.onProgress;
+    if (!listener) return;
+    if (p) p.lastActivity = this.opts.now();
     const progress: Progress = { progress: Number(params.progress) };
     if (typeof params.total === 'number') progress.total = params.total;
     if (typeof params.message === 'string') progress.message = params.message;
     try {
-      p.options.onProgress(progress);
+      listener(progress);
     } catch (error) {
       this.onListenerError(error, 'notification');
     }
@@ -835,8 +820,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private abortIncoming(reason: string): void {
-    for (const controller of this.incoming.values()) controller.abort(reason);
-    this.incoming.clear();
+    this.inbound.abortAll(reason);
   }
 
   private setState(state: ConnectionState): void {

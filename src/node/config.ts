@@ -1,6 +1,7 @@
 /**
  * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
- * `queue`, `process`, `limits` sections and a host-wide `limits` section. Errors name the exact path.
+ * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
+ * `protocolVersions`, `probeTimeoutMs`) and a host-wide `limits` section. Errors name the exact path.
  *
  * `command`, `args`, `cwd` and `env` values may reference the host's environment as `${env:NAME}`
  * (e.g. `"env": { "API_KEY": "${env:MY_API_KEY}" }`): servers get an allow-listed environment, so
@@ -11,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
 import type { McpServerConfig } from './mcp-bridge.js';
 import type { McpConfigFile } from './mcp-host.js';
 
@@ -105,6 +107,7 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
     }
     server.retryableTools = raw.retryableTools as string[];
   }
+  parseMcpSettings(path, raw, server);
   return server;
 }
 
@@ -122,6 +125,39 @@ export function expandEnv(value: string, path: string, hostEnv: NodeJS.ProcessEn
     if (resolved === undefined) throw new ConfigError(`${path} references \${env:${name}}, but ${name} is not set in the host's environment`);
     return resolved;
   });
+}
+
+/** The MCP protocol settings of a server: `roots`, `capabilities`, `protocolVersions`, `probeTimeoutMs`. */
+function parseMcpSettings(path: string, raw: Record<string, unknown>, server: McpServerConfig): void {
+  if (raw.roots !== undefined) {
+    if (!Array.isArray(raw.roots)) throw new ConfigError(`${path}.roots must be an array of { "uri": "file:///…", "name"?: "…" }`);
+    server.roots = raw.roots.map((root, i) => {
+      if (!isObject(root) || typeof root.uri !== 'string' || !/^[a-z][a-z0-9+.-]*:/i.test(root.uri)) {
+        throw new ConfigError(`${path}.roots[${i}].uri must be a URI string (e.g. "file:///home/me/project")`);
+      }
+      if (root.name !== undefined && typeof root.name !== 'string') throw new ConfigError(`${path}.roots[${i}].name must be a string`);
+      return root.name === undefined ? { uri: root.uri } : { uri: root.uri, name: root.name };
+    });
+  }
+  if (raw.capabilities !== undefined) {
+    if (!isObject(raw.capabilities) || !Object.values(raw.capabilities).every(isObject)) {
+      throw new ConfigError(`${path}.capabilities must map capability names to objects (e.g. { "sampling": {} })`);
+    }
+    server.capabilities = raw.capabilities;
+  }
+  if (raw.protocolVersions !== undefined) {
+    const versions = raw.protocolVersions;
+    if (!Array.isArray(versions) || versions.length === 0 || !versions.every((v) => typeof v === 'string' && PROTOCOL_VERSIONS.includes(v))) {
+      throw new ConfigError(`${path}.protocolVersions must be a non-empty array of revisions mcp-ipc speaks (${PROTOCOL_VERSIONS.join(', ')})`);
+    }
+    server.protocolVersions = versions as string[];
+  }
+  if (raw.probeTimeoutMs !== undefined) {
+    if (typeof raw.probeTimeoutMs !== 'number' || !(raw.probeTimeoutMs > 0) || !Number.isFinite(raw.probeTimeoutMs)) {
+      throw new ConfigError(`${path}.probeTimeoutMs must be a positive number`);
+    }
+    server.probeTimeoutMs = raw.probeTimeoutMs;
+  }
 }
 
 /** A settings section: every value a non-negative number, except the named booleans. */

@@ -18,3 +18,4 @@ export * from './mcp-bridge.js';
 export * from './mcp-host.js';
 export * from './config.js';
 export * from './gateway.js';
+export * from './output-schema.js';

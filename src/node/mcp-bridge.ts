@@ -1,15 +1,34 @@
 /**
  * McpBridge: one MCP server, supervised. Joins a ProcessManager (spawn, health, restarts) to an
- * IpcManager (queue, timeouts, retries, metrics) and speaks MCP on top: the `initialize` handshake
- * after every (re)start, tools with schema-checked arguments, progress and streamed results.
+ * IpcManager (queue, timeouts, retries, metrics) and speaks MCP on top through an McpSession
+ * (core), which settles the era after every (re)start — `server/discover` (modern, stateless) or
+ * the `initialize` handshake (legacy). The bridge offers the whole client surface: tools with
+ * schema-checked arguments and results (and tasks), resources, templates and subscriptions,
+ * prompts, completion, logging, roots; lists are cached and invalidated by `list_changed`.
  *
  * Crash semantics: in-flight calls fail at once with ServerCrashed, except calls to tools annotated
  * idempotent/read-only (or marked retryable), which are resent after the restart; queued calls wait
  * for the restarted server. When the server is stopped or given up on, everything pending fails.
  */
-import { LATEST_LEGACY_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
+import { ListCache, fetchAllPages } from '../core/list-cache.js';
+import { LOGGING_LEVELS, type LoggingLevel, McpSession, type McpServerIdentity } from '../core/mcp-session.js';
+import { type McpTaskOptions, runAsTask, taskSupportOf } from '../core/mcp-tasks.js';
+import type {
+  CompleteResult,
+  CompletionReference,
+  GetPromptResult,
+  LogMessage,
+  PromptInfo,
+  ReadResourceResult,
+  ResourceInfo,
+  ResourceTemplateInfo,
+  Root,
+} from '../core/mcp-types.js';
+import type { McpEra } from '../core/mcp-versions.js';
+import { OutputChecker } from './output-schema.js';
 import { InvalidParamsError, type IpcError, NotConnectedError, ProtocolError, ServerCrashedError } from '../core/errors.js';
 import type {
   CallToolResult,
@@ -53,12 +72,20 @@ export interface McpServerConfig {
   /** Tools whose calls are safe to resend after a crash, besides those annotated idempotent/read-only. */
   retryableTools?: string[];
   /** Roots offered to the server (`roots/list`); declares the `roots` client capability. */
-  roots?: Array<{ uri: string; name?: string }>;
+  roots?: Root[];
   /**
-   * Extra client capabilities to declare in `initialize` (e.g. `{ sampling: {} }` once a
-   * `sampling/createMessage` handler is set with `setRequestHandler`).
+   * Extra client capabilities to declare (in `initialize`, or in every modern request's `_meta`).
+   * Those of registered handlers (`roots/list`, `sampling/createMessage`, `elicitation/create`)
+   * are declared without this; a capability named here without a handler gets -32601 answers.
    */
   capabilities?: Record<string, unknown>;
+  /**
+   * Protocol revisions to offer, newest first. Only legacy ones skip the `server/discover` probe.
+   * @default every revision mcp-ipc speaks (MODERN_PROTOCOL_VERSIONS, then LEGACY_PROTOCOL_VERSIONS)
+   */
+  protocolVersions?: readonly string[];
+  /** How long the `server/discover` probe may take before falling back to `initialize`. @default 5000 */
+  probeTimeoutMs?: number;
 }
 
 export interface BridgeCallOptions {
@@ -69,8 +96,17 @@ export interface BridgeCallOptions {
   onProgress?: (progress: Progress) => void;
   /** Safe to resend after a crash (default: from the tool's idempotent/read-only annotations). */
   retryable?: boolean;
-  /** Check the arguments against the tool's inputSchema before sending (default true). */
+  /** Check the arguments against the tool's inputSchema, and structuredContent against its outputSchema (default true). */
   validate?: boolean;
+  /** Extra `_meta` for the request (merged under mcp-ipc's own keys). */
+  _meta?: Record<string, unknown>;
+  /**
+   * Run as a task when the tool allows it (`execution.taskSupport: 'optional'`); tools that
+   * require it always run as tasks. @default false
+   */
+  task?: boolean;
+  /** Task settings (deadline, poll interval, status updates); see McpTaskOptions. */
+  taskOptions?: Omit<McpTaskOptions, 'signal' | 'onProgress' | 'request'>;
 }
 
 export interface StreamingCallOptions extends BridgeCallOptions {
@@ -85,6 +121,8 @@ export interface McpBridgeEvents extends Record<string, unknown> {
   metrics: ServerSnapshot;
   tools: { server: string; tools: ToolInfo[] };
   notification: { server: string; method: string; params: unknown };
+  /** The server's `notifications/message` (MCP logging); stderr lines stay on `stderr`. */
+  log: LogMessage;
 }
 
 export interface BridgeOptions {
@@ -92,25 +130,53 @@ export interface BridgeOptions {
   clientInfo?: { name: string; version: string };
 }
 
+/** Characters of a log message's data kept in the event history's line. */
+const LOG_TEXT_CHARS = 2000;
 const CLIENT_INFO = { name: 'mcp-ipc', version: '0.1.0' };
 const DIAGNOSTIC_EVENTS_PER_SECOND = 20;
+const METHOD_RESOURCE_UPDATED = 'notifications/resources/updated';
+const METHOD_LISTEN = 'subscriptions/listen';
+const METHOD_LISTEN_ACK = 'notifications/subscriptions/acknowledged';
+
+/** A resource changed (`notifications/resources/updated`). */
+export interface ResourceUpdate {
+  uri: string;
+  [k: string]: unknown;
+}
+
+/** MCP log levels → the history's levels. */
+const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
+  debug: 'debug',
+  info: 'info',
+  notice: 'info',
+  warning: 'warn',
+  error: 'error',
+  critical: 'error',
+  alert: 'error',
+  emergency: 'error',
+};
 
 export class McpBridge extends Emitter<McpBridgeEvents> {
   readonly name: string;
   readonly ipc: IpcManager;
   readonly process: ProcessManager;
+  /** The MCP protocol layer (era, envelope, `input_required` rounds). */
+  readonly session: McpSession;
   private readonly config: McpServerConfig;
-  private readonly clientInfo: { name: string; version: string };
   private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly output = new OutputChecker();
   private readonly retryableTools: Set<string>;
-  private toolList: ToolInfo[] | undefined;
+  private readonly tools: ListCache<ToolInfo>;
+  private readonly resources: ListCache<ResourceInfo>;
+  private readonly templates: ListCache<ResourceTemplateInfo>;
+  private readonly prompts: ListCache<PromptInfo>;
   private toolsByName = new Map<string, ToolInfo>();
-  private toolsLoading: Promise<ToolInfo[]> | undefined;
-  private serverInfo: { name: string; version: string } | null = null;
-  private protocolVersion: string | null = null;
-  private capabilities: Record<string, unknown> = {};
-  private instructionsText: string | undefined;
+  private identity: McpServerIdentity | undefined;
+  private roots: Root[] | undefined;
+  private readonly resourceListeners = new Map<string, Set<(update: ResourceUpdate) => void>>();
+  /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
+  private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
   private diagnosticBudget = { windowStart: 0, count: 0, suppressed: 0 };
 
@@ -118,42 +184,72 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     super();
     this.name = name;
     this.config = config;
-    this.clientInfo = options.clientInfo ?? CLIENT_INFO;
     this.retryableTools = new Set(config.retryableTools ?? []);
     this.ipc = new IpcManager(undefined, { ...config.queue, holdQueueOnDisconnect: true });
+    this.session = new McpSession(this.ipc, {
+      clientInfo: options.clientInfo ?? CLIENT_INFO,
+      capabilities: config.capabilities,
+      protocolVersions: config.protocolVersions,
+      probeTimeoutMs: config.probeTimeoutMs,
+    });
+    this.tools = new ListCache(
+      () => this.fetchList<ToolInfo>('tools/list', 'tools'),
+      (tools) => {
+        this.toolsByName = new Map(tools.map((t) => [t.name, t]));
+        this.validators.clear();
+        this.output.clear();
+        this.emit('tools', { server: this.name, tools });
+        this.scheduleMetrics();
+      },
+    );
+    this.resources = new ListCache(() => this.fetchList<ResourceInfo>('resources/list', 'resources'));
+    this.templates = new ListCache(() => this.fetchList<ResourceTemplateInfo>('resources/templates/list', 'resourceTemplates'));
+    this.prompts = new ListCache(() => this.fetchList<PromptInfo>('prompts/list', 'prompts'));
     this.process = new ProcessManager(
       name,
       { command: config.command, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
-        ping: (timeoutMs) => this.ipc.request('ping', undefined, { timeoutMs, hardTimeoutMs: timeoutMs, bypassQueue: true }),
+        ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
         drain: (timeoutMs) => this.drain(timeoutMs),
       },
       { ...config.process, resources: options.resources },
     );
     this.wireEvents();
-    if (config.roots) {
-      const roots = config.roots;
-      this.setRequestHandler('roots/list', () => ({ roots }));
-    }
+    if (config.roots) this.roots = config.roots;
+    if (this.roots) this.ipc.setRequestHandler('roots/list', () => ({ roots: this.roots ?? [] }));
   }
 
   get state(): ServerState {
     return this.process.state;
   }
 
-  /** What the server said about itself in `initialize`. */
-  get server(): { info: { name: string; version: string } | null; protocolVersion: string | null; capabilities: Record<string, unknown>; instructions?: string } {
-    return { info: this.serverInfo, protocolVersion: this.protocolVersion, capabilities: this.capabilities, instructions: this.instructionsText };
+  /** What the server said about itself (`server/discover` or `initialize`), and the era spoken. */
+  get server(): {
+    era: McpEra | null;
+    info: { name: string; version: string } | null;
+    protocolVersion: string | null;
+    capabilities: Record<string, unknown>;
+    instructions?: string;
+  } {
+    const id = this.identity;
+    return {
+      era: id?.era ?? null,
+      info: id?.serverInfo ?? null,
+      protocolVersion: id?.protocolVersion ?? null,
+      capabilities: id?.capabilities ?? {},
+      ...(id?.instructions !== undefined ? { instructions: id.instructions } : {}),
+    };
   }
 
-  /** Starts the server and completes the MCP handshake. Rejects if it cannot be brought up. */
+  /** Starts the server and settles the era (probe or handshake). Rejects if it cannot be brought up. */
   async start(): Promise<void> {
     await this.process.start();
   }
 
   /** Stops the server gracefully; everything pending fails with NotConnected. */
   async stop(): Promise<void> {
+    this.closeListen();
     await this.process.stop();
   }
 
@@ -161,23 +257,125 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     await this.process.restart(reason);
   }
 
-  /** Answers the server's requests to the host (`roots/list`, `sampling/createMessage`, …); unknown → -32601. */
+  /**
+   * Answers the server's requests to the host (`roots/list`, `sampling/createMessage`,
+   * `elicitation/create`, …) — legacy server→client requests and modern `input_required` rounds
+   * alike. Registering one declares its capability; unknown methods get -32601. Accepted
+   * elicitation forms get the `default`s of the requested schema for fields left out.
+   */
   setRequestHandler(method: string, handler: RequestHandler): void {
-    this.ipc.setRequestHandler(method, handler);
+    if (method === 'elicitation/create') {
+      this.ipc.setRequestHandler(method, async (params, context) => applyElicitationDefaults(params, await handler(params, context)));
+    } else this.ipc.setRequestHandler(method, handler);
+  }
+
+  removeRequestHandler(method: string): void {
+    this.ipc.removeRequestHandler(method);
+  }
+
+  /**
+   * Replaces the roots offered to the server (declares `roots`, answers `roots/list`) and tells a
+   * connected legacy server with `notifications/roots/list_changed` (modern servers ask per request).
+   */
+  async setRoots(roots: Root[]): Promise<void> {
+    this.roots = roots.map((r) => ({ ...r }));
+    if (!this.ipc.inbound.hasRequestHandler('roots/list')) this.ipc.setRequestHandler('roots/list', () => ({ roots: this.roots ?? [] }));
+    if (this.identity?.era === 'legacy' && this.ipc.state === 'connected') await this.ipc.notify('notifications/roots/list_changed');
+  }
+
+  /**
+   * The level of `notifications/message` the server should send (they arrive on `log`): the
+   * legacy `logging/setLevel`, or in the modern era a `_meta` key on every request. Kept across restarts.
+   */
+  async setLogLevel(level: LoggingLevel): Promise<void> {
+    const unavailable = this.unavailableError();
+    if (unavailable) throw unavailable;
+    await this.session.setLogLevel(level);
   }
 
   /** The server's tools, cached; refreshed on `notifications/tools/list_changed` and after restarts. */
   listTools(options: { refresh?: boolean } = {}): Promise<ToolInfo[]> {
-    if (this.toolList && !options.refresh) return Promise.resolve(this.toolList);
-    if (!this.toolsLoading) {
-      this.toolsLoading = this.fetchTools().finally(() => {
-        this.toolsLoading = undefined;
-      });
-    }
-    return this.toolsLoading;
+    return this.tools.get(options);
   }
 
-  /** `tools/call`. Rejects only with IpcError subclasses; a tool's own failure is a result with `isError`. */
+  /** `resources/list`, every page; cached until `notifications/resources/list_changed` or a restart. */
+  listResources(options: { refresh?: boolean } = {}): Promise<ResourceInfo[]> {
+    return this.resources.get(options);
+  }
+
+  /** `resources/templates/list`, every page; cached like `listResources`. */
+  listResourceTemplates(options: { refresh?: boolean } = {}): Promise<ResourceTemplateInfo[]> {
+    return this.templates.get(options);
+  }
+
+  /** `prompts/list`, every page; cached until `notifications/prompts/list_changed` or a restart. */
+  listPrompts(options: { refresh?: boolean } = {}): Promise<PromptInfo[]> {
+    return this.prompts.get(options);
+  }
+
+  /** `resources/read`. */
+  readResource(uri: string, options: RequestOptions = {}): Promise<ReadResourceResult> {
+    return this.request<ReadResourceResult>('resources/read', { uri }, options);
+  }
+
+  /** `prompts/get` with the prompt's arguments (strings, per MCP). */
+  getPrompt(name: string, args: Record<string, string> = {}, options: RequestOptions = {}): Promise<GetPromptResult> {
+    return this.request<GetPromptResult>('prompts/get', { name, arguments: args }, options);
+  }
+
+  /**
+   * `completion/complete`: suggestions for one argument of a prompt or resource template;
+   * `context.arguments` are the values already chosen for the others.
+   */
+  complete(
+    ref: CompletionReference,
+    argument: { name: string; value: string },
+    context?: { arguments?: Record<string, string> },
+    options: RequestOptions = {},
+  ): Promise<CompleteResult> {
+    return this.request<CompleteResult>('completion/complete', { ref, argument, ...(context ? { context } : {}) }, options);
+  }
+
+  /**
+   * Calls `listener` whenever the resource at `uri` changes, until the returned function is
+   * called. Legacy servers get `resources/subscribe` / `resources/unsubscribe`; modern ones one
+   * `subscriptions/listen` stream naming every subscribed URI. Re-established after restarts.
+   */
+  async subscribeResource(uri: string, listener: (update: ResourceUpdate) => void): Promise<() => Promise<void>> {
+    const unavailable = this.unavailableError();
+    if (unavailable) throw unavailable;
+    let set = this.resourceListeners.get(uri);
+    const first = !set;
+    if (!set) this.resourceListeners.set(uri, (set = new Set()));
+    set.add(listener);
+    if (first) {
+      try {
+        await this.subscribeOnServer(uri);
+      } catch (error) {
+        set.delete(listener);
+        if (set.size === 0) this.resourceListeners.delete(uri);
+        throw error;
+      }
+    }
+    let done = false;
+    return async () => {
+      if (done) return;
+      done = true;
+      const current = this.resourceListeners.get(uri);
+      if (!current?.delete(listener) || current.size > 0) return;
+      this.resourceListeners.delete(uri);
+      if (this.ipc.state !== 'connected') return;
+      if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.request('resources/unsubscribe', { uri });
+      else if (this.identity?.era === 'modern') await this.openListen();
+    };
+  }
+
+  /**
+   * `tools/call`. Rejects only with IpcError subclasses; a tool's own failure is a result with
+   * `isError`. Tools whose `execution.taskSupport` is `required` (or `optional` with `task: true`)
+   * run as tasks: the call resolves with the task's final result. `structuredContent` is checked
+   * against the tool's `outputSchema` (OutputSchemaMismatchError).
+   */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
     // Synchronous when the tool is known (the hot path): no extra promise or await per call.
     let prepared: RequestOptions | Promise<RequestOptions>;
@@ -186,9 +384,15 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    // After an await the server may have stopped or failed meanwhile: request() checks again.
-    if (prepared instanceof Promise) return prepared.then((o) => this.request<CallToolResult>('tools/call', { name: tool, arguments: args }, o));
-    return this.ipc.request<CallToolResult>('tools/call', { name: tool, arguments: args }, prepared);
+    // After an await the server may have stopped or failed meanwhile: check again.
+    if (prepared instanceof Promise) {
+      return prepared.then((o) => {
+        const unavailable = this.unavailableError();
+        if (unavailable) throw unavailable;
+        return this.runCall(tool, args, o, options);
+      });
+    }
+    return this.runCall(tool, args, prepared, options);
   }
 
   /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
@@ -200,7 +404,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       .then((requestOptions) => {
         const unavailable = this.unavailableError();
         if (unavailable) throw unavailable;
-        const feed = this.ipc.requestStream<CallToolResult>('tools/call', { name: tool, arguments: args }, { ...requestOptions, onChunk: options.onChunk });
+        const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
         stream.follow(feed.chunks);
         return feed.result;
       });
@@ -208,15 +412,16 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return { result, chunks: stream };
   }
 
-  /** Any JSON-RPC method on this server, through the queue. */
+  /** Any JSON-RPC method on this server, through the queue (with the modern `_meta` envelope when modern). */
   request<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
-    return this.ipc.request<T>(method, params, options);
+    return this.session.request<T>(method, params, options);
   }
 
   snapshot(): ServerSnapshot {
     const p = this.process;
+    const id = this.identity;
     return {
       name: this.name,
       state: p.state,
@@ -226,9 +431,11 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       lastExit: p.lastExit,
       health: p.health,
       usage: p.usage,
-      serverInfo: this.serverInfo,
-      protocolVersion: this.protocolVersion,
-      toolCount: this.toolList?.length ?? 0,
+      era: id?.era ?? null,
+      serverInfo: id?.serverInfo ?? null,
+      protocolVersion: id?.protocolVersion ?? null,
+      capabilities: id?.capabilities ?? null,
+      toolCount: this.tools.current?.length ?? 0,
       metrics: this.ipc.snapshot(),
       reason: p.reason,
     };
@@ -244,13 +451,41 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   // ---------------------------------------------------------------- internals
 
+  private callParams(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Record<string, unknown> {
+    return options._meta ? { name: tool, arguments: args, _meta: { ...options._meta } } : { name: tool, arguments: args };
+  }
+
+  private runCall(tool: string, args: Record<string, unknown>, requestOptions: RequestOptions, options: BridgeCallOptions): Promise<CallToolResult> {
+    const info = this.toolsByName.get(tool);
+    const params = this.callParams(tool, args, options);
+    const support = taskSupportOf(info);
+    let result: Promise<CallToolResult>;
+    // Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides.
+    if (this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true))) {
+      result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
+        ...options.taskOptions,
+        signal: options.signal,
+        onProgress: options.onProgress,
+        request: { priority: requestOptions.priority, timeoutMs: requestOptions.timeoutMs, hardTimeoutMs: requestOptions.hardTimeoutMs },
+      });
+    } else {
+      // Modern servers may still answer with a task (tasks extension): the session follows it.
+      result = this.session.request<CallToolResult>('tools/call', params, options.taskOptions ? { ...requestOptions, taskOptions: options.taskOptions } : requestOptions);
+    }
+    if (!info?.outputSchema || options.validate === false) return result;
+    return result.then((r) => {
+      this.output.check(info, r);
+      return r;
+    });
+  }
+
   /** Checks the call (throws a typed error); async only when the tool list must be (re)loaded first. */
   private prepareCall(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): RequestOptions | Promise<RequestOptions> {
     const unavailable = this.unavailableError();
     if (unavailable) throw unavailable;
-    const validating = options.validate !== false && this.capabilities.tools !== undefined;
+    const validating = options.validate !== false && this.identity?.capabilities.tools !== undefined;
     if (validating && !this.toolsByName.has(tool)) {
-      return this.listTools(this.toolList ? { refresh: true } : {})
+      return this.listTools(this.tools.current ? { refresh: true } : {})
         .catch(() => undefined)
         .then(() => this.checkCall(tool, args, options, true));
     }
@@ -259,16 +494,17 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   private checkCall(tool: string, args: Record<string, unknown>, options: BridgeCallOptions, validating: boolean): RequestOptions {
     const info = this.toolsByName.get(tool);
+    const list = this.tools.current;
     if (validating) {
-      if (this.toolList && !info) {
-        const names = this.toolList.map((t) => t.name).join(', ');
+      if (list && !info) {
+        const names = list.map((t) => t.name).join(', ');
         throw new InvalidParamsError(`Unknown tool "${tool}" on server "${this.name}" (available: ${names || 'none'})`, { tool });
       }
       if (info) this.validate(info, args);
     }
     const annotated = info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true;
     const retryable = options.retryable ?? (annotated || this.retryableTools.has(tool));
-    // One object per call (the hot path); IpcManager ignores the bridge-only `validate` key.
+    // One object per call (the hot path); IpcManager ignores the bridge-only keys.
     return options.retryable === retryable ? options : { ...options, retryable };
   }
 
@@ -294,54 +530,115 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return undefined;
   }
 
-  private async fetchTools(): Promise<ToolInfo[]> {
-    const tools: ToolInfo[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.request<{ tools: ToolInfo[]; nextCursor?: string }>('tools/list', cursor ? { cursor } : undefined, { priority: 'high' });
-      if (!Array.isArray(page?.tools)) throw new ProtocolError('tools/list returned no tools array', page);
-      tools.push(...page.tools);
-      cursor = page.nextCursor;
-    } while (cursor);
-    this.toolList = tools;
-    this.toolsByName = new Map(tools.map((t) => [t.name, t]));
-    this.validators.clear();
-    this.emit('tools', { server: this.name, tools });
-    this.scheduleMetrics();
-    return tools;
+  /** Every page of a list method (`nextCursor` followed to the end). */
+  private fetchList<T>(method: string, key: string): Promise<T[]> {
+    return fetchAllPages<T>(async (cursor) => {
+      const page = await this.request<Record<string, unknown>>(method, cursor !== undefined ? { cursor } : undefined, { priority: 'high' });
+      const items = page?.[key];
+      if (!Array.isArray(items)) throw new ProtocolError(`${method} returned no ${key} array`, page);
+      const next = page.nextCursor;
+      return { items: items as T[], ...(typeof next === 'string' ? { nextCursor: next } : {}) };
+    }, `${method} on "${this.name}"`);
   }
 
-  /** Runs after every spawn: attach the new transport, `initialize`, `notifications/initialized`, resume the queue. */
+  /** Runs after every spawn: attach the new transport, settle the era, resume the queue, restore state. */
   private async handshake(transport: StdioTransport): Promise<void> {
+    this.closeListen();
+    this.identity = undefined;
     await this.ipc.attach(transport, { paused: true, started: true });
     const timeoutMs = this.config.process?.startupTimeoutMs ?? DEFAULTS.process.startupTimeoutMs;
-    const capabilities: Record<string, unknown> = { ...(this.config.roots ? { roots: { listChanged: false } } : {}), ...this.config.capabilities };
-    const result = await this.ipc.request<{
-      protocolVersion?: string;
-      capabilities?: Record<string, unknown>;
-      serverInfo?: { name: string; version: string };
-      instructions?: string;
-    }>('initialize', { protocolVersion: LATEST_LEGACY_PROTOCOL_VERSION, capabilities, clientInfo: this.clientInfo }, { bypassQueue: true, timeoutMs, hardTimeoutMs: timeoutMs });
-    const version = result?.protocolVersion;
-    if (typeof version !== 'string' || !(LEGACY_PROTOCOL_VERSIONS as readonly string[]).includes(version)) {
-      throw new ProtocolError(`Server "${this.name}" answered initialize with unsupported protocol version ${previewValue(version)}`, result);
-    }
-    this.protocolVersion = version;
-    this.capabilities = result.capabilities ?? {};
-    this.serverInfo = result.serverInfo ?? null;
-    this.instructionsText = result.instructions;
-    await this.ipc.notify('notifications/initialized');
+    this.identity = await this.session.connect(timeoutMs);
     this.ipc.resume();
-    // The restarted server may offer other tools: reload in the background (calls wait for it if needed).
-    this.toolList = undefined;
-    if (this.capabilities.tools !== undefined) {
+    // The restarted server may offer other lists: drop them; reload tools in the background (calls wait if needed).
+    for (const cache of [this.tools, this.resources, this.templates, this.prompts]) cache.invalidate();
+    if (this.identity.capabilities.tools !== undefined) {
       this.listTools().catch((error: IpcError) => this.event('tools', 'warn', `tools/list failed: ${error.message}`));
     }
+    // Awaited, so that requests made once the server is running see their subscriptions in place.
+    await this.restoreAfterConnect().catch((error: IpcError) => this.event('log', 'warn', `Could not restore subscriptions or log level: ${error.message}`));
+  }
+
+  /** What a restarted server must be told again: the log level (legacy) and the resource subscriptions. */
+  private async restoreAfterConnect(): Promise<void> {
+    const era = this.identity?.era;
+    const level = this.session.currentLogLevel;
+    if (era === 'legacy' && level && this.identity?.capabilities.logging !== undefined) await this.session.setLogLevel(level);
+    if (era === 'modern') await this.openListen();
+    else if (this.canSubscribe()) for (const uri of this.resourceListeners.keys()) await this.request('resources/subscribe', { uri });
+  }
+
+  private async subscribeOnServer(uri: string): Promise<void> {
+    if (this.identity?.era === 'modern') await this.openListen();
+    else if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.request('resources/subscribe', { uri });
+    // Not connected yet: the handshake subscribes everything listed. A legacy server without
+    // `resources.subscribe` has no such method; its unsolicited updates still reach the listener.
+  }
+
+  private canSubscribe(): boolean {
+    return (this.identity?.capabilities.resources as { subscribe?: unknown } | undefined)?.subscribe === true;
+  }
+
+  /**
+   * (Re)opens the modern change stream: one `subscriptions/listen` request, open for as long as the
+   * server runs, whose filter names the list changes and every subscribed URI. Resolves when the
+   * server acknowledges it; the stream's notifications arrive like legacy ones.
+   */
+  private async openListen(): Promise<void> {
+    this.closeListen();
+    const caps = this.identity?.capabilities ?? {};
+    const notifications: Record<string, unknown> = {};
+    const listChanged = (c: unknown) => typeof c === 'object' && c !== null && (c as { listChanged?: unknown }).listChanged === true;
+    if (listChanged(caps.tools)) notifications.toolsListChanged = true;
+    if (listChanged(caps.prompts)) notifications.promptsListChanged = true;
+    if (listChanged(caps.resources)) notifications.resourcesListChanged = true;
+    if (this.resourceListeners.size > 0) notifications.resourceSubscriptions = [...this.resourceListeners.keys()];
+    if (Object.keys(notifications).length === 0) return;
+    const controller = new AbortController();
+    this.listen = controller;
+    const acknowledged = new Promise<void>((resolve, reject) => {
+      // A server that never acknowledges must not stall the caller (or a restart) for good.
+      const ackMs = this.config.probeTimeoutMs ?? DEFAULTS.mcp.probeTimeoutMs;
+      const timer = setTimeout(() => {
+        off();
+        this.event('log', 'warn', `subscriptions/listen not acknowledged within ${ackMs} ms; change notifications may be missing`);
+        resolve();
+      }, ackMs);
+      timer.unref?.();
+      const off = () => {
+        clearTimeout(timer);
+        offAck();
+      };
+      const offAck = this.ipc.onNotification(METHOD_LISTEN_ACK, () => {
+        off();
+        resolve();
+      });
+      this.request(METHOD_LISTEN, { notifications }, { bypassQueue: true, longLived: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal, maxRetries: 0 }).then(
+        () => {
+          off();
+          if (this.listen === controller) this.listen = undefined;
+          resolve(); // the server ended the stream gracefully
+        },
+        (error: IpcError) => {
+          off();
+          if (this.listen === controller) this.listen = undefined;
+          if (controller.signal.aborted) return resolve();
+          reject(error);
+        },
+      );
+    });
+    await acknowledged;
+  }
+
+  private closeListen(): void {
+    const listen = this.listen;
+    this.listen = undefined;
+    listen?.abort('subscriptions changed');
   }
 
   /** Waits (bounded) for in-flight calls to finish before a planned restart. */
   private async drain(timeoutMs: number): Promise<void> {
     this.ipc.pause();
+    this.closeListen(); // never finishes by itself (and is not counted in the load anyway)
     const deadline = Date.now() + timeoutMs;
     while (this.ipc.load.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
   }
@@ -371,8 +668,40 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     this.ipc.on('error', (e) => this.event('log', 'warn', e.message));
     this.ipc.on('notification', (n) => this.emit('notification', { server: this.name, method: n.method, params: n.params }));
     this.ipc.onNotification('notifications/tools/list_changed', () => {
+      // Invalidate first: a tools/list in flight may predate the change (see ListCache).
       this.listTools({ refresh: true }).catch((error: IpcError) => this.event('tools', 'warn', `tools/list failed: ${error.message}`));
     });
+    this.ipc.onNotification('notifications/resources/list_changed', () => {
+      this.resources.invalidate();
+      this.templates.invalidate();
+    });
+    this.ipc.onNotification('notifications/prompts/list_changed', () => this.prompts.invalidate());
+    this.ipc.onNotification(METHOD_RESOURCE_UPDATED, (params) => this.resourceUpdated(params));
+    this.ipc.onNotification('notifications/message', (params) => this.logMessage(params));
+  }
+
+  private resourceUpdated(params: unknown): void {
+    const update = params as ResourceUpdate | undefined;
+    if (typeof update?.uri !== 'string') return;
+    for (const listener of [...(this.resourceListeners.get(update.uri) ?? [])]) {
+      try {
+        listener(update);
+      } catch (error) {
+        this.event('log', 'warn', `resource listener for ${update.uri} threw: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+  }
+
+  /** `notifications/message` → the history (type 'log') and the `log` stream. */
+  private logMessage(params: unknown): void {
+    const m = (params ?? {}) as { level?: unknown; logger?: unknown; data?: unknown };
+    const level = LOGGING_LEVELS.includes(m.level as LoggingLevel) ? (m.level as LoggingLevel) : 'info';
+    const message: LogMessage = { server: this.name, level, data: m.data };
+    if (typeof m.logger === 'string') message.logger = m.logger;
+    // Bounded and total: the history keeps a readable line; the whole value travels in `message`.
+    const text = typeof m.data === 'string' ? (m.data.length > LOG_TEXT_CHARS ? `${m.data.slice(0, LOG_TEXT_CHARS)}…` : m.data) : previewValue(m.data, LOG_TEXT_CHARS);
+    this.event('log', HISTORY_LEVEL[level], `${message.logger ? `[${message.logger}] ` : ''}${text ?? ''}`, message);
+    this.emit('log', message);
   }
 
   /** Diagnostics can come in floods (a server logging to stdout): at most N events a second, then a count. */

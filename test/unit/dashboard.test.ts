@@ -21,6 +21,8 @@ function snapshot(patch: Partial<ServerSnapshot> = {}): ServerSnapshot {
     usage: { cpuPercent: 12.5, memoryBytes: 50 * 1024 * 1024, at: 1 },
     serverInfo: { name: 'demo', version: '1' },
     protocolVersion: '2025-06-18',
+    era: 'legacy',
+    capabilities: { tools: {} },
     toolCount: 5,
     metrics: { requests: 0 } as unknown as IpcMetricsSnapshot,
     reason: null,

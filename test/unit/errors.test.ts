@@ -14,6 +14,8 @@ import {
   ServerError,
   StartupFailedError,
   TimeoutError,
+  OutputSchemaMismatchError,
+  UnsupportedProtocolVersionError,
   ipcErrorFromJSON,
   isIpcError,
   toIpcError,
@@ -44,6 +46,20 @@ const cases: Case[] = [
   { name: 'InvalidParamsError', make: () => new InvalidParamsError('bad args', { errors: ['x'] }), cls: InvalidParamsError, code: 'InvalidParams', rpcCode: -32602 },
   { name: 'ServerError', make: () => new ServerError('tool failed', -32099, { detail: 1 }), cls: ServerError, code: 'ServerError', rpcCode: -32099 },
   { name: 'StartupFailedError', make: () => new StartupFailedError('Server "py" failed to start: …', startupData), cls: StartupFailedError, code: 'StartupFailed', rpcCode: -32007 },
+  {
+    name: 'UnsupportedProtocolVersionError',
+    make: () => new UnsupportedProtocolVersionError('no common version', { requested: '2026-07-28', supported: ['2099-01-01'], offered: ['2026-07-28', '2025-11-25'] }),
+    cls: UnsupportedProtocolVersionError,
+    code: 'UnsupportedProtocolVersion',
+    rpcCode: -32022,
+  },
+  {
+    name: 'OutputSchemaMismatchError',
+    make: () => new OutputSchemaMismatchError('bad output', { tool: 't', result: { content: [] }, errors: [{ instancePath: '/x', message: 'must be number' }] }),
+    cls: OutputSchemaMismatchError,
+    code: 'OutputSchemaMismatch',
+    rpcCode: -32012,
+  },
 ];
 
 describe('IpcError family', () => {

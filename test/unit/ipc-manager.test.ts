@@ -279,6 +279,52 @@ describe('IpcManager: cancellation', () => {
     expect(ipc.snapshot()).toMatchObject({ cancels: 2, errors: 1, errorRate: 1 });
   });
 
+  it('drops progress that races a cancel without a diagnostic (the peer had not seen the cancel yet)', async () => {
+    const { ipc, peer } = await setup();
+    const diagnostics: Diagnostic[] = [];
+    ipc.on('diagnostic', (d) => diagnostics.push(d));
+    const progress: number[] = [];
+    const controller = new AbortController();
+    const p = ipc.request('work', undefined, { signal: controller.signal, onProgress: (x) => progress.push(x.progress) });
+    await tick();
+    const token = (peer.requests('work')[0]!.params as { _meta: { progressToken: number } })._meta.progressToken;
+    controller.abort();
+    await expect(p).rejects.toBeInstanceOf(CancelledError);
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: 1 } });
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'never-issued', progress: 1 } });
+    await tick();
+    expect(progress).toEqual([]);
+    expect(diagnostics).toEqual([expect.objectContaining({ kind: 'unknown-token', token: 'never-issued' })]);
+  });
+
+  it('leaves long-lived requests (subscription streams) out of the load and the metrics', async () => {
+    const { ipc, peer } = await setup();
+    const controller = new AbortController();
+    const stream = ipc.request('subscriptions/listen', {}, { longLived: true, bypassQueue: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal });
+    const call = ipc.request('work');
+    await tick();
+    expect(ipc.load.inFlight).toBe(1);
+    expect(ipc.snapshot().inFlight).toBe(1);
+    await peer.reply(peer.requests('work')[0]!.id, 'done');
+    await call;
+    expect(ipc.load.inFlight).toBe(0);
+    controller.abort();
+    await expect(stream).rejects.toBeInstanceOf(CancelledError);
+    expect(ipc.snapshot().inFlight).toBe(0);
+  });
+
+  it('routes progress of a tracked token (one that outlives its request) until disposed', async () => {
+    const { ipc, peer } = await setup();
+    const seen: number[] = [];
+    const dispose = ipc.trackProgress('task-1', (x) => seen.push(x.progress));
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'task-1', progress: 1, total: 2 } });
+    await tick();
+    dispose();
+    await peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: 'task-1', progress: 2, total: 2 } });
+    await tick();
+    expect(seen).toEqual([1]);
+  });
+
   it('rejects at once when the signal is already aborted', async () => {
     const { ipc, peer } = await setup();
     await expect(ipc.request('x', undefined, { signal: AbortSignal.abort() })).rejects.toBeInstanceOf(CancelledError);

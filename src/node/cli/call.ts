@@ -1,4 +1,5 @@
 /** `mcp-ipc call` and `mcp-ipc tools`: one server, one request, then a clean shutdown. */
+import { type AnswerFlags, ANSWER_OPTIONS, installAnswers } from './answers.js';
 import { CancelledError } from '../../core/errors.js';
 import type { CallToolResult } from '../../core/gateway-protocol.js';
 import type { McpBridge } from '../mcp-bridge.js';
@@ -9,7 +10,7 @@ import { oneLine, ProgressReporter } from './progress.js';
 import { type CliIo, describeFailure, killChildren, onInterrupt, untilAborted, writeAll } from './runtime.js';
 import { type SelectionFlags, selectServer } from './select.js';
 
-const SELECTION_OPTIONS = {
+export const SELECTION_OPTIONS = {
   config: { type: 'string' },
   server: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -17,9 +18,11 @@ const SELECTION_OPTIONS = {
 
 export async function callCommand(argv: string[], io: CliIo): Promise<number> {
   const { args, command } = splitCommand(argv);
-  const { values, positionals } = parse<SelectionFlags & { help?: boolean; timeout?: string }>(args, {
+  const { values, positionals } = parse<SelectionFlags & AnswerFlags & { help?: boolean; timeout?: string; task?: boolean }>(args, {
     ...SELECTION_OPTIONS,
+    ...ANSWER_OPTIONS,
     timeout: { type: 'string' },
+    task: { type: 'boolean' },
   });
   if (values.help) {
     await writeAll(io.stdout, `${HELP.call}\n`);
@@ -32,11 +35,19 @@ export async function callCommand(argv: string[], io: CliIo): Promise<number> {
   const timeoutMs = parseInteger('--timeout', values.timeout, 1);
   const selection = await selectServer(values, command);
 
-  return withServer(selection, io, async (bridge, signal) => {
+  return withServer(selection, io, values, async (bridge, signal) => {
     const progress = new ProgressReporter(io.stderr);
     let result: CallToolResult;
     try {
-      result = await bridge.call(tool, toolArgs, { timeoutMs, signal, onProgress: (p) => progress.update(p) });
+      // Task tools (taskSupport 'required', or 'optional' with --task) run to their final result;
+      // their status goes to stderr like progress, and --timeout bounds each request, not the task.
+      result = await bridge.call(tool, toolArgs, {
+        timeoutMs,
+        signal,
+        task: values.task === true,
+        onProgress: (p) => progress.update(p),
+        taskOptions: { onStatus: (t) => progress.status(`task ${t.status}${t.statusMessage ? `: ${t.statusMessage}` : ''}`) },
+      });
     } finally {
       progress.finish();
     }
@@ -59,7 +70,7 @@ export async function toolsCommand(argv: string[], io: CliIo): Promise<number> {
   }
   noExtra(positionals, 0);
   const selection = await selectServer(values, command);
-  return withServer(selection, io, async (bridge, signal) => {
+  return withServer(selection, io, {}, async (bridge, signal) => {
     const tools = await untilAborted(bridge.listTools(), signal, () => new CancelledError('Interrupted'));
     await writeAll(io.stdout, `${JSON.stringify(tools, null, 2)}\n`);
     return EXIT.ok;
@@ -70,13 +81,15 @@ export async function toolsCommand(argv: string[], io: CliIo): Promise<number> {
  * Starts the one selected server, runs `work`, and always stops the server (also on errors and
  * Ctrl-C: the first interrupt cancels the request, a second one kills the child and exits).
  */
-async function withServer(
+export async function withServer(
   selection: Awaited<ReturnType<typeof selectServer>>,
   io: CliIo,
+  answers: AnswerFlags,
   work: (bridge: McpBridge, signal: AbortSignal) => Promise<number>,
 ): Promise<number> {
   const host = new McpHost(selection.config);
   const bridge = host.get(selection.name) as McpBridge;
+  installAnswers(bridge, answers, io);
   const interrupt = new AbortController();
   const dispose = onInterrupt(
     () => {

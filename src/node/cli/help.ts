@@ -5,6 +5,13 @@ const SELECTION = `Server selection (default: the bundled Python demo server):
   --server NAME        The server to use from that file (needed when it has several)
   -- CMD ARGS...       Run this command as the server (named after the command)`;
 
+const ANSWERS = `Answering the server (sampling, elicitation, roots):
+  --sample TEXT        Answer every sampling request with this text
+  --elicit VALUE       Answer elicitations: a JSON object (accepted form content),
+                       accept, decline or cancel
+  --root URI           Offer this root (repeatable)
+  Without these flags mcp-ipc asks on a terminal, and otherwise refuses with an error.`;
+
 export const HELP = {
   main: `mcp-ipc — host local MCP servers over stdio, with a WebSocket gateway and a dashboard
 
@@ -12,13 +19,21 @@ Usage:
   mcp-ipc serve [--config FILE] [--port N] [--host ADDR] [-- CMD ARGS...]
   mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
   mcp-ipc tools (--config FILE --server NAME | -- CMD ARGS...)
+  mcp-ipc info | resources | prompts (--config FILE --server NAME | -- CMD ARGS...)
+  mcp-ipc request METHOD [JSON] | read URI | prompt NAME [JSON_ARGS] (… same selection)
   mcp-ipc bench [--json] [--quick]
 
 Commands:
-  serve    Start the servers, the gateway and the dashboard; prints the dashboard URL
-  call     Call one tool: result JSON on stdout, progress on stderr
-  tools    List a server's tools as JSON
-  bench    Run the benchmark suite
+  serve      Start the servers, the gateway and the dashboard; prints the dashboard URL
+  call       Call one tool (task tools run to their result): result JSON on stdout, progress on stderr
+  tools      List a server's tools as JSON
+  info       The MCP era, protocol version, server info and capabilities as JSON
+  request    Send any MCP request (with the modern _meta envelope when the server is modern)
+  resources  List resources and resource templates as JSON
+  read       Read one resource
+  prompts    List prompts as JSON
+  prompt     Get one prompt with its arguments
+  bench      Run the benchmark suite
 
 Without --config or "-- CMD ARGS...", the bundled Python demo server is used.
 
@@ -44,10 +59,12 @@ Options:
 Environment:
   MCP_IPC_TOKEN        Use this access token instead of a random one per start`,
 
-  call: `Usage: mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
+  call: `Usage: mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] [--task] (--config FILE --server NAME | -- CMD ARGS...)
 
 Calls one tool and prints its result (the MCP CallToolResult) as JSON on stdout.
 Progress goes to stderr: a bar on a terminal, lines like "progress 3/20 Analysing…" otherwise.
+Tools that must run as tasks (execution.taskSupport "required") run until their final result,
+their status ("task working: …") on stderr; --task runs "optional" ones as tasks too.
 
 Arguments:
   TOOL                 The tool name
@@ -55,7 +72,9 @@ Arguments:
 
 Options:
   --timeout MS         Idle timeout in ms; progress resets it (default 30000)
+  --task               Run a tool whose task support is "optional" as a task
 ${SELECTION}
+${ANSWERS}
   -h, --help           Show this help
 
 Exit codes: 0 ok, 1 the tool returned isError or the server/IPC failed, 2 usage error.
@@ -68,6 +87,59 @@ Example:
 Prints the server's tools (name, description, inputSchema, …) as a JSON array on stdout.
 
 ${SELECTION}
+  -h, --help           Show this help`,
+
+  info: `Usage: mcp-ipc info (--config FILE --server NAME | -- CMD ARGS...)
+
+Prints what the server said about itself, as JSON:
+  { "era": "modern" | "legacy", "protocolVersion": "…", "serverInfo": {…}, "capabilities": {…} }
+"modern" is the stateless revision (2026-07-28: server/discover, per-request _meta);
+"legacy" the initialize handshake (2025-11-25 and older).
+
+${SELECTION}
+  -h, --help           Show this help`,
+
+  request: `Usage: mcp-ipc request METHOD [JSON_PARAMS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
+
+Sends one MCP request and prints its result as JSON (modern servers get the _meta envelope, and
+input_required rounds are answered like in "call").
+
+Example:
+  mcp-ipc request completion/complete '{"ref":{"type":"ref/prompt","name":"greet"},"argument":{"name":"style","value":"p"}}' -- python3 server.py
+
+${SELECTION}
+${ANSWERS}
+  -h, --help           Show this help`,
+
+  resources: `Usage: mcp-ipc resources (--config FILE --server NAME | -- CMD ARGS...)
+
+Prints { "resources": […], "resourceTemplates": […] } as JSON (every page).
+
+${SELECTION}
+  -h, --help           Show this help`,
+
+  read: `Usage: mcp-ipc read URI [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
+
+Reads one resource and prints the result ({ "contents": […] }) as JSON.
+
+${SELECTION}
+${ANSWERS}
+  -h, --help           Show this help`,
+
+  prompts: `Usage: mcp-ipc prompts (--config FILE --server NAME | -- CMD ARGS...)
+
+Prints the server's prompts as a JSON array (every page).
+
+${SELECTION}
+  -h, --help           Show this help`,
+
+  prompt: `Usage: mcp-ipc prompt NAME [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
+
+Gets one prompt with its arguments (a JSON object; MCP prompt arguments are strings) and prints
+the result ({ "messages": […] }) as JSON.
+
+${SELECTION}
+${ANSWERS}
   -h, --help           Show this help`,
 
   bench: `Usage: mcp-ipc bench [--json] [--quick]

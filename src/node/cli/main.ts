@@ -6,6 +6,7 @@ import { EXIT, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
 import { callCommand, toolsCommand } from './call.js';
 import { HELP } from './help.js';
+import { infoCommand, promptCommand, promptsCommand, readCommand, requestCommand, resourcesCommand } from './inspect.js';
 import { type CliIo, describeFailure, processIo, writeAll } from './runtime.js';
 import { serveCommand } from './serve.js';
 
@@ -13,6 +14,12 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   serve: serveCommand,
   call: callCommand,
   tools: toolsCommand,
+  info: infoCommand,
+  request: requestCommand,
+  resources: resourcesCommand,
+  read: readCommand,
+  prompts: promptsCommand,
+  prompt: promptCommand,
   bench: benchCommand,
 };
 

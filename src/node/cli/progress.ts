@@ -31,6 +31,13 @@ export class ProgressReporter {
     else this.timer ??= setTimeout(() => this.draw(), wait);
   }
 
+  /** A status line (e.g. a task's "task working: Gathering sources…"), between progress updates. */
+  status(text: string): void {
+    if (this.drawn) this.out.write('\n');
+    this.drawn = false;
+    this.out.write(`${oneLine(text)}\n`);
+  }
+
   /** Draws the last state and ends the bar's line (TTY); call once the call settles. */
   finish(): void {
     if (this.timer) clearTimeout(this.timer);

@@ -11,9 +11,11 @@ import { oneLine } from './progress.js';
 export interface CliIo {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /** Where questions are answered (sampling, elicitation) when it is a terminal. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
 }
 
-export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr });
+export const processIo = (): CliIo => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin });
 
 /** Writes and waits until the stream took it (a closed pipe, EPIPE, is not an error here). */
 export function writeAll(stream: NodeJS.WritableStream, text: string): Promise<void> {

@@ -105,6 +105,27 @@ export const DEFAULTS = {
     maxOfflineQueue: 100,
     timeoutMs: 60_000,
   },
+  /** The opt-in result cache (a server's `cache` section). */
+  cache: {
+    /** How long a cached tool result is served. */
+    ttlMs: 60_000,
+    /** Entries kept per server, least recently used evicted first. */
+    maxEntries: 1_000,
+    /** Bytes (JSON) kept per server; a single result larger than this is never cached. */
+    maxBytes: 32 * 1024 * 1024,
+  },
+  /** The tool policy (a server's `tools` section). */
+  policy: {
+    /** How long a `confirm` tool waits for a person before the call is refused. */
+    confirmTimeoutMs: 120_000,
+  },
+  /** The audit log (`serve --audit FILE`). */
+  audit: {
+    /** The file is rotated (FILE → FILE.1 → …) before a line would take it past this size. */
+    maxBytes: 16 * 1024 * 1024,
+    /** Rotated files kept (FILE.1 … FILE.N); older ones are deleted. */
+    maxFiles: 5,
+  },
 } as const;
 
 export type Defaults = typeof DEFAULTS;

@@ -51,8 +51,23 @@ export interface ServerSnapshot {
   capabilities: Record<string, unknown> | null;
   toolCount: number;
   metrics: IpcMetricsSnapshot;
+  /** The result cache's counters, when the server has a `cache` section. */
+  cache?: CacheStats;
   /** Reason the server is `failed` / `crashed`, when known. */
   reason: string | null;
+}
+
+/** Counters and gauges of a server's result cache. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Entries dropped to stay within maxEntries / maxBytes (expiry and invalidation are not evictions). */
+  evictions: number;
+  /** Requests that joined an identical one in flight instead of sending their own. */
+  coalesced: number;
+  entries: number;
+  /** Bytes (JSON text) held. */
+  bytes: number;
 }
 
 /** The MCP tool description, as listed by the server. */
@@ -112,6 +127,12 @@ export interface GatewayMethods {
   'events/since': [{ seq: number; limit?: number }, { events: SequencedEvent[]; latestSeq: number; truncated: boolean }];
   /** Recent stderr lines of a server. */
   'server/stderr': [{ server: string; lines?: number }, string[]];
+  /** Drops cached results: every server's, one server's, or one tool's / resource's on it. */
+  'cache/invalidate': [{ server?: string; tool?: string; uri?: string } | undefined, { dropped: number }];
+  /** Calls to `tools.confirm` tools waiting for a person. */
+  'approvals/list': [Record<string, never> | undefined, ApprovalRequest[]];
+  /** A person's answer; `settled: false` when it was already answered elsewhere or timed out. */
+  'approvals/answer': [{ id: string; approved: boolean }, { settled: boolean }];
   ping: [Record<string, never> | undefined, Record<string, never>];
 }
 export type GatewayMethod = keyof GatewayMethods;
@@ -124,6 +145,37 @@ export interface GatewayEvents {
   'server/event': ServerEvent;
   metrics: { server: string; snapshot: ServerSnapshot };
   'tools/changed': { server: string; tools: ToolInfo[] };
+  /** A call to a `tools.confirm` tool waits for a person: show it, answer with `approvals/answer`. */
+  'approval/requested': ApprovalRequest;
+  /** It was answered, timed out or cancelled: take it off the screen. */
+  'approval/settled': ApprovalSettled;
+}
+
+/** A call waiting for a person's approval (`tools.confirm`). */
+export interface ApprovalRequest {
+  /** What `approvals/answer` takes. */
+  id: string;
+  server: string;
+  tool: string;
+  /** The call's arguments: what the person approves. */
+  arguments: Record<string, unknown>;
+  /** Where the call came from (`websocket`, `cli`, `api`, …) and which client, when known. */
+  door?: string;
+  client?: string;
+  /** Epoch ms. */
+  requestedAt: number;
+  /** Epoch ms: refused after this. */
+  expiresAt: number;
+}
+
+/** How an approval request ended. */
+export interface ApprovalSettled {
+  id: string;
+  server: string;
+  tool: string;
+  outcome: 'approved' | 'rejected' | 'timeout' | 'cancelled';
+  /** Who answered, when known. */
+  by?: string;
 }
 export type GatewayEventName = keyof GatewayEvents;
 /**
@@ -171,4 +223,4 @@ export const TOKEN_PARAM = 'token';
 export type BroadcastParams<K extends GatewayEventName = GatewayEventName> = { seq: number; time?: number; data: GatewayEvents[K] };
 
 /** Every broadcast notification name. */
-export const GATEWAY_EVENTS: GatewayEventName[] = ['server/state', 'server/event', 'metrics', 'tools/changed'];
+export const GATEWAY_EVENTS: GatewayEventName[] = ['server/state', 'server/event', 'metrics', 'tools/changed', 'approval/requested', 'approval/settled'];

@@ -19,3 +19,4 @@ export * from './mcp-types.js';
 export * from './mcp-tasks.js';
 export * from './list-cache.js';
 export * from './elicitation.js';
+export * from './canonical-json.js';

@@ -101,6 +101,13 @@ export class GatewayMetrics {
     perServerGauge('mcp_ipc_health_rtt_ms', 'Round-trip time of the last health check (ms).', (s) => s.health.rttMs);
     perServerGauge('mcp_ipc_health_failures', 'Consecutive failed health checks.', (s) => s.health.consecutiveFailures);
     perServerGauge('mcp_ipc_tools', 'Tools the MCP server offers.', (s) => s.toolCount);
+    // The result cache (servers with a `cache` section).
+    perServerCounter('mcp_ipc_cache_hits_total', 'Answers served by the result cache.', (s) => s.cache?.hits ?? 0);
+    perServerCounter('mcp_ipc_cache_misses_total', 'Cacheable requests sent to the server.', (s) => s.cache?.misses ?? 0);
+    perServerCounter('mcp_ipc_cache_coalesced_total', 'Requests that joined an identical one in flight.', (s) => s.cache?.coalesced ?? 0);
+    perServerCounter('mcp_ipc_cache_evictions_total', 'Cache entries evicted to stay within maxEntries / maxBytes.', (s) => s.cache?.evictions ?? 0);
+    perServerGauge('mcp_ipc_cache_entries', 'Entries in the result cache.', (s) => s.cache?.entries);
+    perServerGauge('mcp_ipc_cache_bytes', 'Bytes (JSON) held by the result cache.', (s) => s.cache?.bytes);
 
     const quantileGauge = (name: string, help: string, pick: (s: ServerSnapshot) => HistogramSnapshot): void => {
       const gauge: Gauge<'server' | 'quantile'> = new Gauge({

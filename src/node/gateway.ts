@@ -339,6 +339,10 @@ export class Gateway {
       h.on('metrics', (snapshot) => this.broadcast('metrics', { server: snapshot.name, snapshot })),
       h.on('tools', (payload) => this.broadcast('tools/changed', payload)),
       h.on('stderr', ({ server, line }) => this.stderrLine(server, line)),
+      // The dashboard is where a person approves `tools.confirm` calls.
+      h.approvals.attachApprover(),
+      h.approvals.onRequested((request) => this.broadcast('approval/requested', request)),
+      h.approvals.onSettled((settled) => this.broadcast('approval/settled', settled)),
     );
   }
 
@@ -722,6 +726,18 @@ export class Gateway {
         }
         return this.bridge(p).stderrTail(lines === undefined ? undefined : Math.floor(lines));
       },
+      'cache/invalidate': (_c, p) => {
+        for (const key of ['server', 'tool', 'uri'] as const) {
+          if (p[key] !== undefined && typeof p[key] !== 'string') throw new InvalidParamsError(`cache/invalidate: "${key}" must be a string`);
+        }
+        const server = p.server === undefined ? undefined : this.bridge(p).name;
+        return { dropped: this.host.invalidateCache(server, { tool: p.tool as string | undefined, uri: p.uri as string | undefined }) };
+      },
+      'approvals/list': () => this.host.approvals.pending(),
+      'approvals/answer': (conn, p) => {
+        if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
+        return { settled: this.host.approvals.answer(p.id, p.approved, `websocket:${conn.id}`) };
+      },
       ping: () => ({}),
     };
   }
@@ -765,6 +781,7 @@ export class Gateway {
         timeoutMs: params.timeoutMs,
         priority: params.priority,
         retryable: params.retryable,
+        origin: { door: 'websocket', client: String(conn.id) },
         onProgress:
           params.progressToken === undefined
             ? undefined

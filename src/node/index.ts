@@ -19,3 +19,8 @@ export * from './mcp-host.js';
 export * from './config.js';
 export * from './gateway.js';
 export * from './output-schema.js';
+export * from './tool-policy.js';
+export * from './approvals.js';
+export * from './result-cache.js';
+export * from './audit-log.js';
+export * from './call-guard.js';

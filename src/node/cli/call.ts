@@ -45,6 +45,7 @@ export async function callCommand(argv: string[], io: CliIo): Promise<number> {
         timeoutMs,
         signal,
         task: values.task === true,
+        origin: { door: 'cli' },
         onProgress: (p) => progress.update(p),
         taskOptions: { onStatus: (t) => progress.status(`task ${t.status}${t.statusMessage ? `: ${t.statusMessage}` : ''}`) },
       });

@@ -92,9 +92,9 @@ export class AuditLog implements AuditSink {
 
   record(record: AuditRecord): void {
     if (this.closed) return;
-    const line = `${JSON.stringify(record)}\n`;
-    const bytes = Buffer.byteLength(line, 'utf8');
     try {
+      const line = `${JSON.stringify(record)}\n`;
+      const bytes = Buffer.byteLength(line, 'utf8');
       if (this.size > 0 && this.size + bytes > this.maxBytes) this.rotate();
       if (this.fd === undefined) this.open();
       writeSync(this.fd!, line);

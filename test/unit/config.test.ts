@@ -25,3 +25,24 @@ describe('parseConfig: MCP settings', () => {
     expect(() => one({ probeTimeoutMs: 0 })).toThrow(/probeTimeoutMs/);
   });
 });
+
+describe('parseConfig: cache and tool policy', () => {
+  it('keeps the cache and tools sections', () => {
+    const server = one({
+      cache: { tools: 'readOnly', ttlMs: 5000, maxEntries: 10, maxBytes: 1024 },
+      tools: { allow: ['read_*'], deny: ['read_secret'], confirm: ['read_big*'], confirmTimeoutMs: 30000 },
+    });
+    expect(server.cache).toEqual({ tools: 'readOnly', ttlMs: 5000, maxEntries: 10, maxBytes: 1024 });
+    expect(server.tools).toEqual({ allow: ['read_*'], deny: ['read_secret'], confirm: ['read_big*'], confirmTimeoutMs: 30000 });
+    expect(one({ cache: { tools: ['search'] } }).cache).toEqual({ tools: ['search'] });
+  });
+
+  it('names the exact path of a bad value', () => {
+    expect(() => one({ cache: { tools: 'all' } })).toThrow(/mcpServers\.s\.cache\.tools must be "readOnly" or an array/);
+    expect(() => one({ cache: { ttlMs: 0 } })).toThrow(/cache\.ttlMs must be a positive number/);
+    expect(() => one({ cache: { ttl: 5 } })).toThrow(/cache\.ttl is not a cache setting/);
+    expect(() => one({ tools: { deny: 'rm' } })).toThrow(/tools\.deny must be an array/);
+    expect(() => one({ tools: { deny: [''] } })).toThrow(ConfigError);
+    expect(() => one({ tools: { block: ['x'] } })).toThrow(/tools\.block is not a tool policy setting/);
+  });
+});

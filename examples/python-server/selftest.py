@@ -143,7 +143,7 @@ def t_handshake():
     check(res["capabilities"]["tools"]["listChanged"] is True, "tools capability")
     check(res["serverInfo"]["name"] == "tabletop-assistant", "serverInfo")
     res = C.wait(C.request("initialize", {"protocolVersion": "1999-01-01", "capabilities": {}, "clientInfo": {"name": "x", "version": "1"}}))
-    check(res["result"]["protocolVersion"] == "2025-06-18", "unsupported version → latest")
+    check(res["result"]["protocolVersion"] == "2025-11-25", "unsupported version → latest")
 
 
 @test

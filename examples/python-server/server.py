@@ -419,6 +419,9 @@ def register_documents() -> None:
                         "text/markdown", title=name)(read_document)
 
 
+register_documents()
+
+
 def read_notes(uri: str) -> str:
     with _notes_lock:
         notes = {doc: list(items) for doc, items in _notes.items()}
@@ -476,7 +479,6 @@ def read_map(uri: str) -> bytes:
 
 
 DUNGEON_MAP = png(80, 64, dungeon_pixel)
-register_documents()
 
 
 @server.tool(

@@ -611,7 +611,7 @@ def roll_character(args, ctx):
         "required": ["name"],
     })
     if answer["action"] != "accept":
-        return f"No character rolled (the user chose {answer['action']})."
+        return f"No character rolled: the user {'declined' if answer['action'] == 'decline' else 'cancelled'}."
     name, cls = answer["content"]["name"], answer["content"].get("class", "fighter")
     dice = random.Random(f"{name}/{cls}")  # the same character always gets the same rolls
     scores = {a: sum(sorted(dice.randint(1, 6) for _ in range(4))[1:]) for a in ABILITIES}

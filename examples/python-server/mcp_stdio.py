@@ -52,6 +52,7 @@ Beyond tools (each declared in the initialize result only when something is regi
     server.resource_updated(uri)         notifications/resources/updated, if the client subscribed to uri
     server.resources_changed()           notifications/resources/list_changed (also prompts_changed, tools_changed)
     server.log(level, data, logger)      notifications/message, if level >= the client's logging/setLevel
+                                         (info until the client sets one)
 
 completion/complete filters a completer's candidates by the typed prefix (case-insensitive) and
 returns at most 100. Inside a tool, the client's own features are requests to the client; each
@@ -187,10 +188,10 @@ class ResourceTemplate:
         # RFC 6570 level 1 only ({var}): each variable matches one path segment.
         parts = re.split(r"\{(\w+)\}", self.uri_template)
         pattern = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/?#]+)" for i, p in enumerate(parts))
-        self._pattern = re.compile(f"^{pattern}$")
+        self._pattern = re.compile(pattern)
 
     def match(self, uri: str) -> dict | None:
-        m = self._pattern.match(uri)
+        m = self._pattern.fullmatch(uri)
         return {k: unquote(v) for k, v in m.groupdict().items()} if m else None
 
     def describe(self) -> dict:
@@ -304,6 +305,7 @@ class ToolContext:
         self.stream_token = meta.get("streamToken") if streaming else None
         self.streaming = self.stream_token is not None
         self.cancel_reason: str | None = None
+        self.waiting: threading.Event | None = None  # set while a request to the client is pending
 
     def check_cancelled(self) -> None:
         if self.cancelled.is_set():
@@ -478,15 +480,17 @@ class McpServer:
             rid = f"server-{self._next_outgoing}"  # never mistaken for the client's own ids in a log
             slot: list = [threading.Event(), None]
             self._outgoing[rid] = slot
+        ctx.waiting = slot[0]  # cancel() sets it too, so one wait notices the answer or the cancellation
         try:
             self.write({"jsonrpc": "2.0", "id": rid, "method": method, "params": params})
-            deadline = time.monotonic() + timeout
-            while not slot[0].wait(0.05):  # short waits: notice a cancelled tool call promptly
-                if ctx.cancelled.is_set() or time.monotonic() >= deadline:
-                    self.notify(METHOD_CANCELLED, {"requestId": rid, "reason": "the tool call ended"})
-                    ctx.check_cancelled()
-                    raise ToolError(f"The client did not answer {method} within {timeout:g} s")
+            if not ctx.cancelled.is_set():  # (a cancel that came before `waiting` was set)
+                slot[0].wait(timeout)
+            if slot[1] is None:  # cancelled, or no answer in time: withdraw the request
+                self.notify(METHOD_CANCELLED, {"requestId": rid, "reason": "the tool call ended"})
+                ctx.check_cancelled()
+                raise ToolError(f"The client did not answer {method} within {timeout:g} s")
         finally:
+            ctx.waiting = None
             with self._state_lock:
                 self._outgoing.pop(rid, None)
         response = slot[1]
@@ -772,6 +776,9 @@ class McpServer:
         if ctx is not None:
             ctx.cancel_reason = str(reason) if reason is not None else None
             ctx.cancelled.set()
+            waiting = ctx.waiting
+            if waiting is not None:  # the call waits for the client: wake it up
+                waiting.set()
 
     # -- tools/call
 

@@ -404,8 +404,11 @@ def document_names() -> list[str]:
 
 def read_document(uri: str) -> str:
     name = uri[len(DOCUMENT_URI):]
-    with open(resolve_document(name), encoding="utf-8", errors="replace") as fh:
-        text = fh.read()
+    try:
+        with open(resolve_document(name), encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except (ToolError, OSError):  # removed since the server started
+        raise ResourceNotFound(uri) from None
     with _notes_lock:
         notes = list(_notes.get(name, []))
     if notes:
@@ -435,7 +438,7 @@ def rule_markdown(entry: dict) -> str:
     return f"# {entry['title']}\n\n{entry['text']}\n\nTags: {', '.join(entry.get('tags', []))}\n"
 
 
-def complete_topic(value: str, _context: dict) -> list[str]:
+def complete_topic(_value: str, _context: dict) -> list[str]:
     return sorted(RULES_BY_ID)
 
 
@@ -545,7 +548,7 @@ def explain_rule(args: dict) -> list[dict]:
 @server.prompt(
     "summarize_document", "Summarize one of the documents (embedded as a resource)",
     [{"name": "document", "description": "A document's name, e.g. adventure.md", "required": True}],
-    title="Summarize a document", complete={"document": lambda value, ctx: document_names()},
+    title="Summarize a document", complete={"document": lambda _value, _context: document_names()},
 )
 def summarize_document(args: dict) -> list[dict]:
     name = args["document"]

@@ -414,14 +414,19 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
     if (!this.guard.active) return this.callServer(tool, args, options);
-    return this.guard.callTool(tool, args, {
+    const result = this.guard.callTool(tool, args, {
       origin: options.origin,
       signal: options.signal,
       describe: () => this.toolsByName.get(tool) ?? this.tools.get().then(() => this.toolsByName.get(tool), () => undefined),
       // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
       send: (signal) => this.callServer(tool, args, signal === options.signal ? options : { ...options, signal }),
     });
+    // A cache hit never reaches the IpcManager (whose metrics would announce it): announce it here.
+    if (this.guard.cache) result.then(this.metricsChanged, this.metricsChanged);
+    return result;
   }
+
+  private readonly metricsChanged = (): void => this.scheduleMetrics();
 
   /** `tools/call` past the guard: validated and sent. */
   private callServer(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {

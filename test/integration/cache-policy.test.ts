@@ -25,8 +25,10 @@ const ops = (extra: Partial<McpServerConfig> = {}, era: 'legacy' | 'modern' = 'l
   process: { healthCheckIntervalMs: 0, usageIntervalMs: 0 },
   ...extra,
 });
-const text = (r: CallToolResult | ReadResourceResult) => ('content' in r ? (r.content[0]?.text as string) : (r.contents[0]?.text as string));
-const mark = (r: { _meta?: Record<string, unknown> }) => r._meta?.[CACHE_META_KEY] as { hit: boolean; ageMs?: number; coalesced?: true } | undefined;
+const text = (r: CallToolResult | ReadResourceResult): string =>
+  'contents' in r ? ((r as ReadResourceResult).contents[0] as { text: string }).text : ((r as CallToolResult).content[0]?.text as string);
+const mark = (r: CallToolResult | ReadResourceResult) =>
+  (r._meta as Record<string, unknown> | undefined)?.[CACHE_META_KEY] as { hit: boolean; ageMs?: number; coalesced?: true } | undefined;
 
 const hosts: McpHost[] = [];
 const dirs: string[] = [];
@@ -167,7 +169,7 @@ class Client {
     ws.on('message', (data) => {
       const m = JSON.parse(String(data)) as { id?: number; method?: string; params?: { data: unknown } };
       if (m.method) this.notes.push({ method: m.method, params: m.params! });
-      else if (typeof m.id === 'number') this.waiting.get(m.id)?.(m);
+      else if (typeof m.id === 'number') this.waiting.get(m.id)?.(m as { result?: unknown; error?: { data?: unknown } });
       for (const w of [...this.watchers]) w();
     });
   }

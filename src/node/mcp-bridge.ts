@@ -455,15 +455,15 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const guard = this.guard;
     const run = () =>
       Promise.resolve()
-      .then(() => (guard.active ? guard.admit(tool, args, options.origin, options.signal) : undefined))
-      .then(() => this.prepareCall(tool, args, options))
-      .then((requestOptions) => {
-        const unavailable = this.unavailableError();
-        if (unavailable) throw unavailable;
-        const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
-        stream.follow(feed.chunks);
-        return feed.result;
-      });
+        .then(() => (guard.active ? guard.admit(tool, args, options.origin, options.signal) : undefined))
+        .then(() => this.prepareCall(tool, args, options))
+        .then((requestOptions) => {
+          const unavailable = this.unavailableError();
+          if (unavailable) throw unavailable;
+          const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
+          stream.follow(feed.chunks);
+          return feed.result;
+        });
     // Streamed results are not cached (their chunks go to one caller), but they are audited.
     const result = guard.active ? guard.track({ method: 'tools/call', tool }, args, options.origin, run) : run();
     result.catch((error: IpcError) => stream.fail(error));

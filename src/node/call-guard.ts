@@ -48,6 +48,8 @@ interface Call<T> {
   signal: AbortSignal | undefined;
   /** Sends the request; `signal` replaces the caller's when the call is shared with others (coalescing). */
   send: (signal: AbortSignal | undefined) => Promise<T>;
+  /** False for an answer that must not be cached (e.g. it depended on a question the server asked). @default always true */
+  storable?: (value: T) => boolean;
 }
 
 export class CallGuard {
@@ -107,7 +109,7 @@ export class CallGuard {
         tags: [`tool:${tool}`, 'tools'],
         fetch: (signal) => call.send(signal),
         // Errors are never stored (a rejection is not an answer); neither are tool failures.
-        ttlMs: (result) => (result.isError === true ? undefined : this.toolTtlMs),
+        ttlMs: (result) => (result.isError === true || call.storable?.(result) === false ? undefined : this.toolTtlMs),
         signal: call.signal,
       });
     });
@@ -148,6 +150,7 @@ export class CallGuard {
         tags: ['resources', `uri:${uri}`],
         fetch: (signal) => call.send(signal),
         ttlMs: (result) => {
+          if (call.storable?.(result) === false) return undefined;
           const ttl = (result as Hinted).ttlMs;
           return typeof ttl === 'number' && Number.isFinite(ttl) ? ttl : undefined;
         },

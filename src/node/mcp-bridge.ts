@@ -204,6 +204,13 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
   private diagnosticBudget = { windowStart: 0, count: 0, suppressed: 0 };
+  /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
+  private inputsAnswered = 0;
+  /**
+   * Results of calls during which the server asked a question: they depend on answers that are not
+   * part of the cache key (the 2026-07-28 rule for `input_required` retries), so they are not kept.
+   */
+  private readonly uncacheable = new WeakSet<object>();
 
   constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
     super();
@@ -290,9 +297,14 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    * elicitation forms get the `default`s of the requested schema for fields left out.
    */
   setRequestHandler(method: string, handler: RequestHandler): void {
+    // Counted: an answer given while a call runs may shape its result, which then must not be cached.
+    const counted: RequestHandler = (params, context) => {
+      this.inputsAnswered++;
+      return handler(params, context);
+    };
     if (method === 'elicitation/create') {
-      this.ipc.setRequestHandler(method, async (params, context) => applyElicitationDefaults(params, await handler(params, context)));
-    } else this.ipc.setRequestHandler(method, handler);
+      this.ipc.setRequestHandler(method, async (params, context) => applyElicitationDefaults(params, await counted(params, context)));
+    } else this.ipc.setRequestHandler(method, counted);
   }
 
   removeRequestHandler(method: string): void {
@@ -350,8 +362,20 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return this.guard.readResource<ReadResourceResult>(uri, {
       origin: options.origin,
       signal: options.signal,
-      send: (signal) => this.send<ReadResourceResult>('resources/read', { uri }, signal === options.signal ? options : { ...options, signal }),
+      send: (signal) => this.noteInputs(this.send<ReadResourceResult>('resources/read', { uri }, signal === options.signal ? options : { ...options, signal })),
+      storable: (result) => !this.uncacheable.has(result),
     });
+  }
+
+  /**
+   * Marks the result uncacheable when the server asked a question while it was being produced. Any
+   * question counts, also one for a concurrent call: wrongly not caching is cheap, wrongly caching is not.
+   */
+  private async noteInputs<T extends object>(request: Promise<T>): Promise<T> {
+    const before = this.inputsAnswered;
+    const result = await request;
+    if (this.inputsAnswered !== before && typeof result === 'object' && result !== null) this.uncacheable.add(result);
+    return result;
   }
 
   /** `prompts/get` with the prompt's arguments (strings, per MCP). */
@@ -419,7 +443,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       signal: options.signal,
       describe: () => this.toolsByName.get(tool) ?? this.tools.get().then(() => this.toolsByName.get(tool), () => undefined),
       // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
-      send: (signal) => this.callServer(tool, args, signal === options.signal ? options : { ...options, signal }),
+      send: (signal) => this.noteInputs(this.callServer(tool, args, signal === options.signal ? options : { ...options, signal })),
+      storable: (result) => !this.uncacheable.has(result),
     });
     // A cache hit never reaches the IpcManager (whose metrics would announce it): announce it here.
     if (this.guard.cache) result.then(this.metricsChanged, this.metricsChanged);

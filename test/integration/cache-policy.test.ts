@@ -120,6 +120,23 @@ describe('result cache', () => {
   });
 });
 
+describe('result cache and questions', () => {
+  for (const era of ['legacy', 'modern'] as const) {
+    it(`never keeps a result the server asked a question for (${era}: ${era === 'modern' ? 'input_required round' : 'elicitation/create request'})`, async () => {
+      const fake = resolve(import.meta.dirname, '../fixtures/fake-mcp.mjs');
+      const host = await started({ command: process.execPath, args: [fake, '--era', era], process: { healthCheckIntervalMs: 0, usageIntervalMs: 0 }, cache: { tools: ['ask'] } });
+      const bridge = host.get('ops')!;
+      const names = ['Ada', 'Bob'];
+      bridge.setRequestHandler('elicitation/create', () => ({ action: 'accept', content: { name: names.shift() } }));
+      expect(text(await bridge.call('ask'))).toBe('hello Ada (en)');
+      const second = await bridge.call('ask');
+      expect(text(second)).toBe('hello Bob (en)'); // asked again: the first answer was not kept
+      expect(mark(second)).toBeUndefined();
+      expect(bridge.cacheStats()).toMatchObject({ entries: 0, misses: 2 });
+    });
+  }
+});
+
 describe('tool policy', () => {
   it('hides denied tools and refuses them through the API (typed call and raw request); nothing reaches the server', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-policy-'));

@@ -1,5 +1,5 @@
 /** `mcp-ipc call` and `mcp-ipc tools`: one server, one request, then a clean shutdown. */
-import { type AnswerFlags, ANSWER_OPTIONS, installAnswers } from './answers.js';
+import { type AnswerFlags, ANSWER_OPTIONS, installAnswers, installApprover } from './answers.js';
 import { CancelledError } from '../../core/errors.js';
 import type { CallToolResult } from '../../core/gateway-protocol.js';
 import type { McpBridge } from '../mcp-bridge.js';
@@ -91,6 +91,7 @@ export async function withServer(
   const host = new McpHost(selection.config);
   const bridge = host.get(selection.name) as McpBridge;
   installAnswers(bridge, answers, io);
+  const disposeApprover = installApprover(host.approvals, io);
   const interrupt = new AbortController();
   const dispose = onInterrupt(
     () => {
@@ -110,6 +111,7 @@ export async function withServer(
     await writeAll(io.stderr, `${line}\n`);
     return interrupt.signal.aborted ? EXIT.interrupted : exitCode;
   } finally {
+    disposeApprover();
     await host.stopAll();
     dispose();
   }

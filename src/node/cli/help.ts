@@ -69,6 +69,7 @@ Calls one tool and prints its result (the MCP CallToolResult) as JSON on stdout.
 Progress goes to stderr: a bar on a terminal, lines like "progress 3/20 Analysing…" otherwise.
 Tools that must run as tasks (execution.taskSupport "required") run until their final result,
 their status ("task working: …") on stderr; --task runs "optional" ones as tasks too.
+A tool the server's config lists under "tools.confirm" is run only if you answer y on the terminal.
 
 Arguments:
   TOOL                 The tool name

@@ -266,6 +266,18 @@ describe('through the WebSocket gateway', () => {
     expect(await call()).toBe('slow #2 g');
     expect((await c.call('cache/invalidate', { server: 'nope' })).error?.data).toMatchObject({ code: 'InvalidParams' });
   });
+
+  it('/metrics reports the cache counters', async () => {
+    const c = await open();
+    await c.call('tools/call', { server: 'ops', tool: 'slow', arguments: { q: 'm' } });
+    await c.call('tools/call', { server: 'ops', tool: 'slow', arguments: { q: 'm' } });
+    const metrics = await (await fetch(new URL('/metrics', gateway.url), { headers: { Authorization: `Bearer ${gateway.token}` } })).text();
+    expect(metrics).toMatch(/^mcp_ipc_cache_hits_total\{server="ops"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^mcp_ipc_cache_misses_total\{server="ops"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^mcp_ipc_cache_entries\{server="ops"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^mcp_ipc_cache_bytes\{server="ops"\} [1-9]\d*$/m);
+    expect(metrics).toMatch(/^mcp_ipc_cache_evictions_total\{server="ops"\} 0$/m);
+  });
 });
 
 describe('audit log', () => {

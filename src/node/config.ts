@@ -1,7 +1,8 @@
 /**
  * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
  * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
- * `protocolVersions`, `probeTimeoutMs`) and a host-wide `limits` section. Errors name the exact path.
+ * `protocolVersions`, `probeTimeoutMs`), a server pool's `replicas` and `sticky`, and a host-wide
+ * `limits` section. Errors name the exact path.
  *
  * `command`, `args`, `cwd` and `env` values may reference the host's environment as `${env:NAME}`
  * (e.g. `"env": { "API_KEY": "${env:MY_API_KEY}" }`): servers get an allow-listed environment, so
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
 import type { McpServerConfig } from './mcp-bridge.js';
 import type { McpConfigFile } from './mcp-host.js';
+import { replicaSettings } from './pool/scaler.js';
 
 export class ConfigError extends Error {
   readonly code = 'ConfigError';
@@ -108,7 +110,36 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
     server.retryableTools = raw.retryableTools as string[];
   }
   parseMcpSettings(path, raw, server);
+  parsePool(path, raw, server);
   return server;
+}
+
+/** `replicas` (a count, or `{min, max, …}` scaling settings) and `sticky`. */
+function parsePool(path: string, raw: Record<string, unknown>, server: McpServerConfig): void {
+  if (raw.replicas !== undefined) {
+    const replicas = raw.replicas;
+    if (typeof replicas === 'number') {
+      if (!Number.isInteger(replicas) || replicas < 1) throw new ConfigError(`${path}.replicas must be an integer ≥ 1, or { "min": …, "max": … }`);
+      server.replicas = replicas;
+    } else if (isObject(replicas)) {
+      const known = ['min', 'max', 'scaleUpQueueDepth', 'scaleUpAfterMs', 'scaleDownUtilization', 'scaleDownAfterMs', 'cooldownMs'];
+      for (const [key, value] of Object.entries(replicas)) {
+        if (!known.includes(key)) throw new ConfigError(`${path}.replicas.${key} is not a setting (${known.join(', ')})`);
+        if (typeof value !== 'number') throw new ConfigError(`${path}.replicas.${key} must be a number`);
+      }
+      try {
+        replicaSettings(replicas as never);
+      } catch (error) {
+        throw new ConfigError(`${path}.${(error as Error).message}`);
+      }
+      server.replicas = replicas as never;
+    } else throw new ConfigError(`${path}.replicas must be an integer ≥ 1, or { "min": …, "max": … }`);
+  }
+  if (raw.sticky !== undefined) {
+    if (typeof raw.sticky !== 'boolean') throw new ConfigError(`${path}.sticky must be true or false`);
+    if (raw.replicas === undefined) throw new ConfigError(`${path}.sticky needs "replicas" (it routes calls among a pool's replicas)`);
+    server.sticky = raw.sticky;
+  }
 }
 
 const ENV_REFERENCE = /\$(\$?)\{env:([^}]*)\}/g;

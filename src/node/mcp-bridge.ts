@@ -52,6 +52,8 @@ import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
 import type { ResourceManager } from './resource-manager.js';
+import type { ReplicasConfig } from './pool/scaler.js';
+import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
 
 export interface McpServerConfig {
@@ -86,6 +88,17 @@ export interface McpServerConfig {
   protocolVersions?: readonly string[];
   /** How long the `server/discover` probe may take before falling back to `initialize`. @default 5000 */
   probeTimeoutMs?: number;
+  /**
+   * Run this many processes of the server behind its name (a ServerPool), or between `min` and
+   * `max` scaled on queue depth. Each call goes to the least busy running replica.
+   * @default undefined (one process, an McpBridge)
+   */
+  replicas?: number | ReplicasConfig;
+  /**
+   * Pools only: calls with the same `stickyKey` (the gateway passes its connection) go to the same replica.
+   * @default false
+   */
+  sticky?: boolean;
 }
 
 export interface BridgeCallOptions {
@@ -107,6 +120,10 @@ export interface BridgeCallOptions {
   task?: boolean;
   /** Task settings (deadline, poll interval, status updates); see McpTaskOptions. */
   taskOptions?: Omit<McpTaskOptions, 'signal' | 'onProgress' | 'request'>;
+  /** Pools with `sticky: true` send calls with the same key to the same replica; a single server ignores it. */
+  stickyKey?: string;
+  /** Resends after a lost connection (default: `queue.maxRetries`); a pool passes 0 and moves the call itself. */
+  maxRetries?: number;
 }
 
 export interface StreamingCallOptions extends BridgeCallOptions {
@@ -116,11 +133,12 @@ export interface StreamingCallOptions extends BridgeCallOptions {
 export interface McpBridgeEvents extends Record<string, unknown> {
   state: GatewayEvents['server/state'];
   event: ServerEvent;
-  stderr: { server: string; line: string };
+  /** `replica`: which replica of a pool wrote the line. */
+  stderr: { server: string; line: string; replica?: number };
   /** A fresh snapshot, at most once per metrics interval while something changes. */
   metrics: ServerSnapshot;
   tools: { server: string; tools: ToolInfo[] };
-  notification: { server: string; method: string; params: unknown };
+  notification: { server: string; method: string; params: unknown; replica?: number };
   /** The server's `notifications/message` (MCP logging); stderr lines stay on `stderr`. */
   log: LogMessage;
 }
@@ -156,7 +174,7 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
   emergency: 'error',
 };
 
-export class McpBridge extends Emitter<McpBridgeEvents> {
+export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   readonly ipc: IpcManager;
   readonly process: ProcessManager;
@@ -445,6 +463,21 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return this.process.history();
   }
 
+  pids(): number[] {
+    const pid = this.process.pid;
+    return pid ? [pid] : [];
+  }
+
+  /**
+   * Whether a call of `tool` is safe to resend after a lost connection: `retryable` when the caller
+   * said, else the tool's idempotent/read-only annotations or the config's `retryableTools`.
+   */
+  isRetryable(tool: string, retryable?: boolean): boolean {
+    if (retryable !== undefined) return retryable;
+    const info = this.toolsByName.get(tool);
+    return info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true || this.retryableTools.has(tool);
+  }
+
   stderrTail(n?: number): string[] {
     return this.process.stderrTail(n);
   }
@@ -502,8 +535,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       }
       if (info) this.validate(info, args);
     }
-    const annotated = info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true;
-    const retryable = options.retryable ?? (annotated || this.retryableTools.has(tool));
+    const retryable = this.isRetryable(tool, options.retryable);
     // One object per call (the hot path); IpcManager ignores the bridge-only keys.
     return options.retryable === retryable ? options : { ...options, retryable };
   }

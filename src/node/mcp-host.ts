@@ -1,10 +1,13 @@
 /**
- * McpHost: the named servers of one `mcpServers` config, sharing one ResourceManager.
- * Re-emits every bridge's events (each payload names its server) so a gateway listens in one place.
+ * McpHost: the named servers of one `mcpServers` config, sharing one ResourceManager. A server
+ * with `replicas` is a ServerPool, any other an McpBridge; both are McpServerHandles.
+ * Re-emits every server's events (each payload names its server) so a gateway listens in one place.
  */
 import { Emitter } from '../core/emitter.js';
 import { McpBridge, type McpBridgeEvents, type McpServerConfig } from './mcp-bridge.js';
 import { ResourceManager, type ResourceLimits } from './resource-manager.js';
+import type { McpServerHandle } from './server-handle.js';
+import { ServerPool } from './server-pool.js';
 
 export interface McpConfigFile {
   mcpServers: Record<string, McpServerConfig>;
@@ -21,13 +24,15 @@ const FORWARDED = ['state', 'event', 'stderr', 'metrics', 'tools', 'notification
 
 export class McpHost extends Emitter<McpBridgeEvents> {
   readonly resources: ResourceManager;
-  private readonly bridges = new Map<string, McpBridge>();
+  private readonly bridges = new Map<string, McpServerHandle>();
 
   constructor(config: McpConfigFile, options: McpHostOptions = {}) {
     super();
     this.resources = options.resources ?? new ResourceManager(config.limits);
     for (const [name, serverConfig] of Object.entries(config.mcpServers)) {
-      const bridge = new McpBridge(name, serverConfig, { resources: this.resources, clientInfo: options.clientInfo });
+      const serverOptions = { resources: this.resources, clientInfo: options.clientInfo };
+      const bridge: McpServerHandle =
+        serverConfig.replicas !== undefined ? new ServerPool(name, serverConfig, serverOptions) : new McpBridge(name, serverConfig, serverOptions);
       for (const event of FORWARDED) {
         bridge.on(event, (payload) => this.emit(event, payload as never));
       }
@@ -35,11 +40,11 @@ export class McpHost extends Emitter<McpBridgeEvents> {
     }
   }
 
-  get(name: string): McpBridge | undefined {
+  get(name: string): McpServerHandle | undefined {
     return this.bridges.get(name);
   }
 
-  list(): McpBridge[] {
+  list(): McpServerHandle[] {
     return [...this.bridges.values()];
   }
 

@@ -4,9 +4,11 @@
  * follows the queue, and snapshots, /metrics and streamed calls see the replicas.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { type IpcError, ServerCrashedError } from '../../src/core/errors.js';
 import type { CallToolResult } from '../../src/core/gateway-protocol.js';
 import { demoServerConfig } from '../../src/node/config.js';
+import { startGateway } from '../../src/node/gateway.js';
 import { GatewayMetrics } from '../../src/node/gateway-metrics.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 import type { McpServerConfig } from '../../src/node/mcp-bridge.js';
@@ -178,6 +180,44 @@ describe('ServerPool with real processes', () => {
       expect(text2).toContain('mcp_ipc_pool_replicas{server="demo"} 2');
       expect(text2).toMatch(/mcp_ipc_requests_total\{server="demo",replica="0"\} \d+/);
     } finally {
+      await host.stopAll();
+    }
+  });
+
+  it('through the gateway, a sticky pool keeps each WebSocket connection on one replica', async () => {
+    const host = new McpHost({ mcpServers: { demo: demoServerConfig({ replicas: 2, sticky: true, process: FAST }) } });
+    const gateway = await startGateway({ host, port: 0 });
+    const sockets: WebSocket[] = [];
+    try {
+      await host.startAll();
+      const open = async () => {
+        const ws = new WebSocket(gateway.wsUrl);
+        sockets.push(ws);
+        await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+        let id = 0;
+        const pending = new Map<number, (r: { result?: CallToolResult }) => void>();
+        ws.on('message', (data) => {
+          const m = JSON.parse(String(data)) as { id?: number; result?: CallToolResult };
+          if (typeof m.id === 'number') pending.get(m.id)?.(m);
+        });
+        return async () => {
+          const n = ++id;
+          const reply = new Promise<{ result?: CallToolResult }>((resolve) => pending.set(n, resolve));
+          ws.send(JSON.stringify({ jsonrpc: '2.0', id: n, method: 'tools/call', params: { server: 'demo', tool: 'work', arguments: { rounds: 1_000 } } }));
+          return pidOf((await reply).result!);
+        };
+      };
+      const first = await open();
+      const second = await open();
+      const a = [await first(), await first(), await first()];
+      const b = [await second(), await second(), await second()];
+      expect(new Set(a).size).toBe(1);
+      expect(new Set(b).size).toBe(1);
+      // Both idle when first seen, so the two connections were spread over the two replicas.
+      expect(a[0]).not.toBe(b[0]);
+    } finally {
+      for (const ws of sockets) ws.close();
+      await gateway.close();
       await host.stopAll();
     }
   });

@@ -502,6 +502,8 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
 
   private unavailableError(): IpcError | undefined {
     const state = this.lastState;
+    // Not started, or stop() under way: nothing would ever take the call.
+    if (!this.wanted) return new NotConnectedError(`Server "${this.name}" is ${state === 'running' ? 'stopping' : state}`);
     if (state === 'stopped' || state === 'stopping') return new NotConnectedError(`Server "${this.name}" is ${state}`);
     if (state === 'failed') return new NotConnectedError(`Server "${this.name}" failed: every replica failed`);
     return undefined;
@@ -523,7 +525,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     if (this.roots) bridge.setRoots(this.roots).catch(() => undefined);
     replica.offs.push(
       bridge.on('state', ({ state }) => this.replicaState(replica, state)),
-      bridge.on('event', (event) => this.push({ ...event, server: this.name, replica: id })),
+      bridge.on('event', (event) => this.push({ ...event, server: this.name, message: `[#${id}] ${event.message}`, replica: id })),
       bridge.on('stderr', ({ line }) => {
         this.stderrLines.push(`[#${id}] ${line}`);
         if (this.stderrLines.length > this.stderrSize) this.stderrLines.splice(0, this.stderrLines.length - this.stderrSize);
@@ -566,6 +568,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     this.lastState = next;
     const reason = next === 'failed' ? `every replica failed (${this.sorted()[0]?.bridge.snapshot().reason ?? 'unknown reason'})` : null;
     if (next === 'failed') this.dispatcher.failQueued(new NotConnectedError(`Server "${this.name}" failed: ${reason}`));
+    else if (next === 'stopped') this.dispatcher.failQueued(new NotConnectedError(`Server "${this.name}" stopped`));
     this.emit('state', { server: this.name, state: next, previous, reason });
     this.scheduleMetrics();
   }

@@ -96,6 +96,21 @@ describe('ServerPool with real processes', () => {
     expect(pidOf(r)).toBe(other.pid);
   });
 
+  it('stop() fails the calls waiting in the pool and refuses new ones', async () => {
+    const p = pool({ replicas: 1, queue: { maxConcurrent: 1 } });
+    await p.start();
+    const running = p.call('sleep', { ms: 5_000 }).catch((e: IpcError) => e);
+    const waiting = p.call('echo', { text: 'never' });
+    expect(p.snapshot().pool!.queued).toBe(1);
+    const stopping = p.stop();
+    await expect(waiting).rejects.toMatchObject({ code: 'NotConnected' });
+    await expect(p.call('echo', { text: 'late' })).rejects.toMatchObject({ code: 'NotConnected' });
+    await stopping;
+    expect(p.state).toBe('stopped');
+    expect(await running).toMatchObject({ code: 'NotConnected' });
+    expect(p.history().some((e) => e.replica === 0 && e.message.startsWith('[#0] '))).toBe(true);
+  });
+
   it('sends a call to the least busy replica', async () => {
     const p = pool({ replicas: 2, queue: { maxConcurrent: 4 } });
     await p.start();

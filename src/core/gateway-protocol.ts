@@ -95,6 +95,8 @@ export interface ReplicaSnapshot {
   retiring: boolean;
   /** Pool calls running on the replica, and calls waiting in the pool for it (sticky keys held by it). */
   load: { inFlight: number; queued: number };
+  /** Resource subscriptions of the pool held on this replica (each is held on one replica). */
+  subscriptions: number;
   /** The replica's own engine metrics (its requests, latency, …). */
   metrics: IpcMetricsSnapshot;
 }

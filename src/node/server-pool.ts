@@ -369,6 +369,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
         reason: s.reason,
         retiring: r.retiring,
         load: this.dispatcher.load(r.id),
+        subscriptions: [...this.subscriptions.values()].filter((sub) => sub.holder === r).length,
         metrics: s.metrics,
       };
     });

@@ -3,6 +3,7 @@
  * call, routing prefers the least busy replica, sticky keys stay on one replica, min/max scaling
  * follows the queue, and snapshots, /metrics and streamed calls see the replicas.
  */
+import { resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type IpcError, ServerCrashedError } from '../../src/core/errors.js';
@@ -13,6 +14,7 @@ import { GatewayMetrics } from '../../src/node/gateway-metrics.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 import type { McpServerConfig } from '../../src/node/mcp-bridge.js';
 import { ServerPool } from '../../src/node/server-pool.js';
+import { PYTHON_SDK_ERROR_VARIABLE, PYTHON_SDK_VARIABLE } from '../python-sdk.js';
 
 const FAST = { healthCheckIntervalMs: 0, usageIntervalMs: 0, restartDelayMs: 50, restartMaxDelayMs: 200, shutdownTimeoutMs: 1_500 };
 
@@ -235,5 +237,35 @@ describe('ServerPool with real processes', () => {
       await gateway.close();
       await host.stopAll();
     }
+  });
+
+  it('holds a resource subscription on one replica and moves it when that replica is killed', async () => {
+    const python = process.env[PYTHON_SDK_VARIABLE];
+    if (!python) throw new Error(`The Python MCP SDK is not available: ${process.env[PYTHON_SDK_ERROR_VARIABLE] ?? 'global setup did not run'}`);
+    const p = new ServerPool('py', { command: python, args: [resolve(import.meta.dirname, '../fixtures/py_sdk_server.py')], replicas: 2, process: FAST });
+    pools.push(p);
+    await p.start();
+    const updates: string[] = [];
+    let seen!: () => void;
+    let next = new Promise<void>((r) => (seen = r));
+    const unsubscribe = await p.subscribeResource('fixture://readme', (u) => {
+      updates.push(u.uri);
+      seen();
+    });
+    const holderOf = () => p.snapshot().pool!.replicas.find((r) => r.subscriptions === 1);
+    const holder = holderOf()!;
+    expect(p.snapshot().pool!.replicas.map((r) => r.subscriptions).sort()).toEqual([0, 1]);
+    await p.replica(holder.id)!.call('touch', { uri: 'fixture://readme' });
+    await next;
+    next = new Promise<void>((r) => (seen = r));
+    process.kill(holder.pid!, 'SIGKILL');
+    await waitFor(() => p.history().some((e) => e.message.startsWith('subscription to fixture://readme moved')), 15_000, 'the subscription to move');
+    const moved = holderOf()!;
+    expect(moved.id).not.toBe(holder.id);
+    await p.replica(moved.id)!.call('touch', { uri: 'fixture://readme' });
+    await next;
+    expect(updates).toEqual(['fixture://readme', 'fixture://readme']);
+    await unsubscribe();
+    expect(p.snapshot().pool!.replicas.every((r) => r.subscriptions === 0)).toBe(true);
   });
 });

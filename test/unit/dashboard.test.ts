@@ -58,7 +58,7 @@ describe('event log rows', () => {
 describe('server card', () => {
   it('shows a pool\'s replicas: state, pid only while alive, load and restarts; nothing for a single server', () => {
     expect(poolView(snapshot())).toBeNull();
-    const replica = { restarts: 0, uptimeMs: 1, lastExit: null, health: { rttMs: null, consecutiveFailures: 0, lastCheckAt: null }, usage: null, reason: null, metrics: {} as IpcMetricsSnapshot };
+    const replica = { restarts: 0, uptimeMs: 1, lastExit: null, health: { rttMs: null, consecutiveFailures: 0, lastCheckAt: null }, usage: null, reason: null, subscriptions: 0, metrics: {} as IpcMetricsSnapshot };
     const view = poolView(
       snapshot({
         pool: {

@@ -91,6 +91,14 @@ interface Subscription {
 const LOST = new Set(['ServerCrashed', 'NotConnected']);
 const EMPTY_HISTOGRAM: HistogramSnapshot = { count: 0, min: 0, max: 0, mean: 0, p50: 0, p95: 0, p99: 0 };
 
+/**
+ * Replicas of one MCP server behind its name (see the module comment for routing, crashes, scaling).
+ * @example
+ * const pool = new ServerPool('rules', { command: 'python3', args: ['server.py'], replicas: { min: 1, max: 4 }, sticky: true });
+ * await pool.start();
+ * const result = await pool.call('search', { query: 'dragons' }, { stickyKey: 'user-42' });
+ * console.log(pool.snapshot().pool?.replicas);  // id, state, pid, load of each replica
+ */
 export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   /** Replicas kept at least / at most. */
@@ -102,6 +110,9 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private readonly now: () => number;
   private readonly capacity: number;
   private readonly replicas = new Map<number, Replica>();
+  /** The replicas in id order, and their dispatch targets (live getters): rebuilt only when replicas come or go. */
+  private ordered: Replica[] = [];
+  private targetList: DispatchTarget[] = [];
   private readonly dispatcher: PoolDispatcher;
   private readonly scaler: PoolScaler | undefined;
   private readonly handlers = new Map<string, RequestHandler>();
@@ -118,7 +129,8 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private lastTools: string | undefined;
   private scaleTimer: ReturnType<typeof setTimeout> | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
-  private drainWaiters = new Set<() => void>();
+  private readonly drainWaiters = new Set<() => void>();
+  private scaleTimerAt: number | undefined;
   private scaleUps = 0;
   private scaleDowns = 0;
 
@@ -436,11 +448,19 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   // ---------------------------------------------------------------- routing
 
   private targets(): DispatchTarget[] {
+    return this.targetList;
+  }
+
+  private rebuildTargets(): void {
+    this.ordered = [...this.replicas.values()].sort((a, b) => a.id - b.id);
     const capacity = this.capacity;
-    return this.sorted().map((r) => ({
+    // Read on every routing decision (the hot path): no allocation per call.
+    this.targetList = this.ordered.map((r) => ({
       id: r.id,
       capacity,
-      available: !r.retiring && r.bridge.state === 'running' && r.bridge.ipc.state === 'connected',
+      get available() {
+        return !r.retiring && r.bridge.state === 'running' && r.bridge.ipc.state === 'connected';
+      },
     }));
   }
 
@@ -511,7 +531,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   }
 
   private sorted(): Replica[] {
-    return [...this.replicas.values()].sort((a, b) => a.id - b.id);
+    return this.ordered;
   }
 
   // ---------------------------------------------------------------- replicas
@@ -538,6 +558,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       bridge.on('log', (message) => this.emit('log', { ...message, server: this.name })),
     );
     this.replicas.set(id, replica);
+    this.rebuildTargets();
     return replica;
   }
 
@@ -545,6 +566,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     if (this.replicas.get(replica.id) !== replica) return;
     for (const off of replica.offs) off();
     this.replicas.delete(replica.id);
+    this.rebuildTargets();
     this.dispatcher.forget(replica.id);
     this.record('state', 'info', `replica ${replica.id} removed: ${reason}`, { replicas: this.replicas.size }, replica.id);
     this.updateState();
@@ -643,15 +665,24 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       },
       now,
     );
-    this.clearScaleTimer();
-    if (decision.action === 'up') this.scaleUp(now);
-    else if (decision.action === 'down') this.scaleDown(now, active);
-    else if (decision.recheckAt !== undefined) {
-      this.scaleTimer = setTimeout(() => {
-        this.scaleTimer = undefined;
-        this.loadChanged();
-      }, Math.max(0, decision.recheckAt - now));
-      this.scaleTimer.unref?.();
+    if (decision.action === 'up') {
+      this.clearScaleTimer();
+      this.scaleUp(now);
+    } else if (decision.action === 'down') {
+      this.clearScaleTimer();
+      this.scaleDown(now, active);
+    } else if (decision.recheckAt !== this.scaleTimerAt) {
+      // Re-armed only when the time changes: this runs after every call of a busy pool.
+      this.clearScaleTimer();
+      if (decision.recheckAt !== undefined) {
+        this.scaleTimerAt = decision.recheckAt;
+        this.scaleTimer = setTimeout(() => {
+          this.scaleTimer = undefined;
+          this.scaleTimerAt = undefined;
+          this.loadChanged();
+        }, Math.max(0, decision.recheckAt - now));
+        this.scaleTimer.unref?.();
+      }
     }
   }
 
@@ -710,6 +741,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private clearScaleTimer(): void {
     if (this.scaleTimer) clearTimeout(this.scaleTimer);
     this.scaleTimer = undefined;
+    this.scaleTimerAt = undefined;
   }
 
   // ---------------------------------------------------------------- events

@@ -254,6 +254,16 @@ describe('PoolDispatcher', () => {
     expect(t.d.stats().refused).toBe(1);
   });
 
+  it('with maxQueueSize 0, a call that finds a free slot still runs; one that would wait is refused', async () => {
+    const t = setup({ replicas: 1, capacity: 1, maxQueueSize: 0 });
+    const a = t.submit('a');
+    expect(t.attempts).toHaveLength(1);
+    await expect(t.submit('b')).rejects.toBeInstanceOf(QueueFullError);
+    t.attempts[0]!.resolve('A');
+    expect(await a).toBe('A');
+    expect(t.d.queued).toBe(0);
+  });
+
   it('failQueued fails every waiting call, sticky lanes included', async () => {
     const t = setup({ replicas: 1, capacity: 1, sticky: true });
     void t.submit('a', { stickyKey: 'k' });

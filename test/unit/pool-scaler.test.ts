@@ -69,3 +69,15 @@ describe('PoolScaler', () => {
     expect(() => replicaSettings({ min: 1, max: 2, cooldownMs: -1 })).toThrow(/cooldownMs/);
   });
 });
+
+describe('aggregateState', () => {
+  it('is running while any replica runs, failed only when every one failed', async () => {
+    const { aggregateState } = await import('../../src/node/server-pool.js');
+    expect(aggregateState([])).toBe('stopped');
+    expect(aggregateState(['crashed', 'running', 'failed'])).toBe('running');
+    expect(aggregateState(['restarting', 'failed'])).toBe('restarting');
+    expect(aggregateState(['starting', 'restarting'])).toBe('starting');
+    expect(aggregateState(['failed', 'failed'])).toBe('failed');
+    expect(aggregateState(['failed', 'stopped'])).toBe('stopped');
+  });
+});

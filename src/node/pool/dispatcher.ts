@@ -158,10 +158,6 @@ export class PoolDispatcher {
     return new Promise<T>((resolve, reject) => {
       const signal = job.signal;
       if (signal?.aborted) return reject(new CancelledError(`${job.label} cancelled before it was sent`, { reason: abortReason(signal), phase: 'queued' }));
-      if (this.queued >= this.opts.maxQueueSize) {
-        this.counts.refused++;
-        return reject(new QueueFullError(this.opts.maxQueueSize));
-      }
       const now = this.opts.now();
       const entry: Entry = {
         job: job as PoolJob,
@@ -187,6 +183,12 @@ export class PoolDispatcher {
       }
       this.enqueue(entry, false);
       this.pump();
+      // Refused only if it has to wait and the queue is full (a free slot takes it even at maxQueueSize 0).
+      if (entry.waiting !== undefined && this.queued > this.opts.maxQueueSize) {
+        this.counts.refused++;
+        this.settle(entry, new QueueFullError(this.opts.maxQueueSize));
+        return;
+      }
       this.changed();
     });
   }

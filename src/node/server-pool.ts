@@ -611,15 +611,22 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     if (!replica) throw new NotConnectedError(`Server "${this.name}" has no replica to subscribe on`);
     const generation = ++sub.generation;
     sub.holder = replica;
-    const off = await replica.bridge.subscribeResource(uri, (update) => {
-      for (const l of [...sub.listeners]) {
-        try {
-          l(update);
-        } catch (error) {
-          this.record('log', 'warn', `resource listener for ${uri} threw: ${error instanceof Error ? error.message : String(error)}`);
+    let off: () => Promise<void>;
+    try {
+      off = await replica.bridge.subscribeResource(uri, (update) => {
+        for (const l of [...sub.listeners]) {
+          try {
+            l(update);
+          } catch (error) {
+            this.record('log', 'warn', `resource listener for ${uri} threw: ${error instanceof Error ? error.message : String(error)}`);
+          }
         }
-      }
-    });
+      });
+    } catch (error) {
+      // Not held anywhere: the next change of replica states places it again.
+      if (sub.generation === generation) sub.holder = undefined;
+      throw error;
+    }
     if (sub.generation !== generation || this.subscriptions.get(uri) !== sub) {
       await off(); // moved or dropped meanwhile
       return;

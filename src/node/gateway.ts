@@ -69,7 +69,7 @@ import {
 } from './gateway-security.js';
 import { AddressConnections, addressKey } from './gateway-connections.js';
 import { send, sendJson, StaticFiles } from './gateway-static.js';
-import type { McpBridge } from './mcp-bridge.js';
+import type { McpServerHandle } from './server-handle.js';
 import type { McpHost } from './mcp-host.js';
 import type { ResourceHandle } from './resource-manager.js';
 
@@ -742,7 +742,7 @@ export class Gateway {
     };
   }
 
-  private bridge(p: Record<string, unknown>): McpBridge {
+  private bridge(p: Record<string, unknown>): McpServerHandle {
     const server = p.server;
     if (typeof server !== 'string' || server === '') throw new InvalidParamsError('"server" (a server name) is required', { available: this.host.names() });
     const bridge = this.host.get(server);
@@ -753,10 +753,10 @@ export class Gateway {
   private metricsSnapshot(server: string | undefined): Record<string, IpcMetricsSnapshot> {
     if (server !== undefined) {
       const bridge = this.bridge({ server });
-      return { [bridge.name]: bridge.ipc.snapshot() };
+      return { [bridge.name]: bridge.snapshot().metrics };
     }
     const out: Record<string, IpcMetricsSnapshot> = {};
-    for (const b of this.host.list()) out[b.name] = b.ipc.snapshot();
+    for (const b of this.host.list()) out[b.name] = b.snapshot().metrics;
     return out;
   }
 
@@ -782,6 +782,7 @@ export class Gateway {
         priority: params.priority,
         retryable: params.retryable,
         origin: { door: 'websocket', client: String(conn.id) },
+        stickyKey: `gateway:${conn.id}`, // a pool with sticky: true keeps this connection on one replica
         onProgress:
           params.progressToken === undefined
             ? undefined
@@ -806,10 +807,10 @@ export class Gateway {
 
   private async callStreamed(
     conn: Connection,
-    bridge: McpBridge,
+    bridge: McpServerHandle,
     tool: string,
     args: Record<string, unknown>,
-    options: Parameters<McpBridge['call']>[2],
+    options: Parameters<McpServerHandle['call']>[2],
     streamToken: string | number,
     signal: AbortSignal,
   ): Promise<CallToolResult> {

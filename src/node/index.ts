@@ -19,3 +19,6 @@ export * from './mcp-host.js';
 export * from './config.js';
 export * from './gateway.js';
 export * from './output-schema.js';
+export { StreamableHttpTransport, type RemoteServerParams, type StreamableHttpTransportOptions } from './transports/streamable-http.js';
+export { FileOAuthProvider, type RemoteAuthConfig, type BearerAuthConfig, type OAuthConfig } from './remote-auth.js';
+export type { RemoteTlsConfig } from './tls.js';

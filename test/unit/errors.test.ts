@@ -15,6 +15,8 @@ import {
   StartupFailedError,
   TimeoutError,
   OutputSchemaMismatchError,
+  TlsError,
+  UnauthorizedError,
   UnsupportedProtocolVersionError,
   ipcErrorFromJSON,
   isIpcError,
@@ -59,6 +61,20 @@ const cases: Case[] = [
     cls: OutputSchemaMismatchError,
     code: 'OutputSchemaMismatch',
     rpcCode: -32012,
+  },
+  {
+    name: 'UnauthorizedError',
+    make: () => new UnauthorizedError('refused', { url: 'https://mcp.example.com/mcp', status: 401, reason: 'refused', wwwAuthenticate: 'Bearer' }),
+    cls: UnauthorizedError,
+    code: 'Unauthorized',
+    rpcCode: -32008,
+  },
+  {
+    name: 'TlsError',
+    make: () => new TlsError('not trusted', { url: 'https://mcp.example.com/mcp', reason: 'untrusted', osCode: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+    cls: TlsError,
+    code: 'Tls',
+    rpcCode: -32009,
   },
 ];
 

@@ -476,9 +476,9 @@ describe('IpcManager: connection loss and retries', () => {
     await tick();
     const [r1, r2, r3] = peer.requests();
     // The transport stays open: only these requests are lost.
-    transport.onlost!(r1!.id, crash(), false);
-    transport.onlost!(r2!.id, crash(), true);
-    transport.onlost!(r3!.id, crash(), true);
+    (transport as Transport).onlost!(r1!.id, crash(), false);
+    (transport as Transport).onlost!(r2!.id, crash(), true);
+    (transport as Transport).onlost!(r3!.id, crash(), true);
     const error = await failed(unsafe);
     expect(error).toBeInstanceOf(ServerCrashedError);
     expect(error.data).toMatchObject({ outcomeUnknown: true });

@@ -223,10 +223,12 @@ describe('modern era over HTTP', () => {
     const b = bridge('modern', { url: server.url });
     await b.start();
     expect(b.server.era).toBe('modern');
+    await b.listTools(); // the background load after the start is done: the cut below is ours
 
     server.cutNext('tools/list');
     const before = server.methods.get('tools/list') ?? 0;
-    expect((await b.listTools({ refresh: true })).map((t) => t.name)).toEqual(['charge', 'lookup']);
+    const listed = await b.request<{ tools: Array<{ name: string }> }>('tools/list');
+    expect(listed.tools.map((t) => t.name)).toEqual(['charge', 'lookup']);
     expect(server.methods.get('tools/list')).toBe(before + 2); // cut once, re-issued once
 
     server.cutNext('tools/call:charge');

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ServerCrashedError, StartupFailedError } from '../../src/core/errors.js';
+import { CancelledError, ServerCrashedError, StartupFailedError } from '../../src/core/errors.js';
 import { parseConfig } from '../../src/node/config.js';
 import { McpBridge, type McpServerConfig } from '../../src/node/mcp-bridge.js';
 import {
@@ -202,8 +202,10 @@ describe('supervision of a remote server', () => {
     });
     await b.start();
     // The tool is annotated idempotent (it would be resent); the caller says this call is not.
-    const call = b.call('trigger-long-running-operation', { duration: 5, steps: 5 }, { onProgress: () => undefined, retryable: false }).then(() => undefined, (e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 300)); // the call is running on the server
+    let running!: () => void;
+    const started = new Promise<void>((r) => (running = r));
+    const call = b.call('trigger-long-running-operation', { duration: 5, steps: 5 }, { onProgress: () => running(), retryable: false }).then(() => undefined, (e: unknown) => e);
+    await started; // the first progress: the call is running on the server
     await stopChild(everything);
     const error = await call;
     expect(error).toBeInstanceOf(ServerCrashedError);
@@ -228,7 +230,7 @@ describe('modern era over HTTP', () => {
     server.cutNext('tools/list');
     const before = server.methods.get('tools/list') ?? 0;
     const listed = await b.request<{ tools: Array<{ name: string }> }>('tools/list');
-    expect(listed.tools.map((t) => t.name)).toEqual(['charge', 'lookup']);
+    expect(listed.tools.map((t) => t.name)).toEqual(['charge', 'lookup', 'slow']);
     expect(server.methods.get('tools/list')).toBe(before + 2); // cut once, re-issued once
 
     server.cutNext('tools/call:charge');
@@ -242,5 +244,19 @@ describe('modern era over HTTP', () => {
     expect(JSON.stringify((await b.call('lookup', {}, { timeoutMs: 5000 })).content)).toContain('lookup done');
     expect(server.calls.get('lookup')).toBe(2);
     expect(b.state).toBe('running');
+  });
+
+  it('cancels by closing the request\'s stream (the modern signal), without a notifications/cancelled', async () => {
+    const b = bridge('modern-cancel', { url: server.url });
+    await b.start();
+    const controller = new AbortController();
+    const slow = server.nextSlow();
+    const call = b.call('slow', {}, { signal: controller.signal }).then(() => undefined, (e: unknown) => e);
+    await slow.started;
+    controller.abort('user gave up');
+    expect(await call).toBeInstanceOf(CancelledError);
+    await slow.closed;
+    expect(server.notifications.get('notifications/cancelled')).toBeUndefined();
+    expect(JSON.stringify((await b.call('lookup', {})).content)).toContain('lookup done');
   });
 });

@@ -91,6 +91,13 @@ describe('remote server behind TLS', () => {
     expect(b.state).toBe('failed');
   });
 
+  it('names a certificate issued for another host', async () => {
+    const t = await terminator();
+    const b = bridge('wrong-host', { url: t.url, tls: { ca: certs.caCert, servername: 'elsewhere.example' } });
+    const error = await b.start().then(() => undefined, (e: unknown) => e);
+    expect(startupCause(error)).toMatchObject({ code: 'Tls', data: { reason: 'hostname', osCode: 'ERR_TLS_CERT_ALTNAME_INVALID' } });
+  });
+
   it('presents a client certificate when the server asks for one, and says so when it is missing', async () => {
     const t = await terminator({ requireClientCert: true });
     const without = bridge('no-client-cert', { url: t.url, tls: { ca: certs.caCert } });
@@ -180,6 +187,20 @@ describe('supervision of a remote server', () => {
     await running;
     expect(b.process.restarts).toBeGreaterThanOrEqual(1);
     expect(JSON.stringify((await b.call('echo', { message: 'back' })).content)).toContain('back');
+  });
+
+  it('a server restarted between two calls: the refused call (session gone) is resent on a new session', async () => {
+    const t = await terminator();
+    const b = bridge('new-session', { url: t.url, tls: { ca: certs.caCert }, process: { healthCheckIntervalMs: 0, restartDelayMs: 50, maxRestarts: 50, usageIntervalMs: 0 } });
+    await b.start();
+    await b.listTools(); // nothing of ours is in flight while the server is away
+    await stopChild(everything);
+    everything = await startEverything(everythingPort);
+    // Not idempotent as far as the caller knows: resent only because the server refused it unread.
+    const result = await b.call('echo', { message: 'new session' }, { retryable: false });
+    expect(JSON.stringify(result.content)).toContain('new session');
+    expect(b.process.restarts).toBe(1);
+    expect(b.process.history().some((e) => /no longer knows our session/.test(e.message))).toBe(true);
   });
 
   it('legacy era: a cut response stream is resumed (Last-Event-ID) and the call completes', async () => {

@@ -7,8 +7,8 @@
  * cancellation, progress and metrics.
  *
  * Requests and their fate. Every request is one POST; its answer comes as JSON or on an SSE stream.
- * - Not delivered (connection refused, TLS refused, credentials refused, session expired, a proxy's
- *   502/503/504): the server is unreachable, which for a remote server is what an exit is. The
+ * - Not delivered (connection refused, TLS refused, credentials refused, legacy session gone after
+ *   a server restart, a proxy's 502/503/504): the server is unreachable, which for a remote server is what an exit is. The
  *   connection "exits" (`exitError` says why) and the requests that never reached the server are
  *   reported lost with `delivered: false`, so the IpcManager resends them after the reconnect.
  * - Stale keep-alive socket reset before any answer: resent at once on a fresh connection.
@@ -270,16 +270,30 @@ export class StreamableHttpTransport implements ProcessTransport {
       }
       return this.lost(track, this.crashError(`the connection broke while waiting for ${track.message.method}: ${messageOf(failure.cause ?? failure)}`));
     }
+    // Refused unread (credentials, session gone, nobody behind the proxy): this request was not
+    // delivered, though written, and the connection is no good.
     const auth = this.authError(error);
-    if (auth) return this.connectionLost(auth);
+    if (auth) return this.connectionLost(auth, track);
     const status = error instanceof SdkHttpError ? error.status : undefined;
     if (status !== undefined) {
-      if (status === 404 && sdkSessionOf(this.sdk)) return this.connectionLost(new NotConnectedError(`${this.params.url}: the server no longer knows our session (HTTP 404); reconnecting`));
-      if (UNAVAILABLE.has(status)) return this.connectionLost(new NotConnectedError(`${this.params.url} is unavailable (HTTP ${status})`));
+      if (this.sessionGone(status, error as SdkHttpError)) return this.connectionLost(new NotConnectedError(`${this.params.url}: the server no longer knows our session (HTTP ${status}); reconnecting`), track);
+      if (UNAVAILABLE.has(status)) return this.connectionLost(new NotConnectedError(`${this.params.url} is unavailable (HTTP ${status})`), track);
       return this.answerWithError(track, status, error as SdkHttpError);
     }
     if (error instanceof SdkError) return this.answerWithError(track, null, error);
     this.lost(track, this.crashError(`${track.message.method} failed: ${messageOf(error)}`));
+  }
+
+  /**
+   * The legacy session is gone (the server restarted): the spec's answer is 404; the SDK's own
+   * example servers (server-everything among them) answer 400 "No valid session ID provided". Either
+   * way the request was refused unread, and a new connection (a new `initialize`) is the cure.
+   */
+  private sessionGone(status: number, error: SdkHttpError): boolean {
+    if (!this.sdk?.sessionId) return false;
+    if (status === 404) return true;
+    const text = (error as { data?: { text?: unknown } }).data?.text;
+    return status === 400 && typeof text === 'string' && /session/i.test(text);
   }
 
   /** The response was lost after the request may have run. */
@@ -360,12 +374,12 @@ export class StreamableHttpTransport implements ProcessTransport {
 
   // ---------------------------------------------------------------- the end
 
-  /** The server cannot be reached: the remote counterpart of a process exit. */
-  private connectionLost(error: IpcError): void {
+  /** The server cannot be reached: the remote counterpart of a process exit. `refused` was answered unread. */
+  private connectionLost(error: IpcError, refused?: Track): void {
     if (this._exit) return;
     // What never reached the server is safe to resend after the reconnect, whatever it is.
     for (const track of [...this.tracks.values()]) {
-      if (track.written) continue;
+      if (track.written && track !== refused) continue;
       this.tracks.delete(track.id);
       this.onlost?.(track.id, error, false);
     }
@@ -414,10 +428,6 @@ export class StreamableHttpTransport implements ProcessTransport {
     if (this.log.length > (this.options.stderrLines ?? 200)) this.log.shift();
     this.onstderr?.(text);
   }
-}
-
-function sdkSessionOf(sdk: StreamableHTTPClientTransport | undefined): string | undefined {
-  return sdk?.sessionId;
 }
 
 function messageOf(error: unknown): string {

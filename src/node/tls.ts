@@ -42,7 +42,8 @@ export function loadTlsOptions(config: RemoteTlsConfig | undefined): TlsOptions 
     try {
       return readFileSync(path);
     } catch (error) {
-      throw new TypeError(`Cannot read ${what} ${path}: ${(error as Error).message}`);
+      // The cause keeps its code (ENOENT, EACCES): the ProcessManager fails at once on those instead of retrying.
+      throw new TypeError(`Cannot read ${what} ${path}: ${(error as Error).message}`, { cause: error });
     }
   };
   const options: TlsOptions = {};

@@ -91,6 +91,14 @@ describe('remote server behind TLS', () => {
     expect(b.state).toBe('failed');
   });
 
+  it('a CA file that does not exist fails the start at once, naming it', async () => {
+    const b = bridge('missing-ca', { url: 'https://127.0.0.1:9/mcp', tls: { ca: join(certs.dir, 'missing.pem') } });
+    const error = await b.start().then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(StartupFailedError);
+    expect((error as StartupFailedError).data.phase).toBe('spawn');
+    expect((error as Error).message).toMatch(/Cannot read tls\.ca .*missing\.pem/);
+  });
+
   it('names a certificate issued for another host', async () => {
     const t = await terminator();
     const b = bridge('wrong-host', { url: t.url, tls: { ca: certs.caCert, servername: 'elsewhere.example' } });
@@ -163,6 +171,16 @@ describe('credentials', () => {
       expect(saved.tokens.refresh_token).not.toBe('rt-seeded');
       expect(as.accessTokens.has(saved.tokens.access_token)).toBe(true);
       expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+    });
+
+    it('a refresh token the authorisation server refuses needs a person: Unauthorized, interactive-login-required', async () => {
+      const tokenFile = join(dir, 'revoked.json');
+      writeFileSync(tokenFile, JSON.stringify({ tokens: { access_token: 'expired', token_type: 'Bearer', refresh_token: 'rt-unknown' } }));
+      const b = bridge('oauth-login', { url: t.url, tls: { ca: certs.caCert }, auth: { type: 'oauth', grant: 'refresh_token', tokenFile, clientId: 'mcp-ipc-test', clientSecret: 'client-secret' } });
+      const error = await b.start().then(() => undefined, (e: unknown) => e);
+      const cause = startupCause(error);
+      expect(cause).toMatchObject({ code: 'Unauthorized', data: { reason: 'interactive-login-required' } });
+      expect((error as Error).message).toMatch(/refused the refresh token \(invalid_grant\); log in again/);
     });
   });
 });

@@ -24,6 +24,7 @@
 import {
   type AuthProvider,
   type OAuthClientProvider,
+  OAuthError,
   SdkError,
   SdkHttpError,
   StreamableHTTPClientTransport,
@@ -415,8 +416,13 @@ export class StreamableHttpTransport implements ProcessTransport {
     if (error instanceof SdkHttpError && (error.status === 401 || error.status === 403)) {
       return new UnauthorizedError(`${url} refused our credentials (HTTP ${error.status}) after re-authorising`, { url, status: error.status, reason: 'refused' }, { cause: error });
     }
+    const oauth = findCause(error, OAuthError);
+    if (oauth?.code === 'invalid_grant' && this.params.auth?.type === 'oauth' && this.params.auth.grant === 'refresh_token') {
+      const message = `${url}: the authorisation server refused the refresh token (invalid_grant); log in again and store the new tokens in ${this.params.auth.tokenFile}`;
+      return new UnauthorizedError(message, { url, status: null, reason: 'interactive-login-required' }, { cause: error });
+    }
     const name = (error as Error | undefined)?.name ?? '';
-    if (/OAuth|InsufficientScope|Issuer|AuthorizationServer|InsecureTokenEndpoint|Registration/.test(name)) {
+    if (oauth || /OAuth|InsufficientScope|Issuer|AuthorizationServer|InsecureTokenEndpoint|Registration/.test(name)) {
       return new UnauthorizedError(`${url}: OAuth failed: ${messageOf(error)}`, { url, status: null, reason: 'oauth-failed' }, { cause: error });
     }
     return undefined;

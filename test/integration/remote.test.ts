@@ -68,6 +68,8 @@ describe('remote server behind TLS', () => {
   it('connects with the CA named in the config and speaks the legacy era with server-everything', async () => {
     const t = await terminator();
     const b = bridge('remote', { url: t.url, tls: { ca: certs.caCert } });
+    // Server→client requests arrive on a response stream and are answered with a POST.
+    b.setRequestHandler('sampling/createMessage', () => ({ role: 'assistant', model: 'test-model', content: { type: 'text', text: 'sampled over https' } }));
     await b.start();
     expect(b.server.era).toBe('legacy');
     expect(b.snapshot()).toMatchObject({ state: 'running', pid: null });
@@ -78,6 +80,8 @@ describe('remote server behind TLS', () => {
     const progress: number[] = [];
     await b.call('trigger-long-running-operation', { duration: 0.3, steps: 3 }, { onProgress: (p) => progress.push(p.progress) });
     expect(progress.length).toBeGreaterThanOrEqual(2);
+    const sampled = await b.call('trigger-sampling-request', { prompt: 'Say hi', maxTokens: 10 });
+    expect(JSON.stringify(sampled.content)).toContain('sampled over https');
   });
 
   it('fails at once with a typed TLS error when the certificate is not trusted (verification is never switched off)', async () => {

@@ -35,6 +35,7 @@ import type { ExitInfo } from '../../core/gateway-protocol.js';
 import { type JsonRpcMessage, type JsonRpcRequest, type RequestId, isRequest, isResponse, previewValue } from '../../core/jsonrpc.js';
 import { META_PROTOCOL_VERSION } from '../../core/mcp-session.js';
 import { createHttpFetch, FetchFailure, type HttpFetch } from '../http-fetch.js';
+import { SENT } from '../../core/transport.js';
 import type { ProcessTransport } from '../process-manager.js';
 import { authProviderFor, InteractiveLoginRequired, type RemoteAuthConfig } from '../remote-auth.js';
 import { loadTlsOptions, type RemoteTlsConfig, tlsErrorOf } from '../tls.js';
@@ -191,7 +192,7 @@ export class StreamableHttpTransport implements ProcessTransport {
       this.tracks.set(message.id, track);
       void this.post(track);
       // Handed over: whatever happens to it now is reported per request (answer, onlost) or by the exit.
-      return Promise.resolve();
+      return SENT;
     }
     if ('method' in message && message.method === 'notifications/cancelled') {
       const id = (message.params as { requestId?: RequestId } | undefined)?.requestId;

@@ -20,6 +20,7 @@ import {
   startAuthServer,
   startEverything,
   startModernServer,
+  startSdkServer,
   startTerminator,
   stopChild,
   type Terminator,
@@ -301,5 +302,21 @@ describe('modern era over HTTP', () => {
     await slow.closed;
     expect(server.notifications.get('notifications/cancelled')).toBeUndefined();
     expect(JSON.stringify((await b.call('lookup', {})).content)).toContain('lookup done');
+  });
+});
+
+describe('the official SDK server over HTTP (createMcpHandler)', () => {
+  it('speaks the modern era with it, and the legacy era when told to', async () => {
+    const sdk = await startSdkServer();
+    closers.push(() => sdk.close());
+    const modern = bridge('sdk-modern', { url: sdk.url });
+    await modern.start();
+    expect(modern.server).toMatchObject({ era: 'modern', info: { name: 'sdk-http-fixture' } });
+    expect(JSON.stringify((await modern.call('echo', { message: 'modern' })).content)).toContain('echo: modern');
+    // Its stateless legacy fallback, for a host that offers only handshake revisions.
+    const legacy = bridge('sdk-legacy', { url: sdk.url, protocolVersions: ['2025-11-25'] });
+    await legacy.start();
+    expect(legacy.server.era).toBe('legacy');
+    expect(JSON.stringify((await legacy.call('echo', { message: 'legacy' })).content)).toContain('echo: legacy');
   });
 });

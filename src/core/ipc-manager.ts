@@ -296,6 +296,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     transport.onerror = (error) => this.emit('error', error instanceof IpcError ? error : new ProtocolError(error.message));
     transport.ondiagnostic = (diagnostic) => this.diagnose(diagnostic);
     transport.onclose = () => this.transportClosed(transport);
+    transport.onlost = (id, error, delivered) => this.requestLost(transport, id, error, delivered);
     if (!options.started) await transport.start();
     if (this.transport !== transport) return; // closed while starting
     this.setState('connected');
@@ -682,6 +683,15 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
         ? new ServerCrashedError(`${error.message}; outcome of ${p.method} unknown`, { ...error.data, outcomeUnknown: true })
         : error;
     this.retryOrFail(p, failure, retryable);
+  }
+
+  /** The transport lost one request but stays open (see Transport.onlost). */
+  private requestLost(transport: Transport, id: RequestId, error: IpcError, delivered: boolean): void {
+    if (transport !== this.transport) return;
+    const p = this.inFlight.get(id);
+    if (!p) return;
+    if (!delivered) p.written = false;
+    this.lostInFlight(p, error);
   }
 
   /** Fails every request that is not in flight (queued or waiting to retry): none of them was sent. */

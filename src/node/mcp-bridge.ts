@@ -56,14 +56,29 @@ import {
 import { type Diagnostic, previewValue } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
+import { ProcessManager, type ProcessManagerOptions, type ProcessTransport } from './process-manager.js';
+import type { RemoteAuthConfig } from './remote-auth.js';
 import type { ResourceManager } from './resource-manager.js';
 import type { ReplicasConfig } from './pool/scaler.js';
 import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
+import type { RemoteTlsConfig } from './tls.js';
+import { StreamableHttpTransport } from './transports/streamable-http.js';
 
 export interface McpServerConfig {
-  command: string;
+  /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
+  command?: string;
+  /**
+   * A remote MCP server's Streamable HTTP endpoint (e.g. `https://mcp.example.com/mcp`): supervised
+   * like a process whose start is the connection and whose exit is a broken one.
+   */
+  url?: string;
+  /** Remote servers: headers sent with every request (e.g. `{ "X-API-Key": "…" }`). */
+  headers?: Record<string, string>;
+  /** Remote servers: a bearer token or OAuth 2.1 (see RemoteAuthConfig). */
+  auth?: RemoteAuthConfig;
+  /** Remote servers: a CA to trust and/or a client certificate (see RemoteTlsConfig). */
+  tls?: RemoteTlsConfig;
   args?: string[];
   /** The server's own variables, on top of an allow-listed part of the host's environment (see StdioServerParams). */
   env?: Record<string, string>;
@@ -200,7 +215,7 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
 export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   readonly ipc: IpcManager;
-  readonly process: ProcessManager;
+  readonly process: ProcessManager<ProcessTransport>;
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
@@ -256,15 +271,25 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
     this.resources = new ListCache(() => this.fetchList<ResourceInfo>('resources/list', 'resources'));
     this.templates = new ListCache(() => this.fetchList<ResourceTemplateInfo>('resources/templates/list', 'resourceTemplates'));
     this.prompts = new ListCache(() => this.fetchList<PromptInfo>('prompts/list', 'prompts'));
-    this.process = new ProcessManager(
+    if ((config.command === undefined) === (config.url === undefined)) {
+      throw new TypeError(`Server "${name}" needs exactly one of "command" (a local server) and "url" (a remote one)`);
+    }
+    const remote = config.url;
+    const processOptions: ProcessManagerOptions<ProcessTransport> = { ...config.process, resources: options.resources };
+    if (remote !== undefined) {
+      // A remote server is a "process" whose spawn is a connection (see StreamableHttpTransport).
+      const params = { url: remote, headers: config.headers, auth: config.auth, tls: config.tls };
+      processOptions.createTransport = (_p, o) => new StreamableHttpTransport(params, { stderrLines: o.stderrLines, shutdownTimeoutMs: o.shutdownTimeoutMs });
+    }
+    this.process = new ProcessManager<ProcessTransport>(
       name,
-      { command: config.command, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
+      remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
         drain: (timeoutMs) => this.drain(timeoutMs),
       },
-      { ...config.process, resources: options.resources },
+      processOptions,
     );
     this.wireEvents();
     if (config.roots) this.roots = config.roots;
@@ -699,7 +724,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
   }
 
   /** Runs after every spawn: attach the new transport, settle the era, resume the queue, restore state. */
-  private async handshake(transport: StdioTransport): Promise<void> {
+  private async handshake(transport: ProcessTransport): Promise<void> {
     this.closeListen();
     this.identity = undefined;
     await this.ipc.attach(transport, { paused: true, started: true });

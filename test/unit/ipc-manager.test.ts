@@ -467,6 +467,32 @@ describe('IpcManager: connection loss and retries', () => {
     await expect(queued).rejects.toBeInstanceOf(NotConnectedError);
   });
 
+  it('a request the transport lost (onlost) is resent when undelivered or retryable, else fails with outcome unknown', async () => {
+    const { ipc, peer, transport } = await setup({ retryDelayMs: 1 });
+    const crash = () => new ServerCrashedError('response stream broke', { exitCode: null, signal: null, stderrTail: [] });
+    const undelivered = ipc.request('write');
+    const retryable = ipc.request('read', undefined, { retryable: true });
+    const unsafe = ipc.request('charge');
+    await tick();
+    const [r1, r2, r3] = peer.requests();
+    // The transport stays open: only these requests are lost.
+    (transport as Transport).onlost!(r1!.id, crash(), false);
+    (transport as Transport).onlost!(r2!.id, crash(), true);
+    (transport as Transport).onlost!(r3!.id, crash(), true);
+    const error = await failed(unsafe);
+    expect(error).toBeInstanceOf(ServerCrashedError);
+    expect(error.data).toMatchObject({ outcomeUnknown: true });
+    await tick(10);
+    expect(peer.requests('write')).toHaveLength(2);
+    expect(peer.requests('read')).toHaveLength(2);
+    expect(peer.requests('charge')).toHaveLength(1);
+    peer.auto = () => 'ok';
+    for (const r of [peer.requests('write')[1]!, peer.requests('read')[1]!]) await peer.reply(r.id, 'ok');
+    await expect(undelivered).resolves.toBe('ok');
+    await expect(retryable).resolves.toBe('ok');
+    expect(ipc.state).toBe('connected');
+  });
+
   it('holds queued and retryable requests across a transport swap and sends them after resume', async () => {
     const first = MemoryTransport.pair();
     const ipc = new IpcManager(first[0], { maxConcurrent: 1, holdQueueOnDisconnect: true, retryDelayMs: 1 });

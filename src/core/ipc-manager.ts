@@ -10,8 +10,9 @@
  * requests survive a server restart and are sent once the new connection is `resume`d.
  */
 import { backoffDelay } from './backoff.js';
-import { Deadlines } from './deadlines.js';
+import { type DeadlineItem, Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
+import { ChunkStream, type StreamChunk } from './chunk-stream.js';
 import { Emitter } from './emitter.js';
 import { Inbound, type NotificationHandler, type RequestHandler } from './inbound.js';
 import {
@@ -40,8 +41,9 @@ import {
   notification,
   previewValue,
 } from './jsonrpc.js';
-import { type HistogramSnapshot, LatencyHistogram, RollingRate } from './metrics.js';
+import { IpcMetrics, type IpcMetricsSnapshot } from './ipc-metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
+import { RequestIds } from './recent-ids.js';
 import { SENT, type Transport } from './transport.js';
 
 export const METHOD_PROGRESS = 'notifications/progress';
@@ -87,11 +89,8 @@ export interface Progress {
   message?: string;
 }
 
-export interface StreamChunk {
-  seq: number;
-  data: string;
-  encoding?: 'utf8' | 'base64';
-}
+export type { StreamChunk } from './chunk-stream.js';
+export type { IpcMetricsSnapshot } from './ipc-metrics.js';
 
 export interface RequestOptions {
   priority?: Priority;
@@ -128,29 +127,6 @@ export type ConnectionState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
 export type { RequestContext, RequestHandler, NotificationHandler } from './inbound.js';
 
-export interface IpcMetricsSnapshot {
-  requests: number;
-  responses: number;
-  errors: number;
-  timeouts: number;
-  cancels: number;
-  retries: number;
-  lateResponses: number;
-  diagnostics: number;
-  notificationsIn: number;
-  inFlight: number;
-  queueDepth: number;
-  queueDepthByPriority: Record<Priority, number>;
-  /** Send → settle time of answered requests (ms). */
-  latency: HistogramSnapshot;
-  /** Enqueue → send time (ms). */
-  queueWait: HistogramSnapshot;
-  /** Responses per second over the rolling window. */
-  throughput: number;
-  /** Failed / settled, over the rolling window (0..1). */
-  errorRate: number;
-}
-
 export interface IpcManagerEvents extends Record<string, unknown> {
   diagnostic: Diagnostic;
   metrics: IpcMetricsSnapshot;
@@ -163,37 +139,57 @@ export interface IpcManagerEvents extends Record<string, unknown> {
 
 type Phase = 'queued' | 'in-flight' | 'retry-wait' | 'done';
 
-interface Pending {
-  method: string;
-  params: Record<string, unknown> | unknown[] | undefined;
-  options: RequestOptions;
-  priority: Priority;
-  phase: Phase;
-  id: RequestId | undefined;
-  attempt: number;
-  maxRetries: number;
-  timeoutMs: number;
-  bypass: boolean;
-  createdAt: number;
-  enqueuedAt: number;
-  sentAt: number;
-  queuedMs: number;
+/**
+ * One record per request, whatever its phase: the queue, the in-flight table and the deadline heap
+ * all hold this same object (no per-phase copies, no side maps). A class, so every request has the
+ * same shape (monomorphic property access on the hot path). Fields that only a rare path needs
+ * (the creation time, the retry budget) are derived instead of stored: the record is most of what
+ * a pending request costs in memory.
+ */
+class Pending implements DeadlineItem {
+  phase: Phase = 'queued';
+  id: number | undefined = undefined;
+  attempt = 0;
+  sentAt = 0;
+  /** Time spent queued over all attempts (ms). */
+  queuedMs = 0;
+  /** Sent, or progress or a chunk seen: the idle timeout runs from here. */
   lastActivity: number;
-  written: boolean;
-  nextSeq: number;
-  /** The hard cap (ms) and when it fires; the idle deadline is derived from lastActivity. */
-  hardMs: number;
-  hardDeadline: number;
-  /** Next time to look at this request (min of the hard and idle deadlines); see Deadlines. */
+  /** The transport took the message (a lost connection leaves its outcome unknown). */
+  written = false;
+  /** Next stream chunk expected. */
+  nextSeq = 0;
+  /** Next time to look at this request (see Deadlines); -1 in heapIndex when not scheduled. */
   deadline: number;
-  heapIndex: number;
-  retryTimer: ReturnType<typeof setTimeout> | undefined;
-  resolve: (value: unknown) => void;
-  reject: (error: IpcError) => void;
-  removeAbortListener: (() => void) | undefined;
+  heapIndex = -1;
+  retryTimer: ReturnType<typeof setTimeout> | undefined = undefined;
+  removeAbortListener: (() => void) | undefined = undefined;
+
+  constructor(
+    readonly method: string,
+    readonly params: Record<string, unknown> | unknown[] | undefined,
+    readonly options: RequestOptions,
+    readonly priority: Priority,
+    readonly bypass: boolean,
+    readonly timeoutMs: number,
+    /** The hard cap (ms) and when it fires (enqueue + hardMs); the idle deadline derives from lastActivity. */
+    readonly hardMs: number,
+    readonly hardDeadline: number,
+    /** When it (last) joined the queue. */
+    public enqueuedAt: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: IpcError) => void,
+  ) {
+    this.lastActivity = enqueuedAt;
+    this.deadline = hardDeadline;
+  }
+
+  /** When the caller made the request. */
+  get createdAt(): number {
+    return this.hardDeadline - this.hardMs;
+  }
 }
 
-const RECENT_IDS = 4096;
 const unref = (t: ReturnType<typeof setTimeout>) => {
   (t as { unref?: () => void }).unref?.();
   return t;
@@ -204,40 +200,23 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private transport: Transport | undefined;
   private _state: ConnectionState = 'idle';
   private paused = false;
-  private nextId = 1;
   private active = 0;
   private pendingWrites = 0;
   /** In-flight requests marked `longLived` (left out of the load and the metrics). */
   private longLived = 0;
   private readonly queue = new PriorityQueue<Pending>();
   private readonly inFlight = new Map<RequestId, Pending>();
-  /** Every unsettled request, whatever its phase (queued, in flight, waiting to retry). */
-  private readonly unsettled = new Set<Pending>();
-  /** Ids recently settled or abandoned, to tell late and duplicate responses from bogus ones. */
-  private readonly recent = new Map<RequestId, 'late' | 'duplicate'>();
-  private readonly recentRing: Array<RequestId | undefined> = new Array<RequestId | undefined>(RECENT_IDS);
-  private recentPos = 0;
+  /** Requests backing off before a resend (rare; the queue and inFlight hold all the others). */
+  private readonly retrying = new Set<Pending>();
+  /** Request ids, and what a response to an id nobody waits for is (late, duplicate, unknown). */
+  private readonly ids = new RequestIds();
   /** Handlers for the peer's requests and notifications (see Inbound). */
   readonly inbound = new Inbound((error) => this.onListenerError(error, 'notification'));
   private readonly trackedProgress = new Map<string | number, (progress: Progress) => void>();
 
-  // metrics
-  private readonly counters = {
-    requests: 0,
-    responses: 0,
-    errors: 0,
-    timeouts: 0,
-    cancels: 0,
-    retries: 0,
-    lateResponses: 0,
-    diagnostics: 0,
-    notificationsIn: 0,
-  };
+  private readonly metrics: IpcMetrics;
+  private readonly counters: IpcMetrics['counters'];
   private readonly deadlines: Deadlines<Pending>;
-  private readonly latency = new LatencyHistogram();
-  private readonly queueWait = new LatencyHistogram();
-  private readonly settledRate: RollingRate;
-  private readonly failedRate: RollingRate;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(transport?: Transport, options: IpcManagerOptions = {}) {
@@ -259,8 +238,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       now: options.now ?? (() => performance.now()),
       random: options.random ?? Math.random,
     };
-    this.settledRate = new RollingRate({ now: this.opts.now });
-    this.failedRate = new RollingRate({ now: this.opts.now });
+    this.metrics = new IpcMetrics(this.opts.now);
+    this.counters = this.metrics.counters;
     this.deadlines = new Deadlines<Pending>((p, now) => this.expire(p, now), this.opts.now);
     this.setRequestHandler('ping', () => ({}));
     if (transport) this.transport = transport;
@@ -373,17 +352,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   snapshot(): IpcMetricsSnapshot {
-    const settled = this.settledRate.rate();
-    return {
-      ...this.counters,
-      inFlight: this.inFlight.size - this.longLived,
-      queueDepth: this.queue.size,
-      queueDepthByPriority: this.queue.sizes(),
-      latency: this.latency.snapshot(),
-      queueWait: this.queueWait.snapshot(),
-      throughput: settled,
-      errorRate: settled > 0 ? Math.min(1, this.failedRate.rate() / settled) : 0,
-    };
+    return this.metrics.snapshot({ inFlight: this.inFlight.size - this.longLived, queueDepth: this.queue.size, queueDepthByPriority: this.queue.sizes() });
   }
 
   /**
@@ -402,7 +371,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.transport = undefined;
     this.setState('closed');
     const error = new NotConnectedError(reason);
-    for (const p of [...this.unsettled]) this.settle(p, error);
+    for (const p of this.unsettled()) this.settle(p, error);
     this.abortIncoming(reason);
     if (this.metricsTimer) clearTimeout(this.metricsTimer);
     if (transport) {
@@ -425,48 +394,26 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
     if (options.signal?.aborted) return reject(new CancelledError('Request cancelled before it was sent', { reason: abortReason(options.signal), phase: 'queued' }));
 
-    const now = this.opts.now();
-    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
-    const p: Pending = {
-      method,
-      params,
-      options,
-      priority: this.opts.priorityQueue ? (options.priority ?? 'normal') : 'normal',
-      phase: 'queued',
-      id: undefined,
-      attempt: 0,
-      maxRetries: options.maxRetries ?? this.opts.maxRetries,
-      timeoutMs,
-      bypass: options.bypassQueue === true || this.opts.bypassMethods.includes(method),
-      createdAt: now,
-      enqueuedAt: now,
-      sentAt: 0,
-      queuedMs: 0,
-      lastActivity: now,
-      written: false,
-      nextSeq: 0,
-      hardMs: 0,
-      hardDeadline: 0,
-      deadline: 0,
-      heapIndex: -1,
-      retryTimer: undefined,
-      resolve,
-      reject,
-      removeAbortListener: undefined,
-    };
-
-    if (p.bypass) {
+    const bypass = options.bypassQueue === true || this.opts.bypassMethods.includes(method);
+    // Nothing waiting and room on the wire: the request goes out at once, never touching the queue.
+    let direct = bypass;
+    if (bypass) {
       if (this._state !== 'connected') return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
-    } else if (!this.canDispatch() || this.queue.size > 0) {
-      if (this.queue.size >= this.opts.maxQueueSize) return reject(new QueueFullError(this.opts.maxQueueSize));
+    } else if (this.queue.size === 0 && this.canDispatch()) {
+      direct = true;
+    } else if (this.queue.size >= this.opts.maxQueueSize) {
+      return reject(new QueueFullError(this.opts.maxQueueSize));
     }
 
-    this.counters.requests++;
-    this.unsettled.add(p);
+    const now = this.opts.now();
+    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
     const hardMs = options.hardTimeoutMs ?? this.opts.hardTimeoutMs ?? timeoutMs * DEFAULTS.queue.hardTimeoutFactor;
-    p.hardMs = hardMs;
-    p.hardDeadline = now + hardMs;
-    this.deadlines.set(p, p.hardDeadline);
+    const priority = this.opts.priorityQueue ? (options.priority ?? 'normal') : 'normal';
+    const p = new Pending(method, params, options, priority, bypass, timeoutMs, hardMs, now + hardMs, now, resolve, reject);
+    this.counters.requests++;
+    // Set once: the earlier of the hard cap and the idle timeout of a request sent now. A request
+    // that waits in the queue or makes progress is looked at again when this passes (see expire).
+    this.deadlines.set(p, Math.min(p.hardDeadline, now + timeoutMs));
     if (options.signal) {
       const signal = options.signal;
       const onAbort = () => this.cancel(p, abortReason(signal));
@@ -474,7 +421,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       p.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
     }
 
-    if (p.bypass) this.send(p);
+    if (direct) this.send(p, now);
     else {
       this.queue.push(p, p.priority);
       this.pump();
@@ -492,15 +439,15 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private pump(): void {
+    if (this.queue.size === 0) return;
     while (this.queue.size > 0 && this.canDispatch()) {
-      this.send(this.queue.shift()!);
+      this.send(this.queue.shift()!, this.opts.now());
     }
   }
 
-  private send(p: Pending): void {
+  private send(p: Pending, now: number): void {
     const transport = this.transport!;
-    const now = this.opts.now();
-    const id = this.nextId++;
+    const id = this.ids.issue();
     p.id = id;
     p.phase = 'in-flight';
     p.sentAt = now;
@@ -509,18 +456,22 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     p.nextSeq = 0;
     const waited = now - p.enqueuedAt;
     p.queuedMs += waited;
-    this.queueWait.record(waited);
+    this.metrics.sent(waited);
     this.inFlight.set(id, p);
     if (!p.bypass) this.active++;
-    if (p.options.longLived) this.longLived++;
-    this.deadlines.set(p, Math.min(p.hardDeadline, now + p.timeoutMs));
+    const options = p.options;
+    if (options.longLived) this.longLived++;
+    // The idle timeout runs from now: only a request that waited (queued, or backing off before a
+    // resend) can have its deadline beyond it. A direct send keeps the one set at enqueue.
+    const idleAt = now + p.timeoutMs;
+    if (p.deadline > idleAt) this.deadlines.set(p, idleAt);
 
     let params = p.params;
-    if (p.options.onProgress || p.options.onChunk) {
+    if (options.onProgress || options.onChunk) {
       const base = (params && !Array.isArray(params) ? params : {}) as Record<string, unknown>;
       const meta = { ...(base._meta as Record<string, unknown> | undefined) };
-      if (p.options.onProgress) meta.progressToken = id;
-      if (p.options.onChunk) meta.streamToken = id;
+      if (options.onProgress) meta.progressToken = id;
+      if (options.onChunk) meta.streamToken = id;
       params = { ...base, _meta: meta };
     }
     const message: JsonRpcRequest = params === undefined ? { jsonrpc: '2.0', id, method: p.method } : { jsonrpc: '2.0', id, method: p.method, params };
@@ -604,28 +555,26 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   /** Removes a request from whichever structure holds it, clears its timers and settles it. */
-  private settle(p: Pending, outcome: IpcError | { result: unknown }, remember: 'late' | 'duplicate' = 'duplicate'): void {
+  private settle(p: Pending, outcome: IpcError, remember?: 'late'): void;
+  private settle(p: Pending, outcome: undefined, remember: undefined, result: unknown, now: number): void;
+  private settle(p: Pending, error: IpcError | undefined, remember?: 'late', result?: unknown, now?: number): void {
     if (p.phase === 'done') return;
     if (p.phase === 'queued') this.queue.remove(p);
-    if (p.phase === 'in-flight') this.detachInFlight(p);
-    if (p.id !== undefined) this.remember(p.id, remember);
+    else if (p.phase === 'in-flight') this.detachInFlight(p);
+    else this.retrying.delete(p);
+    // Only abandoned ids need remembering (a late answer may still come); answered ones are told
+    // apart by the id watermark.
+    if (remember === 'late' && p.id !== undefined) this.ids.abandon(p.id);
     p.phase = 'done';
-    this.unsettled.delete(p);
     this.deadlines.delete(p);
-    clearTimeout(p.retryTimer);
-    p.removeAbortListener?.();
-    if (outcome instanceof IpcError) {
-      // A cancel is the caller's choice, counted in `cancels`: neither an error nor a settled call
-      // (it would make the error rate say the server is failing when the user only changed their mind).
-      if (outcome.code !== 'Cancelled') {
-        this.counters.errors++;
-        this.failedRate.mark();
-        this.settledRate.mark();
-      }
-      p.reject(outcome);
+    if (p.retryTimer !== undefined) clearTimeout(p.retryTimer);
+    if (p.removeAbortListener !== undefined) p.removeAbortListener();
+    if (error !== undefined) {
+      this.metrics.failed(error.code === 'Cancelled');
+      p.reject(error);
     } else {
-      this.settledRate.mark();
-      p.resolve(outcome.result);
+      this.metrics.succeeded(now);
+      p.resolve(result);
     }
     this.pump();
     this.metricsChanged();
@@ -635,31 +584,29 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (p.id !== undefined) this.inFlight.delete(p.id);
     if (!p.bypass) this.active--;
     if (p.options.longLived) this.longLived--;
-    if (p.heapIndex >= 0) this.deadlines.set(p, p.hardDeadline); // no idle timeout while not in flight
+    // Its deadline stays: expire() skips the idle timeout of a request that is not in flight.
     p.phase = 'retry-wait';
   }
 
-  /** Recently settled ids (a ring, so forgetting the oldest is O(1)): tells late responses from unknown ones. */
-  private remember(id: RequestId, why: 'late' | 'duplicate'): void {
-    const evicted = this.recentRing[this.recentPos];
-    if (evicted !== undefined) this.recent.delete(evicted);
-    this.recentRing[this.recentPos] = id;
-    this.recentPos = (this.recentPos + 1) % RECENT_IDS;
-    this.recent.set(id, why);
+  /** Every unsettled request, whatever its phase (a copy: settling them changes the structures). */
+  private unsettled(): Pending[] {
+    return [...this.inFlight.values(), ...this.queue, ...this.retrying];
   }
 
   /** A retryable failure: back off and queue again at the front, or fail with `error`. */
   private retryOrFail(p: Pending, error: IpcError, retryable: boolean): void {
-    if (retryable && p.attempt < p.maxRetries && this._state !== 'closed' && (this.transport || this.opts.holdQueueOnDisconnect)) {
-      if (p.id !== undefined) this.remember(p.id, 'late');
+    if (retryable && p.attempt < (p.options.maxRetries ?? this.opts.maxRetries) && this._state !== 'closed' && (this.transport || this.opts.holdQueueOnDisconnect)) {
+      if (p.id !== undefined) this.ids.abandon(p.id);
       const delay = backoffDelay(p.attempt, { initialMs: this.opts.retryDelayMs, maxMs: this.opts.retryMaxDelayMs }, this.opts.random);
       p.attempt++;
       p.phase = 'retry-wait';
+      this.retrying.add(p);
       this.counters.retries++;
       p.retryTimer = unref(
         setTimeout(() => {
           p.retryTimer = undefined;
           if (p.phase !== 'retry-wait') return;
+          this.retrying.delete(p);
           p.phase = 'queued';
           p.enqueuedAt = this.opts.now();
           this.queue.pushFront(p, p.priority);
@@ -687,7 +634,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   /** Fails every request that is not in flight (queued or waiting to retry): none of them was sent. */
   private failQueued(error: IpcError): void {
     const queuedError = error.code === 'NotConnected' ? error : new NotConnectedError(`Not sent: ${error.message}`);
-    for (const p of [...this.unsettled]) if (p.phase !== 'in-flight') this.settle(p, queuedError);
+    for (const p of [...this.queue, ...this.retrying]) this.settle(p, queuedError);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -703,18 +650,18 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const id = message.id;
     const p = id === null ? undefined : this.inFlight.get(id);
     if (!p) {
-      const why = id === null ? undefined : this.recent.get(id);
+      const why = this.ids.classify(id);
       if (why === 'late') this.counters.lateResponses++;
-      this.diagnose({ kind: 'unknown-id', id, reason: why ?? 'unknown', preview: previewValue(message) });
+      this.diagnose({ kind: 'unknown-id', id, reason: why, preview: previewValue(message) });
       return;
     }
-    this.counters.responses++;
-    this.latency.record(this.opts.now() - p.sentAt);
+    const now = this.opts.now();
+    this.metrics.answered(now - p.sentAt);
     if (isFailure(message)) {
       const { code, message: text, data } = message.error;
       this.settle(p, code === RpcCode.InvalidParams ? new InvalidParamsError(text, data) : new ServerError(text, code, data));
     } else {
-      this.settle(p, { result: message.result });
+      this.settle(p, undefined, undefined, message.result, now);
     }
   }
 
@@ -756,7 +703,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const token = params.progressToken;
     const tracked = typeof token === 'string' || typeof token === 'number' ? this.trackedProgress.get(token) : undefined;
     // Progress racing a cancel or a timeout is expected (the peer had not seen it yet): not a diagnostic.
-    if (!tracked && (typeof token === 'number' || typeof token === 'string') && !this.inFlight.has(token) && this.recent.has(token)) return;
+    if (!tracked && (typeof token === 'number' || typeof token === 'string') && !this.inFlight.has(token) && this.ids.issued(token)) return;
     const p = tracked ? undefined : this.byToken(METHOD_PROGRESS, token);
     const listener = tracked ?? p?.options.onProgress;
     if (!listener) return;
@@ -845,55 +792,4 @@ function abortReason(signal: AbortSignal): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error && r.name !== 'AbortError') return r.message;
   return 'aborted';
-}
-
-/** Buffers chunks for one async-iterator consumer. */
-class ChunkStream implements AsyncIterable<StreamChunk> {
-  private readonly buffered: StreamChunk[] = [];
-  private waiter: { resolve: (r: IteratorResult<StreamChunk>) => void; reject: (e: unknown) => void } | undefined;
-  private done = false;
-  private error: IpcError | undefined;
-
-  push(chunk: StreamChunk): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve({ value: chunk, done: false });
-    } else this.buffered.push(chunk);
-  }
-
-  end(): void {
-    this.done = true;
-    this.flushWaiter();
-  }
-
-  fail(error: IpcError): void {
-    this.error = error;
-    this.done = true;
-    this.flushWaiter();
-  }
-
-  private flushWaiter(): void {
-    if (!this.waiter || this.buffered.length > 0) return;
-    const w = this.waiter;
-    this.waiter = undefined;
-    if (this.error) w.reject(this.error);
-    else w.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamChunk> {
-    return {
-      next: () => {
-        const chunk = this.buffered.shift();
-        if (chunk) return Promise.resolve({ value: chunk, done: false });
-        if (this.done) return this.error ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
-      },
-      return: () => {
-        this.buffered.length = 0;
-        this.done = true;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
-  }
 }

@@ -139,56 +139,66 @@ export interface IpcManagerEvents extends Record<string, unknown> {
 
 type Phase = 'queued' | 'in-flight' | 'retry-wait' | 'done';
 
+/** Pending.flags bits. */
+const BYPASS = 1;
+/** The transport took the message (a lost connection leaves its outcome unknown). */
+const WRITTEN = 2;
+
+/** What only some requests need — retries, progress, streams, an abort signal — made on first use. */
+interface PendingMore {
+  attempt: number;
+  /** Time spent queued by earlier attempts (ms). */
+  queuedMs: number;
+  /** Last progress or chunk (0: none); the idle timeout runs from the later of this and the send. */
+  activeAt: number;
+  /** Next stream chunk expected. */
+  nextSeq: number;
+  retryTimer: ReturnType<typeof setTimeout> | undefined;
+  removeAbortListener: (() => void) | undefined;
+}
+
 /**
  * One record per request, whatever its phase: the queue, the in-flight table and the deadline heap
- * all hold this same object (no per-phase copies, no side maps). A class, so every request has the
- * same shape (monomorphic property access on the hot path). Fields that only a rare path needs
- * (the creation time, the retry budget) are derived instead of stored: the record is most of what
- * a pending request costs in memory.
+ * all hold this same object (no per-phase copies, no side maps). It is most of what a pending
+ * request costs in memory, so it keeps only what every request needs: timeouts and priority are
+ * read from the caller's options when needed, flags share one small integer, and what only some
+ * requests need lives in `more`. A class, so every request has the same shape (monomorphic
+ * property access on the hot path).
  */
 class Pending implements DeadlineItem {
   phase: Phase = 'queued';
   id: number | undefined = undefined;
-  attempt = 0;
-  sentAt = 0;
-  /** Time spent queued over all attempts (ms). */
-  queuedMs = 0;
-  /** Sent, or progress or a chunk seen: the idle timeout runs from here. */
-  lastActivity: number;
-  /** The transport took the message (a lost connection leaves its outcome unknown). */
-  written = false;
-  /** Next stream chunk expected. */
-  nextSeq = 0;
-  /** Next time to look at this request (see Deadlines); -1 in heapIndex when not scheduled. */
-  deadline: number;
   heapIndex = -1;
-  retryTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  removeAbortListener: (() => void) | undefined = undefined;
+  /** While queued: when it joined the queue. Once sent: when it was sent. */
+  at: number;
+  flags: number;
+  more: PendingMore | undefined = undefined;
 
   constructor(
     readonly method: string,
     readonly params: Record<string, unknown> | unknown[] | undefined,
     readonly options: RequestOptions,
-    readonly priority: Priority,
-    readonly bypass: boolean,
-    readonly timeoutMs: number,
-    /** The hard cap (ms) and when it fires (enqueue + hardMs); the idle deadline derives from lastActivity. */
-    readonly hardMs: number,
-    readonly hardDeadline: number,
-    /** When it (last) joined the queue. */
-    public enqueuedAt: number,
+    /**
+     * When the caller made the request, in whole ms (rounded up): a small integer is stored in the
+     * record itself, a fraction would take a 16-byte box. The hard cap is a safety net; a
+     * sub-millisecond shift of it does not matter.
+     */
+    readonly createdAt: number,
+    now: number,
+    bypass: boolean,
+    /**
+     * Settles the caller's promise; a failure is passed as a rejected promise, which the caller's
+     * promise adopts. Keeping only `resolve` lets the `reject` function (and its memory) go at once.
+     */
     readonly resolve: (value: unknown) => void,
-    readonly reject: (error: IpcError) => void,
   ) {
-    this.lastActivity = enqueuedAt;
-    this.deadline = hardDeadline;
-  }
-
-  /** When the caller made the request. */
-  get createdAt(): number {
-    return this.hardDeadline - this.hardMs;
+    this.at = now;
+    this.flags = bypass ? BYPASS : 0;
   }
 }
+
+/** The options of a request made without any (shared, so a call without options allocates none). */
+const NO_OPTIONS: RequestOptions = Object.freeze({});
 
 const unref = (t: ReturnType<typeof setTimeout>) => {
   (t as { unref?: () => void }).unref?.();
@@ -292,8 +302,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   /** Sends a request and resolves with its result. Rejects only with IpcError subclasses. */
-  request<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions = {}): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.enqueue(method, params, options, resolve as (v: unknown) => void, reject));
+  request<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions = NO_OPTIONS): Promise<T> {
+    return new Promise<T>((resolve) => this.enqueue(method, params, options, resolve as (v: unknown) => void));
   }
 
   /** A request whose result may arrive in ordered chunks, consumable as an async iterator. */
@@ -383,13 +393,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   // ---------------------------------------------------------------- sending
 
-  private enqueue(
-    method: string,
-    params: Pending['params'],
-    options: RequestOptions,
-    resolve: (v: unknown) => void,
-    reject: (e: IpcError) => void,
-  ): void {
+  private enqueue(method: string, params: Pending['params'], options: RequestOptions, resolve: (v: unknown) => void): void {
+    const reject = (error: IpcError) => resolve(Promise.reject(error));
     if (this._state === 'closed') return reject(new NotConnectedError('IpcManager is closed'));
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
     if (options.signal?.aborted) return reject(new CancelledError('Request cancelled before it was sent', { reason: abortReason(options.signal), phase: 'queued' }));
@@ -406,27 +411,51 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     }
 
     const now = this.opts.now();
-    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
-    const hardMs = options.hardTimeoutMs ?? this.opts.hardTimeoutMs ?? timeoutMs * DEFAULTS.queue.hardTimeoutFactor;
-    const priority = this.opts.priorityQueue ? (options.priority ?? 'normal') : 'normal';
-    const p = new Pending(method, params, options, priority, bypass, timeoutMs, hardMs, now + hardMs, now, resolve, reject);
+    const p = new Pending(method, params, options, Math.ceil(now), now, bypass, resolve);
     this.counters.requests++;
     // Set once: the earlier of the hard cap and the idle timeout of a request sent now. A request
     // that waits in the queue or makes progress is looked at again when this passes (see expire).
-    this.deadlines.set(p, Math.min(p.hardDeadline, now + timeoutMs));
+    this.deadlines.set(p, Math.min(this.hardDeadline(p), now + this.timeoutOf(p)));
     if (options.signal) {
       const signal = options.signal;
       const onAbort = () => this.cancel(p, abortReason(signal));
       signal.addEventListener('abort', onAbort, { once: true });
-      p.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+      this.more(p).removeAbortListener = () => signal.removeEventListener('abort', onAbort);
     }
 
     if (direct) this.send(p, now);
     else {
-      this.queue.push(p, p.priority);
+      this.queue.push(p, this.priorityOf(p));
       this.pump();
     }
     this.metricsChanged();
+  }
+
+  private timeoutOf(p: Pending): number {
+    return p.options.timeoutMs ?? this.opts.timeoutMs;
+  }
+
+  private hardTimeoutOf(p: Pending): number {
+    return p.options.hardTimeoutMs ?? this.opts.hardTimeoutMs ?? this.timeoutOf(p) * DEFAULTS.queue.hardTimeoutFactor;
+  }
+
+  private hardDeadline(p: Pending): number {
+    return p.createdAt + this.hardTimeoutOf(p);
+  }
+
+  private priorityOf(p: Pending): Priority {
+    return this.opts.priorityQueue ? (p.options.priority ?? 'normal') : 'normal';
+  }
+
+  private more(p: Pending): PendingMore {
+    // Made after the first send, it starts with that attempt's queueing time (see queuedMsOf).
+    const queuedMs = p.phase === 'queued' ? 0 : Math.max(0, p.at - p.createdAt);
+    return (p.more ??= { attempt: 0, queuedMs, activeAt: 0, nextSeq: 0, retryTimer: undefined, removeAbortListener: undefined });
+  }
+
+  /** Time a sent request spent queued, over all its attempts. */
+  private queuedMsOf(p: Pending): number {
+    return p.more ? p.more.queuedMs : Math.max(0, p.at - p.createdAt);
   }
 
   private canDispatch(): boolean {
@@ -450,21 +479,23 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const id = this.ids.issue();
     p.id = id;
     p.phase = 'in-flight';
-    p.sentAt = now;
-    p.lastActivity = now;
-    p.written = false;
-    p.nextSeq = 0;
-    const waited = now - p.enqueuedAt;
-    p.queuedMs += waited;
-    this.metrics.sent(waited);
+    this.metrics.sent(now - p.at);
+    const more = p.more;
+    if (more !== undefined) {
+      more.queuedMs += now - p.at;
+      more.activeAt = 0;
+      more.nextSeq = 0;
+    }
+    p.at = now;
+    p.flags &= ~WRITTEN;
     this.inFlight.set(id, p);
-    if (!p.bypass) this.active++;
+    if ((p.flags & BYPASS) === 0) this.active++;
     const options = p.options;
     if (options.longLived) this.longLived++;
     // The idle timeout runs from now: only a request that waited (queued, or backing off before a
     // resend) can have its deadline beyond it. A direct send keeps the one set at enqueue.
-    const idleAt = now + p.timeoutMs;
-    if (p.deadline > idleAt) this.deadlines.set(p, idleAt);
+    const idleAt = now + this.timeoutOf(p);
+    if (this.deadlines.deadlineOf(p) > idleAt) this.deadlines.set(p, idleAt);
 
     let params = p.params;
     if (options.onProgress || options.onChunk) {
@@ -483,14 +514,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       sent = Promise.reject(error);
     }
     if (sent === SENT) {
-      p.written = true; // handed over, channel not full: nothing to wait for (see SENT)
+      p.flags |= WRITTEN; // handed over, channel not full: nothing to wait for (see SENT)
       return;
     }
     this.pendingWrites++;
     sent.then(
       () => {
         this.pendingWrites--;
-        if (p.id === id) p.written = true;
+        if (p.id === id) p.flags |= WRITTEN;
         this.pump();
       },
       (error: unknown) => {
@@ -509,11 +540,13 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   /** A request's deadline passed: time it out (hard cap, or idle without progress) or look again later. */
   private expire(p: Pending, now: number): void {
     if (p.phase === 'done') return;
-    if (now + 1 >= p.hardDeadline) return this.timeout(p, 'hard', p.hardMs);
-    if (p.phase !== 'in-flight') return this.deadlines.set(p, p.hardDeadline);
-    const idleAt = p.lastActivity + p.timeoutMs; // progress and chunks move lastActivity
-    if (now + 1 >= idleAt) return this.timeout(p, 'idle', p.timeoutMs);
-    this.deadlines.set(p, Math.min(p.hardDeadline, idleAt));
+    const hardDeadline = this.hardDeadline(p);
+    if (now + 1 >= hardDeadline) return this.timeout(p, 'hard', this.hardTimeoutOf(p));
+    if (p.phase !== 'in-flight') return this.deadlines.set(p, hardDeadline);
+    const timeoutMs = this.timeoutOf(p);
+    const idleAt = Math.max(p.at, p.more?.activeAt ?? 0) + timeoutMs; // progress and chunks move activeAt
+    if (now + 1 >= idleAt) return this.timeout(p, 'idle', timeoutMs);
+    this.deadlines.set(p, Math.min(hardDeadline, idleAt));
   }
 
   // ---------------------------------------------------------------- settling
@@ -522,8 +555,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (p.phase === 'done') return;
     const now = this.opts.now();
     const phase = p.phase === 'in-flight' ? 'in-flight' : 'queued';
-    const inFlightMs = phase === 'in-flight' ? now - p.sentAt : 0;
-    const queuedMs = phase === 'in-flight' ? p.queuedMs : now - p.createdAt;
+    const inFlightMs = phase === 'in-flight' ? now - p.at : 0;
+    const queuedMs = phase === 'in-flight' ? this.queuedMsOf(p) : now - p.createdAt;
     this.counters.timeouts++;
     if (phase === 'in-flight') this.sendCancel(p, `Timed out after ${Math.round(timeoutMs)} ms`);
     this.settle(
@@ -567,11 +600,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (remember === 'late' && p.id !== undefined) this.ids.abandon(p.id);
     p.phase = 'done';
     this.deadlines.delete(p);
-    if (p.retryTimer !== undefined) clearTimeout(p.retryTimer);
-    if (p.removeAbortListener !== undefined) p.removeAbortListener();
+    const more = p.more;
+    if (more !== undefined) {
+      if (more.retryTimer !== undefined) clearTimeout(more.retryTimer);
+      more.removeAbortListener?.();
+    }
     if (error !== undefined) {
       this.metrics.failed(error.code === 'Cancelled');
-      p.reject(error);
+      p.resolve(Promise.reject(error));
     } else {
       this.metrics.succeeded(now);
       p.resolve(result);
@@ -582,7 +618,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
-    if (!p.bypass) this.active--;
+    if ((p.flags & BYPASS) === 0) this.active--;
     if (p.options.longLived) this.longLived--;
     // Its deadline stays: expire() skips the idle timeout of a request that is not in flight.
     p.phase = 'retry-wait';
@@ -595,21 +631,23 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   /** A retryable failure: back off and queue again at the front, or fail with `error`. */
   private retryOrFail(p: Pending, error: IpcError, retryable: boolean): void {
-    if (retryable && p.attempt < (p.options.maxRetries ?? this.opts.maxRetries) && this._state !== 'closed' && (this.transport || this.opts.holdQueueOnDisconnect)) {
+    const attempt = p.more?.attempt ?? 0;
+    if (retryable && attempt < (p.options.maxRetries ?? this.opts.maxRetries) && this._state !== 'closed' && (this.transport || this.opts.holdQueueOnDisconnect)) {
       if (p.id !== undefined) this.ids.abandon(p.id);
-      const delay = backoffDelay(p.attempt, { initialMs: this.opts.retryDelayMs, maxMs: this.opts.retryMaxDelayMs }, this.opts.random);
-      p.attempt++;
+      const delay = backoffDelay(attempt, { initialMs: this.opts.retryDelayMs, maxMs: this.opts.retryMaxDelayMs }, this.opts.random);
+      const more = this.more(p);
+      more.attempt++;
       p.phase = 'retry-wait';
       this.retrying.add(p);
       this.counters.retries++;
-      p.retryTimer = unref(
+      more.retryTimer = unref(
         setTimeout(() => {
-          p.retryTimer = undefined;
+          more.retryTimer = undefined;
           if (p.phase !== 'retry-wait') return;
           this.retrying.delete(p);
           p.phase = 'queued';
-          p.enqueuedAt = this.opts.now();
-          this.queue.pushFront(p, p.priority);
+          p.at = this.opts.now();
+          this.queue.pushFront(p, this.priorityOf(p));
           this.pump();
         }, delay),
       );
@@ -619,11 +657,11 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private lostInFlight(p: Pending, error: IpcError): void {
-    const written = p.written;
+    const written = (p.flags & WRITTEN) !== 0;
     this.detachInFlight(p);
     // A written request may have run: only resend it if the caller says that is safe. Never once
     // chunks were delivered: the caller has them, and a resend would deliver them again from seq 0.
-    const retryable = (!written || p.options.retryable === true) && p.nextSeq === 0;
+    const retryable = (!written || p.options.retryable === true) && (p.more?.nextSeq ?? 0) === 0;
     const failure =
       error instanceof ServerCrashedError && written
         ? new ServerCrashedError(`${error.message}; outcome of ${p.method} unknown`, { ...error.data, outcomeUnknown: true })
@@ -656,7 +694,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       return;
     }
     const now = this.opts.now();
-    this.metrics.answered(now - p.sentAt);
+    this.metrics.answered(now - p.at);
     if (isFailure(message)) {
       const { code, message: text, data } = message.error;
       this.settle(p, code === RpcCode.InvalidParams ? new InvalidParamsError(text, data) : new ServerError(text, code, data));
@@ -707,7 +745,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const p = tracked ? undefined : this.byToken(METHOD_PROGRESS, token);
     const listener = tracked ?? p?.options.onProgress;
     if (!listener) return;
-    if (p) p.lastActivity = this.opts.now();
+    if (p) this.more(p).activeAt = this.opts.now();
     const progress: Progress = { progress: Number(params.progress) };
     if (typeof params.total === 'number') progress.total = params.total;
     if (typeof params.message === 'string') progress.message = params.message;
@@ -721,13 +759,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private routeChunk(params: Record<string, unknown>): void {
     const p = this.byToken(METHOD_STREAM_CHUNK, params.streamToken);
     if (!p?.options.onChunk) return;
-    p.lastActivity = this.opts.now();
-    if (params.seq !== p.nextSeq || typeof params.data !== 'string') {
+    const more = this.more(p);
+    more.activeAt = this.opts.now();
+    if (params.seq !== more.nextSeq || typeof params.data !== 'string') {
       this.sendCancel(p, 'stream out of order');
-      this.settle(p, new ProtocolError(`Stream chunk out of order for ${p.method}: expected seq ${p.nextSeq}, got ${previewValue(params.seq)}`), 'late');
+      this.settle(p, new ProtocolError(`Stream chunk out of order for ${p.method}: expected seq ${more.nextSeq}, got ${previewValue(params.seq)}`), 'late');
       return;
     }
-    p.nextSeq++;
+    more.nextSeq++;
     const chunk: StreamChunk = { seq: params.seq, data: params.data };
     if (params.encoding === 'base64') chunk.encoding = 'base64';
     try {

@@ -50,9 +50,9 @@ import {
 import { type Diagnostic, previewValue } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
-import type { ResourceManager } from './resource-manager.js';
+import { ProcessManager, type ProcessManagerOptions, type ProcessTransport, type ProcessTransportFactory } from './process-manager.js';
 import type { StdioTransport } from './stdio-transport.js';
+import type { ResourceManager } from './resource-manager.js';
 
 export interface McpServerConfig {
   command: string;
@@ -125,9 +125,22 @@ export interface McpBridgeEvents extends Record<string, unknown> {
   log: LogMessage;
 }
 
-export interface BridgeOptions {
+export interface BridgeOptions<T extends ProcessTransport = StdioTransport> {
   resources?: ResourceManager;
   clientInfo?: { name: string; version: string };
+  /**
+   * Makes the transport of each (re)spawn, handed to the ProcessManager. With a scripted transport
+   * (e.g. one over a MemoryTransport pair) the bridge's restart, health, retry and validation
+   * policies run in unit tests without a child process.
+   * @default a StdioTransport on the config's command
+   */
+  createTransport?: ProcessTransportFactory<T>;
+  /**
+   * The engine's clock (ms) and retry jitter (fake timers in tests).
+   * @default performance.now() and Math.random
+   */
+  now?: () => number;
+  random?: () => number;
 }
 
 /** Characters of a log message's data kept in the event history's line. */
@@ -156,15 +169,16 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
   emergency: 'error',
 };
 
-export class McpBridge extends Emitter<McpBridgeEvents> {
+export class McpBridge<T extends ProcessTransport = StdioTransport> extends Emitter<McpBridgeEvents> {
   readonly name: string;
   readonly ipc: IpcManager;
-  readonly process: ProcessManager;
+  readonly process: ProcessManager<T>;
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
   private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-  private readonly validators = new Map<string, ValidateFunction>();
+  /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
+  private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
   private readonly retryableTools: Set<string>;
   private readonly tools: ListCache<ToolInfo>;
@@ -180,12 +194,17 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
   private diagnosticBudget = { windowStart: 0, count: 0, suppressed: 0 };
 
-  constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
+  constructor(name: string, config: McpServerConfig, options: BridgeOptions<T> = {}) {
     super();
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);
-    this.ipc = new IpcManager(undefined, { ...config.queue, holdQueueOnDisconnect: true });
+    this.ipc = new IpcManager(undefined, {
+      ...config.queue,
+      holdQueueOnDisconnect: true,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
     this.session = new McpSession(this.ipc, {
       clientInfo: options.clientInfo ?? CLIENT_INFO,
       capabilities: config.capabilities,
@@ -205,7 +224,9 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     this.resources = new ListCache(() => this.fetchList<ResourceInfo>('resources/list', 'resources'));
     this.templates = new ListCache(() => this.fetchList<ResourceTemplateInfo>('resources/templates/list', 'resourceTemplates'));
     this.prompts = new ListCache(() => this.fetchList<PromptInfo>('prompts/list', 'prompts'));
-    this.process = new ProcessManager(
+    // A factory in the config's process section (typed for the default transport) yields to the injected one.
+    const { createTransport: configured, ...processConfig } = config.process ?? {};
+    this.process = new ProcessManager<T>(
       name,
       { command: config.command, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
@@ -213,7 +234,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
         drain: (timeoutMs) => this.drain(timeoutMs),
       },
-      { ...config.process, resources: options.resources },
+      { ...processConfig, resources: options.resources, createTransport: options.createTransport ?? (configured as ProcessTransportFactory<T> | undefined) },
     );
     this.wireEvents();
     if (config.roots) this.roots = config.roots;
@@ -504,19 +525,26 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     }
     const annotated = info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true;
     const retryable = options.retryable ?? (annotated || this.retryableTools.has(tool));
-    // One object per call (the hot path); IpcManager ignores the bridge-only keys.
-    return options.retryable === retryable ? options : { ...options, retryable };
+    // The caller's own object whenever it already says the right thing — an unset `retryable` says
+    // "no" (IpcManager resends written requests only on `true`) — so the hot path copies nothing;
+    // IpcManager ignores the bridge-only keys.
+    return retryable === (options.retryable === true) ? options : { ...options, retryable };
   }
 
   private validate(tool: ToolInfo, args: Record<string, unknown>): void {
     let check = this.validators.get(tool.name);
-    if (!check) {
+    if (check === undefined) {
       try {
-        check = this.ajv.compile(tool.inputSchema);
+        // Compiled once per tool list; a schema that accepts every object is not run at all.
+        check = acceptsAnyObject(tool.inputSchema) ? null : this.ajv.compile(tool.inputSchema);
       } catch {
         return; // a schema ajv cannot compile is the server's problem; let the server judge the arguments
       }
       this.validators.set(tool.name, check);
+    }
+    if (check === null) {
+      if (typeof args === 'object' && args !== null && !Array.isArray(args)) return;
+      throw new InvalidParamsError(`Invalid arguments for ${tool.name}: (arguments) must be object`, { tool: tool.name, errors: [{ instancePath: '', keyword: 'type', message: 'must be object' }] });
     }
     if (check(args)) return;
     const errors = (check.errors ?? []).map((e) => `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}`);
@@ -542,7 +570,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   }
 
   /** Runs after every spawn: attach the new transport, settle the era, resume the queue, restore state. */
-  private async handshake(transport: StdioTransport): Promise<void> {
+  private async handshake(transport: ProcessTransport): Promise<void> {
     this.closeListen();
     this.identity = undefined;
     await this.ipc.attach(transport, { paused: true, started: true });
@@ -774,4 +802,22 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/**
+ * Whether an input schema accepts every arguments object — `{}`, `{type: "object"}`, with
+ * `properties: {}` and no other keyword — so that checking arguments against it can be skipped
+ * (the arguments are always an object). Anything else (required, additionalProperties, $ref, …)
+ * is compiled and run.
+ */
+export function acceptsAnyObject(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return false;
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'type' && value === 'object') continue;
+    if (key === 'properties' && typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0) continue;
+    // Annotations that never reject anything.
+    if (key === '$schema' || key === 'title' || key === 'description' || key === '$comment') continue;
+    return false;
+  }
+  return true;
 }

@@ -33,12 +33,20 @@ export interface LineDecoderOptions {
   /** Called for every non-blank line, without its newline (and without a trailing `\r`). */
   onLine: (line: string, bytes: number) => void;
   onOversized?: (info: OversizedLine) => void;
+  /**
+   * Whether the producer may reuse a chunk's memory after `push` returns, so that the unfinished
+   * rest of a line must be copied before it is kept. Node streams hand over a fresh Buffer per
+   * read: `false` there spares a copy of every message that spans chunks (all large results).
+   * @default true
+   */
+  reusesChunks?: boolean;
 }
 
 export class LineDecoder {
   private readonly max: number;
   private readonly onLine: LineDecoderOptions['onLine'];
   private readonly onOversized: NonNullable<LineDecoderOptions['onOversized']>;
+  private readonly copyRetained: boolean;
   /** BOMs are stripped per line (deliver), not only where a decode call starts: lines decode alike however they were chunked. */
   private readonly text = new TextDecoder('utf-8', { ignoreBOM: true });
   private pieces: Uint8Array[] = [];
@@ -50,6 +58,7 @@ export class LineDecoder {
     this.max = options.maxLineBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.onLine = options.onLine;
     this.onOversized = options.onOversized ?? (() => undefined);
+    this.copyRetained = options.reusesChunks ?? true;
   }
 
   /** Bytes held for an unfinished line (bounded by `maxLineBytes`). */
@@ -133,7 +142,7 @@ export class LineDecoder {
       return;
     }
     // Keep a view of a line that ends within this chunk; copy a piece that must outlive the call.
-    this.pieces.push(retained ? slice.slice() : slice);
+    this.pieces.push(retained && this.copyRetained ? slice.slice() : slice);
     this.pending += slice.length;
   }
 

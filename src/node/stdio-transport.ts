@@ -289,6 +289,7 @@ export class StdioTransport implements Transport {
     };
     const decoder = new LineDecoder({
       maxLineBytes: this.opts.maxMessageBytes,
+      reusesChunks: false, // a child's stdout gives a fresh Buffer per read
       onLine: (line, bytes) => decodeInto(line, bytes, sink),
       onOversized: ({ bytes, limit, head, tail }) => {
         const d: Diagnostic = { kind: 'oversized', bytes, limit, preview: preview(head) };

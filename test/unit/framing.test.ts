@@ -447,3 +447,15 @@ describe('LineDecoder: whole lines of a chunk decoded together', () => {
     expect(oversized).toEqual([expect.objectContaining({ bytes: 20, limit: 8 })]);
   });
 });
+
+describe('LineDecoder: reusesChunks', () => {
+  it('keeps views of the chunks it was given when the producer never reuses them (no copy)', () => {
+    const lines: string[] = [];
+    const decoder = new LineDecoder({ reusesChunks: false, onLine: (line) => lines.push(line) });
+    const first = bytesOf('{"a":');
+    decoder.push(first);
+    first[2] = 0x41; // 'A': visible only because the decoder kept a view, not a copy
+    decoder.push(bytesOf('1}\n'));
+    expect(lines).toEqual(['{"A":1}']);
+  });
+});

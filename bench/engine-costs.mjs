@@ -18,9 +18,6 @@ import { dirname, join, resolve } from 'node:path';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ECHO = join(HERE, '..', 'test', 'fixtures', 'echo-server.mjs');
 
-if (process.argv[2] === '--worker') await worker(...process.argv.slice(3));
-else await main(process.argv.slice(2));
-
 async function main(argv) {
   const libs = [];
   let rounds = 5;
@@ -184,3 +181,6 @@ async function bridge(lib, command, args, queue) {
     stop: () => b.stop(),
   };
 }
+
+if (process.argv[2] === '--worker') await worker(...process.argv.slice(3));
+else await main(process.argv.slice(2));

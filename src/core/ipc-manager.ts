@@ -43,7 +43,7 @@ import {
 } from './jsonrpc.js';
 import { IpcMetrics, type IpcMetricsSnapshot } from './ipc-metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
-import { RequestIds } from './recent-ids.js';
+import { RequestIds } from './request-ids.js';
 import { SENT, type Transport } from './transport.js';
 
 export const METHOD_PROGRESS = 'notifications/progress';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RequestIds } from '../../src/core/recent-ids.js';
+import { RequestIds } from '../../src/core/request-ids.js';
 
 describe('RequestIds', () => {
   it('issues increasing integer ids and recognises only those', () => {

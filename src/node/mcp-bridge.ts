@@ -56,7 +56,7 @@ import {
 import { type Diagnostic, previewValue } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { ProcessManager, type ProcessManagerOptions, type ProcessTransport } from './process-manager.js';
+import { ProcessManager, type ProcessManagerOptions, type ProcessTransport, type ProcessTransportFactory } from './process-manager.js';
 import type { RemoteAuthConfig } from './remote-auth.js';
 import type { ResourceManager } from './resource-manager.js';
 import type { ReplicasConfig } from './pool/scaler.js';
@@ -177,13 +177,26 @@ export interface McpBridgeEvents extends Record<string, unknown> {
   log: LogMessage;
 }
 
-export interface BridgeOptions {
+export interface BridgeOptions<T extends ProcessTransport = StdioTransport> {
   resources?: ResourceManager;
   clientInfo?: { name: string; version: string };
   /** Where `tools.confirm` calls wait for a person (McpHost shares one); without it they are refused. */
   approvals?: ApprovalQueue;
   /** Receives one record per call (McpHost's `audit` option). */
   audit?: AuditSink;
+  /**
+   * Makes the transport of each (re)spawn, handed to the ProcessManager. With a scripted transport
+   * (e.g. one over a MemoryTransport pair) the bridge's restart, health, retry and validation
+   * policies run in unit tests without a child process.
+   * @default a StdioTransport on the config's command
+   */
+  createTransport?: ProcessTransportFactory<T>;
+  /**
+   * The engine's clock (ms) and retry jitter (fake timers in tests).
+   * @default performance.now() and Math.random
+   */
+  now?: () => number;
+  random?: () => number;
 }
 
 /** Characters of a log message's data kept in the event history's line. */
@@ -212,15 +225,16 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
   emergency: 'error',
 };
 
-export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHandle {
+export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   readonly ipc: IpcManager;
-  readonly process: ProcessManager<ProcessTransport>;
+  readonly process: ProcessManager<T>;
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
   private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-  private readonly validators = new Map<string, ValidateFunction>();
+  /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
+  private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
   /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
   private readonly guard: CallGuard;
@@ -245,13 +259,18 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
    */
   private readonly uncacheable = new WeakSet<object>();
 
-  constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
+  constructor(name: string, config: McpServerConfig, options: BridgeOptions<T> = {}) {
     super();
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);
     this.guard = new CallGuard(name, { policy: config.tools, cache: config.cache, approvals: options.approvals, audit: options.audit });
-    this.ipc = new IpcManager(undefined, { ...config.queue, holdQueueOnDisconnect: true });
+    this.ipc = new IpcManager(undefined, {
+      ...config.queue,
+      holdQueueOnDisconnect: true,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
     this.session = new McpSession(this.ipc, {
       clientInfo: options.clientInfo ?? CLIENT_INFO,
       capabilities: config.capabilities,
@@ -275,13 +294,16 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
       throw new TypeError(`Server "${name}" needs exactly one of "command" (a local server) and "url" (a remote one)`);
     }
     const remote = config.url;
-    const processOptions: ProcessManagerOptions<ProcessTransport> = { ...config.process, resources: options.resources };
-    if (remote !== undefined) {
+    // A factory in the config's process section (typed for the default transport) yields to the injected one.
+    const { createTransport: configured, ...processConfig } = config.process ?? {};
+    let createTransport = options.createTransport ?? (configured as ProcessTransportFactory<T> | undefined);
+    if (remote !== undefined && !options.createTransport) {
       // A remote server is a "process" whose spawn is a connection (see StreamableHttpTransport).
       const params = { url: remote, headers: config.headers, auth: config.auth, tls: config.tls };
-      processOptions.createTransport = (_p, o) => new StreamableHttpTransport(params, { stderrLines: o.stderrLines, shutdownTimeoutMs: o.shutdownTimeoutMs });
+      createTransport = ((_p, o) =>
+        new StreamableHttpTransport(params, { stderrLines: o.stderrLines, shutdownTimeoutMs: o.shutdownTimeoutMs })) as ProcessTransportFactory<ProcessTransport> as unknown as ProcessTransportFactory<T>;
     }
-    this.process = new ProcessManager<ProcessTransport>(
+    this.process = new ProcessManager<T>(
       name,
       remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
@@ -289,7 +311,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
         drain: (timeoutMs) => this.drain(timeoutMs),
       },
-      processOptions,
+      { ...processConfig, resources: options.resources, createTransport },
     );
     this.wireEvents();
     if (config.roots) this.roots = config.roots;
@@ -675,19 +697,26 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
       if (info) this.validate(info, args);
     }
     const retryable = this.isRetryable(tool, options.retryable);
-    // One object per call (the hot path); IpcManager ignores the bridge-only keys.
-    return options.retryable === retryable ? options : { ...options, retryable };
+    // The caller's own object whenever it already says the right thing — an unset `retryable` says
+    // "no" (IpcManager resends written requests only on `true`) — so the hot path copies nothing;
+    // IpcManager ignores the bridge-only keys.
+    return retryable === (options.retryable === true) ? options : { ...options, retryable };
   }
 
   private validate(tool: ToolInfo, args: Record<string, unknown>): void {
     let check = this.validators.get(tool.name);
-    if (!check) {
+    if (check === undefined) {
       try {
-        check = this.ajv.compile(tool.inputSchema);
+        // Compiled once per tool list; a schema that accepts every object is not run at all.
+        check = acceptsAnyObject(tool.inputSchema) ? null : this.ajv.compile(tool.inputSchema);
       } catch {
         return; // a schema ajv cannot compile is the server's problem; let the server judge the arguments
       }
       this.validators.set(tool.name, check);
+    }
+    if (check === null) {
+      if (typeof args === 'object' && args !== null && !Array.isArray(args)) return;
+      throw new InvalidParamsError(`Invalid arguments for ${tool.name}: (arguments) must be object`, { tool: tool.name, errors: [{ instancePath: '', keyword: 'type', message: 'must be object' }] });
     }
     if (check(args)) return;
     const errors = (check.errors ?? []).map((e) => `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}`);
@@ -960,4 +989,22 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/**
+ * Whether an input schema accepts every arguments object — `{}`, `{type: "object"}`, with
+ * `properties: {}` and no other keyword — so that checking arguments against it can be skipped
+ * (the arguments are always an object). Anything else (required, additionalProperties, $ref, …)
+ * is compiled and run.
+ */
+export function acceptsAnyObject(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return false;
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'type' && value === 'object') continue;
+    if (key === 'properties' && typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0) continue;
+    // Annotations that never reject anything.
+    if (key === '$schema' || key === 'title' || key === 'description' || key === '$comment') continue;
+    return false;
+  }
+  return true;
 }

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Deadlines } from '../../src/core/deadlines.js';
+import { PriorityQueue } from '../../src/core/queue.js';
 import {
   CancelledError,
   InvalidParamsError,
@@ -656,5 +658,64 @@ describe('IpcManager: metrics and backpressure', () => {
       await tick(1);
     }
     await all;
+  });
+});
+
+describe('IpcManager: bookkeeping per request (issue 14)', () => {
+  it('sends at once when nothing waits: no queue round trip, and the deadline is set once', async () => {
+    const { ipc, peer } = await setup();
+    const push = vi.spyOn(PriorityQueue.prototype, 'push');
+    const set = vi.spyOn(Deadlines.prototype, 'set');
+    try {
+      const p = ipc.request('m');
+      expect(push).not.toHaveBeenCalled();
+      expect(set).toHaveBeenCalledTimes(1);
+      await tick();
+      await peer.reply(peer.requests('m')[0]!.id, 'ok');
+      await expect(p).resolves.toBe('ok');
+      expect(set).toHaveBeenCalledTimes(1);
+    } finally {
+      push.mockRestore();
+      set.mockRestore();
+    }
+  });
+
+  it('a queued request’s idle timeout runs from its send, not from its enqueue', async () => {
+    let now = 0;
+    const { ipc, peer } = await setup({ maxConcurrent: 1, timeoutMs: 50, hardTimeoutMs: 10_000, now: () => now });
+    const first = ipc.request('first');
+    const second = failed(ipc.request('second'));
+    let settled = false;
+    void second.then(() => (settled = true));
+    await tick();
+    now = 40; // `second` waited 40 ms in the queue
+    await peer.reply(peer.requests('first')[0]!.id, 1);
+    await expect(first).resolves.toBe(1);
+    await tick();
+    expect(peer.requests('second')).toHaveLength(1);
+    now = 85; // 45 ms after its send, 85 after its enqueue: not timed out yet
+    await tick(60);
+    expect(settled).toBe(false);
+    now = 91;
+    await tick(60);
+    expect(await second).toMatchObject({ code: 'Timeout', data: { kind: 'idle', queuedMs: 40 } });
+  });
+
+  it('tells a duplicate answer from a stranger’s even thousands of requests later (id watermark)', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 10_000, maxQueueSize: 10_000 });
+    peer.auto = () => 'ok';
+    const firstId = await (async () => {
+      const p = ipc.request('first');
+      await p;
+      return peer.requests('first')[0]!.id;
+    })();
+    await Promise.all(Array.from({ length: 5000 }, () => ipc.request('m')));
+    const diagnostics: Diagnostic[] = [];
+    ipc.on('diagnostic', (d) => diagnostics.push(d));
+    await peer.reply(firstId, 'again'); // answered 5 000 requests ago
+    await peer.reply(10_000_000, 'never'); // never sent
+    await peer.reply(1.5, 'never'); // not an id we issue
+    await tick();
+    expect(diagnostics.map((d) => d.kind === 'unknown-id' && d.reason)).toEqual(['duplicate', 'unknown', 'unknown']);
   });
 });

@@ -16,6 +16,11 @@ import type { ClientOptions } from './clients/types.js';
 
 export interface GatewayChildParams extends Omit<ClientOptions, 'maxInFlight'> {
   inFlight: number;
+  /**
+   * Raise the host's concurrent-task limit to `inFlight` too. Off, the host's resource limits stay
+   * at their defaults, and a cap below `inFlight` shows up as failed calls.
+   */
+  raiseHostLimits: boolean;
 }
 
 export interface GatewayChildReady {
@@ -28,11 +33,14 @@ async function main(): Promise<void> {
   const params = JSON.parse(process.argv[2] ?? '') as GatewayChildParams;
   const n = params.inFlight;
   // The limits a user would raise for n calls in flight: the connection's in-flight cap and the
-  // server's queue. The host's resource limits stay at their defaults: a cap the bench trips over
-  // shows up as errors in the report.
+  // server's queue (and, when asked, the host's concurrent tasks).
   const queue = { maxConcurrent: n, maxQueueSize: n + 16 };
   const maxInFlightPerConnection = n;
-  const host = new McpHost({ mcpServers: { bench: { command: params.server.command, args: params.server.args, env: params.env, queue } } });
+  const limits = params.raiseHostLimits ? { concurrentTasks: n } : undefined;
+  const host = new McpHost({
+    mcpServers: { bench: { command: params.server.command, args: params.server.args, env: params.env, queue } },
+    ...(limits ? { limits } : {}),
+  });
   host.on('event', () => undefined);
   await host.get('bench')!.start();
   const gateway = new Gateway({ host, hostname: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex'), maxInFlightPerConnection });
@@ -40,7 +48,7 @@ async function main(): Promise<void> {
   const ready: GatewayChildReady = {
     url: gateway.wsUrl,
     serverPid: host.get('bench')!.process.pid ?? null,
-    config: { queue, maxInFlightPerConnection, limits: 'defaults' },
+    config: { queue, maxInFlightPerConnection, hostLimits: limits ?? 'defaults' },
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   const lines = createInterface({ input: process.stdin });

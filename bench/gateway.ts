@@ -64,7 +64,8 @@ export async function startGateway(params: GatewayChildParams): Promise<GatewayR
     const ready = JSON.parse(await reader.next(30_000, 'ready line').catch((e: Error) => Promise.reject(new Error(`${e.message}: ${stderr.trim()}`)))) as GatewayChildReady;
     serverPid = ready.serverPid;
     trackPid(serverPid);
-    client = new McpIpcClient({ url: ready.url, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: false, server: 'bench' });
+    // The client's own in-flight cap defaults to 32: raised, so `inFlight` calls really are on the wire.
+    client = new McpIpcClient({ url: ready.url, WebSocket: WebSocket as unknown as WebSocketConstructor, reconnect: false, server: 'bench', maxConcurrent: params.inFlight });
     const connected = await client.connect();
     if (!connected.ok) throw connected.error;
     const c = client;

@@ -61,6 +61,11 @@ export interface GatewayFigures {
   firstError?: string;
   /** What the gateway ran with (limits raised beyond the defaults). */
   config: Record<string, unknown>;
+  /**
+   * The same load with the host's resource limits at their defaults, one window: failed calls here
+   * are a cap the user did not set (the figures above run with it raised, so they are not skewed).
+   */
+  defaultHostLimits?: { calls: number; errors: number; firstError?: string };
 }
 
 export interface MemoryFigure {

@@ -287,7 +287,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
     log(`gateway (${inFlight} in flight)`);
     let run;
     try {
-      run = await startGateway({ server, env, inFlight });
+      run = await startGateway({ server, env, inFlight, raiseHostLimits: true });
     } catch (error) {
       log(`  gateway skipped: ${message(error)}`);
       return emptyGateway(inFlight, message(error));
@@ -317,6 +317,18 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
       config: run.config,
     };
     if (f.firstError) g.firstError = f.firstError;
+    try {
+      const plain = await startGateway({ server, env, inFlight, raiseHostLimits: false });
+      try {
+        await plain.warmUp(settings.warmupMs);
+        const w = await plain.window(settings.windowMs);
+        g.defaultHostLimits = { calls: w.calls, errors: w.errors, ...(w.firstError ? { firstError: w.firstError } : {}) };
+      } finally {
+        await plain.close();
+      }
+    } catch (error) {
+      log(`  gateway with default host limits failed: ${message(error)}`);
+    }
     return g;
   }
 

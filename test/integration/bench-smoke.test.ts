@@ -52,6 +52,9 @@ describe('bench (quick)', () => {
       expect(results.gateway.status).toBe('ok');
       expect(positive(results.gateway.totalCpuUsPerCall?.median)).toBe(true);
       expect(positive(results.gateway.gatewayCpuUsPerCall?.median)).toBe(true);
+      expect(results.gateway.errors, results.gateway.firstError).toBe(0);
+      // The second gateway, with the host's limits at their defaults, reports what it saw (a cap or none).
+      expect(typeof results.gateway.defaultHostLimits?.errors).toBe('number');
     }
     const tunedVsFloor = results.ratios.find((r) => r.key === 'instant/64/cpuUsPerCall/mcp-ipc-tuned÷floor');
     expect(positive(tunedVsFloor?.value)).toBe(true);

@@ -75,7 +75,7 @@ function settingsFor(options: BenchOptions): Settings {
     windowMs: Math.max(10, options.windowMs ?? (quick ? 100 : 1000)),
     warmupMs: quick ? 30 : 250,
     inFlight: { instant: [64, 256], node: [64], python: [64] },
-    blobInFlight: 4,
+    blobInFlight: quick ? 1 : 4,
     blobMinCalls: quick ? 1 : 8,
     blobSizes: BLOB_KEYS,
     memoryPending: quick ? [1000] : [1000, 10_000, 100_000],

@@ -249,8 +249,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
   /** Spawn → first result, one sample per contender per round, in the round's order. */
   async function runColdStarts(server: ServerSpec): Promise<void> {
     log(`cold start (${server.label})`);
-    // One unmeasured start each first: module loading and the disk cache are not a cold start's cost.
-    for (const name of contenders) await coldStart(await createClient(name, { server, env, maxInFlight: 1 })).catch(() => undefined);
+    // One unmeasured start each first: module loading and the disk cache are not a cold start's cost
+    // (the quick smoke run skips it: the contenders' modules are loaded by then anyway).
+    if (!options.quick) for (const name of contenders) await coldStart(await createClient(name, { server, env, maxInFlight: 1 })).catch(() => undefined);
     for (let r = 0; r < settings.rounds; r++) {
       for (const name of rounds[r]!.order) {
         try {

@@ -224,6 +224,8 @@ export class McpIpcClient {
   private readonly requestHandlers = new Map<string, ServerRequestHandler>();
   /** `server\0uri` → resource update listeners. */
   private readonly resourceListeners = new Map<string, Set<(update: Record<string, unknown>) => void>>();
+  /** Listen, handler and subscription changes not yet acknowledged by the gateway (see `synced`). */
+  private readonly registering = new Set<Promise<unknown>>();
   private keyCounter = 0;
 
   constructor(options: McpIpcClientOptions) {
@@ -531,14 +533,14 @@ export class McpIpcClient {
     let set = this.serverListeners.get(k);
     if (!set) {
       this.serverListeners.set(k, (set = new Set()));
-      if (this.state === 'open') void this.rpc('gateway/listen', { server, methods: [method] }).then((r) => r.ok || console.warn('mcp-ipc: gateway/listen failed', r.error));
+      if (this.state === 'open') this.register('gateway/listen', { server, methods: [method] });
     }
     set.add(listener);
     return () => {
       const current = this.serverListeners.get(k);
       if (!current?.delete(listener) || current.size > 0) return;
       this.serverListeners.delete(k);
-      if (this.state === 'open') void this.rpc('gateway/unlisten', { server, methods: [method] });
+      if (this.state === 'open') this.register('gateway/unlisten', { server, methods: [method] });
     };
   }
 
@@ -558,13 +560,33 @@ export class McpIpcClient {
       const { params: clean, server } = untag(p);
       return handler(clean, { server, method, signal: context.signal });
     });
-    if (isNew && this.state === 'open') void this.rpc('gateway/handle', { methods: [method] }).then((r) => r.ok || console.warn('mcp-ipc: gateway/handle failed', r.error));
+    if (isNew && this.state === 'open') this.register('gateway/handle', { methods: [method] });
   }
 
   removeRequestHandler(method: string): void {
     if (!this.requestHandlers.delete(method)) return;
     this.manager.removeRequestHandler(method);
-    if (this.state === 'open') void this.rpc('gateway/unhandle', { methods: [method] });
+    if (this.state === 'open') this.register('gateway/unhandle', { methods: [method] });
+  }
+
+  /**
+   * Resolves once the gateway has acknowledged every `onServerNotification` and `setRequestHandler`
+   * change made so far (they are sent in the background; after a reconnect they are restored
+   * before the connection counts as open).
+   * @example
+   * client.setRequestHandler('elicitation/create', ask);
+   * await client.synced();   // a server request from now on reaches this page
+   */
+  async synced(): Promise<void> {
+    while (this.registering.size > 0) await Promise.allSettled([...this.registering]);
+  }
+
+  private register<M extends 'gateway/listen' | 'gateway/unlisten' | 'gateway/handle' | 'gateway/unhandle'>(method: M, params: GatewayParams<M>): void {
+    const sent: Promise<unknown> = this.rpc(method, params).then((r) => {
+      this.registering.delete(sent);
+      if (!r.ok) console.warn(`mcp-ipc: ${method} failed`, r.error);
+    });
+    this.registering.add(sent);
   }
 
   /** Any host → client notification as it came (`'*'` for all); the handler gets its params. Returns unsubscribe. */

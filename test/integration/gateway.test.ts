@@ -8,6 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/core/defaults.js';
@@ -171,6 +172,19 @@ function rawRequest(port: number, path: string, headers: Record<string, string>)
   });
 }
 
+/** GET with full control of the request headers; the body as raw bytes (not decoded). */
+function rawGet(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers, method }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const upgradeHeaders = () => ({
   Connection: 'Upgrade',
   Upgrade: 'websocket',
@@ -292,6 +306,24 @@ describe('security', () => {
     expect((await rawRequest(port, '/', { Host: `rebind.example:${port}` })).status).toBe(403);
     expect((await rawRequest(port, `/metrics?token=${gateway.token}`, { Host: `evil.example:${port}` })).status).toBe(403);
     expect((await rawRequest(port, '/health', { Host: `[::1]:${port}` })).status).toBe(200);
+  });
+
+  it('negotiates permessage-deflate, and measures the size limit after decompression (a small frame inflating past it is closed with 1009)', async () => {
+    const client = await connect();
+    expect(client.ws.extensions).toMatch(/^permessage-deflate/);
+    // ~100 KiB of JSON that deflates to a few hundred bytes: the limit (64 KiB) holds for what it inflates to.
+    client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(100 * 1024) } }), { compress: true });
+    const { code } = await client.closed;
+    expect(code).toBe(1009);
+    const plain = await startGateway({ host, port: 0, heartbeatMs: 0, compression: false });
+    try {
+      const other = await connect(undefined, plain);
+      expect(other.ws.extensions).toBe('');
+      expect(await other.call('ping')).toEqual({});
+      await other.close();
+    } finally {
+      await plain.close();
+    }
   });
 
   it('closes a connection that sends an oversized message (1009)', async () => {
@@ -605,6 +637,46 @@ describe('HTTP', () => {
     expect(text).toMatch(/^mcp_ipc_request_latency_ms\{server="demo",quantile="0.95"\} /m);
     expect(text).toMatch(/^mcp_ipc_gateway_connections \d+$/m);
     expect((await fetch(`${base}/metrics?token=${gateway.token}`)).status).toBe(200);
+  });
+
+  it('compresses /metrics, /api and dashboard files with br or gzip as the client accepts, and small or already-compressed bodies not at all', async () => {
+    const port = gateway.port;
+    const auth = { Authorization: `Bearer ${gateway.token}` };
+    const br = await rawGet(port, '/metrics', { ...auth, 'Accept-Encoding': 'gzip, deflate, br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers.vary).toBe('Accept-Encoding');
+    expect(brotliDecompressSync(br.body).toString()).toMatch(/^mcp_ipc_up\{server="demo"\} 1$/m);
+    const gz = await rawGet(port, '/metrics', { ...auth, 'Accept-Encoding': 'gzip;q=1, br;q=0' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(Number(gz.headers['content-length'])).toBe(gz.body.length);
+    const text = gunzipSync(gz.body).toString();
+    expect(text).toMatch(/^mcp_ipc_up\{server="demo"\} 1$/m);
+    expect(gz.body.length).toBeLessThan(text.length / 3);
+    const identity = await rawGet(port, '/metrics', auth);
+    expect(identity.headers['content-encoding']).toBeUndefined();
+    expect(identity.body.toString()).toMatch(/^mcp_ipc_up/m);
+    const refused = await rawGet(port, '/metrics', { ...auth, 'Accept-Encoding': 'gzip;q=0, br;q=0' });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    const api = await rawGet(port, '/api/servers', { ...auth, 'Accept-Encoding': 'gzip' });
+    expect(api.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(api.body).toString())[0]).toMatchObject({ name: 'demo' });
+    // Below the threshold (1 KiB): as is.
+    const health = await rawGet(port, '/health', { 'Accept-Encoding': 'gzip, br' });
+    expect(health.headers['content-encoding']).toBeUndefined();
+    // Dashboard files: text types streamed through the compressor (chunked), images as they are.
+    const script = 'console.log("dashboard");\n'.repeat(400);
+    writeFileSync(join(staticDir, 'big.js'), script);
+    writeFileSync(join(staticDir, 'big.png'), Buffer.alloc(4096, 7));
+    const js = await rawGet(port, '/big.js', { 'Accept-Encoding': 'br' });
+    expect(js.headers['content-encoding']).toBe('br');
+    expect(js.headers['content-length']).toBeUndefined();
+    expect(brotliDecompressSync(js.body).toString()).toBe(script);
+    const head = await rawGet(port, '/big.js', { 'Accept-Encoding': 'gzip' }, 'HEAD');
+    expect(head.headers['content-encoding']).toBe('gzip');
+    expect(head.body.length).toBe(0);
+    const png = await rawGet(port, '/big.png', { 'Accept-Encoding': 'gzip, br' });
+    expect(png.headers['content-encoding']).toBeUndefined();
+    expect(png.body.length).toBe(4096);
   });
 
   it('serves /health without a token, /api with one', async () => {

@@ -240,7 +240,8 @@ export class McpIpcClient {
       timeoutMs,
       maxRetries: 0, // resending is decided here, per request (see `retryable`)
       random,
-      bypassMethods: ['ping', 'cancel'],
+      // Registrations must not wait behind a full window of calls (a call may need its handler to finish).
+      bypassMethods: ['ping', 'gateway/listen', 'gateway/unlisten', 'gateway/handle', 'gateway/unhandle'],
     });
     this.feed = new EventFeed({ maxEvents: options.maxEvents ?? 500, initialEvents: options.initialEvents ?? 200 });
     this.log = new RequestLog(options.maxFinishedRequests ?? 100);
@@ -584,7 +585,8 @@ export class McpIpcClient {
   private register<M extends 'gateway/listen' | 'gateway/unlisten' | 'gateway/handle' | 'gateway/unhandle'>(method: M, params: GatewayParams<M>): void {
     const sent: Promise<unknown> = this.rpc(method, params).then((r) => {
       this.registering.delete(sent);
-      if (!r.ok) console.warn(`mcp-ipc: ${method} failed`, r.error);
+      // Not connected: nothing to do now, the current registrations are restored on reconnect.
+      if (!r.ok && r.error.code !== 'NotConnected') console.warn(`mcp-ipc: ${method} failed`, r.error);
     });
     this.registering.add(sent);
   }

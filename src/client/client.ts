@@ -23,6 +23,7 @@ import {
   type CallToolResult,
   type ForwardOptions,
   type GatewayMethod,
+  type GatewayOffers,
   type GatewayParams,
   type GatewayResult,
   type HelloParams,
@@ -51,7 +52,7 @@ import { ClientConnection, type ClientState, type GatewayLink } from './connecti
 import { EventFeed, isBroadcast } from './event-feed.js';
 import { OfflineWaiters } from './offline-waiters.js';
 import { type RequestInfo, RequestLog } from './request-log.js';
-import type { Readable } from './store.js';
+import { type Readable, readonly, writable } from './store.js';
 import type { WebSocketConstructor } from './websocket-transport.js';
 
 export { CLIENT_PROTOCOL, type ClientState, TOKEN_PROTOCOL_PREFIX } from './connection.js';
@@ -211,6 +212,11 @@ export class McpIpcClient {
   readonly requests: Readable<RequestInfo[]> & { get(): RequestInfo[] };
   /** Why the connection closed or failed last (e.g. auth refused), null while fine. */
   readonly error: Readable<IpcError | null> & { get(): IpcError | null };
+  /**
+   * What the connected gateway offers (its allow-list of MCP methods, host control, the server
+   * requests a page may answer), from `hello`; null before the first connection or from older gateways.
+   */
+  readonly offers: Readable<GatewayOffers | null> & { get(): GatewayOffers | null };
 
   private readonly opts: { server?: string; timeoutMs: number; random: () => number };
   private readonly manager: IpcManager;
@@ -226,6 +232,7 @@ export class McpIpcClient {
   private readonly resourceListeners = new Map<string, Set<(update: Record<string, unknown>) => void>>();
   /** Listen, handler and subscription changes not yet acknowledged by the gateway (see `synced`). */
   private readonly registering = new Set<Promise<unknown>>();
+  private readonly _offers = writable<GatewayOffers | null>(null);
   private keyCounter = 0;
 
   constructor(options: McpIpcClientOptions) {
@@ -275,6 +282,7 @@ export class McpIpcClient {
     this.events = this.feed.events;
     this.missedEvents = this.feed.missedEvents;
     this.requests = this.log.store;
+    this.offers = readonly(this._offers);
   }
 
   /** Current connection state. */
@@ -301,7 +309,10 @@ export class McpIpcClient {
   /** After hello: the servers, then what the gateway must know of this client, then catch-up. */
   private async established(link: GatewayLink, hello: HelloParams | undefined): Promise<void> {
     const request = <T>(method: string, params: Record<string, unknown>) => this.manager.request<T>(method, params, { timeoutMs: this.opts.timeoutMs });
-    if (hello) this.feed.setServers(hello.servers);
+    if (hello) {
+      this.feed.setServers(hello.servers);
+      this._offers.set(hello.offers ?? null);
+    }
     else {
       const listed = await request<ServerSnapshot[]>('servers/list', {}).catch(() => undefined);
       if (listed && this.conn.isCurrent(link)) this.feed.setServers(listed);

@@ -145,6 +145,14 @@ for (const server of ['py-modern', 'py-legacy'] as const) {
   });
 }
 
+describe('what the gateway offers', () => {
+  it('is known to the client from hello', async () => {
+    const c = await client();
+    expect(c.offers.get()).toMatchObject({ hostControl: true, serverRequests: ['sampling/createMessage', 'elicitation/create', 'roots/list'] });
+    expect(c.offers.get()?.methods).toContain('resources/subscribe');
+  });
+});
+
 describe('server→client requests nobody answers', () => {
   it('gets -32601 when no connection registered a handler (modern: the call fails saying so)', async () => {
     const c = await client();

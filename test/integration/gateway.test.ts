@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/core/defaults.js';
 import type { IpcErrorJSON } from '../../src/core/errors.js';
-import type { CallToolResult, HelloParams, SequencedEvent, ServerSnapshot } from '../../src/core/gateway-protocol.js';
+import { type CallToolResult, type HelloParams, MCP_CLIENT_METHODS, type SequencedEvent, type ServerSnapshot } from '../../src/core/gateway-protocol.js';
 import { DEMO_DOCUMENTS_DIR, demoServerConfig } from '../../src/node/config.js';
 import { Gateway, startGateway } from '../../src/node/gateway.js';
 import { McpHost } from '../../src/node/mcp-host.js';
@@ -398,6 +398,32 @@ describe('JSON-RPC surface', () => {
     expect(hello.latestSeq).toBe(gateway.latestSeq);
     expect(hello.servers.map((s) => s.name)).toEqual(['demo']);
     expect(hello.servers[0]?.state).toBe('running');
+    // What a page may do here: the allow-list, host control, the server requests it may answer.
+    expect(hello.offers).toEqual({ methods: [...MCP_CLIENT_METHODS], hostControl: true, serverRequests: ['sampling/createMessage', 'elicitation/create', 'roots/list'] });
+  });
+
+  it('forwards only the configured MCP methods and refuses host control when told to (-32601), also inside a batch', async () => {
+    const strict = await startGateway({ host, port: 0, heartbeatMs: 0, methods: ['tools/list'], allowHostControl: false });
+    try {
+      const client = await connect(undefined, strict);
+      expect((client.notesOf('hello')[0] as unknown as HelloParams).offers).toMatchObject({ methods: ['tools/list'], hostControl: false });
+      expect((await client.call<{ tools: unknown[] }>('tools/list', { server: 'demo' })).tools.length).toBeGreaterThan(0);
+      client.ws.send(
+        JSON.stringify([
+          { jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { server: 'demo', name: 'echo', arguments: { text: 'x' } } },
+          { jsonrpc: '2.0', id: 'b', method: 'server/stop', params: { server: 'demo' } },
+        ]),
+      );
+      const replies = (await client.nextFrame()) as RpcResponse[];
+      expect(replies.map((r) => [r.id, r.error?.code])).toEqual([
+        ['a', -32601],
+        ['b', -32601],
+      ]);
+      expect(host.get('demo')?.state).toBe('running');
+      await client.close();
+    } finally {
+      await strict.close();
+    }
   });
 
   it('lists servers and tools', async () => {

@@ -26,6 +26,7 @@ import {
   GatewayCloseCode,
   type GatewayEventName,
   type GatewayEvents,
+  type GatewayOffers,
   type GatewayResult,
   type HelloParams,
   MCP_CLIENT_METHODS,
@@ -168,6 +169,7 @@ export class Gateway {
   private readonly instance = generateToken().slice(0, 16);
   private readonly unsubscribe: Array<() => void> = [];
   private readonly stderrBudget = new Map<string, { window: RateWindow; timer?: ReturnType<typeof setTimeout> }>();
+  private readonly offers: GatewayOffers;
   private nextConnectionId = 1;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private started = false;
@@ -189,6 +191,11 @@ export class Gateway {
     const serverRequestTimeoutMs = options.serverRequestTimeoutMs ?? SERVER_REQUEST_TIMEOUT_MS;
     if (!(serverRequestTimeoutMs > 0)) throw new TypeError(`serverRequestTimeoutMs must be > 0, got ${serverRequestTimeoutMs}`);
     const compression = resolveCompression(options.compression);
+    this.offers = {
+      methods: [...(options.methods ?? MCP_CLIENT_METHODS)],
+      hostControl: options.allowHostControl ?? true,
+      serverRequests: [...(options.serverRequests ?? MCP_SERVER_REQUEST_METHODS)],
+    };
 
     this.events = new EventLog({ maxEvents: options.eventHistory ?? d.eventHistory, maxBytes: options.eventHistoryBytes ?? d.eventHistoryBytes });
     this.metrics = new GatewayMetrics(() => this.host.list().map((b) => b.snapshot()), {
@@ -197,7 +204,7 @@ export class Gateway {
       latestSeq: () => this.events.latestSeq,
     });
     this.router = new ServerRequestRouter(this.host, {
-      methods: options.serverRequests ?? MCP_SERVER_REQUEST_METHODS,
+      methods: this.offers.serverRequests,
       timeoutMs: serverRequestTimeoutMs,
       busyOn: (server) => this.handlers.busyOn(server),
     });
@@ -205,8 +212,8 @@ export class Gateway {
       host: this.host,
       events: this.events,
       router: this.router,
-      methods: new Set(options.methods ?? MCP_CLIENT_METHODS),
-      allowHostControl: options.allowHostControl ?? true,
+      methods: new Set(this.offers.methods),
+      allowHostControl: this.offers.hostControl,
       maxInFlight: options.maxInFlightPerConnection ?? d.maxInFlightPerConnection,
       chunkChars: this.chunkChars,
     });
@@ -452,7 +459,13 @@ export class Gateway {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.oversized.inc();
     });
     ws.on('close', () => this.dropConnection(conn, 'connection closed'));
-    const hello: HelloParams = { version: VERSION, instance: this.instance, latestSeq: this.events.latestSeq, servers: this.host.list().map((b) => b.snapshot()) };
+    const hello: HelloParams = {
+      version: VERSION,
+      instance: this.instance,
+      latestSeq: this.events.latestSeq,
+      servers: this.host.list().map((b) => b.snapshot()),
+      offers: this.offers,
+    };
     conn.deliver(JSON.stringify(notification('hello', hello as unknown as Record<string, unknown>)));
   }
 

@@ -833,6 +833,21 @@ describe('hostile frames: deep nesting and empty batches', () => {
     await client.close();
   });
 
+  it('applies the same guards to the forwarded MCP methods and the forwarding controls', async () => {
+    const client = await connect(undefined, roomy);
+    client.ws.send(`{"jsonrpc":"2.0","id":"deep-read","method":"resources/read","params":{"server":"demo","uri":${nestedText('array', 10_000)}}}`);
+    const reply = (await client.nextFrame()) as RpcResponse;
+    expect(reply).toMatchObject({ id: 'deep-read', error: { code: -32600 } });
+    const tooMany = await client.send('gateway/listen', { methods: Array.from({ length: 101 }, (_, i) => `m${i}`) });
+    expect(tooMany.error?.data?.code).toBe('InvalidParams');
+    const notAList = await client.send('gateway/handle', { methods: 'elicitation/create' });
+    expect(notAList.error?.data?.code).toBe('InvalidParams');
+    const arrayParams = await client.send('prompts/get', ['demo', 'x']);
+    expect(arrayParams.error?.data?.code).toBe('InvalidParams');
+    expect(await client.call('ping')).toEqual({});
+    await client.close();
+  });
+
   it('answers an empty batch with one error object, not an array (JSON-RPC 2.0 §6)', async () => {
     const client = await connect(undefined, roomy);
     client.ws.send('[]');

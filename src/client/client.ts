@@ -18,7 +18,7 @@
  * every reconnect. Every public method returns a Result: failures are values, never throws.
  */
 import { DEFAULTS } from '../core/defaults.js';
-import { CancelledError, InvalidParamsError, IpcError, IpcErrorCode, NotConnectedError, ipcErrorFromJSON, toIpcError } from '../core/errors.js';
+import { CancelledError, InvalidParamsError, IpcError, IpcErrorCode, ipcErrorFromJSON, toIpcError } from '../core/errors.js';
 import {
   type CallToolResult,
   type ForwardOptions,

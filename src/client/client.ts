@@ -18,23 +18,21 @@
  * every reconnect. Every public method returns a Result: failures are values, never throws.
  */
 import { DEFAULTS } from '../core/defaults.js';
-import { CancelledError, InvalidParamsError, IpcError, IpcErrorCode, ipcErrorFromJSON, toIpcError } from '../core/errors.js';
+import { InvalidParamsError, type IpcError, toIpcError } from '../core/errors.js';
 import {
   type CallToolResult,
-  type ForwardOptions,
   type GatewayMethod,
   type GatewayOffers,
   type GatewayParams,
   type GatewayResult,
   type HelloParams,
   SERVER_META_KEY,
-  STREAMED_META_KEY,
   type SequencedEvent,
   type ServerSnapshot,
   type ToolInfo,
 } from '../core/gateway-protocol.js';
-import { IpcManager, type IpcMetricsSnapshot, type Progress, type StreamChunk } from '../core/ipc-manager.js';
-import { type JsonRpcMessage, type JsonRpcNotification, isRequest } from '../core/jsonrpc.js';
+import { IpcManager, type IpcMetricsSnapshot } from '../core/ipc-manager.js';
+import type { JsonRpcNotification } from '../core/jsonrpc.js';
 import type { LoggingLevel } from '../core/mcp-session.js';
 import type {
   CompleteResult,
@@ -52,10 +50,12 @@ import { ClientConnection, type ClientState, type GatewayLink } from './connecti
 import { EventFeed, isBroadcast } from './event-feed.js';
 import { OfflineWaiters } from './offline-waiters.js';
 import { type RequestInfo, RequestLog } from './request-log.js';
+import { type CallOptions, type RequestOptions, RequestRunner, errorFromWire } from './request-runner.js';
 import { type Readable, readonly, writable } from './store.js';
 import type { WebSocketConstructor } from './websocket-transport.js';
 
 export { CLIENT_PROTOCOL, type ClientState, TOKEN_PROTOCOL_PREFIX } from './connection.js';
+export { type CallOptions, type RequestOptions, errorFromWire, reassemble } from './request-runner.js';
 export type { RequestInfo, RequestStatus } from './request-log.js';
 
 export interface McpIpcClientOptions {
@@ -101,33 +101,6 @@ export interface McpIpcClientOptions {
   random?: () => number;
 }
 
-/** Options of one request (any method). */
-export interface RequestOptions {
-  /** Request key (generated when absent): names it for `cancel(key)` and in `requests`. */
-  key?: string;
-  /** @default the client's `timeoutMs` */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Progress notifications of the request (MCP `_meta.progressToken`). */
-  onProgress?: (progress: Progress) => void;
-  priority?: Priority;
-  /** Safe to resend: sent again after a reconnect if the connection dropped while it ran. */
-  retryable?: boolean;
-  /** Extra `_meta` for the server. */
-  _meta?: Record<string, unknown>;
-}
-
-export interface CallOptions extends RequestOptions {
-  /**
-   * Ask for the result as `notifications/stream/chunk`. Without `onChunk`, the chunks are put back
-   * into the result's content, every block in its place and of its type.
-   */
-  stream?: boolean;
-  onChunk?: (chunk: { seq: number; data: string }) => void;
-  /** Run as a task when the tool allows it (`taskSupport: 'optional'`); required ones always do. */
-  task?: boolean;
-}
-
 export interface RpcOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
@@ -161,38 +134,7 @@ export interface TaskInfo {
   [k: string]: unknown;
 }
 
-/** Params of a request, tagged (invisibly to JSON) with the request it belongs to. */
-const TRACKER = Symbol('mcp-ipc.request');
-
-interface Tracker {
-  key: string;
-  server: string;
-  method: string;
-  label: string;
-  controller: AbortController;
-  /** The current attempt reached the socket (its outcome is unknown if the connection drops). */
-  sent: boolean;
-  done: boolean;
-  finish: (result: Result<unknown>) => void;
-}
-
-/** The local timer runs a little longer than the gateway's so that its (richer) Timeout wins the race. */
-const localTimeout = (timeoutMs: number) => timeoutMs + Math.min(1_000, Math.ceil(timeoutMs / 10));
-const MAX_ATTEMPTS = 5;
-const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(IpcErrorCode));
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
-
-/** Restores the typed error a gateway put in `error.data` (an IpcErrorJSON). */
-export function errorFromWire(value: unknown): IpcError {
-  const error = toIpcError(value);
-  if (error.code === 'ServerError' || error.code === 'InvalidParams') {
-    const data = error.data as { code?: unknown; message?: unknown } | null | undefined;
-    if (typeof data === 'object' && data !== null && typeof data.code === 'string' && ERROR_CODES.has(data.code) && typeof data.message === 'string') {
-      return ipcErrorFromJSON(data);
-    }
-  }
-  return error;
-}
 
 export class McpIpcClient {
   /** Connection state. */
@@ -223,7 +165,7 @@ export class McpIpcClient {
   private readonly conn: ClientConnection;
   private readonly feed: EventFeed;
   private readonly log: RequestLog;
-  private readonly trackers = new Map<string, Tracker>();
+  private readonly runner: RequestRunner;
   private readonly listeners = new Map<string, Set<NotificationListener>>();
   /** `server\0method` → listeners of server notifications. */
   private readonly serverListeners = new Map<string, Set<ServerNotificationListener>>();
@@ -233,7 +175,6 @@ export class McpIpcClient {
   /** Listen, handler and subscription changes not yet acknowledged by the gateway (see `synced`). */
   private readonly registering = new Set<Promise<unknown>>();
   private readonly _offers = writable<GatewayOffers | null>(null);
-  private keyCounter = 0;
 
   constructor(options: McpIpcClientOptions) {
     const d = DEFAULTS.client;
@@ -272,7 +213,7 @@ export class McpIpcClient {
       {
         established: (link, hello) => this.established(link, hello),
         notification: (link, message) => this.incoming(link, message),
-        sending: (message) => this.sending(message),
+        sending: (message) => this.runner.sending(message),
       },
     );
     this.connection = this.conn.state;
@@ -282,6 +223,7 @@ export class McpIpcClient {
     this.events = this.feed.events;
     this.missedEvents = this.feed.missedEvents;
     this.requests = this.log.store;
+    this.runner = new RequestRunner({ manager: this.manager, log: this.log, connection: this.conn, timeoutMs, random });
     this.offers = readonly(this._offers);
   }
 
@@ -368,7 +310,7 @@ export class McpIpcClient {
    * if (r.ok) show(r.data); else report(r.error);
    */
   request<T = unknown>(server: string, method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<Result<T>> {
-    return this.track<T>(server, method, method, params, options);
+    return this.runner.track<T>(server, method, method, params, options);
   }
 
   /**
@@ -392,7 +334,7 @@ export class McpIpcClient {
   callTool(server: string, tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result<CallToolResult>> {
     const params: Record<string, unknown> = { name: tool, arguments: args };
     if (options.task !== undefined) params.task = options.task;
-    return this.track<CallToolResult>(server, 'tools/call', tool, params, options);
+    return this.runner.track<CallToolResult>(server, 'tools/call', tool, params, options);
   }
 
   /** A tool call on the default server, which may only be known once connected. */
@@ -407,10 +349,7 @@ export class McpIpcClient {
    * once with Cancelled. False when no such request is running.
    */
   cancel(key: string, reason = 'cancelled by the client'): boolean {
-    const t = this.trackers.get(key);
-    if (!t || t.done) return false;
-    this.cancelTracker(t, reason);
-    return true;
+    return this.runner.cancel(key, reason);
   }
 
   /** The server's tools (cached by the host; `refresh` asks the server again). */
@@ -655,114 +594,6 @@ export class McpIpcClient {
 
   // ------------------------------------------------------------------ tracked requests
 
-  /** Marks the request a message belongs to as sent (its outcome is unknown if the link drops now). */
-  private sending(message: JsonRpcMessage): (() => void) | undefined {
-    if (!isRequest(message) || !message.params || Array.isArray(message.params)) return undefined;
-    const tracker = (message.params as { [TRACKER]?: Tracker })[TRACKER];
-    if (!tracker) return undefined;
-    tracker.sent = true;
-    return () => {
-      tracker.sent = false;
-    };
-  }
-
-  private track<T>(server: string, method: string, label: string, params: Record<string, unknown>, options: CallOptions): Promise<Result<T>> {
-    const key = options.key ?? this.newKey();
-    if (this.trackers.has(key)) return Promise.resolve(err(new InvalidParamsError(`A request with key "${key}" is already running`)));
-    if (options.signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));
-    return new Promise((resolve) => {
-      const signal = options.signal;
-      const onAbort = () => this.cancelTracker(tracker, 'aborted by the caller');
-      const tracker: Tracker = {
-        key,
-        server,
-        method,
-        label,
-        controller: new AbortController(),
-        sent: false,
-        done: false,
-        finish: (result) => {
-          if (tracker.done) return;
-          tracker.done = true;
-          this.trackers.delete(key);
-          signal?.removeEventListener('abort', onAbort);
-          this.log.finish(key, result);
-          resolve(result as Result<T>);
-        },
-      };
-      this.trackers.set(key, tracker);
-      this.log.add({ key, server, method, tool: label, startedAt: Date.now(), status: this.state === 'open' ? 'running' : 'waiting' });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.run(tracker, params, options).catch((e: unknown) => tracker.finish(err(toIpcError(e))));
-    });
-  }
-
-  private async run(t: Tracker, mcpParams: Record<string, unknown>, options: CallOptions): Promise<void> {
-    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
-    const wantsStream = t.method === 'tools/call' && (options.stream === true || options.onChunk !== undefined);
-    for (let attempt = 1; ; attempt++) {
-      if (this.state !== 'open') this.log.patch(t.key, { status: 'waiting' });
-      const ready = await this.conn.waitOpen(t.controller.signal);
-      if (t.done) return;
-      if (!ready.ok) return t.finish(ready);
-      this.log.patch(t.key, { status: 'running' });
-
-      const forward: ForwardOptions = { timeoutMs };
-      if (options.priority) forward.priority = options.priority;
-      if (options.retryable) forward.retryable = true;
-      const params: Record<string, unknown> & { [TRACKER]?: Tracker } = { ...mcpParams, server: t.server, ...forward };
-      if (options._meta) params._meta = { ...options._meta };
-      params[TRACKER] = t;
-      t.sent = false;
-      const chunks: string[] = [];
-      let chunkCount = 0;
-      try {
-        const result = await this.manager.request<unknown>(t.method, params, {
-          timeoutMs: localTimeout(timeoutMs),
-          signal: t.controller.signal,
-          ...(options.priority ? { priority: options.priority } : {}),
-          ...(options.onProgress
-            ? {
-                onProgress: (progress: Progress) => {
-                  if (t.done) return;
-                  this.log.patch(t.key, { progress });
-                  options.onProgress?.(progress);
-                },
-              }
-            : {}),
-          ...(wantsStream
-            ? {
-                onChunk: (chunk: StreamChunk) => {
-                  if (t.done) return;
-                  chunkCount++;
-                  this.log.patch(t.key, { chunks: chunkCount });
-                  if (options.onChunk) options.onChunk({ seq: chunk.seq, data: chunk.data });
-                  else chunks.push(chunk.data);
-                },
-              }
-            : {}),
-        });
-        return t.finish(ok(wantsStream && !options.onChunk ? reassemble(result as CallToolResult, chunks) : result));
-      } catch (e) {
-        if (t.done) return;
-        const error = errorFromWire(e);
-        if (error.code !== 'NotConnected') return t.finish(err(error));
-        const mayResend = !t.sent || options.retryable === true;
-        const state = this.state;
-        const reconnecting = !this.conn.closedByUser && (state === 'reconnecting' || state === 'connecting' || state === 'open');
-        if (mayResend && reconnecting && attempt < MAX_ATTEMPTS) continue;
-        return t.finish(err(t.sent ? outcomeUnknown(error, t.label) : error));
-      }
-    }
-  }
-
-  private cancelTracker(t: Tracker, reason: string): void {
-    if (t.done) return;
-    t.finish(err(new CancelledError(`${t.label} cancelled: ${reason}`, { reason, phase: t.sent ? 'in-flight' : 'queued' })));
-    // IpcManager then sends `notifications/cancelled` for it, which the gateway acts on.
-    t.controller.abort(reason);
-  }
-
   /**
    * The named server, else the `server` option, else the first server the gateway lists. Without a
    * connection there is no list yet: wait for it like requests do, and say NotConnected when it does
@@ -780,33 +611,6 @@ export class McpIpcClient {
     return err(new InvalidParamsError('No server given and the gateway lists none'));
   }
 
-  private newKey(): string {
-    this.keyCounter++;
-    return `c${this.keyCounter.toString(36)}-${Math.floor(this.opts.random() * 0x7fffffff).toString(36)}`;
-  }
-}
-
-/**
- * Puts streamed chunks back into a result. Blocks the gateway marked (STREAMED_META_KEY: which
- * chunks carry their text) get their text in their own place, so `[text, image, text]` stays so.
- * Without marks (the server streamed itself), the streamed text comes first, then whatever content
- * the final result still carries.
- */
-export function reassemble(result: CallToolResult, chunks: string[]): CallToolResult {
-  const content = Array.isArray(result.content) ? result.content : [];
-  let marked = false;
-  const rebuilt = content.map((block) => {
-    const meta = block?._meta as Record<string, unknown> | undefined;
-    const mark = meta?.[STREAMED_META_KEY] as { first?: unknown; count?: unknown } | undefined;
-    if (!mark || typeof mark.first !== 'number' || typeof mark.count !== 'number') return block;
-    marked = true;
-    const { [STREAMED_META_KEY]: _mark, ...restMeta } = meta!;
-    const { _meta: _drop, ...rest } = block;
-    return { ...rest, text: chunks.slice(mark.first, mark.first + mark.count).join(''), ...(Object.keys(restMeta).length > 0 ? { _meta: restMeta } : {}) };
-  });
-  if (marked) return { ...result, content: rebuilt };
-  if (chunks.length === 0) return result;
-  return { ...result, content: [{ type: 'text', text: chunks.join('') }, ...content] };
 }
 
 function untag(p: Record<string, unknown>): { params: Record<string, unknown>; server: string } {
@@ -829,9 +633,4 @@ function mapResult<T, U>(result: Result<T>, f: (data: T) => U): Result<U> {
   } catch (e) {
     return err(toIpcError(e));
   }
-}
-
-function outcomeUnknown(error: IpcError, what: string): IpcError {
-  const data = typeof error.data === 'object' && error.data !== null ? error.data : {};
-  return new IpcError('NotConnected', `${error.message}; outcome of ${what} unknown`, { data: { ...data, outcomeUnknown: true }, cause: error });
 }

@@ -26,7 +26,6 @@ import {
   type GatewayParams,
   type GatewayResult,
   type HelloParams,
-  SERVER_META_KEY,
   type SequencedEvent,
   type ServerSnapshot,
   type ToolInfo,
@@ -51,12 +50,14 @@ import { EventFeed, isBroadcast } from './event-feed.js';
 import { OfflineWaiters } from './offline-waiters.js';
 import { type RequestInfo, RequestLog } from './request-log.js';
 import { type CallOptions, type RequestOptions, RequestRunner, errorFromWire } from './request-runner.js';
+import { type ServerNotificationListener, type ServerRequestHandler, ServerMessages } from './server-messages.js';
 import { type Readable, readonly, writable } from './store.js';
 import type { WebSocketConstructor } from './websocket-transport.js';
 
 export { CLIENT_PROTOCOL, type ClientState, TOKEN_PROTOCOL_PREFIX } from './connection.js';
 export { type CallOptions, type RequestOptions, errorFromWire, reassemble } from './request-runner.js';
 export type { RequestInfo, RequestStatus } from './request-log.js';
+export type { ServerMessageContext, ServerNotificationListener, ServerRequestHandler } from './server-messages.js';
 
 export interface McpIpcClientOptions {
   /** Gateway WebSocket URL, e.g. `ws://127.0.0.1:7400/ws?token=…`. */
@@ -107,22 +108,6 @@ export interface RpcOptions {
   priority?: Priority;
 }
 
-/** Which server and method a notification or server→client request came from. */
-export interface ServerMessageContext {
-  server: string;
-  method: string;
-}
-
-/** A server notification's params (without the gateway's server tag) and where it came from. */
-export type ServerNotificationListener = (params: Record<string, unknown>, context: ServerMessageContext) => void;
-
-/**
- * Answers a server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`):
- * return the MCP result, or throw (an IpcError keeps its code) to answer with an error. `signal`
- * is aborted when the server cancels or the gateway gives up waiting.
- */
-export type ServerRequestHandler = (params: Record<string, unknown>, context: ServerMessageContext & { signal: AbortSignal }) => unknown;
-
 /** Any host → client notification (gateway broadcasts, `hello`, …). */
 export type NotificationListener = (params: unknown, method: string) => void;
 
@@ -133,8 +118,6 @@ export interface TaskInfo {
   statusMessage?: string;
   [k: string]: unknown;
 }
-
-const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 
 export class McpIpcClient {
   /** Connection state. */
@@ -167,13 +150,7 @@ export class McpIpcClient {
   private readonly log: RequestLog;
   private readonly runner: RequestRunner;
   private readonly listeners = new Map<string, Set<NotificationListener>>();
-  /** `server\0method` → listeners of server notifications. */
-  private readonly serverListeners = new Map<string, Set<ServerNotificationListener>>();
-  private readonly requestHandlers = new Map<string, ServerRequestHandler>();
-  /** `server\0uri` → resource update listeners. */
-  private readonly resourceListeners = new Map<string, Set<(update: Record<string, unknown>) => void>>();
-  /** Listen, handler and subscription changes not yet acknowledged by the gateway (see `synced`). */
-  private readonly registering = new Set<Promise<unknown>>();
+  private readonly messages: ServerMessages;
   private readonly _offers = writable<GatewayOffers | null>(null);
 
   constructor(options: McpIpcClientOptions) {
@@ -225,6 +202,7 @@ export class McpIpcClient {
     this.requests = this.log.store;
     this.runner = new RequestRunner({ manager: this.manager, log: this.log, connection: this.conn, timeoutMs, random });
     this.offers = readonly(this._offers);
+    this.messages = new ServerMessages({ manager: this.manager, isOpen: () => this.state === 'open', send: (method, params) => this.rpc(method, params) });
   }
 
   /** Current connection state. */
@@ -260,19 +238,7 @@ export class McpIpcClient {
       if (listed && this.conn.isCurrent(link)) this.feed.setServers(listed);
     }
     // Restored before the connection counts as open, so that nothing sent afterwards outruns them.
-    const restore: Array<Promise<unknown>> = [];
-    const methods = [...this.requestHandlers.keys()];
-    if (methods.length > 0) restore.push(request('gateway/handle', { methods }));
-    const byServer = new Map<string, string[]>();
-    for (const k of this.serverListeners.keys()) {
-      const [server, method] = k.split('\u0000') as [string, string];
-      byServer.set(server, [...(byServer.get(server) ?? []), method]);
-    }
-    for (const [server, list] of byServer) restore.push(request('gateway/listen', { server, methods: list }));
-    for (const k of this.resourceListeners.keys()) {
-      const [server, uri] = k.split('\u0000') as [string, string];
-      restore.push(request('resources/subscribe', { server, uri }));
-    }
+    const restore = this.messages.restoreRequests().map(({ method, params }) => request(method, params));
     const failed = (await Promise.allSettled(restore)).filter((r) => r.status === 'rejected');
     if (failed.length > 0) console.warn(`mcp-ipc: ${failed.length} listens, handlers or subscriptions could not be restored`, (failed[0] as PromiseRejectedResult).reason);
     if (this.feed.afterHello(hello)) {
@@ -380,16 +346,10 @@ export class McpIpcClient {
    * if (sub.ok) later(() => sub.data());
    */
   async subscribeResource(server: string, uri: string, listener: (update: Record<string, unknown>) => void): Promise<Result<() => Promise<void>>> {
-    const k = key2(server, uri);
-    let set = this.resourceListeners.get(k);
-    const first = !set;
-    if (!set) this.resourceListeners.set(k, (set = new Set()));
-    set.add(listener);
-    if (first) {
+    if (this.messages.addResourceListener(server, uri, listener)) {
       const r = await this.request(server, 'resources/subscribe', { uri });
       if (!r.ok) {
-        set.delete(listener);
-        if (set.size === 0 && this.resourceListeners.get(k) === set) this.resourceListeners.delete(k);
+        this.messages.removeResourceListener(server, uri, listener);
         return r;
       }
     }
@@ -397,10 +357,7 @@ export class McpIpcClient {
     return ok(async () => {
       if (done) return;
       done = true;
-      const current = this.resourceListeners.get(k);
-      if (!current?.delete(listener) || current.size > 0) return;
-      this.resourceListeners.delete(k);
-      if (this.state === 'open') await this.request(server, 'resources/unsubscribe', { uri });
+      if (this.messages.removeResourceListener(server, uri, listener) && this.state === 'open') await this.request(server, 'resources/unsubscribe', { uri });
     });
   }
 
@@ -480,19 +437,7 @@ export class McpIpcClient {
    * const off = client.onServerNotification('*', 'notifications/message', (log, { server }) => show(server, log));
    */
   onServerNotification(server: string, method: string, listener: ServerNotificationListener): () => void {
-    const k = key2(server, method);
-    let set = this.serverListeners.get(k);
-    if (!set) {
-      this.serverListeners.set(k, (set = new Set()));
-      if (this.state === 'open') this.register('gateway/listen', { server, methods: [method] });
-    }
-    set.add(listener);
-    return () => {
-      const current = this.serverListeners.get(k);
-      if (!current?.delete(listener) || current.size > 0) return;
-      this.serverListeners.delete(k);
-      if (this.state === 'open') this.register('gateway/unlisten', { server, methods: [method] });
-    };
+    return this.messages.listen(server, method, listener);
   }
 
   /**
@@ -504,20 +449,11 @@ export class McpIpcClient {
    * client.setRequestHandler('elicitation/create', async (params) => ({ action: 'accept', content: await askUser(params) }));
    */
   setRequestHandler(method: string, handler: ServerRequestHandler): void {
-    const isNew = !this.requestHandlers.has(method);
-    this.requestHandlers.set(method, handler);
-    this.manager.setRequestHandler(method, (params, context) => {
-      const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
-      const { params: clean, server } = untag(p);
-      return handler(clean, { server, method, signal: context.signal });
-    });
-    if (isNew && this.state === 'open') this.register('gateway/handle', { methods: [method] });
+    this.messages.setHandler(method, handler);
   }
 
   removeRequestHandler(method: string): void {
-    if (!this.requestHandlers.delete(method)) return;
-    this.manager.removeRequestHandler(method);
-    if (this.state === 'open') this.register('gateway/unhandle', { methods: [method] });
+    this.messages.removeHandler(method);
   }
 
   /**
@@ -528,17 +464,8 @@ export class McpIpcClient {
    * client.setRequestHandler('elicitation/create', ask);
    * await client.synced();   // a server request from now on reaches this page
    */
-  async synced(): Promise<void> {
-    while (this.registering.size > 0) await Promise.allSettled([...this.registering]);
-  }
-
-  private register<M extends 'gateway/listen' | 'gateway/unlisten' | 'gateway/handle' | 'gateway/unhandle'>(method: M, params: GatewayParams<M>): void {
-    const sent: Promise<unknown> = this.rpc(method, params).then((r) => {
-      this.registering.delete(sent);
-      // Not connected: nothing to do now, the current registrations are restored on reconnect.
-      if (!r.ok && r.error.code !== 'NotConnected') console.warn(`mcp-ipc: ${method} failed`, r.error);
-    });
-    this.registering.add(sent);
+  synced(): Promise<void> {
+    return this.messages.synced();
   }
 
   /** Any host → client notification as it came (`'*'` for all); the handler gets its params. Returns unsubscribe. */
@@ -569,30 +496,10 @@ export class McpIpcClient {
       return;
     }
     if (isBroadcast(method)) return this.feed.receive(method, params);
-    const p = (params ?? {}) as Record<string, unknown>;
-    const meta = p._meta as Record<string, unknown> | undefined;
-    if (typeof meta?.[SERVER_META_KEY] === 'string') this.serverNotification(method, p);
+    this.messages.deliver(method, params);
   }
 
-  private serverNotification(method: string, tagged: Record<string, unknown>): void {
-    const { params, server } = untag(tagged);
-    const context = { server, method };
-    const run = (listener: (params: Record<string, unknown>, context: ServerMessageContext) => void) => {
-      try {
-        listener(params, context);
-      } catch (error) {
-        console.error(`mcp-ipc: listener for ${method} of "${server}" threw`, error);
-      }
-    };
-    if (method === 'notifications/resources/updated' && typeof params.uri === 'string') {
-      for (const listener of [...(this.resourceListeners.get(key2(server, params.uri)) ?? [])]) run(listener);
-    }
-    for (const k of [key2(server, method), key2('*', method), key2(server, '*'), key2('*', '*')]) {
-      for (const listener of [...(this.serverListeners.get(k) ?? [])]) run(listener);
-    }
-  }
-
-  // ------------------------------------------------------------------ tracked requests
+  // ------------------------------------------------------------------ helpers
 
   /**
    * The named server, else the `server` option, else the first server the gateway lists. Without a
@@ -611,15 +518,6 @@ export class McpIpcClient {
     return err(new InvalidParamsError('No server given and the gateway lists none'));
   }
 
-}
-
-function untag(p: Record<string, unknown>): { params: Record<string, unknown>; server: string } {
-  const meta = typeof p._meta === 'object' && p._meta !== null ? (p._meta as Record<string, unknown>) : undefined;
-  const server = typeof meta?.[SERVER_META_KEY] === 'string' ? (meta[SERVER_META_KEY] as string) : '';
-  if (!meta) return { params: p, server };
-  const { [SERVER_META_KEY]: _server, ...restMeta } = meta;
-  const { _meta: _drop, ...rest } = p;
-  return { params: Object.keys(restMeta).length > 0 ? { ...rest, _meta: restMeta } : rest, server };
 }
 
 function refreshParam(options: { refresh?: boolean }): Record<string, unknown> {

@@ -311,6 +311,10 @@ describe('security', () => {
   it('negotiates permessage-deflate, and measures the size limit after decompression (a small frame inflating past it is closed with 1009)', async () => {
     const client = await connect();
     expect(client.ws.extensions).toMatch(/^permessage-deflate/);
+    // An offer without client_max_window_bits (Firefox's) is accepted too.
+    const plainOffer = await connect({ perMessageDeflate: { clientMaxWindowBits: false } as never });
+    expect(plainOffer.ws.extensions).toMatch(/^permessage-deflate/);
+    await plainOffer.close();
     // ~100 KiB of JSON that deflates to a few hundred bytes: the limit (64 KiB) holds for what it inflates to.
     client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(100 * 1024) } }), { compress: true });
     const { code } = await client.closed;

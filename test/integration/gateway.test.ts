@@ -545,11 +545,11 @@ describe('JSON-RPC surface', () => {
     void client.send('tools/call', { server: 'demo', tool: 'sleep', arguments: { ms: 20_000 } });
     const bridge = host.get('demo')!;
     await new Promise((r) => setTimeout(r, 200));
-    const before = bridge.ipc.snapshot().cancels;
+    const before = bridge.snapshot().metrics.cancels;
     await client.close();
     const deadline = Date.now() + 5_000;
-    while (bridge.ipc.snapshot().cancels === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    expect(bridge.ipc.snapshot().cancels).toBeGreaterThan(before);
+    while (bridge.snapshot().metrics.cancels === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(bridge.snapshot().metrics.cancels).toBeGreaterThan(before);
   });
 
   it('serves 20 clients at once', async () => {

@@ -85,6 +85,46 @@ export class ProtocolConsole {
     return { ok: true, data: items };
   }
 
+  /**
+   * Subscribes to `uri` on `server` (`resources/subscribe`; the gateway then forwards its
+   * `notifications/resources/updated`); resolves with the unsubscribe, which sends `resources/unsubscribe`.
+   */
+  async subscribe(server: string, uri: string, onUpdate: (params: Record<string, unknown>) => void): Promise<Result<() => Promise<void>>> {
+    const stop = this.onNotification(server, 'notifications/resources/updated', (params) => {
+      const p = (params ?? {}) as Record<string, unknown>;
+      if (p.uri === uri) onUpdate(p);
+    });
+    const result = await this.request(server, 'resources/subscribe', { uri });
+    if (!result.ok) {
+      stop();
+      return result;
+    }
+    let done = false;
+    return {
+      ok: true,
+      data: async () => {
+        if (done) return;
+        done = true;
+        stop();
+        await this.request(server, 'resources/unsubscribe', { uri });
+      },
+    };
+  }
+
+  /** Sets `server`'s MCP log level (`logging/setLevel`; the host carries it per request to a modern server). */
+  setLogLevel(server: string, level: string): Promise<Result<unknown>> {
+    return this.request(server, 'logging/setLevel', { level });
+  }
+
+  /** Completion values for an argument of a prompt or resource template ([] when the server has none or fails). */
+  async complete(server: string, ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string }, name: string, value: string, context: Record<string, string> = {}): Promise<string[]> {
+    const params: Record<string, unknown> = { ref, argument: { name, value } };
+    if (Object.keys(context).length > 0) params.context = { arguments: context };
+    const result = await this.request<{ completion?: { values?: unknown } }>(server, 'completion/complete', params);
+    const values = result.ok ? result.data?.completion?.values : undefined;
+    return Array.isArray(values) ? values.filter((v): v is string => typeof v === 'string').slice(0, 100) : [];
+  }
+
   /** `server`'s notifications of `method`, recorded by the constructor's listeners already. */
   onNotification(server: string, method: string, listener: (params: unknown, server: string) => void): () => void {
     return this.client.onServerNotification(server, method, (params, context) => listener(params, context.server));

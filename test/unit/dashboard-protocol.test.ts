@@ -324,3 +324,17 @@ describe('server cards', () => {
     expect(eraLabel({ era: null, protocolVersion: null })).toBeNull();
   });
 });
+
+describe('a withdrawn server request', () => {
+  it('leaves the inbox when its signal aborts, and is never shown when already aborted', async () => {
+    const inbox = createRequestInbox();
+    const controller = new AbortController();
+    const asked = inbox.ask('s', 'elicitation/create', {}, controller.signal);
+    expect(get(inbox)).toHaveLength(1);
+    controller.abort('timed out');
+    await expect(asked).rejects.toThrow('withdrawn: timed out');
+    expect(get(inbox)).toEqual([]);
+    await expect(inbox.ask('s', 'elicitation/create', {}, AbortSignal.abort())).rejects.toBeInstanceOf(DeclinedError);
+    expect(get(inbox)).toEqual([]);
+  });
+});

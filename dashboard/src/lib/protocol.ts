@@ -15,7 +15,8 @@ export interface ProtocolRequestOptions {
   onProgress?: (progress: Progress) => void;
 }
 
-export type ServerRequestHandler = (params: unknown, context: { server: string; method: string }) => unknown | Promise<unknown>;
+/** `signal` aborts when the server cancels the request or the gateway stops waiting for the answer. */
+export type ServerRequestHandler = (params: Record<string, unknown>, context: { server: string; method: string; signal?: AbortSignal }) => unknown;
 
 /**
  * The part of McpIpcClient the protocol panels use (the names are the client's contract).
@@ -23,7 +24,7 @@ export type ServerRequestHandler = (params: unknown, context: { server: string; 
  */
 export interface ProtocolClient {
   request(server: string, method: string, params?: Record<string, unknown>, options?: ProtocolRequestOptions): Promise<Result<unknown>>;
-  onServerNotification(server: string, method: string, listener: (params: unknown, context: { server: string; method: string }) => void): () => void;
+  onServerNotification(server: string, method: string, listener: (params: Record<string, unknown>, context: { server: string; method: string }) => void): () => void;
   setRequestHandler(method: string, handler: ServerRequestHandler): unknown;
 }
 

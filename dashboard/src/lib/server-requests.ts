@@ -28,8 +28,11 @@ export class DeclinedError extends Error {
 }
 
 export interface RequestInbox extends Readable<readonly PendingRequest[]> {
-  /** The handler: resolves with the person's answer. */
-  ask(server: string, method: string, params: unknown): Promise<unknown>;
+  /**
+   * The handler: resolves with the person's answer. When `signal` aborts (the server cancelled, or
+   * the gateway stopped waiting) the request leaves the inbox and the promise rejects.
+   */
+  ask(server: string, method: string, params: unknown, signal?: AbortSignal): Promise<unknown>;
   /** Answers request `id` with `result`; false when it is no longer pending. */
   answer(id: number, result: unknown): boolean;
   /** Fails request `id` with `error`. */
@@ -53,10 +56,20 @@ export function createRequestInbox(now: () => number = Date.now): RequestInbox {
   };
   return {
     subscribe: store.subscribe,
-    ask(server, method, params) {
+    ask(server, method, params, signal) {
       const request: PendingRequest = { id: nextId++, server, method, params: isRecord(params) ? params : {}, receivedAt: now() };
       return new Promise((resolve, reject) => {
-        waiting.set(request.id, { request, settle: (ok, value) => (ok ? resolve(value) : reject(value)) });
+        const withdraw = () => settle(request.id, false, new DeclinedError(`${method} from ${server} was withdrawn: ${String(signal?.reason ?? 'cancelled')}`));
+        if (signal?.aborted) return reject(new DeclinedError(`${method} from ${server} was withdrawn before it was shown`));
+        signal?.addEventListener('abort', withdraw, { once: true });
+        waiting.set(request.id, {
+          request,
+          settle: (ok, value) => {
+            signal?.removeEventListener('abort', withdraw);
+            if (ok) resolve(value);
+            else reject(value);
+          },
+        });
         publish();
       });
     },

@@ -157,8 +157,8 @@ describe('dashboard protocol console', () => {
     const dialog = page.getByTestId('request-dialog');
     await dialog.waitFor({ state: 'visible' });
     expect(await page.getByTestId('elicitation-message').textContent()).toBe('Your name?');
-    expect(await page.getByTestId('field-greeting').inputValue()).toBe('hello');
-    await page.getByTestId('field-name').fill('Ada');
+    expect(await dialog.getByTestId('field-greeting').inputValue()).toBe('hello');
+    await dialog.getByTestId('field-name').fill('Ada');
     await shot('06-elicitation-dialog');
     await page.getByTestId('request-accept').click();
     await dialog.waitFor({ state: 'hidden' });

@@ -94,7 +94,7 @@ describe('traffic log', () => {
 });
 
 function fakeClient(answers: Record<string, (params: Record<string, unknown>) => Result<unknown>>) {
-  const listeners: Array<{ server: string; method: string; listener: (params: unknown, context: { server: string; method: string }) => void }> = [];
+  const listeners: Array<{ server: string; method: string; listener: (params: Record<string, unknown>, context: { server: string; method: string }) => void }> = [];
   const handlers = new Map<string, ServerRequestHandler>();
   const client: ProtocolClient = {
     async request(_server, method, params = {}) {
@@ -109,8 +109,12 @@ function fakeClient(answers: Record<string, (params: Record<string, unknown>) =>
     setRequestHandler(method, handler) {
       handlers.set(method, handler);
     },
+    async subscribeResource(server, uri, listener) {
+      const stop = client.onServerNotification(server, 'notifications/resources/updated', (params) => params.uri === uri && listener(params));
+      return ok(async () => stop());
+    },
   };
-  const notify = (server: string, method: string, params: unknown) => {
+  const notify = (server: string, method: string, params: Record<string, unknown>) => {
     for (const l of [...listeners]) if ((l.server === '*' || l.server === server) && l.method === method) l.listener(params, { server, method });
   };
   return { client, listeners, handlers, notify };
@@ -168,6 +172,29 @@ describe('ProtocolConsole', () => {
     ]);
     pc.dispose();
     expect(listeners).toHaveLength(0);
+  });
+
+  it('records a subscription and its unsubscribe, and passes on only its own URI’s updates', async () => {
+    const { client, notify } = fakeClient({});
+    const traffic = createTrafficLog();
+    const pc = new ProtocolConsole(client, traffic);
+    const seen: unknown[] = [];
+    const sub = await pc.subscribe('s', 'x://a', (p) => seen.push(p.uri));
+    expect(sub.ok).toBe(true);
+    notify('s', 'notifications/resources/updated', { uri: 'x://b' });
+    notify('s', 'notifications/resources/updated', { uri: 'x://a' });
+    if (sub.ok) await sub.data();
+    notify('s', 'notifications/resources/updated', { uri: 'x://a' });
+    expect(seen).toEqual(['x://a']);
+    expect(get(traffic).map((e) => `${e.direction} ${e.kind} ${e.method}`)).toEqual([
+      'out request resources/subscribe',
+      'in result resources/subscribe',
+      'in notification notifications/resources/updated',
+      'in notification notifications/resources/updated',
+      'out request resources/unsubscribe',
+      'in result resources/unsubscribe',
+      'in notification notifications/resources/updated',
+    ]);
   });
 });
 

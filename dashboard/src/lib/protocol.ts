@@ -26,6 +26,8 @@ export interface ProtocolClient {
   request(server: string, method: string, params?: Record<string, unknown>, options?: ProtocolRequestOptions): Promise<Result<unknown>>;
   onServerNotification(server: string, method: string, listener: (params: Record<string, unknown>, context: { server: string; method: string }) => void): () => void;
   setRequestHandler(method: string, handler: ServerRequestHandler): unknown;
+  /** Subscribes to a resource; the client keeps one server subscription per URI and restores it after reconnects. */
+  subscribeResource(server: string, uri: string, listener: (update: Record<string, unknown>) => void): Promise<Result<() => Promise<void>>>;
 }
 
 /** Notifications the Messages panel records for every server (those the gateway forwards). */
@@ -62,9 +64,13 @@ export class ProtocolConsole {
   async trace<T>(server: string, method: string, params: unknown, run: () => Promise<Result<T>>): Promise<Result<T>> {
     const requestEntry = this.traffic.record({ server, direction: 'out', kind: 'request', method, payload: params });
     const result = await run();
+    this.recordAnswer(server, method, requestEntry, result.ok ? { ok: true, data: result.data } : result);
+    return result;
+  }
+
+  private recordAnswer(server: string, method: string, requestEntry: number, result: Result<unknown>): void {
     if (result.ok) this.traffic.record({ server, direction: 'in', kind: 'result', method, payload: result.data, requestEntry });
     else this.traffic.record({ server, direction: 'in', kind: 'error', method, payload: { code: result.error.code, message: result.error.message, data: result.error.data }, requestEntry });
-    return result;
   }
 
   /**
@@ -87,27 +93,23 @@ export class ProtocolConsole {
   }
 
   /**
-   * Subscribes to `uri` on `server` (`resources/subscribe`; the gateway then forwards its
-   * `notifications/resources/updated`); resolves with the unsubscribe, which sends `resources/unsubscribe`.
+   * Subscribes to `uri` on `server` through the client (`resources/subscribe`, restored after a
+   * reconnect); `onUpdate` gets each `notifications/resources/updated` of it. Resolves with the
+   * unsubscribe. The subscribe and unsubscribe are recorded like any request.
    */
   async subscribe(server: string, uri: string, onUpdate: (params: Record<string, unknown>) => void): Promise<Result<() => Promise<void>>> {
-    const stop = this.onNotification(server, 'notifications/resources/updated', (params) => {
-      const p = (params ?? {}) as Record<string, unknown>;
-      if (p.uri === uri) onUpdate(p);
-    });
-    const result = await this.request(server, 'resources/subscribe', { uri });
-    if (!result.ok) {
-      stop();
-      return result;
-    }
-    let done = false;
+    const method = 'resources/subscribe';
+    const requestEntry = this.traffic.record({ server, direction: 'out', kind: 'request', method, payload: { uri } });
+    const result = await this.client.subscribeResource(server, uri, onUpdate);
+    this.recordAnswer(server, method, requestEntry, result.ok ? { ok: true, data: {} } : result);
+    if (!result.ok) return result;
+    const stop = result.data;
     return {
       ok: true,
       data: async () => {
-        if (done) return;
-        done = true;
-        stop();
-        await this.request(server, 'resources/unsubscribe', { uri });
+        const entry = this.traffic.record({ server, direction: 'out', kind: 'request', method: 'resources/unsubscribe', payload: { uri } });
+        await stop();
+        this.recordAnswer(server, 'resources/unsubscribe', entry, { ok: true, data: {} });
       },
     };
   }

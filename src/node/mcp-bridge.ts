@@ -395,10 +395,19 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return this.runCall(tool, args, prepared, options);
   }
 
-  /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
+  /**
+   * `tools/call` asking the server to stream its result (mcp-ipc extension, legacy era; plain
+   * servers, and every modern one, answer whole — a modern call goes through the session).
+   */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
+    if (this.identity?.era === 'modern') {
+      // A modern request needs the session (the `_meta` envelope, input_required rounds, tasks),
+      // which has no chunk stream: the result comes whole, and the chunks end at once.
+      stream.follow(NO_CHUNKS);
+      return { result: this.call(tool, args, options), chunks: stream };
+    }
     const result = Promise.resolve()
       .then(() => this.prepareCall(tool, args, options))
       .then((requestOptions) => {
@@ -754,6 +763,8 @@ export function describeDiagnostic(d: Diagnostic): string {
 }
 
 /** An async iterable that relays another one which is only known later, or fails early. */
+const NO_CHUNKS: AsyncIterable<StreamChunk> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
+
 class RelayStream implements AsyncIterable<StreamChunk> {
   private source: AsyncIterable<StreamChunk> | undefined;
   private error: IpcError | undefined;

@@ -10,7 +10,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway } from '../../src/node/gateway.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 import { PYTHON_SDK_ERROR_VARIABLE, PYTHON_SDK_VARIABLE } from '../python-sdk.js';
@@ -68,8 +68,10 @@ beforeAll(async () => {
       everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], process: { healthCheckIntervalMs: 0 } },
     },
   });
-  await host.startAll();
+  // The gateway first: it declares the page's sampling / elicitation / roots handlers as client
+  // capabilities, which a legacy server learns only once, in `initialize`.
   gateway = await startGateway({ host, port: 0, staticDir: STATIC_DIR });
+  await host.startAll();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -81,6 +83,11 @@ beforeAll(async () => {
     if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
   });
 }, 90_000);
+
+// A failing step leaves a picture of the page behind (test-results/, next to the panels' screenshots).
+afterEach(async ({ task }) => {
+  if (task.result?.state === 'fail' && page) await shot(`failed-${task.name.replace(/[^a-z0-9]+/gi, '-').slice(0, 60)}`);
+});
 
 afterAll(async () => {
   await browser?.close();

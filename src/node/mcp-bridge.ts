@@ -396,23 +396,22 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   }
 
   /**
-   * `tools/call` asking the server to stream its result (mcp-ipc extension, legacy era; plain
-   * servers, and every modern one, answer whole — a modern call goes through the session).
+   * `tools/call` asking the server to stream its result (mcp-ipc extension). Only a plain legacy
+   * call can stream; a modern one (the session's envelope and input_required rounds) and a task
+   * (polled to its end) run as `call()` does, and their result comes whole, with no chunks.
    */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
-    if (this.identity?.era === 'modern') {
-      // A modern request needs the session (the `_meta` envelope, input_required rounds, tasks),
-      // which has no chunk stream: the result comes whole, and the chunks end at once.
-      stream.follow(NO_CHUNKS);
-      return { result: this.call(tool, args, options), chunks: stream };
-    }
     const result = Promise.resolve()
       .then(() => this.prepareCall(tool, args, options))
       .then((requestOptions) => {
         const unavailable = this.unavailableError();
         if (unavailable) throw unavailable;
+        if (this.identity?.era === 'modern' || this.runsAsTask(tool, options)) {
+          stream.follow(NO_CHUNKS);
+          return this.runCall(tool, args, requestOptions, options);
+        }
         const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
         stream.follow(feed.chunks);
         return feed.result;
@@ -464,13 +463,17 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return options._meta ? { name: tool, arguments: args, _meta: { ...options._meta } } : { name: tool, arguments: args };
   }
 
+  /** Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides. */
+  private runsAsTask(tool: string, options: BridgeCallOptions): boolean {
+    const support = taskSupportOf(this.toolsByName.get(tool));
+    return this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true));
+  }
+
   private runCall(tool: string, args: Record<string, unknown>, requestOptions: RequestOptions, options: BridgeCallOptions): Promise<CallToolResult> {
     const info = this.toolsByName.get(tool);
     const params = this.callParams(tool, args, options);
-    const support = taskSupportOf(info);
     let result: Promise<CallToolResult>;
-    // Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides.
-    if (this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true))) {
+    if (this.runsAsTask(tool, options)) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
         signal: options.signal,

@@ -239,6 +239,18 @@ export interface HelloParams {
   instance?: string;
   latestSeq: number;
   servers: ServerSnapshot[];
+  /** What this gateway offers (absent from gateways before it): a UI hides what it cannot do. */
+  offers?: GatewayOffers;
+}
+
+/** The gateway's configuration a page needs to know (sent in `hello`). */
+export interface GatewayOffers {
+  /** MCP requests forwarded to servers (the allow-list). */
+  methods: string[];
+  /** `server/start`, `server/stop`, `server/restart`, `server/setRoots` allowed. */
+  hostControl: boolean;
+  /** Server→client requests a page may answer (`gateway/handle`). */
+  serverRequests: string[];
 }
 
 /** Gateway errors use IpcError codes; `data` of the JSON-RPC error is the IpcErrorJSON. */

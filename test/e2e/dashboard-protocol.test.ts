@@ -258,6 +258,27 @@ describe('dashboard protocol console', () => {
     await page.setViewportSize({ width: 1400, height: 1000 });
   });
 
+  it('hides what a restricted gateway does not allow (host control, methods off its allow-list)', async () => {
+    const restricted = await startGateway({ host, port: 0, staticDir: STATIC_DIR, allowHostControl: false, methods: ['tools/list', 'tools/call', 'resources/list', 'resources/templates/list'] });
+    const other = await browser.newPage({ viewport: { width: 1000, height: 800 } });
+    try {
+      await other.goto(restricted.url);
+      const card = other.locator('[data-testid="server-card"][data-server="py"]');
+      await card.locator('[data-testid="state-badge"][data-state="running"]').waitFor();
+      expect(await card.getByTestId('restart-button').isDisabled()).toBe(true);
+      expect(await card.getByTestId('restart-button').getAttribute('title')).toContain('host control');
+      await other.getByTestId('tab-resources').click();
+      expect(await other.getByTestId('resources-refused').textContent()).toContain('resources/read');
+      await other.getByTestId('tab-prompts').click();
+      expect(await other.getByTestId('prompts-refused').textContent()).toContain('prompts/list');
+      expect(await other.getByTestId('prompts-error').count()).toBe(0);
+      await other.screenshot({ path: join(SHOTS, '12-restricted-gateway.png'), fullPage: true });
+    } finally {
+      await other.close();
+      await restricted.close();
+    }
+  });
+
   it('raised no page or console errors', () => {
     expect(problems).toEqual([]);
   });

@@ -365,3 +365,17 @@ describe('a withdrawn server request', () => {
     expect(get(inbox)).toEqual([]);
   });
 });
+
+describe('what the gateway offers', () => {
+  it('allows what is on the allow-list, and everything when the gateway sends no offers', async () => {
+    const { offersHostControl, offersMethod, refusal } = await import('../../dashboard/src/lib/offers.js');
+    const offers = { methods: ['tools/call', 'resources/read'], hostControl: false, serverRequests: [] };
+    expect(offersMethod(offers, 'resources/read')).toBe(true);
+    expect(offersMethod(offers, 'prompts/get')).toBe(false);
+    expect(refusal(offers, 'prompts/get')).toContain('does not forward prompts/get');
+    expect(refusal(offers, 'tools/call')).toBeNull();
+    expect(offersHostControl(offers)).toBe(false);
+    expect(offersMethod(null, 'anything')).toBe(true);
+    expect(offersHostControl(undefined)).toBe(true);
+  });
+});

@@ -137,13 +137,21 @@ describe('dashboard protocol console', () => {
     await shot('03-resources-updated');
   });
 
-  it('fills a resource template and reads what it expands to', async () => {
+  it('fills a resource template and reads what it expands to, text or binary', async () => {
     await page.locator('[data-testid="template-item"][data-template="fixture://items/{item_id}"]').click();
     await page.getByTestId('template-var-item_id').fill('7');
     expect(await page.getByTestId('template-uri').textContent()).toBe('fixture://items/7');
     await page.getByTestId('template-read').click();
     await expect.poll(() => page.getByTestId('read-result').textContent()).toContain('item 7');
     await shot('04-resource-template');
+    // A text/plain blob resource: decoded and shown as its text, never as raw base64.
+    await page.getByTestId('resources-server').selectOption('everything');
+    await page.locator('[data-testid="template-item"][data-template="demo://resource/dynamic/blob/{resourceId}"]').click();
+    await page.getByTestId('template-var-resourceId').fill('1');
+    await page.getByTestId('template-read').click();
+    await page.waitForSelector('[data-testid="read-result"] [data-testid="content-block"][data-kind="text"]');
+    expect(await page.getByTestId('read-result').textContent()).toContain('Resource 1');
+    await shot('04b-resource-blob');
   });
 
   it('gets a prompt, with completion of its arguments', async () => {

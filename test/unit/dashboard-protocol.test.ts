@@ -44,6 +44,10 @@ describe('content views', () => {
     // An SVG can carry script: never inline.
     expect(contentView({ type: 'image', data: 'PHN2Zz4=', mimeType: 'image/svg+xml' })).toMatchObject({ kind: 'blob', mimeType: 'image/svg+xml', bytes: 5 });
     expect(resourceContentsView({ uri: 'x://b', blob: 'aGVsbG8=' })).toEqual({ kind: 'blob', href: 'data:application/octet-stream;base64,aGVsbG8=', mimeType: 'application/octet-stream', bytes: 5 });
+    // A text blob is shown as its text (when it is UTF-8); a JSON one pretty-printed; anything else stays a download.
+    expect(resourceContentsView({ uri: 'x://t', mimeType: 'text/plain', blob: 'aMOpbGxv' })).toEqual({ kind: 'text', text: 'héllo', mimeType: 'text/plain' });
+    expect(resourceContentsView({ uri: 'x://j', mimeType: 'application/json', blob: btoa('{"a":1}') })).toMatchObject({ kind: 'json', text: '{\n  "a": 1\n}' });
+    expect(resourceContentsView({ uri: 'x://n', mimeType: 'text/plain', blob: '/w==' })).toMatchObject({ kind: 'blob', bytes: 1 });
     expect(contentView({ type: 'resource', resource: { uri: 'x://c', text: 'inner' } })).toEqual({ kind: 'text', text: 'inner' });
     expect(contentView({ type: 'resource_link', uri: 'x://d', name: 'd', mimeType: 'text/plain' })).toEqual({ kind: 'link', uri: 'x://d', name: 'd', mimeType: 'text/plain' });
     expect(contentView({ type: 'weird', x: 1 })).toMatchObject({ kind: 'unknown' });

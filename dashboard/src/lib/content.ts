@@ -28,7 +28,27 @@ export function base64Bytes(base64: string): number {
 const SAFE_IMAGE = /^image\/(png|jpe?g|gif|webp|avif|bmp)$/i;
 const SAFE_AUDIO = /^audio\/(mpeg|mp3|wav|x-wav|ogg|webm|aac|flac|mp4)$/i;
 
+/** Text blobs under this size are decoded and shown as text; larger ones are offered as a download. */
+export const DECODE_LIMIT_BYTES = 256 * 1024;
+const TEXTUAL = /^(text\/|application\/(json|xml|yaml|x-yaml|javascript)|[^;]*\+(json|xml))/i;
+
+/** UTF-8 text of a base64 blob, or null when it is not valid base64 and UTF-8. */
+export function decodeText(base64: string): string | null {
+  try {
+    const binary = atob(base64.replace(/\s/g, ''));
+    const bytes = Uint8Array.from(binary, (c) => c.charCodeAt(0));
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
 function binaryView(data: string, mimeType: string): ContentView {
+  // Images and audio (an SVG is XML too) stay media: shown when safe, else downloaded.
+  if (TEXTUAL.test(mimeType) && !/^(image|audio)\//i.test(mimeType) && base64Bytes(data) <= DECODE_LIMIT_BYTES) {
+    const text = decodeText(data);
+    if (text !== null) return textView(text, mimeType);
+  }
   const src = `data:${mimeType};base64,${data}`;
   if (SAFE_IMAGE.test(mimeType)) return { kind: 'image', src, mimeType };
   if (SAFE_AUDIO.test(mimeType)) return { kind: 'audio', src, mimeType };

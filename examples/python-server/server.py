@@ -9,7 +9,28 @@ Tools
   generate_large_result {size, chunk_size=65536} exactly `size` bytes of deterministic ASCII text;
                                                  streamed as notifications/stream/chunk with _meta.streamToken
   echo              {text}                       returns its text
+  work              {rounds=100000, seed=""}     CPU-bound: rounds of SHA-256; returns {digest, rounds, pid}
   sleep             {seconds | ms}               sleeps (cancellable, with progress)
+
+  add_note          {document, text}             adds a note to a document: notifications/resources/updated for
+                                                 subscribers (the first note also adds demo://notes: list_changed)
+  list_roots        {}                           the client's roots (roots/list), with what each local folder holds
+  roll_character    {}                           asks the user for a name and class (elicitation, form mode)
+  narrate           {scene, max_tokens=200}      asks the client's model to narrate a scene (sampling)
+
+Resources (scheme demo://)
+  demo://documents/NAME     the files in documents/ (text/markdown; notes added by add_note appended)
+  demo://notes              every note added so far (listed once the first note exists)
+  demo://images/dungeon-map.png   a small PNG map, drawn at start-up (image/png, base64 blob)
+  demo://rules/{topic}      template: one rules entry of corpus.json by id (topic completes from the corpus)
+
+Prompts
+  explain_rule      {topic, style?}              explain a rule (the entry embedded as a resource); both complete
+  summarize_document {document}                  summarize a document (embedded); document completes
+
+Logging: process_document logs each step (debug) and its result (info) as notifications/message.
+The server speaks the handshake ("legacy") era of MCP: initialize, then requests; it asks the client
+for roots, sampling and elicitation only when the client declared them (else the tool says so).
 
 Usage: python3 server.py [--verbose]     (--verbose: log cancellations and signals to stderr)
 """
@@ -17,18 +38,24 @@ Usage: python3 server.py [--verbose]     (--verbose: log cancellations and signa
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
+import random
 import re
+import struct
 import sys
+import threading
 import time
+import zlib
 from collections import Counter
+from urllib.parse import unquote, urlparse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from mcp_stdio import McpServer, Stream, ToolError, ToolResult  # noqa: E402
+from mcp_stdio import INVALID_PARAMS, McpServer, ResourceNotFound, RpcError, Stream, ToolError, ToolResult  # noqa: E402
 
 CORPUS_PATH = os.path.join(HERE, "corpus.json")
 DOCUMENTS_DIR = os.path.join(HERE, "documents")
@@ -226,6 +253,7 @@ def process_document(args, ctx):
         step()
         ctx.sleep(delay)
         ctx.progress(i, total, f"{label} ({i}/{total})")
+        ctx.log("debug", f"{name}: {label.lower()} done ({i}/{total})")
 
     headings = facts["headings"]
     top = ", ".join(f"{w} ({n})" for w, n in facts["top"]) or "none"
@@ -239,6 +267,7 @@ def process_document(args, ctx):
         f"- Checks mentioned: {checks}",
         f"- Top words: {top}",
     ])
+    ctx.log("info", f"Processed {name}: {len(facts['words'])} words, {len(headings)} headings")
     structured = {
         "file": name,
         "lines": len(facts["lines"]),
@@ -330,6 +359,31 @@ def echo(args, ctx):
 
 
 @server.tool(
+    "work",
+    "CPU-bound work: `rounds` rounds of SHA-256 over a 64-byte block (for load and pool benchmarks).",
+    {
+        "type": "object",
+        "properties": {
+            "rounds": {"type": "integer", "minimum": 0, "maximum": 100_000_000, "default": 100_000, "description": "Hash rounds"},
+            "seed": {"type": "string", "default": "", "description": "Mixed into the first block"},
+        },
+        "additionalProperties": False,
+    },
+    annotations={"title": "Work", "readOnlyHint": True, "idempotentHint": True},
+)
+def work(args, ctx):
+    rounds = args.get("rounds", 100_000)
+    block = hashlib.sha256(str(args.get("seed", "")).encode()).digest() * 2
+    for i in range(rounds):
+        block = hashlib.sha256(block).digest() * 2
+        if i & 0x3FFF == 0x3FFF:
+            ctx.check_cancelled()
+    # The pid tells which process (which replica of a pool) did the work.
+    out = {"digest": block[:32].hex(), "rounds": rounds, "pid": os.getpid()}
+    return ToolResult(json.dumps(out), out)
+
+
+@server.tool(
     "sleep",
     "Sleeps for the given time (seconds, or ms), reporting progress; can be cancelled.",
     {
@@ -357,6 +411,270 @@ def sleep(args, ctx):
             done = min(ms, round(ms - max(0.0, deadline - time.monotonic()) * 1000))
             ctx.progress(done, ms, f"slept {done} of {ms} ms")
     return f"slept {ms} ms"
+
+
+# ---------------------------------------------------------------------------- resources
+
+DOCUMENT_URI = "demo://documents/"
+NOTES_URI = "demo://notes"
+MAP_URI = "demo://images/dungeon-map.png"
+RULES_BY_ID = {e["id"]: e for e in INDEX.entries}
+
+# Notes added by add_note, per document name (in memory: the files on disk are never changed).
+_notes: dict[str, list[str]] = {}
+_notes_lock = threading.Lock()
+
+
+def document_names() -> list[str]:
+    return sorted(n for n in os.listdir(DOCUMENTS_DIR) if os.path.isfile(os.path.join(DOCUMENTS_DIR, n)))
+
+
+def read_document(uri: str) -> str:
+    name = uri[len(DOCUMENT_URI):]
+    try:
+        with open(resolve_document(name), encoding="utf-8", errors="replace") as fh:
+            text = fh.read()
+    except (ToolError, OSError):  # removed since the server started
+        raise ResourceNotFound(uri) from None
+    with _notes_lock:
+        notes = list(_notes.get(name, []))
+    if notes:
+        text = text.rstrip("\n") + "\n\n## Notes\n\n" + "".join(f"- {n}\n" for n in notes)
+    return text
+
+
+def register_documents() -> None:
+    for name in document_names():
+        server.resource(DOCUMENT_URI + name, name, f"The document {name} (with any notes added by add_note)",
+                        "text/markdown", title=name)(read_document)
+
+
+register_documents()
+
+
+def read_notes(uri: str) -> str:
+    with _notes_lock:
+        notes = {doc: list(items) for doc, items in _notes.items()}
+    lines = ["# Notes", ""]
+    for doc, items in sorted(notes.items()):
+        lines += [f"## {doc}", ""] + [f"- {n}" for n in items] + [""]
+    return "\n".join(lines)
+
+
+def rule_markdown(entry: dict) -> str:
+    return f"# {entry['title']}\n\n{entry['text']}\n\nTags: {', '.join(entry.get('tags', []))}\n"
+
+
+def complete_topic(_value: str, _context: dict) -> list[str]:
+    return sorted(RULES_BY_ID)
+
+
+@server.resource_template(
+    "demo://rules/{topic}", "rule", "One entry of the rules reference, by id (e.g. demo://rules/grappling)",
+    "text/markdown", title="Rules entry", complete={"topic": complete_topic},
+)
+def read_rule(uri: str, variables: dict) -> str:
+    entry = RULES_BY_ID.get(variables["topic"])
+    if entry is None:
+        raise ResourceNotFound(uri)
+    return rule_markdown(entry)
+
+
+def png(width: int, height: int, pixel) -> bytes:
+    """An RGB PNG (standard library only): pixel(x, y) → (r, g, b)."""
+    rows = b"".join(b"\x00" + bytes(c for x in range(width) for c in pixel(x, y)) for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+def dungeon_pixel(x: int, y: int) -> tuple[int, int, int]:
+    """Three rooms joined by corridors on a stone background, with a grid every 8 pixels."""
+    rooms = ((6, 6, 30, 22), (44, 10, 74, 34), (18, 40, 58, 58))
+    corridors = ((28, 14, 46, 18), (56, 32, 60, 42), (22, 20, 26, 42))
+    inside = any(x0 <= x < x1 and y0 <= y < y1 for x0, y0, x1, y1 in rooms + corridors)
+    if not inside:
+        return (58, 52, 48)
+    if x % 8 == 0 or y % 8 == 0:
+        return (196, 178, 140)
+    return (232, 216, 176)
+
+
+@server.resource(MAP_URI, "dungeon-map.png", "A small map of the adventure's dungeon", "image/png", title="Dungeon map")
+def read_map(uri: str) -> bytes:
+    return DUNGEON_MAP
+
+
+DUNGEON_MAP = png(80, 64, dungeon_pixel)
+
+
+@server.tool(
+    "add_note",
+    "Adds a note to a document. Subscribers of the document's resource (and of demo://notes) get notifications/resources/updated.",
+    {
+        "type": "object",
+        "properties": {
+            "document": {"type": "string", "minLength": 1, "description": "A document's name, e.g. adventure.md"},
+            "text": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "The note"},
+        },
+        "required": ["document", "text"],
+        "additionalProperties": False,
+    },
+    annotations={"title": "Add a note", "readOnlyHint": False, "idempotentHint": False},
+)
+def add_note(args, ctx):
+    name = args["document"]
+    if name not in document_names():
+        raise ToolError(f"No document {name} (available: {', '.join(document_names())})")
+    with _notes_lock:
+        first = not _notes
+        _notes.setdefault(name, []).append(args["text"])
+        count = len(_notes[name])
+    if first:
+        server.resource(NOTES_URI, "notes", "Every note added with add_note", "text/markdown", title="Notes")(read_notes)
+        server.resources_changed()
+    server.resource_updated(DOCUMENT_URI + name)
+    server.resource_updated(NOTES_URI)
+    return ToolResult(f"Added note {count} to {name}", structured={"uri": DOCUMENT_URI + name, "notes": count})
+
+
+# ---------------------------------------------------------------------------- prompts
+
+STYLES = {
+    "brief": "in two or three sentences",
+    "detailed": "in detail, with an example of play",
+    "for-new-players": "simply, for someone at their first game session",
+}
+
+
+@server.prompt(
+    "explain_rule", "Explain a rule of the game, with the rules entry attached",
+    [
+        {"name": "topic", "description": "A rules entry id, e.g. grappling", "required": True},
+        {"name": "style", "description": f"One of {', '.join(STYLES)} (default brief)"},
+    ],
+    title="Explain a rule", complete={"topic": complete_topic, "style": list(STYLES)},
+)
+def explain_rule(args: dict) -> list[dict]:
+    entry = RULES_BY_ID.get(args["topic"])
+    if entry is None:
+        raise RpcError(INVALID_PARAMS, f"Unknown topic {args['topic']!r} (complete the argument to see them)")
+    style = args.get("style") or "brief"
+    if style not in STYLES:
+        raise RpcError(INVALID_PARAMS, f"style must be one of {', '.join(STYLES)}")
+    uri = f"demo://rules/{entry['id']}"
+    return [
+        {"role": "user", "content": {"type": "text", "text": f"Explain the rule \"{entry['title']}\" {STYLES[style]}."}},
+        {"role": "user", "content": {"type": "resource", "resource": {"uri": uri, "mimeType": "text/markdown", "text": rule_markdown(entry)}}},
+    ]
+
+
+@server.prompt(
+    "summarize_document", "Summarize one of the documents (embedded as a resource)",
+    [{"name": "document", "description": "A document's name, e.g. adventure.md", "required": True}],
+    title="Summarize a document", complete={"document": lambda _value, _context: document_names()},
+)
+def summarize_document(args: dict) -> list[dict]:
+    name = args["document"]
+    if name not in document_names():
+        raise RpcError(INVALID_PARAMS, f"No document {name!r} (available: {', '.join(document_names())})")
+    uri = DOCUMENT_URI + name
+    return [
+        {"role": "user", "content": {"type": "text", "text": f"Summarize {name} for the players, without spoilers."}},
+        {"role": "user", "content": {"type": "resource", "resource": {"uri": uri, "mimeType": "text/markdown", "text": read_document(uri)}}},
+    ]
+
+
+# ---------------------------------------------------------------------------- the client's features: roots, elicitation, sampling
+
+
+def describe_root(root: dict) -> dict:
+    """A root as reported by list_roots: a local folder (file://) also says how many files it holds."""
+    out = {"uri": root["uri"], **({"name": root["name"]} if isinstance(root.get("name"), str) else {})}
+    parsed = urlparse(root["uri"])
+    if parsed.scheme == "file":
+        path = unquote(parsed.path)
+        out["exists"] = os.path.isdir(path)
+        if out["exists"]:
+            try:
+                out["files"] = sum(1 for e in os.scandir(path) if e.is_file())
+            except OSError:
+                out["exists"] = False
+    return out
+
+
+@server.tool(
+    "list_roots",
+    "Lists the client's roots (asks the client with roots/list) and how many files each local folder holds.",
+    {"type": "object", "properties": {}, "additionalProperties": False},
+    annotations={"title": "List the client's roots", "readOnlyHint": True},
+)
+def list_roots(args, ctx):
+    roots = [describe_root(r) for r in ctx.list_roots()]
+    lines = [f"{len(roots)} root(s)"]
+    for r in roots:
+        where = f"{r['files']} file(s)" if "files" in r else ("missing" if r.get("exists") is False else "not a local folder")
+        lines.append(f"- {r.get('name', r['uri'])}: {r['uri']} ({where})")
+    return ToolResult("\n".join(lines), structured={"roots": roots})
+
+
+CLASSES = ["fighter", "wizard", "rogue", "cleric", "ranger", "bard"]
+ABILITIES = ["STR", "DEX", "CON", "INT", "WIS", "CHA"]
+
+
+@server.tool(
+    "roll_character",
+    "Rolls a new character: asks the user for a name and a class (elicitation), then rolls 4d6-drop-lowest abilities.",
+    {"type": "object", "properties": {}, "additionalProperties": False},
+    annotations={"title": "Roll a character", "readOnlyHint": True},
+)
+def roll_character(args, ctx):
+    answer = ctx.elicit("Who is your new character?", {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "title": "Name", "minLength": 1, "maxLength": 60},
+            "class": {"type": "string", "title": "Class", "enum": CLASSES, "default": "fighter"},
+        },
+        "required": ["name"],
+    })
+    if answer["action"] != "accept":
+        return f"No character rolled: the user {'declined' if answer['action'] == 'decline' else 'cancelled'}."
+    name, cls = answer["content"]["name"], answer["content"].get("class", "fighter")
+    dice = random.Random(f"{name}/{cls}")  # the same character always gets the same rolls
+    scores = {a: sum(sorted(dice.randint(1, 6) for _ in range(4))[1:]) for a in ABILITIES}
+    text = f"{name} the {cls}: " + ", ".join(f"{a} {v}" for a, v in scores.items())
+    return ToolResult(text, structured={"name": name, "class": cls, "abilities": scores})
+
+
+@server.tool(
+    "narrate",
+    "Asks the client's model to narrate a scene (sampling/createMessage) and returns its words.",
+    {
+        "type": "object",
+        "properties": {
+            "scene": {"type": "string", "minLength": 1, "maxLength": 2000, "description": "What happens"},
+            "max_tokens": {"type": "integer", "minimum": 1, "maximum": 4000, "default": 200},
+        },
+        "required": ["scene"],
+        "additionalProperties": False,
+    },
+    annotations={"title": "Narrate a scene", "readOnlyHint": True},
+)
+def narrate(args, ctx):
+    reply = ctx.sample(
+        f"Narrate this scene for the players in two vivid sentences: {args['scene']}", args["max_tokens"],
+        systemPrompt="You are the game master of a tabletop role-playing game.",
+        modelPreferences={"intelligencePriority": 0.3, "speedPriority": 0.7},
+    )
+    content = reply.get("content")
+    blocks = content if isinstance(content, list) else [content]  # newer revisions allow several blocks
+    text = "".join(b.get("text", "") for b in blocks if isinstance(b, dict) and b.get("type") == "text")
+    if not text:
+        raise ToolError("The client's model answered without text")
+    return ToolResult(text, structured={"text": text, "model": reply.get("model")})
 
 
 if __name__ == "__main__":

@@ -21,3 +21,4 @@ export * from './list-cache.js';
 export * from './elicitation.js';
 export * from './rate-window.js';
 export * from './bounded-log.js';
+export * from './canonical-json.js';

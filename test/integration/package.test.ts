@@ -46,15 +46,18 @@ describe('the published package', () => {
     expect(manifest.scripts.prepack).toBe('npm run build');
   });
 
-  it('needs no MCP SDK at run time: not a dependency, imported by no source file', () => {
-    expect(Object.keys(manifest.dependencies).filter((d) => d.startsWith('@modelcontextprotocol/'))).toEqual([]);
-    const importers = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'dashboard/src'))]
-      .filter((file) => /from\s+['"]@modelcontextprotocol\/|import\(\s*['"]@modelcontextprotocol\//.test(readFileSync(file, 'utf8')))
-      .map((file) => relative(ROOT, file));
-    expect(importers).toEqual([]);
+  it('needs no MCP SDK v1 at run time: not a dependency, imported by no source file; the browser code imports no MCP package', () => {
+    // The v2 client package is allowed (remote servers over Streamable HTTP use its transport and OAuth); v1 is not.
+    expect(Object.keys(manifest.dependencies).filter((d) => d.startsWith('@modelcontextprotocol/') && d !== '@modelcontextprotocol/client')).toEqual([]);
+    const v1 = /from\s+['"]@modelcontextprotocol\/sdk|import\(\s*['"]@modelcontextprotocol\/sdk/;
+    const any = /from\s+['"]@modelcontextprotocol\/|import\(\s*['"]@modelcontextprotocol\//;
+    const sources = [...sourceFiles(join(ROOT, 'src')), ...sourceFiles(join(ROOT, 'dashboard/src'))];
+    expect(sources.filter((file) => v1.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file))).toEqual([]);
+    const browser = sources.filter((file) => /\/(src\/core|src\/client|dashboard\/src)\//.test(file));
+    expect(browser.filter((file) => any.test(readFileSync(file, 'utf8'))).map((file) => relative(ROOT, file))).toEqual([]);
     const packedImporters = packed.files
       .filter((f) => f.path.endsWith('.js'))
-      .filter((f) => /["']@modelcontextprotocol\//.test(readFileSync(join(packed.packageDir, f.path), 'utf8')))
+      .filter((f) => /["']@modelcontextprotocol\/sdk/.test(readFileSync(join(packed.packageDir, f.path), 'utf8')))
       .map((f) => f.path);
     expect(packedImporters).toEqual([]);
   });

@@ -25,11 +25,11 @@ describe('gateway compression settings', () => {
   });
 
   it('bounds the WebSocket deflate (window, memLevel, concurrency, threshold), or turns it off', () => {
+    // No cap on the client's window: ws would then refuse every offer without client_max_window_bits (Firefox's).
     expect(perMessageDeflate(resolveCompression(undefined))).toEqual({
       threshold: 1024,
       concurrencyLimit: 10,
       serverMaxWindowBits: 13,
-      clientMaxWindowBits: 13,
       zlibDeflateOptions: { level: 3, memLevel: 7 },
     });
     expect(perMessageDeflate(resolveCompression(false))).toBe(false);

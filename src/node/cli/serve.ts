@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULTS } from '../../core/defaults.js';
+import { AuditLog } from '../audit-log.js';
 import { PACKAGE_ROOT } from '../config.js';
 import { startGateway } from '../gateway.js';
 import { McpHost } from '../mcp-host.js';
@@ -14,8 +15,9 @@ export const DASHBOARD_DIR = resolve(PACKAGE_ROOT, 'dashboard', 'dist');
 
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { args, command } = splitCommand(argv);
-  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; help?: boolean }>(args, {
+  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; audit?: string; help?: boolean }>(args, {
     config: { type: 'string' },
+    audit: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -32,7 +34,10 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const staticDir = existsSync(resolve(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
   if (!staticDir) await writeAll(io.stderr, `mcp-ipc: the dashboard is not built (${DASHBOARD_DIR}); run "npm run build". Serving the API only.\n`);
 
-  const host = new McpHost(config);
+  // Opened before anything starts: an unwritable audit file is an error now, not a silent gap later.
+  // MCP_IPC_AUDIT_KEY (optional) keys the argument hashes, so equal calls match across restarts.
+  const audit = values.audit === undefined ? undefined : new AuditLog(resolve(values.audit), { hashKey: process.env.MCP_IPC_AUDIT_KEY || undefined });
+  const host = new McpHost(config, { audit });
   // The gateway first: a taken port fails before any server is spawned.
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
@@ -41,6 +46,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     gateway = await startGateway({ host, hostname, port, staticDir, token });
   } catch (error) {
     await host.stopAll();
+    audit?.close();
     throw error;
   }
 
@@ -49,6 +55,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     (shuttingDown ??= (async () => {
       await Promise.allSettled([gateway.close()]);
       await host.stopAll();
+      audit?.close();
     })());
   const done = new Promise<number>((resolveDone) => {
     const dispose = onInterrupt(

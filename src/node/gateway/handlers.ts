@@ -7,10 +7,11 @@
  */
 import { InvalidParamsError, IpcError, NotConnectedError, ProtocolError, RpcCode } from '../../core/errors.js';
 import { type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
-import type { IpcMetricsSnapshot, Progress, RequestOptions } from '../../core/ipc-manager.js';
+import type { IpcMetricsSnapshot, Progress } from '../../core/ipc-manager.js';
 import { notification, type RequestId } from '../../core/jsonrpc.js';
 import { LOGGING_LEVELS, type LoggingLevel } from '../../core/mcp-session.js';
-import type { McpBridge, StreamingCallOptions } from '../mcp-bridge.js';
+import type { StreamingCallOptions } from '../mcp-bridge.js';
+import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
 import type { McpHost } from '../mcp-host.js';
 import type { Peer } from './connection.js';
 import { clampLimit, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
@@ -179,6 +180,18 @@ export class GatewayHandlers {
         }
         return this.bridge(p).stderrTail(lines === undefined ? undefined : Math.floor(lines));
       },
+      'cache/invalidate': (_peer, _state, p) => {
+        for (const key of ['server', 'tool', 'uri'] as const) {
+          if (p[key] !== undefined && typeof p[key] !== 'string') throw new InvalidParamsError(`cache/invalidate: "${key}" must be a string`);
+        }
+        const server = p.server === undefined ? undefined : this.bridge(p).name;
+        return { dropped: host.invalidateCache(server, { tool: p.tool as string | undefined, uri: p.uri as string | undefined }) };
+      },
+      'approvals/list': () => host.approvals.pending(),
+      'approvals/answer': (peer, _state, p) => {
+        if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
+        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`) };
+      },
       'gateway/listen': (_peer, state, p) => {
         const { server, methods } = parseListen('gateway/listen', p, this.deps.host);
         for (const m of methods) state.listens.add(key2(server, m));
@@ -198,7 +211,7 @@ export class GatewayHandlers {
     };
   }
 
-  bridge(p: Record<string, unknown>): McpBridge {
+  bridge(p: Record<string, unknown>): McpServerHandle {
     const host = this.deps.host;
     const server = p.server;
     if (typeof server !== 'string' || server === '') throw new InvalidParamsError('"server" (a server name) is required', { available: host.names() });
@@ -210,10 +223,10 @@ export class GatewayHandlers {
   metricsSnapshot(server: string | undefined): Record<string, IpcMetricsSnapshot> {
     if (server !== undefined) {
       const bridge = this.bridge({ server });
-      return { [bridge.name]: bridge.ipc.snapshot() };
+      return { [bridge.name]: bridge.snapshot().metrics };
     }
     const out: Record<string, IpcMetricsSnapshot> = {};
-    for (const b of this.deps.host.list()) out[b.name] = b.ipc.snapshot();
+    for (const b of this.deps.host.list()) out[b.name] = b.snapshot().metrics;
     return out;
   }
 
@@ -239,8 +252,12 @@ export class GatewayHandlers {
     const signal = controller.signal;
     try {
       const { progressToken, streamToken, ...passMeta } = meta;
-      const request: RequestOptions = {
+      const request: HandleRequestOptions = {
         signal,
+        // Where the request came from (audit log, approval dialog, per-client cache scope), and one
+        // replica per connection for a pool with `sticky: true`.
+        origin: { door: 'websocket', client: String(peer.id) },
+        stickyKey: `gateway:${peer.id}`,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(progressToken !== undefined
@@ -299,7 +316,7 @@ export class GatewayHandlers {
   }
 
   /** One subscription per connection and URI, on the host's (shared) subscription of that URI. */
-  private async subscribe(peer: Peer, state: PeerState, bridge: McpBridge, uri: string): Promise<Record<string, never>> {
+  private async subscribe(peer: Peer, state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
     const k = key2(bridge.name, uri);
     const existing = state.subscriptions.get(k);
     if (existing) {
@@ -327,7 +344,7 @@ export class GatewayHandlers {
     return {};
   }
 
-  private async unsubscribe(state: PeerState, bridge: McpBridge, uri: string): Promise<Record<string, never>> {
+  private async unsubscribe(state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
     const k = key2(bridge.name, uri);
     const pending = state.subscriptions.get(k);
     if (!pending) return {};

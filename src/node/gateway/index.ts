@@ -102,8 +102,9 @@ export interface GatewayOptions {
    */
   methods?: readonly string[];
   /**
-   * Whether browsers may start, stop and restart servers and set their roots (`server/start`,
-   * `server/stop`, `server/restart`, `server/setRoots`).
+   * Whether browsers may start, stop and restart servers, set their roots and drop cached results
+   * (HOST_CONTROL_METHODS: `server/start`, `server/stop`, `server/restart`, `server/setRoots`,
+   * `cache/invalidate`). Answering approvals (`approvals/answer`) is what the dashboard is for: always allowed.
    * @default true (the token holder is the host's operator; set false for a read-and-call-only UI)
    */
   allowHostControl?: boolean;
@@ -348,6 +349,10 @@ export class Gateway {
       h.on('tools', (payload) => this.broadcast('tools/changed', payload)),
       h.on('stderr', ({ server, line }) => this.stderr.line(server, line)),
       h.on('notification', ({ server, method, params }) => this.handlers.serverNotification(server, method, params)),
+      // The dashboard is where a person approves `tools.confirm` calls.
+      h.approvals.attachApprover(),
+      h.approvals.onRequested((request) => this.broadcast('approval/requested', request)),
+      h.approvals.onSettled((settled) => this.broadcast('approval/settled', settled)),
     );
   }
 

@@ -544,7 +544,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     return this.runCall(tool, args, prepared, options);
   }
 
-  /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
+  /**
+   * `tools/call` asking the server to stream its result (mcp-ipc extension). Only a plain legacy
+   * call can stream; a modern one (the session's envelope and input_required rounds) and a task
+   * (polled to its end) run as `call()` does, and their result comes whole, with no chunks.
+   */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
@@ -556,6 +560,10 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
         .then((requestOptions) => {
           const unavailable = this.unavailableError();
           if (unavailable) throw unavailable;
+          if (this.identity?.era === 'modern' || this.runsAsTask(tool, options)) {
+            stream.follow(NO_CHUNKS);
+            return this.runCall(tool, args, requestOptions, options);
+          }
           const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
           stream.follow(feed.chunks);
           return feed.result;
@@ -655,13 +663,17 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     return options._meta ? { name: tool, arguments: args, _meta: { ...options._meta } } : { name: tool, arguments: args };
   }
 
+  /** Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides. */
+  private runsAsTask(tool: string, options: BridgeCallOptions): boolean {
+    const support = taskSupportOf(this.toolsByName.get(tool));
+    return this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true));
+  }
+
   private runCall(tool: string, args: Record<string, unknown>, requestOptions: RequestOptions, options: BridgeCallOptions): Promise<CallToolResult> {
     const info = this.toolsByName.get(tool);
     const params = this.callParams(tool, args, options);
-    const support = taskSupportOf(info);
     let result: Promise<CallToolResult>;
-    // Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides.
-    if (this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true))) {
+    if (this.runsAsTask(tool, options)) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
         signal: options.signal,
@@ -966,6 +978,8 @@ export function describeDiagnostic(d: Diagnostic): string {
 }
 
 /** An async iterable that relays another one which is only known later, or fails early. */
+const NO_CHUNKS: AsyncIterable<StreamChunk> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
+
 class RelayStream implements AsyncIterable<StreamChunk> {
   private source: AsyncIterable<StreamChunk> | undefined;
   private error: IpcError | undefined;

@@ -188,6 +188,8 @@ const staticDir = join(tmpRoot, 'public');
 async function connect(options?: WebSocket.ClientOptions, g: Gateway = gateway): Promise<TestClient> {
   const client = await TestClient.open(g.wsUrl, options);
   clients.add(client);
+  // `hello` is the first frame (it may be compressed, so it can arrive after 'open'); a refused connection closes instead.
+  await Promise.race([client.until(() => client.notes.some((n) => n.method === 'hello'), 10_000, 'hello'), client.closed]);
   return client;
 }
 
@@ -372,7 +374,7 @@ describe('JSON-RPC surface', () => {
     expect(servers).toHaveLength(1);
     expect(servers[0]).toMatchObject({ name: 'demo', state: 'running' });
     expect(typeof servers[0]?.pid).toBe('number');
-    const tools = await client.call<Array<{ name: string }>>('tools/list', { server: 'demo' });
+    const { tools } = await client.call<{ tools: Array<{ name: string }> }>('tools/list', { server: 'demo' });
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['search', 'process_document', 'generate_large_result', 'echo', 'sleep']));
     const metrics = await client.call<Record<string, { requests: number }>>('metrics/snapshot', {});
     expect(metrics.demo?.requests).toBeGreaterThan(0);
@@ -398,10 +400,10 @@ describe('JSON-RPC surface', () => {
       server: 'demo',
       tool: 'process_document',
       arguments: { file_path: join(DEMO_DOCUMENTS_DIR, file as string), delay_ms: 20 },
-      progressToken: 'doc-1',
+      _meta: { progressToken: 'doc-1' },
     });
     expect(result.isError ?? false).toBe(false);
-    const progress = caller.notesOf('progress');
+    const progress = caller.notesOf('notifications/progress');
     expect(progress.length).toBeGreaterThan(0);
     for (const p of progress) {
       expect(p.progressToken).toBe('doc-1');
@@ -409,15 +411,15 @@ describe('JSON-RPC surface', () => {
     }
     const values = progress.map((p) => p.progress as number);
     expect([...values].sort((a, b) => a - b)).toEqual(values);
-    expect(bystander.notesOf('progress')).toHaveLength(0);
+    expect(bystander.notesOf('notifications/progress')).toHaveLength(0);
   });
 
-  it('streams generate_large_result as stream/chunk notifications', async () => {
+  it('streams generate_large_result as notifications/stream/chunk', async () => {
     const client = await connect();
     const size = 300_000;
-    const response = await client.send('tools/call', { server: 'demo', tool: 'generate_large_result', arguments: { size }, streamToken: 's1' });
+    const response = await client.send('tools/call', { server: 'demo', name: 'generate_large_result', arguments: { size }, _meta: { streamToken: 's1' } });
     expect(response.error).toBeUndefined();
-    const chunks = client.notesOf('stream/chunk').filter((c) => c.streamToken === 's1');
+    const chunks = client.notesOf('notifications/stream/chunk').filter((c) => c.streamToken === 's1');
     expect(chunks.length).toBeGreaterThan(1);
     expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
     const payload = chunks.map((c) => c.data as string).join('');
@@ -429,14 +431,15 @@ describe('JSON-RPC surface', () => {
   it('splits a non-streamed result into chunks when a streamToken is given', async () => {
     const client = await connect();
     const text = 'abcdefghij'.repeat(450); // 4 500 chars, chunkChars 1 000
-    const response = await client.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text }, streamToken: 7 });
+    const response = await client.send('tools/call', { server: 'demo', name: 'echo', arguments: { text }, _meta: { streamToken: 7 } });
     const result = response.result as CallToolResult;
-    const chunks = client.notesOf('stream/chunk').filter((c) => c.streamToken === 7);
+    const chunks = client.notesOf('notifications/stream/chunk').filter((c) => c.streamToken === 7);
     const payload = chunks.map((c) => c.data as string).join('');
     expect(payload).toContain(text);
     expect(chunks.length).toBeGreaterThanOrEqual(5);
     expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
-    expect(result.content).toEqual([]);
+    // Every block keeps its place: the text block is there, its text carried by chunks 0..n-1.
+    expect(result.content).toEqual([{ type: 'text', text: '', _meta: { 'mcp-ipc/streamed': { first: 0, count: chunks.length } } }]);
     expect(result._meta?.streamed).toEqual({ chunks: chunks.length, bytes: Buffer.byteLength(payload) });
   });
 

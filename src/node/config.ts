@@ -1,5 +1,5 @@
 /**
- * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
+ * Config loading: the `mcpServers` JSON used by common MCP hosts (or VS Code's `servers`), plus optional per-server
  * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
  * `protocolVersions`, `probeTimeoutMs`) and a host-wide `limits` section. Errors name the exact path.
  *
@@ -48,6 +48,11 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   } catch (error) {
     throw new ConfigError(`Cannot read config file ${path}: ${(error as Error).message}`);
   }
+  return parseConfigText(text, path, env);
+}
+
+/** `loadConfig` on text already read from `path` (relative `cwd`s resolve against its folder). */
+export function parseConfigText(text: string, path: string, env: NodeJS.ProcessEnv = process.env): McpConfigFile {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -62,17 +67,47 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Validates a parsed config; relative `cwd`s are resolved against `baseDir`, `${env:NAME}`
  * references against `env`.
+ *
+ * Two shapes are accepted, alone or side by side (a name in both is an error): the `mcpServers`
+ * object of most MCP hosts, and VS Code's `servers` object (`.vscode/mcp.json`), whose entries
+ * carry `"type": "stdio"`. VS Code's `inputs` (values it prompts the user for) are ignored: a
+ * `${input:ID}` reference is a ConfigError, since a host has nobody to prompt; use `${env:NAME}`.
  */
 export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): McpConfigFile {
-  if (!isObject(json) || !isObject(json.mcpServers)) throw new ConfigError('Config must be an object with an "mcpServers" object');
+  if (!isObject(json) || (!isObject(json.mcpServers) && !isObject(json.servers))) {
+    throw new ConfigError('Config must be an object with an "mcpServers" object (or VS Code\'s "servers" object)');
+  }
+  if (json.mcpServers !== undefined && !isObject(json.mcpServers)) throw new ConfigError('"mcpServers" must be an object');
+  if (json.servers !== undefined && !isObject(json.servers)) throw new ConfigError('"servers" must be an object');
   const servers: Record<string, McpServerConfig> = {};
-  for (const [name, raw] of Object.entries(json.mcpServers)) {
+  for (const [name, raw] of Object.entries((json.mcpServers ?? {}) as Record<string, unknown>)) {
     servers[name] = parseServer(`mcpServers.${name}`, raw, baseDir, env);
   }
-  if (Object.keys(servers).length === 0) throw new ConfigError('"mcpServers" names no server');
+  for (const [name, raw] of Object.entries((json.servers ?? {}) as Record<string, unknown>)) {
+    const path = `servers.${name}`;
+    if (Object.hasOwn(servers, name)) throw new ConfigError(`${path}: "${name}" is also in "mcpServers" (a server name must be unique)`);
+    servers[name] = parseServer(path, vscodeEntry(path, raw), baseDir, env);
+  }
+  if (Object.keys(servers).length === 0) throw new ConfigError(`${isObject(json.mcpServers) ? '"mcpServers"' : '"servers"'} names no server`);
   const config: McpConfigFile = { mcpServers: servers };
   if (json.limits !== undefined) config.limits = numbers('limits', json.limits);
   return config;
+}
+
+const INPUT_REFERENCE = /\$\{input:[^}]*\}/;
+
+/** A VS Code `servers` entry as an `mcpServers` one: `type` must be "stdio" (or absent); `${input:…}` is refused. */
+function vscodeEntry(path: string, raw: unknown): unknown {
+  if (!isObject(raw)) return raw;
+  const { type, ...rest } = raw;
+  if (type !== undefined && type !== 'stdio') {
+    throw new ConfigError(`${path}.type is ${JSON.stringify(type)}: only "stdio" servers (command + args) are hosted from VS Code's "servers" format`);
+  }
+  const found = JSON.stringify(rest).match(INPUT_REFERENCE);
+  if (found) {
+    throw new ConfigError(`${path} references ${found[0]}: VS Code "inputs" are not supported (nobody is there to prompt); use \${env:NAME} instead`);
+  }
+  return rest;
 }
 
 function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {

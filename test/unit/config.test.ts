@@ -25,3 +25,23 @@ describe('parseConfig: MCP settings', () => {
     expect(() => one({ probeTimeoutMs: 0 })).toThrow(/probeTimeoutMs/);
   });
 });
+
+describe("parseConfig: VS Code's servers format", () => {
+  it('reads "servers" entries of type stdio beside "mcpServers", ignoring "inputs"', () => {
+    const config = parseConfig(
+      { inputs: [{ id: 'key', type: 'promptString' }], mcpServers: { a: { command: 'a' } }, servers: { b: { type: 'stdio', command: 'b', args: ['-x'], env: { K: 'v' } } } },
+      '/base',
+      {},
+    );
+    expect(config.mcpServers).toEqual({ a: { command: 'a' }, b: { command: 'b', args: ['-x'], env: { K: 'v' } } });
+    expect(parseConfig({ servers: { only: { command: 'c' } } }, '/base', {}).mcpServers).toEqual({ only: { command: 'c' } });
+  });
+
+  it('refuses what it cannot host, naming the path', () => {
+    expect(() => parseConfig({ servers: { r: { type: 'http', url: 'https://x.example/mcp' } } })).toThrow(/servers\.r\.type is "http"/);
+    expect(() => parseConfig({ servers: { s: { type: 'stdio', command: 'c', env: { KEY: '${input:key}' } } } })).toThrow(/servers\.s references \$\{input:key\}: VS Code "inputs" are not supported/);
+    expect(() => parseConfig({ mcpServers: { s: { command: 'a' } }, servers: { s: { command: 'b' } } })).toThrow(/servers\.s: "s" is also in "mcpServers"/);
+    expect(() => parseConfig({ servers: {} })).toThrow(/"servers" names no server/);
+    expect(() => parseConfig({ servers: [] })).toThrow(ConfigError);
+  });
+});

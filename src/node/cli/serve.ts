@@ -1,8 +1,12 @@
 /** `mcp-ipc serve`: the host, the gateway and the dashboard until SIGINT/SIGTERM. */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULTS } from '../../core/defaults.js';
-import { PACKAGE_ROOT } from '../config.js';
+import { PACKAGE_ROOT, parseConfigText } from '../config.js';
+import { watchConfigFile } from '../config-watcher.js';
+import { describeHostReload, reloadRejected } from '../../core/gateway-protocol.js';
+import { oneLine } from './progress.js';
 import { startGateway } from '../gateway.js';
 import { McpHost } from '../mcp-host.js';
 import { EXIT, noExtra, parse, parseInteger, splitCommand } from './args.js';
@@ -14,8 +18,9 @@ export const DASHBOARD_DIR = resolve(PACKAGE_ROOT, 'dashboard', 'dist');
 
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { args, command } = splitCommand(argv);
-  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; help?: boolean }>(args, {
+  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; help?: boolean; 'no-watch'?: boolean }>(args, {
     config: { type: 'string' },
+    'no-watch': { type: 'boolean' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -28,6 +33,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const port = parseInteger('--port', values.port, 0, 65_535) ?? DEFAULTS.gateway.port;
   const hostname = values.host ?? DEFAULTS.gateway.host;
   const config = await selectServers({ config: values.config }, command);
+  // What the servers were started from: the watcher reports only changes from this text.
+  const configText = values.config === undefined ? undefined : await readFile(values.config, 'utf8').catch(() => undefined);
 
   const staticDir = existsSync(resolve(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
   if (!staticDir) await writeAll(io.stderr, `mcp-ipc: the dashboard is not built (${DASHBOARD_DIR}); run "npm run build". Serving the API only.\n`);
@@ -45,8 +52,10 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   }
 
   let shuttingDown: Promise<void> | undefined;
+  let stopWatching: (() => void) | undefined;
   const shutdown = (): Promise<void> =>
     (shuttingDown ??= (async () => {
+      stopWatching?.();
       await Promise.allSettled([gateway.close()]);
       await host.stopAll();
     })());
@@ -86,5 +95,23 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     });
     await writeAll(io.stdout, lines.join(''));
   }
+  const configPath = values.config;
+  if (configPath !== undefined && !values['no-watch'] && !shuttingDown) {
+    // Hot reload: each settled edit is applied (only the servers whose config changed are touched);
+    // a file that does not parse or validate is rejected and the running set is kept.
+    stopWatching = watchConfigFile(
+      configPath,
+      async (change) => {
+        if (shuttingDown) return;
+        const reload = await host.reload(async () => {
+          if (change.error) throw change.error;
+          return parseConfigText(change.text as string, configPath);
+        }, configPath);
+        await writeAll(reloadRejected(reload) ? io.stderr : io.stdout, `mcp-ipc: ${oneLine(describeHostReload(reload))}\n`);
+      },
+      configText,
+    );
+  }
   return done;
 }
+

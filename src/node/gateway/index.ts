@@ -342,6 +342,11 @@ export class Gateway {
       h.on('tools', (payload) => this.broadcast('tools/changed', payload)),
       h.on('stderr', ({ server, line }) => this.stderrLine(server, line)),
       h.on('notification', ({ server, method, params }) => this.handlers.serverNotification(server, method, params)),
+      h.on('reload', (reload) => {
+        // Servers added or replaced at run time get the browser-forwarding request handlers too.
+        this.router.install();
+        this.broadcast('host/reload', reload);
+      }),
     );
   }
 

@@ -104,6 +104,11 @@ export interface RequestOptions {
   onProgress?: (progress: Progress) => void;
   /** Asks the peer to stream the result (`_meta.streamToken`) and receives chunks in order here. */
   onChunk?: (chunk: StreamChunk) => void;
+  /**
+   * Called each time the request leaves the queue to be written, with how long it waited there (ms).
+   * Tracing draws its queue-wait span from it; a throwing callback is ignored.
+   */
+  onSend?: (queuedMs: number) => void;
   /** Safe to resend after a lost connection (idempotent). Write failures are always retried. */
   retryable?: boolean;
   maxRetries?: number;
@@ -510,6 +515,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const waited = now - p.enqueuedAt;
     p.queuedMs += waited;
     this.queueWait.record(waited);
+    if (p.options.onSend) notifySend(p.options.onSend, waited);
     this.inFlight.set(id, p);
     if (!p.bypass) this.active++;
     if (p.options.longLived) this.longLived++;
@@ -895,5 +901,14 @@ class ChunkStream implements AsyncIterable<StreamChunk> {
         return Promise.resolve({ value: undefined, done: true });
       },
     };
+  }
+}
+
+/** A caller's `onSend` must not break the send path. */
+function notifySend(onSend: (queuedMs: number) => void, queuedMs: number): void {
+  try {
+    onSend(queuedMs);
+  } catch {
+    // the caller's problem; the request goes out regardless
   }
 }

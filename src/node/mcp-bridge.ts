@@ -53,6 +53,8 @@ import { DEFAULTS } from '../core/defaults.js';
 import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
 import type { ResourceManager } from './resource-manager.js';
 import type { StdioTransport } from './stdio-transport.js';
+import { traceBridgeRequest } from './tracing.js';
+import { tracingActive } from '../core/tracing.js';
 
 export interface McpServerConfig {
   command: string;
@@ -98,8 +100,13 @@ export interface BridgeCallOptions {
   retryable?: boolean;
   /** Check the arguments against the tool's inputSchema, and structuredContent against its outputSchema (default true). */
   validate?: boolean;
-  /** Extra `_meta` for the request (merged under mcp-ipc's own keys). */
+  /**
+   * Extra `_meta` for the request (merged under mcp-ipc's own keys). With tracing on, its
+   * `traceparent` / `tracestate` are replaced by those of the bridge's span.
+   */
   _meta?: Record<string, unknown>;
+  /** Called when the request leaves the queue, with its wait (ms); see RequestOptions.onSend. */
+  onSend?: (queuedMs: number) => void;
   /**
    * Run as a task when the tool allows it (`execution.taskSupport: 'optional'`); tools that
    * require it always run as tasks. @default false
@@ -377,6 +384,13 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    * against the tool's `outputSchema` (OutputSchemaMismatchError).
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+    if (!tracingActive()) return this.callNow(tool, args, options);
+    return traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) =>
+      this.callNow(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) }),
+    );
+  }
+
+  private callNow(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     // Synchronous when the tool is known (the hot path): no extra promise or await per call.
     let prepared: RequestOptions | Promise<RequestOptions>;
     try {
@@ -397,6 +411,17 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
+    if (!tracingActive()) return this.callStreamingNow(tool, args, options);
+    let chunks: StreamingRequest<CallToolResult>['chunks'] | undefined;
+    const result = traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) => {
+      const request = this.callStreamingNow(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) });
+      chunks = request.chunks;
+      return request.result;
+    });
+    return { result, chunks: chunks! };
+  }
+
+  private callStreamingNow(tool: string, args: Record<string, unknown>, options: StreamingCallOptions): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
     const result = Promise.resolve()
@@ -416,7 +441,18 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   request<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
-    return this.session.request<T>(method, params, options);
+    if (!tracingActive()) return this.session.request<T>(method, params, options);
+    const given = params?._meta;
+    const meta = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : undefined;
+    return traceBridgeRequest(this.spanTarget(method, params), meta, (traced) =>
+      this.session.request<T>(method, traced.meta ? { ...params, _meta: traced.meta } : params, traced.onSend ? { ...options, onSend: chain(options?.onSend, traced.onSend) } : options),
+    );
+  }
+
+  /** What a span says about a request to this server. */
+  private spanTarget(method: string, params: Record<string, unknown> | undefined) {
+    const id = this.identity;
+    return { method, params, server: this.name, era: id?.era, protocolVersion: id?.protocolVersion };
   }
 
   snapshot(): ServerSnapshot {
@@ -774,4 +810,9 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/** Both hooks, the caller's first. */
+function chain(first: ((queuedMs: number) => void) | undefined, second: (queuedMs: number) => void): (queuedMs: number) => void {
+  return first ? (queuedMs) => (first(queuedMs), second(queuedMs)) : second;
 }

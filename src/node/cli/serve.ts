@@ -9,6 +9,7 @@ import { describeHostReload, reloadRejected } from '../../core/gateway-protocol.
 import { oneLine } from './progress.js';
 import { startGateway } from '../gateway.js';
 import { McpHost } from '../mcp-host.js';
+import { startOtlpTracing } from '../tracing.js';
 import { EXIT, noExtra, parse, parseInteger, splitCommand } from './args.js';
 import { HELP } from './help.js';
 import { type CliIo, killChildren, onInterrupt, writeAll } from './runtime.js';
@@ -39,6 +40,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const staticDir = existsSync(resolve(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
   if (!staticDir) await writeAll(io.stderr, `mcp-ipc: the dashboard is not built (${DASHBOARD_DIR}); run "npm run build". Serving the API only.\n`);
 
+  // OpenTelemetry: an OTLP/HTTP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set (before any span).
+  const tracing = await startOtlpTracing();
   const host = new McpHost(config);
   // The gateway first: a taken port fails before any server is spawned.
   let gateway: Awaited<ReturnType<typeof startGateway>>;
@@ -48,6 +51,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     gateway = await startGateway({ host, hostname, port, staticDir, token });
   } catch (error) {
     await host.stopAll();
+    await tracing?.shutdown();
     throw error;
   }
 
@@ -58,6 +62,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       stopWatching?.();
       await Promise.allSettled([gateway.close()]);
       await host.stopAll();
+      // Flushes the spans still buffered (bounded by the exporter's timeout).
+      await tracing?.shutdown().catch(() => undefined);
     })());
   const done = new Promise<number>((resolveDone) => {
     const dispose = onInterrupt(

@@ -19,3 +19,14 @@ export * from './mcp-host.js';
 export * from './config.js';
 export * from './gateway.js';
 export * from './output-schema.js';
+export { watchConfigFile, CONFIG_WATCH_DEFAULTS, type ConfigWatcherOptions, type ConfigChange } from './config-watcher.js';
+export {
+  startOtlpTracing,
+  traceGatewayRequest,
+  traceBridgeRequest,
+  tracesEndpoint,
+  OTLP_PACKAGES,
+  type OtlpTracing,
+  type OtlpTracingOptions,
+  type TracedRequest,
+} from './tracing.js';

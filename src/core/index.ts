@@ -29,6 +29,7 @@ export {
   type McpOutcome,
   type McpSpanTarget,
   tracingActive,
+  refreshTracingActive,
   mcpSpanName,
   mcpAttributes,
   startMcpSpan,

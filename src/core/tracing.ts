@@ -57,14 +57,46 @@ export const TRACEPARENT_KEY = 'traceparent';
 export const TRACESTATE_KEY = 'tracestate';
 
 const NOOP_DELEGATE = new ProxyTracerProvider().getDelegate();
+/**
+ * Where `@opentelemetry/api` 1.x keeps what was registered (its `GLOBAL_OPENTELEMETRY_API_KEY`).
+ * `trace.getTracerProvider()` reads it too, with a version check, at ~60 ns a call; even the bare
+ * read of a missing symbol key on the global object costs tens of ns. Too much for every request
+ * of a host without tracing, hence the cache below.
+ */
+const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+/** Without a registered provider, the global is read again only every this many checks. */
+const RECHECK_EVERY = 256;
+let registered: unknown;
+let skipChecks = 0;
 
 /**
- * True when a tracer provider is registered (an SDK is set up). Cheap: a global lookup and a
- * comparison, so hot paths check it before doing any tracing work.
+ * True when a tracer provider is registered (an SDK is set up): the gate every hot path checks
+ * before doing any tracing work. Cheap: a counter while nothing is registered (the global is read
+ * again every 256 calls, so a provider registered after requests started is seen within 256
+ * requests — at once after `refreshTracingActive()`), then one comparison per call.
  */
 export function tracingActive(): boolean {
-  const provider = trace.getTracerProvider();
-  return !(provider instanceof ProxyTracerProvider) || provider.getDelegate() !== NOOP_DELEGATE;
+  if (registered === undefined) {
+    if (skipChecks > 0) {
+      skipChecks--;
+      return false;
+    }
+    registered = (globalThis as { [API_GLOBAL]?: { trace?: unknown } })[API_GLOBAL]?.trace;
+    if (registered === undefined) {
+      skipChecks = RECHECK_EVERY;
+      return false;
+    }
+  }
+  // The API registers its proxy, whose delegate is the SDK's provider (a no-op one until set). A
+  // proxy left over from `trace.disable()` still says "active": harmless, spans then come from the
+  // API as it is now (no-op ones pass the caller's trace context through unchanged).
+  return !(registered instanceof ProxyTracerProvider) || registered.getDelegate() !== NOOP_DELEGATE;
+}
+
+/** Makes the next `tracingActive()` read the registration afresh (call it after registering or disabling a provider). */
+export function refreshTracingActive(): void {
+  registered = undefined;
+  skipChecks = 0;
 }
 
 export function mcpTracer(): Tracer {

@@ -16,6 +16,7 @@ import {
   MCP_ATTR,
   type McpSpanTarget,
   mcpTracer,
+  refreshTracingActive,
   startMcpSpan,
   tracingActive,
 } from '../core/tracing.js';
@@ -129,6 +130,7 @@ export async function startOtlpTracing(options: OtlpTracingOptions = {}): Promis
   });
   // Also installs the async-context manager (spans follow awaits) and the W3C propagator.
   provider.register();
+  refreshTracingActive();
   return {
     forceFlush: () => provider.forceFlush(),
     async shutdown() {
@@ -138,6 +140,7 @@ export async function startOtlpTracing(options: OtlpTracingOptions = {}): Promis
         trace.disable();
         context.disable();
         propagation.disable();
+        refreshTracingActive();
       }
     },
   };

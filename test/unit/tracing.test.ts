@@ -2,7 +2,7 @@ import { context, ROOT_CONTEXT, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
-import { extractTraceContext, injectTraceContext, mcpSpanName, startMcpSpan, traceContextMeta, tracingActive } from '../../src/core/tracing.js';
+import { extractTraceContext, injectTraceContext, mcpSpanName, refreshTracingActive, startMcpSpan, traceContextMeta, tracingActive } from '../../src/core/tracing.js';
 import { ConfigError } from '../../src/node/config.js';
 import { startOtlpTracing, traceBridgeRequest, traceGatewayRequest, tracesEndpoint } from '../../src/node/tracing.js';
 
@@ -13,12 +13,14 @@ function register() {
   const exporter = new InMemorySpanExporter();
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  refreshTracingActive();
   return exporter;
 }
 
 afterEach(() => {
   trace.disable();
   context.disable();
+  refreshTracingActive();
 });
 
 describe('trace context in _meta', () => {
@@ -104,6 +106,23 @@ describe('with an SDK', () => {
     const span = startMcpSpan({ method: 'ping' });
     expect(injectTraceContext({ tracestate: 'old=1', a: 2 }, span)).toEqual({ a: 2, traceparent: `00-${span.spanContext().traceId}-${span.spanContext().spanId}-01` });
     span.end();
+  });
+});
+
+describe('tracingActive', () => {
+  it('sees a provider registered late within 256 checks (at once after a refresh), and its removal after a refresh', () => {
+    expect(tracingActive()).toBe(false);
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    let checks = 1;
+    while (!tracingActive()) checks++;
+    expect(checks).toBeLessThanOrEqual(257);
+    trace.disable();
+    refreshTracingActive();
+    expect(tracingActive()).toBe(false);
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    refreshTracingActive();
+    expect(tracingActive()).toBe(true);
   });
 });
 

@@ -44,6 +44,7 @@ export class McpHost extends Emitter<McpHostEvents> {
   private limitsKey: string;
   /** Reloads run one at a time, in order: a second edit waits for the first to settle. */
   private applying: Promise<unknown> = Promise.resolve();
+  private stopping = false;
 
   constructor(config: McpConfigFile, options: McpHostOptions = {}) {
     super();
@@ -70,8 +71,13 @@ export class McpHost extends Emitter<McpHostEvents> {
     await Promise.allSettled(this.list().map((b) => b.start()));
   }
 
-  /** Stops every server, then releases every tracked resource. */
+  /**
+   * Stops every server, then releases every tracked resource. A reload under way finishes first
+   * (so nothing it starts outlives the host); later `apply` / `reload` calls change nothing.
+   */
   async stopAll(): Promise<void> {
+    this.stopping = true;
+    await this.applying;
     await Promise.allSettled(this.list().map((b) => b.stop()));
     await this.resources.shutdown();
   }
@@ -118,6 +124,11 @@ export class McpHost extends Emitter<McpHostEvents> {
 
   private async applyNow(config: McpConfigFile, source: string | undefined): Promise<HostReload> {
     const result: HostReload = { ...(source !== undefined ? { source } : {}), added: [], removed: [], changed: [], unchanged: [], errors: [], notes: [] };
+    if (this.stopping) {
+      result.unchanged = this.names();
+      result.errors.push('the host is stopping');
+      return result;
+    }
     const wanted = new Map(Object.entries(config.mcpServers).map(([name, c]) => [name, { config: c, key: normalize(c) }]));
     for (const name of this.hosted.keys()) if (!wanted.has(name)) result.removed.push(name);
     for (const [name, { key }] of wanted) {

@@ -105,18 +105,24 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   if (configPath !== undefined && !values['no-watch'] && !shuttingDown) {
     // Hot reload: each settled edit is applied (only the servers whose config changed are touched);
     // a file that does not parse or validate is rejected and the running set is kept.
-    stopWatching = watchConfigFile(
-      configPath,
-      async (change) => {
-        if (shuttingDown) return;
-        const reload = await host.reload(async () => {
-          if (change.error) throw change.error;
-          return parseConfigText(change.text as string, configPath);
-        }, configPath);
-        await writeAll(reloadRejected(reload) ? io.stderr : io.stdout, `mcp-ipc: ${oneLine(describeHostReload(reload))}\n`);
-      },
-      configText,
-    );
+    try {
+      stopWatching = watchConfigFile(
+        configPath,
+        async (change) => {
+          if (shuttingDown) return;
+          const reload = await host.reload(async () => {
+            if (change.error) throw change.error;
+            return parseConfigText(change.text as string, configPath);
+          }, configPath);
+          if (shuttingDown) return;
+          await writeAll(reloadRejected(reload) ? io.stderr : io.stdout, `mcp-ipc: ${oneLine(describeHostReload(reload))}\n`);
+        },
+        configText,
+      );
+    } catch (error) {
+      // E.g. the system's limit of file watchers: serving goes on, without hot reload.
+      await writeAll(io.stderr, `mcp-ipc: not watching ${configPath} for changes: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
+    }
   }
   return done;
 }

@@ -35,7 +35,7 @@ describe('McpHost.apply', () => {
     expect(await host.apply({ mcpServers: { b: { args: [ECHO], command: process.execPath }, a: echo() } })).toMatchObject({ added: [], removed: [], changed: [], unchanged: ['b', 'a'] });
     expect(host.get('a')!.process.pid).toBe(pidA);
 
-    const result = await host.apply({ mcpServers: { a: echo(), b: echo({ MODE: 'x' }) }, limits: { maxProcesses: 3 } });
+    const result = await host.apply({ mcpServers: { a: echo(), b: echo({ MODE: 'x' }) }, limits: { processes: 3 } });
     expect(result).toMatchObject({ changed: ['b'], unchanged: ['a'], errors: [] });
     expect(result.notes[0]).toMatch(/"limits" changed/);
     expect(host.get('a')!.process.pid).toBe(pidA);

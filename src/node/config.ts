@@ -72,6 +72,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * object of most MCP hosts, and VS Code's `servers` object (`.vscode/mcp.json`), whose entries
  * carry `"type": "stdio"`. VS Code's `inputs` (values it prompts the user for) are ignored: a
  * `${input:ID}` reference is a ConfigError, since a host has nobody to prompt; use `${env:NAME}`.
+ * So is any other VS Code variable (`${workspaceFolder}`, …): they are not expanded here.
  */
 export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): McpConfigFile {
   if (!isObject(json) || (!isObject(json.mcpServers) && !isObject(json.servers))) {
@@ -95,6 +96,8 @@ export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.
 }
 
 const INPUT_REFERENCE = /\$\{input:[^}]*\}/;
+/** VS Code's other variables (`${workspaceFolder}`, `${userHome}`, `${config:…}`, …): not `${env:…}`, not escaped. */
+const VSCODE_VARIABLE = /(?<!\$)\$\{(?!env:)[^}]*\}/;
 
 /** A VS Code `servers` entry as an `mcpServers` one: `type` must be "stdio" (or absent); `${input:…}` is refused. */
 function vscodeEntry(path: string, raw: unknown): unknown {
@@ -107,6 +110,8 @@ function vscodeEntry(path: string, raw: unknown): unknown {
   if (found) {
     throw new ConfigError(`${path} references ${found[0]}: VS Code "inputs" are not supported (nobody is there to prompt); use \${env:NAME} instead`);
   }
+  const variable = JSON.stringify(rest).match(VSCODE_VARIABLE);
+  if (variable) throw new ConfigError(`${path} references ${variable[0]}: only \${env:NAME} is expanded here (give a path relative to the config file's folder in "cwd" instead)`);
   return rest;
 }
 

@@ -41,6 +41,8 @@ describe("parseConfig: VS Code's servers format", () => {
     expect(() => parseConfig({ servers: { r: { type: 'http', url: 'https://x.example/mcp' } } })).toThrow(/servers\.r\.type is "http"/);
     expect(() => parseConfig({ servers: { s: { type: 'stdio', command: 'c', env: { KEY: '${input:key}' } } } })).toThrow(/servers\.s references \$\{input:key\}: VS Code "inputs" are not supported/);
     expect(() => parseConfig({ mcpServers: { s: { command: 'a' } }, servers: { s: { command: 'b' } } })).toThrow(/servers\.s: "s" is also in "mcpServers"/);
+    expect(() => parseConfig({ servers: { w: { command: 'node', args: ['${workspaceFolder}/server.js'] } } })).toThrow(/servers\.w references \$\{workspaceFolder\}: only \$\{env:NAME\} is expanded/);
+    expect(parseConfig({ servers: { e: { command: 'node', args: ['${env:HOME_DIR}/x', '$${literal}'] } } }, '/base', { HOME_DIR: '/h' }).mcpServers.e?.args).toEqual(['/h/x', '$${literal}']);
     expect(() => parseConfig({ servers: {} })).toThrow(/"servers" names no server/);
     expect(() => parseConfig({ servers: [] })).toThrow(ConfigError);
   });

@@ -18,22 +18,20 @@
  * every reconnect. Every public method returns a Result: failures are values, never throws.
  */
 import { DEFAULTS } from '../core/defaults.js';
-import { CancelledError, InvalidParamsError, IpcError, IpcErrorCode, NotConnectedError, ipcErrorFromJSON, toIpcError } from '../core/errors.js';
+import { InvalidParamsError, type IpcError, toIpcError } from '../core/errors.js';
 import {
   type CallToolResult,
-  type ForwardOptions,
   type GatewayMethod,
+  type GatewayOffers,
   type GatewayParams,
   type GatewayResult,
   type HelloParams,
-  SERVER_META_KEY,
-  STREAMED_META_KEY,
   type SequencedEvent,
   type ServerSnapshot,
   type ToolInfo,
 } from '../core/gateway-protocol.js';
-import { IpcManager, type IpcMetricsSnapshot, type Progress, type StreamChunk } from '../core/ipc-manager.js';
-import { type JsonRpcMessage, type JsonRpcNotification, isRequest } from '../core/jsonrpc.js';
+import { IpcManager, type IpcMetricsSnapshot } from '../core/ipc-manager.js';
+import type { JsonRpcNotification } from '../core/jsonrpc.js';
 import type { LoggingLevel } from '../core/mcp-session.js';
 import type {
   CompleteResult,
@@ -47,17 +45,19 @@ import type {
 } from '../core/mcp-types.js';
 import type { Priority } from '../core/queue.js';
 import { type Result, err, ok } from '../core/result.js';
-import { endMcpSpan, injectTraceContext, startMcpSpan, tracingActive } from '../core/tracing.js';
-import type { Span } from '@opentelemetry/api';
 import { ClientConnection, type ClientState, type GatewayLink } from './connection.js';
 import { EventFeed, isBroadcast } from './event-feed.js';
 import { OfflineWaiters } from './offline-waiters.js';
 import { type RequestInfo, RequestLog } from './request-log.js';
-import type { Readable } from './store.js';
+import { type CallOptions, type RequestOptions, RequestRunner, errorFromWire } from './request-runner.js';
+import { type ServerNotificationListener, type ServerRequestHandler, ServerMessages } from './server-messages.js';
+import { type Readable, readonly, writable } from './store.js';
 import type { WebSocketConstructor } from './websocket-transport.js';
 
 export { CLIENT_PROTOCOL, type ClientState, TOKEN_PROTOCOL_PREFIX } from './connection.js';
+export { type CallOptions, type RequestOptions, errorFromWire, reassemble } from './request-runner.js';
 export type { RequestInfo, RequestStatus } from './request-log.js';
+export type { ServerMessageContext, ServerNotificationListener, ServerRequestHandler } from './server-messages.js';
 
 export interface McpIpcClientOptions {
   /** Gateway WebSocket URL, e.g. `ws://127.0.0.1:7400/ws?token=…`. */
@@ -102,54 +102,11 @@ export interface McpIpcClientOptions {
   random?: () => number;
 }
 
-/** Options of one request (any method). */
-export interface RequestOptions {
-  /** Request key (generated when absent): names it for `cancel(key)` and in `requests`. */
-  key?: string;
-  /** @default the client's `timeoutMs` */
-  timeoutMs?: number;
-  signal?: AbortSignal;
-  /** Progress notifications of the request (MCP `_meta.progressToken`). */
-  onProgress?: (progress: Progress) => void;
-  priority?: Priority;
-  /** Safe to resend: sent again after a reconnect if the connection dropped while it ran. */
-  retryable?: boolean;
-  /** Extra `_meta` for the server. */
-  _meta?: Record<string, unknown>;
-}
-
-export interface CallOptions extends RequestOptions {
-  /**
-   * Ask for the result as `notifications/stream/chunk`. Without `onChunk`, the chunks are put back
-   * into the result's content, every block in its place and of its type.
-   */
-  stream?: boolean;
-  onChunk?: (chunk: { seq: number; data: string }) => void;
-  /** Run as a task when the tool allows it (`taskSupport: 'optional'`); required ones always do. */
-  task?: boolean;
-}
-
 export interface RpcOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   priority?: Priority;
 }
-
-/** Which server and method a notification or server→client request came from. */
-export interface ServerMessageContext {
-  server: string;
-  method: string;
-}
-
-/** A server notification's params (without the gateway's server tag) and where it came from. */
-export type ServerNotificationListener = (params: Record<string, unknown>, context: ServerMessageContext) => void;
-
-/**
- * Answers a server→client request (`sampling/createMessage`, `elicitation/create`, `roots/list`):
- * return the MCP result, or throw (an IpcError keeps its code) to answer with an error. `signal`
- * is aborted when the server cancels or the gateway gives up waiting.
- */
-export type ServerRequestHandler = (params: Record<string, unknown>, context: ServerMessageContext & { signal: AbortSignal }) => unknown;
 
 /** Any host → client notification (gateway broadcasts, `hello`, …). */
 export type NotificationListener = (params: unknown, method: string) => void;
@@ -160,41 +117,6 @@ export interface TaskInfo {
   status: string;
   statusMessage?: string;
   [k: string]: unknown;
-}
-
-/** Params of a request, tagged (invisibly to JSON) with the request it belongs to. */
-const TRACKER = Symbol('mcp-ipc.request');
-
-interface Tracker {
-  key: string;
-  server: string;
-  method: string;
-  label: string;
-  controller: AbortController;
-  /** The current attempt reached the socket (its outcome is unknown if the connection drops). */
-  sent: boolean;
-  done: boolean;
-  finish: (result: Result<unknown>) => void;
-  /** The request's span while tracing is on (ended by `finish`); its context goes in `_meta`. */
-  span?: Span;
-}
-
-/** The local timer runs a little longer than the gateway's so that its (richer) Timeout wins the race. */
-const localTimeout = (timeoutMs: number) => timeoutMs + Math.min(1_000, Math.ceil(timeoutMs / 10));
-const MAX_ATTEMPTS = 5;
-const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(IpcErrorCode));
-const key2 = (a: string, b: string) => `${a}\u0000${b}`;
-
-/** Restores the typed error a gateway put in `error.data` (an IpcErrorJSON). */
-export function errorFromWire(value: unknown): IpcError {
-  const error = toIpcError(value);
-  if (error.code === 'ServerError' || error.code === 'InvalidParams') {
-    const data = error.data as { code?: unknown; message?: unknown } | null | undefined;
-    if (typeof data === 'object' && data !== null && typeof data.code === 'string' && ERROR_CODES.has(data.code) && typeof data.message === 'string') {
-      return ipcErrorFromJSON(data);
-    }
-  }
-  return error;
 }
 
 export class McpIpcClient {
@@ -215,20 +137,21 @@ export class McpIpcClient {
   readonly requests: Readable<RequestInfo[]> & { get(): RequestInfo[] };
   /** Why the connection closed or failed last (e.g. auth refused), null while fine. */
   readonly error: Readable<IpcError | null> & { get(): IpcError | null };
+  /**
+   * What the connected gateway offers (its allow-list of MCP methods, host control, the server
+   * requests a page may answer), from `hello`; null before the first connection or from older gateways.
+   */
+  readonly offers: Readable<GatewayOffers | null> & { get(): GatewayOffers | null };
 
   private readonly opts: { server?: string; timeoutMs: number; random: () => number };
   private readonly manager: IpcManager;
   private readonly conn: ClientConnection;
   private readonly feed: EventFeed;
   private readonly log: RequestLog;
-  private readonly trackers = new Map<string, Tracker>();
+  private readonly runner: RequestRunner;
   private readonly listeners = new Map<string, Set<NotificationListener>>();
-  /** `server\0method` → listeners of server notifications. */
-  private readonly serverListeners = new Map<string, Set<ServerNotificationListener>>();
-  private readonly requestHandlers = new Map<string, ServerRequestHandler>();
-  /** `server\0uri` → resource update listeners. */
-  private readonly resourceListeners = new Map<string, Set<(update: Record<string, unknown>) => void>>();
-  private keyCounter = 0;
+  private readonly messages: ServerMessages;
+  private readonly _offers = writable<GatewayOffers | null>(null);
 
   constructor(options: McpIpcClientOptions) {
     const d = DEFAULTS.client;
@@ -242,7 +165,8 @@ export class McpIpcClient {
       timeoutMs,
       maxRetries: 0, // resending is decided here, per request (see `retryable`)
       random,
-      bypassMethods: ['ping', 'cancel'],
+      // Registrations must not wait behind a full window of calls (a call may need its handler to finish).
+      bypassMethods: ['ping', 'gateway/listen', 'gateway/unlisten', 'gateway/handle', 'gateway/unhandle'],
     });
     this.feed = new EventFeed({ maxEvents: options.maxEvents ?? 500, initialEvents: options.initialEvents ?? 200 });
     this.log = new RequestLog(options.maxFinishedRequests ?? 100);
@@ -266,7 +190,7 @@ export class McpIpcClient {
       {
         established: (link, hello) => this.established(link, hello),
         notification: (link, message) => this.incoming(link, message),
-        sending: (message) => this.sending(message),
+        sending: (message) => this.runner.sending(message),
       },
     );
     this.connection = this.conn.state;
@@ -276,6 +200,9 @@ export class McpIpcClient {
     this.events = this.feed.events;
     this.missedEvents = this.feed.missedEvents;
     this.requests = this.log.store;
+    this.runner = new RequestRunner({ manager: this.manager, log: this.log, connection: this.conn, timeoutMs, random });
+    this.offers = readonly(this._offers);
+    this.messages = new ServerMessages({ manager: this.manager, isOpen: () => this.state === 'open', send: (method, params) => this.rpc(method, params) });
   }
 
   /** Current connection state. */
@@ -302,25 +229,16 @@ export class McpIpcClient {
   /** After hello: the servers, then what the gateway must know of this client, then catch-up. */
   private async established(link: GatewayLink, hello: HelloParams | undefined): Promise<void> {
     const request = <T>(method: string, params: Record<string, unknown>) => this.manager.request<T>(method, params, { timeoutMs: this.opts.timeoutMs });
-    if (hello) this.feed.setServers(hello.servers);
+    if (hello) {
+      this.feed.setServers(hello.servers);
+      this._offers.set(hello.offers ?? null);
+    }
     else {
       const listed = await request<ServerSnapshot[]>('servers/list', {}).catch(() => undefined);
       if (listed && this.conn.isCurrent(link)) this.feed.setServers(listed);
     }
     // Restored before the connection counts as open, so that nothing sent afterwards outruns them.
-    const restore: Array<Promise<unknown>> = [];
-    const methods = [...this.requestHandlers.keys()];
-    if (methods.length > 0) restore.push(request('gateway/handle', { methods }));
-    const byServer = new Map<string, string[]>();
-    for (const k of this.serverListeners.keys()) {
-      const [server, method] = k.split('\u0000') as [string, string];
-      byServer.set(server, [...(byServer.get(server) ?? []), method]);
-    }
-    for (const [server, list] of byServer) restore.push(request('gateway/listen', { server, methods: list }));
-    for (const k of this.resourceListeners.keys()) {
-      const [server, uri] = k.split('\u0000') as [string, string];
-      restore.push(request('resources/subscribe', { server, uri }));
-    }
+    const restore = this.messages.restoreRequests().map(({ method, params }) => request(method, params));
     const failed = (await Promise.allSettled(restore)).filter((r) => r.status === 'rejected');
     if (failed.length > 0) console.warn(`mcp-ipc: ${failed.length} listens, handlers or subscriptions could not be restored`, (failed[0] as PromiseRejectedResult).reason);
     if (this.feed.afterHello(hello)) {
@@ -358,7 +276,7 @@ export class McpIpcClient {
    * if (r.ok) show(r.data); else report(r.error);
    */
   request<T = unknown>(server: string, method: string, params: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<Result<T>> {
-    return this.track<T>(server, method, method, params, options);
+    return this.runner.track<T>(server, method, method, params, options);
   }
 
   /**
@@ -382,7 +300,7 @@ export class McpIpcClient {
   callTool(server: string, tool: string, args: Record<string, unknown> = {}, options: CallOptions = {}): Promise<Result<CallToolResult>> {
     const params: Record<string, unknown> = { name: tool, arguments: args };
     if (options.task !== undefined) params.task = options.task;
-    return this.track<CallToolResult>(server, 'tools/call', tool, params, options);
+    return this.runner.track<CallToolResult>(server, 'tools/call', tool, params, options);
   }
 
   /** A tool call on the default server, which may only be known once connected. */
@@ -397,10 +315,7 @@ export class McpIpcClient {
    * once with Cancelled. False when no such request is running.
    */
   cancel(key: string, reason = 'cancelled by the client'): boolean {
-    const t = this.trackers.get(key);
-    if (!t || t.done) return false;
-    this.cancelTracker(t, reason);
-    return true;
+    return this.runner.cancel(key, reason);
   }
 
   /** The server's tools (cached by the host; `refresh` asks the server again). */
@@ -431,16 +346,10 @@ export class McpIpcClient {
    * if (sub.ok) later(() => sub.data());
    */
   async subscribeResource(server: string, uri: string, listener: (update: Record<string, unknown>) => void): Promise<Result<() => Promise<void>>> {
-    const k = key2(server, uri);
-    let set = this.resourceListeners.get(k);
-    const first = !set;
-    if (!set) this.resourceListeners.set(k, (set = new Set()));
-    set.add(listener);
-    if (first) {
+    if (this.messages.addResourceListener(server, uri, listener)) {
       const r = await this.request(server, 'resources/subscribe', { uri });
       if (!r.ok) {
-        set.delete(listener);
-        if (set.size === 0 && this.resourceListeners.get(k) === set) this.resourceListeners.delete(k);
+        this.messages.removeResourceListener(server, uri, listener);
         return r;
       }
     }
@@ -448,10 +357,7 @@ export class McpIpcClient {
     return ok(async () => {
       if (done) return;
       done = true;
-      const current = this.resourceListeners.get(k);
-      if (!current?.delete(listener) || current.size > 0) return;
-      this.resourceListeners.delete(k);
-      if (this.state === 'open') await this.request(server, 'resources/unsubscribe', { uri });
+      if (this.messages.removeResourceListener(server, uri, listener) && this.state === 'open') await this.request(server, 'resources/unsubscribe', { uri });
     });
   }
 
@@ -531,19 +437,7 @@ export class McpIpcClient {
    * const off = client.onServerNotification('*', 'notifications/message', (log, { server }) => show(server, log));
    */
   onServerNotification(server: string, method: string, listener: ServerNotificationListener): () => void {
-    const k = key2(server, method);
-    let set = this.serverListeners.get(k);
-    if (!set) {
-      this.serverListeners.set(k, (set = new Set()));
-      if (this.state === 'open') void this.rpc('gateway/listen', { server, methods: [method] }).then((r) => r.ok || console.warn('mcp-ipc: gateway/listen failed', r.error));
-    }
-    set.add(listener);
-    return () => {
-      const current = this.serverListeners.get(k);
-      if (!current?.delete(listener) || current.size > 0) return;
-      this.serverListeners.delete(k);
-      if (this.state === 'open') void this.rpc('gateway/unlisten', { server, methods: [method] });
-    };
+    return this.messages.listen(server, method, listener);
   }
 
   /**
@@ -555,20 +449,23 @@ export class McpIpcClient {
    * client.setRequestHandler('elicitation/create', async (params) => ({ action: 'accept', content: await askUser(params) }));
    */
   setRequestHandler(method: string, handler: ServerRequestHandler): void {
-    const isNew = !this.requestHandlers.has(method);
-    this.requestHandlers.set(method, handler);
-    this.manager.setRequestHandler(method, (params, context) => {
-      const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
-      const { params: clean, server } = untag(p);
-      return handler(clean, { server, method, signal: context.signal });
-    });
-    if (isNew && this.state === 'open') void this.rpc('gateway/handle', { methods: [method] }).then((r) => r.ok || console.warn('mcp-ipc: gateway/handle failed', r.error));
+    this.messages.setHandler(method, handler);
   }
 
   removeRequestHandler(method: string): void {
-    if (!this.requestHandlers.delete(method)) return;
-    this.manager.removeRequestHandler(method);
-    if (this.state === 'open') void this.rpc('gateway/unhandle', { methods: [method] });
+    this.messages.removeHandler(method);
+  }
+
+  /**
+   * Resolves once the gateway has acknowledged every `onServerNotification` and `setRequestHandler`
+   * change made so far (they are sent in the background; after a reconnect they are restored
+   * before the connection counts as open).
+   * @example
+   * client.setRequestHandler('elicitation/create', ask);
+   * await client.synced();   // a server request from now on reaches this page
+   */
+  synced(): Promise<void> {
+    return this.messages.synced();
   }
 
   /** Any host → client notification as it came (`'*'` for all); the handler gets its params. Returns unsubscribe. */
@@ -599,143 +496,10 @@ export class McpIpcClient {
       return;
     }
     if (isBroadcast(method)) return this.feed.receive(method, params);
-    const p = (params ?? {}) as Record<string, unknown>;
-    const meta = p._meta as Record<string, unknown> | undefined;
-    if (typeof meta?.[SERVER_META_KEY] === 'string') this.serverNotification(method, p);
+    this.messages.deliver(method, params);
   }
 
-  private serverNotification(method: string, tagged: Record<string, unknown>): void {
-    const { params, server } = untag(tagged);
-    const context = { server, method };
-    const run = (listener: (params: Record<string, unknown>, context: ServerMessageContext) => void) => {
-      try {
-        listener(params, context);
-      } catch (error) {
-        console.error(`mcp-ipc: listener for ${method} of "${server}" threw`, error);
-      }
-    };
-    if (method === 'notifications/resources/updated' && typeof params.uri === 'string') {
-      for (const listener of [...(this.resourceListeners.get(key2(server, params.uri)) ?? [])]) run(listener);
-    }
-    for (const k of [key2(server, method), key2('*', method), key2(server, '*'), key2('*', '*')]) {
-      for (const listener of [...(this.serverListeners.get(k) ?? [])]) run(listener);
-    }
-  }
-
-  // ------------------------------------------------------------------ tracked requests
-
-  /** Marks the request a message belongs to as sent (its outcome is unknown if the link drops now). */
-  private sending(message: JsonRpcMessage): (() => void) | undefined {
-    if (!isRequest(message) || !message.params || Array.isArray(message.params)) return undefined;
-    const tracker = (message.params as { [TRACKER]?: Tracker })[TRACKER];
-    if (!tracker) return undefined;
-    tracker.sent = true;
-    return () => {
-      tracker.sent = false;
-    };
-  }
-
-  private track<T>(server: string, method: string, label: string, params: Record<string, unknown>, options: CallOptions): Promise<Result<T>> {
-    const key = options.key ?? this.newKey();
-    if (this.trackers.has(key)) return Promise.resolve(err(new InvalidParamsError(`A request with key "${key}" is already running`)));
-    if (options.signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));
-    return new Promise((resolve) => {
-      const signal = options.signal;
-      const onAbort = () => this.cancelTracker(tracker, 'aborted by the caller');
-      const tracker: Tracker = {
-        key,
-        server,
-        method,
-        label,
-        controller: new AbortController(),
-        sent: false,
-        done: false,
-        finish: (result) => {
-          if (tracker.done) return;
-          tracker.done = true;
-          if (tracker.span) endMcpSpan(tracker.span, result.ok ? { result: result.data } : { error: result.error });
-          this.trackers.delete(key);
-          signal?.removeEventListener('abort', onAbort);
-          this.log.finish(key, result);
-          resolve(result as Result<T>);
-        },
-      };
-      // One span per request (across reconnect attempts), a child of the caller's active span.
-      if (tracingActive()) tracker.span = startMcpSpan({ method, params, server });
-      this.trackers.set(key, tracker);
-      this.log.add({ key, server, method, tool: label, startedAt: Date.now(), status: this.state === 'open' ? 'running' : 'waiting' });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.run(tracker, params, options).catch((e: unknown) => tracker.finish(err(toIpcError(e))));
-    });
-  }
-
-  private async run(t: Tracker, mcpParams: Record<string, unknown>, options: CallOptions): Promise<void> {
-    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
-    const wantsStream = t.method === 'tools/call' && (options.stream === true || options.onChunk !== undefined);
-    for (let attempt = 1; ; attempt++) {
-      if (this.state !== 'open') this.log.patch(t.key, { status: 'waiting' });
-      const ready = await this.conn.waitOpen(t.controller.signal);
-      if (t.done) return;
-      if (!ready.ok) return t.finish(ready);
-      this.log.patch(t.key, { status: 'running' });
-
-      const forward: ForwardOptions = { timeoutMs };
-      if (options.priority) forward.priority = options.priority;
-      if (options.retryable) forward.retryable = true;
-      const params: Record<string, unknown> & { [TRACKER]?: Tracker } = { ...mcpParams, server: t.server, ...forward };
-      // The gateway continues the trace from `_meta.traceparent` (MCP's place for W3C trace context).
-      const meta = t.span ? injectTraceContext(options._meta, t.span) : options._meta;
-      if (meta) params._meta = { ...meta };
-      params[TRACKER] = t;
-      t.sent = false;
-      const chunks: string[] = [];
-      let chunkCount = 0;
-      try {
-        const result = await this.manager.request<unknown>(t.method, params, {
-          timeoutMs: localTimeout(timeoutMs),
-          signal: t.controller.signal,
-          ...(options.priority ? { priority: options.priority } : {}),
-          ...(options.onProgress
-            ? {
-                onProgress: (progress: Progress) => {
-                  if (t.done) return;
-                  this.log.patch(t.key, { progress });
-                  options.onProgress?.(progress);
-                },
-              }
-            : {}),
-          ...(wantsStream
-            ? {
-                onChunk: (chunk: StreamChunk) => {
-                  if (t.done) return;
-                  chunkCount++;
-                  this.log.patch(t.key, { chunks: chunkCount });
-                  if (options.onChunk) options.onChunk({ seq: chunk.seq, data: chunk.data });
-                  else chunks.push(chunk.data);
-                },
-              }
-            : {}),
-        });
-        return t.finish(ok(wantsStream && !options.onChunk ? reassemble(result as CallToolResult, chunks) : result));
-      } catch (e) {
-        if (t.done) return;
-        const error = errorFromWire(e);
-        if (error.code !== 'NotConnected') return t.finish(err(error));
-        const mayResend = !t.sent || options.retryable === true;
-        const state = this.state;
-        const reconnecting = !this.conn.closedByUser && (state === 'reconnecting' || state === 'connecting' || state === 'open');
-        if (mayResend && reconnecting && attempt < MAX_ATTEMPTS) continue;
-        return t.finish(err(t.sent ? outcomeUnknown(error, t.label) : error));
-      }
-    }
-  }
-
-  private cancelTracker(t: Tracker, reason: string): void {
-    if (t.done) return;
-    t.finish(err(new CancelledError(`${t.label} cancelled: ${reason}`, { reason, phase: t.sent ? 'in-flight' : 'queued' })));
-    // IpcManager then sends `notifications/cancelled` for it, which the gateway acts on.
-    t.controller.abort(reason);
-  }
+  // ------------------------------------------------------------------ helpers
 
   /**
    * The named server, else the `server` option, else the first server the gateway lists. Without a
@@ -754,42 +518,6 @@ export class McpIpcClient {
     return err(new InvalidParamsError('No server given and the gateway lists none'));
   }
 
-  private newKey(): string {
-    this.keyCounter++;
-    return `c${this.keyCounter.toString(36)}-${Math.floor(this.opts.random() * 0x7fffffff).toString(36)}`;
-  }
-}
-
-/**
- * Puts streamed chunks back into a result. Blocks the gateway marked (STREAMED_META_KEY: which
- * chunks carry their text) get their text in their own place, so `[text, image, text]` stays so.
- * Without marks (the server streamed itself), the streamed text comes first, then whatever content
- * the final result still carries.
- */
-export function reassemble(result: CallToolResult, chunks: string[]): CallToolResult {
-  const content = Array.isArray(result.content) ? result.content : [];
-  let marked = false;
-  const rebuilt = content.map((block) => {
-    const meta = block?._meta as Record<string, unknown> | undefined;
-    const mark = meta?.[STREAMED_META_KEY] as { first?: unknown; count?: unknown } | undefined;
-    if (!mark || typeof mark.first !== 'number' || typeof mark.count !== 'number') return block;
-    marked = true;
-    const { [STREAMED_META_KEY]: _mark, ...restMeta } = meta!;
-    const { _meta: _drop, ...rest } = block;
-    return { ...rest, text: chunks.slice(mark.first, mark.first + mark.count).join(''), ...(Object.keys(restMeta).length > 0 ? { _meta: restMeta } : {}) };
-  });
-  if (marked) return { ...result, content: rebuilt };
-  if (chunks.length === 0) return result;
-  return { ...result, content: [{ type: 'text', text: chunks.join('') }, ...content] };
-}
-
-function untag(p: Record<string, unknown>): { params: Record<string, unknown>; server: string } {
-  const meta = typeof p._meta === 'object' && p._meta !== null ? (p._meta as Record<string, unknown>) : undefined;
-  const server = typeof meta?.[SERVER_META_KEY] === 'string' ? (meta[SERVER_META_KEY] as string) : '';
-  if (!meta) return { params: p, server };
-  const { [SERVER_META_KEY]: _server, ...restMeta } = meta;
-  const { _meta: _drop, ...rest } = p;
-  return { params: Object.keys(restMeta).length > 0 ? { ...rest, _meta: restMeta } : rest, server };
 }
 
 function refreshParam(options: { refresh?: boolean }): Record<string, unknown> {
@@ -803,9 +531,4 @@ function mapResult<T, U>(result: Result<T>, f: (data: T) => U): Result<U> {
   } catch (e) {
     return err(toIpcError(e));
   }
-}
-
-function outcomeUnknown(error: IpcError, what: string): IpcError {
-  const data = typeof error.data === 'object' && error.data !== null ? error.data : {};
-  return new IpcError('NotConnected', `${error.message}; outcome of ${what} unknown`, { data: { ...data, outcomeUnknown: true }, cause: error });
 }

@@ -44,6 +44,24 @@ export const DEFAULTS = {
     cpuAlertPercent: 90,
     restartOnMemoryLimit: false,
   },
+  pool: {
+    /**
+     * Scale up (`replicas: {min, max}`) when at least this many calls wait in the pool for a free
+     * replica slot, continuously for `scaleUpAfterMs`.
+     */
+    scaleUpQueueDepth: 1,
+    scaleUpAfterMs: 1_000,
+    /**
+     * Scale down when nothing waits and the calls in flight would fit in one replica fewer at this
+     * share of their capacity (maxConcurrent each), continuously for `scaleDownAfterMs`.
+     */
+    scaleDownUtilization: 0.5,
+    scaleDownAfterMs: 30_000,
+    /** After any scaling step (and once a new replica runs), no other step for this long. */
+    cooldownMs: 5_000,
+    /** Sticky keys remembered (least recently used forgotten first). */
+    maxStickyKeys: 10_000,
+  },
   mcp: {
     /** How long the `server/discover` probe may take before the server is taken for a handshake-era one. */
     probeTimeoutMs: 5_000,
@@ -104,6 +122,27 @@ export const DEFAULTS = {
     offlineWaitMs: 10_000,
     maxOfflineQueue: 100,
     timeoutMs: 60_000,
+  },
+  /** The opt-in result cache (a server's `cache` section). */
+  cache: {
+    /** How long a cached tool result is served. */
+    ttlMs: 60_000,
+    /** Entries kept per server, least recently used evicted first. */
+    maxEntries: 1_000,
+    /** Bytes (JSON) kept per server; a single result larger than this is never cached. */
+    maxBytes: 32 * 1024 * 1024,
+  },
+  /** The tool policy (a server's `tools` section). */
+  policy: {
+    /** How long a `confirm` tool waits for a person before the call is refused. */
+    confirmTimeoutMs: 120_000,
+  },
+  /** The audit log (`serve --audit FILE`). */
+  audit: {
+    /** The file is rotated (FILE → FILE.1 → …) before a line would take it past this size. */
+    maxBytes: 16 * 1024 * 1024,
+    /** Rotated files kept (FILE.1 … FILE.N); older ones are deleted. */
+    maxFiles: 5,
   },
 } as const;
 

@@ -18,6 +18,7 @@ export const IpcErrorCode = {
   StartupFailed: 'StartupFailed',
   UnsupportedProtocolVersion: 'UnsupportedProtocolVersion',
   OutputSchemaMismatch: 'OutputSchemaMismatch',
+  ToolDenied: 'ToolDenied',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -40,6 +41,7 @@ export const RpcCode = {
   /** MCP's own code (2026-07-28): the server supports none of the protocol versions offered. */
   UnsupportedProtocolVersion: -32022,
   OutputSchemaMismatch: -32012,
+  ToolDenied: -32013,
 } as const;
 
 const RPC_CODE_OF: Record<IpcErrorCode, number> = {
@@ -56,6 +58,7 @@ const RPC_CODE_OF: Record<IpcErrorCode, number> = {
   StartupFailed: RpcCode.StartupFailed,
   UnsupportedProtocolVersion: RpcCode.UnsupportedProtocolVersion,
   OutputSchemaMismatch: RpcCode.OutputSchemaMismatch,
+  ToolDenied: RpcCode.ToolDenied,
 };
 
 /** The serialised form of an IpcError (what crosses a WebSocket to the browser). */
@@ -229,6 +232,32 @@ export class OutputSchemaMismatchError extends IpcError {
   }
 }
 
+export interface ToolDeniedData {
+  server: string;
+  tool: string;
+  /**
+   * Why: `denied` (a `tools.deny` pattern matches), `not-allowed` (`tools.allow` is set and no
+   * pattern matches), or, for `tools.confirm` tools, `rejected` (a person said no), `timeout` (nobody
+   * answered in time) or `no-approver` (nothing can ask a person, e.g. no dashboard is attached).
+   */
+  reason: 'denied' | 'not-allowed' | 'rejected' | 'timeout' | 'no-approver';
+  /** The pattern that decided (`denied` / `not-allowed` name the config entry, when one matched). */
+  pattern?: string;
+  /** Who answered a confirmation (e.g. the dashboard connection), when known. */
+  by?: string;
+}
+/**
+ * The host's tool policy refused the call (`tools.allow` / `tools.deny` / `tools.confirm` in the
+ * server's config). Nothing was sent to the server; retrying will not help unless the policy changes
+ * or, for a confirmation, a person approves the next attempt.
+ */
+export class ToolDeniedError extends IpcError {
+  declare readonly data: ToolDeniedData;
+  constructor(message: string, data: ToolDeniedData) {
+    super('ToolDenied', message, { data });
+  }
+}
+
 const CODES = new Set<string>(Object.values(IpcErrorCode));
 
 /** The subclass of each code, so that `instanceof TimeoutError` still holds after a trip over the wire. */
@@ -246,6 +275,7 @@ const CLASS_OF: Record<IpcErrorCode, { prototype: IpcError }> = {
   StartupFailed: StartupFailedError,
   UnsupportedProtocolVersion: UnsupportedProtocolVersionError,
   OutputSchemaMismatch: OutputSchemaMismatchError,
+  ToolDenied: ToolDeniedError,
 };
 
 export function isIpcError(value: unknown): value is IpcError {

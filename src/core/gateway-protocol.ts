@@ -47,6 +47,8 @@ export interface ServerEvent {
   level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
   data?: unknown;
+  /** The replica of a server pool the event comes from (absent for single servers and pool-wide events). */
+  replica?: number;
 }
 
 export interface ServerSnapshot {
@@ -67,8 +69,67 @@ export interface ServerSnapshot {
   capabilities: Record<string, unknown> | null;
   toolCount: number;
   metrics: IpcMetricsSnapshot;
+  /** The result cache's counters, when the server has a `cache` section. */
+  cache?: CacheStats;
   /** Reason the server is `failed` / `crashed`, when known. */
   reason: string | null;
+  /**
+   * Present when the server is a pool of replicas (`replicas` in its config). The fields above then
+   * describe the pool as a whole: `state` `running` while any replica runs, `pid` the first running
+   * replica's, `restarts` and `usage` summed, `metrics` summed over the replicas plus the pool's own
+   * queue (`queueDepth`) and its end-to-end latency and queue wait.
+   */
+  pool?: PoolSnapshot;
+}
+
+/** A server pool: its settings, its own queue and every replica (see ServerSnapshot.pool). */
+export interface PoolSnapshot {
+  /** Replicas the pool keeps at least / may grow to (equal for a fixed `replicas: N`). */
+  min: number;
+  max: number;
+  sticky: boolean;
+  /** Calls waiting in the pool for a free replica slot (all priorities, sticky ones included). */
+  queued: number;
+  /** Calls moved to another replica after theirs was lost (crash, stop) before they could complete. */
+  rerouted: number;
+  scaleUps: number;
+  scaleDowns: number;
+  replicas: ReplicaSnapshot[];
+}
+
+/** One process of a server pool. */
+export interface ReplicaSnapshot {
+  /** Stable while the replica lives; the lowest free number is reused (bounded `replica` metric label). */
+  id: number;
+  state: ServerState;
+  pid: number | null;
+  restarts: number;
+  uptimeMs: number;
+  lastExit: ExitInfo | null;
+  health: ServerSnapshot['health'];
+  usage: ServerSnapshot['usage'];
+  reason: string | null;
+  /** Being drained to stop (scale-down): takes no new calls. */
+  retiring: boolean;
+  /** Pool calls running on the replica, and calls waiting in the pool for it (sticky keys held by it). */
+  load: { inFlight: number; queued: number };
+  /** Resource subscriptions of the pool held on this replica (each is held on one replica). */
+  subscriptions: number;
+  /** The replica's own engine metrics (its requests, latency, …). */
+  metrics: IpcMetricsSnapshot;
+}
+
+/** Counters and gauges of a server's result cache. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  /** Entries dropped to stay within maxEntries / maxBytes (expiry and invalidation are not evictions). */
+  evictions: number;
+  /** Requests that joined an identical one in flight instead of sending their own. */
+  coalesced: number;
+  entries: number;
+  /** Bytes (JSON text) held. */
+  bytes: number;
 }
 
 /** The MCP tool description, as listed by the server. */
@@ -162,8 +223,8 @@ export const MCP_CLIENT_METHODS: readonly string[] = [
 /** Server→client requests the gateway can hand to a browser by default (`gateway/handle`). */
 export const MCP_SERVER_REQUEST_METHODS: readonly string[] = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
 
-/** Host-control methods (`allowHostControl`): they change what the host runs, not what a server says. */
-export const HOST_CONTROL_METHODS: readonly string[] = ['server/start', 'server/stop', 'server/restart', 'server/setRoots'];
+/** Host-control methods (`allowHostControl`): they change what the host runs or keeps, not what a server says. */
+export const HOST_CONTROL_METHODS: readonly string[] = ['server/start', 'server/stop', 'server/restart', 'server/setRoots', 'cache/invalidate'];
 
 /** method → [params, result] */
 export interface GatewayMethods {
@@ -206,6 +267,12 @@ export interface GatewayMethods {
   'events/since': [{ seq: number; limit?: number }, { events: SequencedEvent[]; latestSeq: number; truncated: boolean }];
   /** Recent stderr lines of a server. */
   'server/stderr': [{ server: string; lines?: number }, string[]];
+  /** Drops cached results: every server's, one server's, or one tool's / resource's on it. */
+  'cache/invalidate': [{ server?: string; tool?: string; uri?: string } | undefined, { dropped: number }];
+  /** Calls to `tools.confirm` tools waiting for a person. */
+  'approvals/list': [Record<string, never> | undefined, ApprovalRequest[]];
+  /** A person's answer; `settled: false` when it was already answered elsewhere or timed out. */
+  'approvals/answer': [{ id: string; approved: boolean }, { settled: boolean }];
   ping: [Record<string, never> | undefined, Record<string, never>];
 }
 export type GatewayMethod = keyof GatewayMethods;
@@ -220,6 +287,10 @@ export interface GatewayEvents {
   'tools/changed': { server: string; tools: ToolInfo[] };
   /** The host's server set was reloaded from its config (or a reload was rejected: `errors`). */
   'host/reload': HostReload;
+  /** A call to a `tools.confirm` tool waits for a person: show it, answer with `approvals/answer`. */
+  'approval/requested': ApprovalRequest;
+  /** It was answered, timed out or cancelled: take it off the screen. */
+  'approval/settled': ApprovalSettled;
 }
 
 /**
@@ -237,6 +308,33 @@ export interface HostReload {
   unchanged: string[];
   errors: string[];
   notes: string[];
+}
+
+/** A call waiting for a person's approval (`tools.confirm`). */
+export interface ApprovalRequest {
+  /** What `approvals/answer` takes. */
+  id: string;
+  server: string;
+  tool: string;
+  /** The call's arguments: what the person approves. */
+  arguments: Record<string, unknown>;
+  /** Where the call came from (`websocket`, `cli`, `api`, …) and which client, when known. */
+  door?: string;
+  client?: string;
+  /** Epoch ms. */
+  requestedAt: number;
+  /** Epoch ms: refused after this. */
+  expiresAt: number;
+}
+
+/** How an approval request ended. */
+export interface ApprovalSettled {
+  id: string;
+  server: string;
+  tool: string;
+  outcome: 'approved' | 'rejected' | 'timeout' | 'cancelled';
+  /** Who answered, when known. */
+  by?: string;
 }
 export type GatewayEventName = keyof GatewayEvents;
 
@@ -276,6 +374,18 @@ export interface HelloParams {
   instance?: string;
   latestSeq: number;
   servers: ServerSnapshot[];
+  /** What this gateway offers (absent from gateways before it): a UI hides what it cannot do. */
+  offers?: GatewayOffers;
+}
+
+/** The gateway's configuration a page needs to know (sent in `hello`). */
+export interface GatewayOffers {
+  /** MCP requests forwarded to servers (the allow-list). */
+  methods: string[];
+  /** `server/start`, `server/stop`, `server/restart`, `server/setRoots` allowed. */
+  hostControl: boolean;
+  /** Server→client requests a page may answer (`gateway/handle`). */
+  serverRequests: string[];
 }
 
 /** Gateway errors use IpcError codes; `data` of the JSON-RPC error is the IpcErrorJSON. */
@@ -302,4 +412,4 @@ export const TOKEN_PARAM = 'token';
 export type BroadcastParams<K extends GatewayEventName = GatewayEventName> = { seq: number; time?: number; data: GatewayEvents[K] };
 
 /** Every broadcast notification name. */
-export const GATEWAY_EVENTS: GatewayEventName[] = ['server/state', 'server/event', 'metrics', 'tools/changed'];
+export const GATEWAY_EVENTS: GatewayEventName[] = ['server/state', 'server/event', 'metrics', 'tools/changed', 'approval/requested', 'approval/settled'];

@@ -38,3 +38,4 @@ export {
   injectTraceContext,
   extractTraceContext,
 } from './tracing.js';
+export * from './canonical-json.js';

@@ -32,36 +32,50 @@ export async function fetchAllPages<T>(fetchPage: PageFetcher<T>, what: string):
   throw new ProtocolError(`${what}: more than ${MAX_PAGES} pages`);
 }
 
+/** A fetched list with the server's freshness hint (2026-07-28 `ttlMs`): stale after that many ms. */
+export interface HintedList<T> {
+  items: T[];
+  ttlMs?: number;
+}
+
 export class ListCache<T> {
   private value: T[] | undefined;
+  /** When the cached value goes stale (epoch ms per `now`); undefined: until invalidated. */
+  private expiresAt: number | undefined;
   private loading: { generation: number; promise: Promise<T[]> } | undefined;
   private generation = 0;
 
   /**
-   * @param fetchAll fetches the whole list (all pages)
+   * @param fetchAll fetches the whole list (all pages); a HintedList with `ttlMs` makes the value
+   *   stale after that long (as well as on invalidate), a plain array keeps it until invalidated
    * @param onFresh called with each list that becomes the cached value
+   * @param now the clock of `ttlMs` (epoch ms) @default Date.now
    */
   constructor(
-    private readonly fetchAll: () => Promise<T[]>,
+    private readonly fetchAll: () => Promise<T[] | HintedList<T>>,
     private readonly onFresh: (items: T[]) => void = () => undefined,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  /** The cached list, if it is current. */
+  /** The cached list, if it is current (possibly past its `ttlMs`: see `get` for a fresh one). */
   get current(): T[] | undefined {
     return this.value;
   }
 
   /** The list: cached, joined to a fetch in flight of the current generation, or fetched (never one a change overtook). */
   get(options: { refresh?: boolean } = {}): Promise<T[]> {
-    if (options.refresh) this.invalidate();
+    if (options.refresh || (this.expiresAt !== undefined && this.now() >= this.expiresAt)) this.invalidate();
     if (this.value) return Promise.resolve(this.value);
     if (this.loading?.generation === this.generation) return this.loading.promise;
     const generation = this.generation;
-    const promise = this.fetchAll().then((items): T[] | Promise<T[]> => {
+    const promise = this.fetchAll().then((fetched): T[] | Promise<T[]> => {
       // Invalidated meanwhile: this answer may predate the change. It is neither cached nor
       // handed out: its callers get the list fetched after the change instead.
       if (generation !== this.generation) return this.get();
+      const items = Array.isArray(fetched) ? fetched : fetched.items;
+      const ttlMs = Array.isArray(fetched) ? undefined : fetched.ttlMs;
       this.value = items;
+      this.expiresAt = ttlMs === undefined ? undefined : this.now() + Math.max(0, ttlMs);
       this.onFresh(items);
       return items;
     });
@@ -78,5 +92,6 @@ export class ListCache<T> {
   invalidate(): void {
     this.generation++;
     this.value = undefined;
+    this.expiresAt = undefined;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Config loading: the `mcpServers` JSON used by common MCP hosts (or VS Code's `servers`), plus optional per-server
  * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
- * `protocolVersions`, `probeTimeoutMs`) and a host-wide `limits` section. Errors name the exact path.
+ * `protocolVersions`, `probeTimeoutMs`), the result `cache` and the tool policy (`tools`), a server
+ * pool's `replicas` and `sticky`, and a host-wide `limits` section. Errors name the exact path.
  *
  * `command`, `args`, `cwd` and `env` values may reference the host's environment as `${env:NAME}`
  * (e.g. `"env": { "API_KEY": "${env:MY_API_KEY}" }`): servers get an allow-listed environment, so
@@ -14,7 +15,10 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
 import type { McpServerConfig } from './mcp-bridge.js';
+import type { CacheConfig } from './result-cache.js';
+import { type ToolPolicyConfig, compileGlob } from './tool-policy.js';
 import type { McpConfigFile } from './mcp-host.js';
+import { replicaSettings } from './pool/scaler.js';
 
 export class ConfigError extends Error {
   readonly code = 'ConfigError';
@@ -148,7 +152,87 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
     server.retryableTools = raw.retryableTools as string[];
   }
   parseMcpSettings(path, raw, server);
+  if (raw.cache !== undefined) server.cache = parseCache(`${path}.cache`, raw.cache);
+  if (raw.tools !== undefined) server.tools = parseToolPolicy(`${path}.tools`, raw.tools);
+  parsePool(path, raw, server);
   return server;
+}
+
+const stringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '');
+
+/** `cache: { tools: [...] | "readOnly", ttlMs, maxEntries, maxBytes }`. */
+function parseCache(path: string, raw: unknown): CacheConfig {
+  if (!isObject(raw)) throw new ConfigError(`${path} must be an object (e.g. { "tools": "readOnly", "ttlMs": 60000 })`);
+  const known = ['tools', 'ttlMs', 'maxEntries', 'maxBytes'];
+  for (const key of Object.keys(raw)) if (!known.includes(key)) throw new ConfigError(`${path}.${key} is not a cache setting (${known.join(', ')})`);
+  const cache: CacheConfig = {};
+  if (raw.tools !== undefined) {
+    if (raw.tools !== 'readOnly' && !stringArray(raw.tools)) throw new ConfigError(`${path}.tools must be "readOnly" or an array of tool names`);
+    cache.tools = raw.tools;
+  }
+  for (const key of ['ttlMs', 'maxEntries', 'maxBytes'] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0)) throw new ConfigError(`${path}.${key} must be a positive number`);
+    cache[key] = value;
+  }
+  return cache;
+}
+
+/** `tools: { allow: [...], deny: [...], confirm: [...], confirmTimeoutMs }` (glob patterns). */
+function parseToolPolicy(path: string, raw: unknown): ToolPolicyConfig {
+  if (!isObject(raw)) throw new ConfigError(`${path} must be an object (e.g. { "deny": ["delete_*"] })`);
+  const known = ['allow', 'deny', 'confirm', 'confirmTimeoutMs'];
+  for (const key of Object.keys(raw)) if (!known.includes(key)) throw new ConfigError(`${path}.${key} is not a tool policy setting (${known.join(', ')})`);
+  const policy: ToolPolicyConfig = {};
+  for (const key of ['allow', 'deny', 'confirm'] as const) {
+    const value = raw[key];
+    if (value === undefined) continue;
+    if (!stringArray(value)) throw new ConfigError(`${path}.${key} must be an array of tool name patterns (e.g. ["read_*", "search"])`);
+    for (const [i, pattern] of value.entries()) {
+      try {
+        compileGlob(pattern);
+      } catch (error) {
+        throw new ConfigError(`${path}.${key}[${i}]: ${(error as Error).message}`);
+      }
+    }
+    policy[key] = value;
+  }
+  if (raw.confirmTimeoutMs !== undefined) {
+    const value = raw.confirmTimeoutMs;
+    if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0)) throw new ConfigError(`${path}.confirmTimeoutMs must be a positive number`);
+    policy.confirmTimeoutMs = value;
+  }
+  return policy;
+}
+
+
+/** `replicas` (a count, or `{min, max, …}` scaling settings) and `sticky`. */
+function parsePool(path: string, raw: Record<string, unknown>, server: McpServerConfig): void {
+  if (raw.replicas !== undefined) {
+    const replicas = raw.replicas;
+    if (typeof replicas === 'number') {
+      if (!Number.isInteger(replicas) || replicas < 1) throw new ConfigError(`${path}.replicas must be an integer ≥ 1, or { "min": …, "max": … }`);
+      server.replicas = replicas;
+    } else if (isObject(replicas)) {
+      const known = ['min', 'max', 'scaleUpQueueDepth', 'scaleUpAfterMs', 'scaleDownUtilization', 'scaleDownAfterMs', 'cooldownMs'];
+      for (const [key, value] of Object.entries(replicas)) {
+        if (!known.includes(key)) throw new ConfigError(`${path}.replicas.${key} is not a setting (${known.join(', ')})`);
+        if (typeof value !== 'number') throw new ConfigError(`${path}.replicas.${key} must be a number`);
+      }
+      try {
+        replicaSettings(replicas as never);
+      } catch (error) {
+        throw new ConfigError(`${path}.${(error as Error).message}`);
+      }
+      server.replicas = replicas as never;
+    } else throw new ConfigError(`${path}.replicas must be an integer ≥ 1, or { "min": …, "max": … }`);
+  }
+  if (raw.sticky !== undefined) {
+    if (typeof raw.sticky !== 'boolean') throw new ConfigError(`${path}.sticky must be true or false`);
+    if (raw.replicas === undefined) throw new ConfigError(`${path}.sticky needs "replicas" (it routes calls among a pool's replicas)`);
+    server.sticky = raw.sticky;
+  }
 }
 
 const ENV_REFERENCE = /\$(\$?)\{env:([^}]*)\}/g;

@@ -16,6 +16,9 @@ export * from './process-manager.js';
 export * from './resource-manager.js';
 export * from './mcp-bridge.js';
 export * from './mcp-host.js';
+export type { McpServerHandle, ServerIdentityView, HandleRequestOptions } from './server-handle.js';
+export { ServerPool, aggregateState, type PoolReplica, type ServerPoolOptions } from './server-pool.js';
+export { PoolScaler, replicaSettings, type ReplicasConfig, type PoolLoad, type ScaleDecision } from './pool/scaler.js';
 export * from './config.js';
 export * from './gateway.js';
 export * from './output-schema.js';
@@ -30,3 +33,8 @@ export {
   type OtlpTracingOptions,
   type TracedRequest,
 } from './tracing.js';
+export * from './tool-policy.js';
+export * from './approvals.js';
+export * from './result-cache.js';
+export * from './audit-log.js';
+export * from './call-guard.js';

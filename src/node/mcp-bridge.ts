@@ -13,7 +13,8 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
-import { ListCache, fetchAllPages } from '../core/list-cache.js';
+import { RateWindow } from '../core/rate-window.js';
+import { type HintedList, ListCache, fetchAllPages } from '../core/list-cache.js';
 import { LOGGING_LEVELS, type LoggingLevel, McpSession, type McpServerIdentity } from '../core/mcp-session.js';
 import { type McpTaskOptions, runAsTask, taskSupportOf } from '../core/mcp-tasks.js';
 import type {
@@ -29,8 +30,14 @@ import type {
 } from '../core/mcp-types.js';
 import type { McpEra } from '../core/mcp-versions.js';
 import { OutputChecker } from './output-schema.js';
+import type { ApprovalQueue } from './approvals.js';
+import type { AuditSink } from './audit-log.js';
+import { CallGuard, type CallOrigin } from './call-guard.js';
+import type { CacheConfig } from './result-cache.js';
+import type { ToolPolicyConfig } from './tool-policy.js';
 import { InvalidParamsError, type IpcError, NotConnectedError, ProtocolError, ServerCrashedError } from '../core/errors.js';
 import type {
+  CacheStats,
   CallToolResult,
   GatewayEvents,
   ServerEvent,
@@ -52,6 +59,8 @@ import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
 import type { ResourceManager } from './resource-manager.js';
+import type { ReplicasConfig } from './pool/scaler.js';
+import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
 import { traceBridgeRequest } from './tracing.js';
 import { tracingActive } from '../core/tracing.js';
@@ -88,6 +97,25 @@ export interface McpServerConfig {
   protocolVersions?: readonly string[];
   /** How long the `server/discover` probe may take before falling back to `initialize`. @default 5000 */
   probeTimeoutMs?: number;
+  /**
+   * Opt-in result cache: results of the named tools (or of every `readOnlyHint` tool) for `ttlMs`;
+   * `resources/read` and list results for as long as the server's `ttlMs` hint says. See CacheConfig.
+   * @default no cache
+   */
+  cache?: CacheConfig;
+  /** Tool policy: `allow` / `deny` glob patterns, `confirm` tools that wait for a person. @default every tool allowed */
+  tools?: ToolPolicyConfig;
+  /**
+   * Run this many processes of the server behind its name (a ServerPool), or between `min` and
+   * `max` scaled on queue depth. Each call goes to the least busy running replica.
+   * @default undefined (one process, an McpBridge)
+   */
+  replicas?: number | ReplicasConfig;
+  /**
+   * Pools only: calls with the same `stickyKey` (the gateway passes its connection) go to the same replica.
+   * @default false
+   */
+  sticky?: boolean;
 }
 
 export interface BridgeCallOptions {
@@ -114,7 +142,16 @@ export interface BridgeCallOptions {
   task?: boolean;
   /** Task settings (deadline, poll interval, status updates); see McpTaskOptions. */
   taskOptions?: Omit<McpTaskOptions, 'signal' | 'onProgress' | 'request'>;
+  /** Where the call came from (audit log, confirmation dialog, per-client cache scope). @default { door: 'api' } */
+  origin?: CallOrigin;
+  /** Pools with `sticky: true` send calls with the same key to the same replica; a single server ignores it. */
+  stickyKey?: string;
+  /** Resends after a lost connection (default: `queue.maxRetries`); a pool passes 0 and moves the call itself. */
+  maxRetries?: number;
 }
+
+/** RequestOptions plus where the request came from. */
+export type BridgeRequestOptions = RequestOptions & { origin?: CallOrigin };
 
 export interface StreamingCallOptions extends BridgeCallOptions {
   onChunk?: (chunk: StreamChunk) => void;
@@ -123,11 +160,12 @@ export interface StreamingCallOptions extends BridgeCallOptions {
 export interface McpBridgeEvents extends Record<string, unknown> {
   state: GatewayEvents['server/state'];
   event: ServerEvent;
-  stderr: { server: string; line: string };
+  /** `replica`: which replica of a pool wrote the line. */
+  stderr: { server: string; line: string; replica?: number };
   /** A fresh snapshot, at most once per metrics interval while something changes. */
   metrics: ServerSnapshot;
   tools: { server: string; tools: ToolInfo[] };
-  notification: { server: string; method: string; params: unknown };
+  notification: { server: string; method: string; params: unknown; replica?: number };
   /** The server's `notifications/message` (MCP logging); stderr lines stay on `stderr`. */
   log: LogMessage;
 }
@@ -135,6 +173,10 @@ export interface McpBridgeEvents extends Record<string, unknown> {
 export interface BridgeOptions {
   resources?: ResourceManager;
   clientInfo?: { name: string; version: string };
+  /** Where `tools.confirm` calls wait for a person (McpHost shares one); without it they are refused. */
+  approvals?: ApprovalQueue;
+  /** Receives one record per call (McpHost's `audit` option). */
+  audit?: AuditSink;
 }
 
 /** Characters of a log message's data kept in the event history's line. */
@@ -163,7 +205,7 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
   emergency: 'error',
 };
 
-export class McpBridge extends Emitter<McpBridgeEvents> {
+export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   readonly ipc: IpcManager;
   readonly process: ProcessManager;
@@ -173,6 +215,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly output = new OutputChecker();
+  /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
+  private readonly guard: CallGuard;
   private readonly retryableTools: Set<string>;
   private readonly tools: ListCache<ToolInfo>;
   private readonly resources: ListCache<ResourceInfo>;
@@ -185,13 +229,21 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
-  private diagnosticBudget = { windowStart: 0, count: 0, suppressed: 0 };
+  private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
+  /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
+  private inputsAnswered = 0;
+  /**
+   * Results of calls during which the server asked a question: they depend on answers that are not
+   * part of the cache key (the 2026-07-28 rule for `input_required` retries), so they are not kept.
+   */
+  private readonly uncacheable = new WeakSet<object>();
 
   constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
     super();
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);
+    this.guard = new CallGuard(name, { policy: config.tools, cache: config.cache, approvals: options.approvals, audit: options.audit });
     this.ipc = new IpcManager(undefined, { ...config.queue, holdQueueOnDisconnect: true });
     this.session = new McpSession(this.ipc, {
       clientInfo: options.clientInfo ?? CLIENT_INFO,
@@ -205,7 +257,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
         this.toolsByName = new Map(tools.map((t) => [t.name, t]));
         this.validators.clear();
         this.output.clear();
-        this.emit('tools', { server: this.name, tools });
+        this.emit('tools', { server: this.name, tools: this.guard.visibleTools(tools) });
         this.scheduleMetrics();
       },
     );
@@ -271,13 +323,23 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    * elicitation forms get the `default`s of the requested schema for fields left out.
    */
   setRequestHandler(method: string, handler: RequestHandler): void {
+    // Counted: an answer given while a call runs may shape its result, which then must not be cached.
+    const counted: RequestHandler = (params, context) => {
+      this.inputsAnswered++;
+      return handler(params, context);
+    };
     if (method === 'elicitation/create') {
-      this.ipc.setRequestHandler(method, async (params, context) => applyElicitationDefaults(params, await handler(params, context)));
-    } else this.ipc.setRequestHandler(method, handler);
+      this.ipc.setRequestHandler(method, async (params, context) => applyElicitationDefaults(params, await counted(params, context)));
+    } else this.ipc.setRequestHandler(method, counted);
   }
 
   removeRequestHandler(method: string): void {
     this.ipc.removeRequestHandler(method);
+  }
+
+  /** Whether requests of `method` from the server are answered here (a handler, or configured `roots`). */
+  hasRequestHandler(method: string): boolean {
+    return this.ipc.inbound.hasRequestHandler(method);
   }
 
   /**
@@ -302,7 +364,8 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   /** The server's tools, cached; refreshed on `notifications/tools/list_changed` and after restarts. */
   listTools(options: { refresh?: boolean } = {}): Promise<ToolInfo[]> {
-    return this.tools.get(options);
+    // Denied tools are hidden (tools.allow / tools.deny); the bridge itself keeps the whole list.
+    return this.guard.policy.empty ? this.tools.get(options) : this.tools.get(options).then((tools) => this.guard.visibleTools(tools));
   }
 
   /** `resources/list`, every page; cached until `notifications/resources/list_changed` or a restart. */
@@ -320,13 +383,34 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return this.prompts.get(options);
   }
 
-  /** `resources/read`. */
-  readResource(uri: string, options: RequestOptions = {}): Promise<ReadResourceResult> {
-    return this.request<ReadResourceResult>('resources/read', { uri }, options);
+  /**
+   * `resources/read`. With a `cache` section, answers are kept as long as the server's `ttlMs`
+   * hint says (a `cacheScope: "private"` one only for the same `origin.client`), until
+   * `notifications/resources/updated` for the URI, `resources/list_changed` or a restart.
+   */
+  readResource(uri: string, options: BridgeRequestOptions = {}): Promise<ReadResourceResult> {
+    if (!this.guard.active) return this.request<ReadResourceResult>('resources/read', { uri }, options);
+    return this.guard.readResource<ReadResourceResult>(uri, {
+      origin: options.origin,
+      signal: options.signal,
+      send: (signal) => this.noteInputs(this.send<ReadResourceResult>('resources/read', { uri }, signal === options.signal ? options : { ...options, signal })),
+      storable: (result) => !this.uncacheable.has(result),
+    });
+  }
+
+  /**
+   * Marks the result uncacheable when the server asked a question while it was being produced. Any
+   * question counts, also one for a concurrent call: wrongly not caching is cheap, wrongly caching is not.
+   */
+  private async noteInputs<T extends object>(request: Promise<T>): Promise<T> {
+    const before = this.inputsAnswered;
+    const result = await request;
+    if (this.inputsAnswered !== before && typeof result === 'object' && result !== null) this.uncacheable.add(result);
+    return result;
   }
 
   /** `prompts/get` with the prompt's arguments (strings, per MCP). */
-  getPrompt(name: string, args: Record<string, string> = {}, options: RequestOptions = {}): Promise<GetPromptResult> {
+  getPrompt(name: string, args: Record<string, string> = {}, options: BridgeRequestOptions = {}): Promise<GetPromptResult> {
     return this.request<GetPromptResult>('prompts/get', { name, arguments: args }, options);
   }
 
@@ -338,7 +422,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     ref: CompletionReference,
     argument: { name: string; value: string },
     context?: { arguments?: Record<string, string> },
-    options: RequestOptions = {},
+    options: BridgeRequestOptions = {},
   ): Promise<CompleteResult> {
     return this.request<CompleteResult>('completion/complete', { ref, argument, ...(context ? { context } : {}) }, options);
   }
@@ -372,7 +456,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       if (!current?.delete(listener) || current.size > 0) return;
       this.resourceListeners.delete(uri);
       if (this.ipc.state !== 'connected') return;
-      if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.request('resources/unsubscribe', { uri });
+      if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.send('resources/unsubscribe', { uri });
       else if (this.identity?.era === 'modern') await this.openListen();
     };
   }
@@ -384,13 +468,33 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    * against the tool's `outputSchema` (OutputSchemaMismatchError).
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
-    if (!tracingActive()) return this.callNow(tool, args, options);
+    if (!tracingActive()) return this.callGuarded(tool, args, options);
+    // The span covers the whole call, a cached answer included (it then has no queue-wait child).
     return traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) =>
-      this.callNow(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) }),
+      this.callGuarded(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) }),
     );
   }
 
-  private callNow(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
+  /** `tools/call` through the guard (policy, confirmation, cache, audit) when one is configured. */
+  private callGuarded(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
+    if (!this.guard.active) return this.callServer(tool, args, options);
+    const result = this.guard.callTool(tool, args, {
+      origin: options.origin,
+      signal: options.signal,
+      describe: () => this.toolsByName.get(tool) ?? this.tools.get().then(() => this.toolsByName.get(tool), () => undefined),
+      // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
+      send: (signal) => this.noteInputs(this.callServer(tool, args, signal === options.signal ? options : { ...options, signal })),
+      storable: (result) => !this.uncacheable.has(result),
+    });
+    // A cache hit never reaches the IpcManager (whose metrics would announce it): announce it here.
+    if (this.guard.cache) result.then(this.metricsChanged, this.metricsChanged);
+    return result;
+  }
+
+  private readonly metricsChanged = (): void => this.scheduleMetrics();
+
+  /** `tools/call` past the guard: validated and sent. */
+  private callServer(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     // Synchronous when the tool is known (the hot path): no extra promise or await per call.
     let prepared: RequestOptions | Promise<RequestOptions>;
     try {
@@ -424,21 +528,54 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   private callStreamingNow(tool: string, args: Record<string, unknown>, options: StreamingCallOptions): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
-    const result = Promise.resolve()
-      .then(() => this.prepareCall(tool, args, options))
-      .then((requestOptions) => {
-        const unavailable = this.unavailableError();
-        if (unavailable) throw unavailable;
-        const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
-        stream.follow(feed.chunks);
-        return feed.result;
-      });
+    const guard = this.guard;
+    const run = () =>
+      Promise.resolve()
+        .then(() => (guard.active ? guard.admit(tool, args, options.origin, options.signal) : undefined))
+        .then(() => this.prepareCall(tool, args, options))
+        .then((requestOptions) => {
+          const unavailable = this.unavailableError();
+          if (unavailable) throw unavailable;
+          const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
+          stream.follow(feed.chunks);
+          return feed.result;
+        });
+    // Streamed results are not cached (their chunks go to one caller), but they are audited.
+    const result = guard.active ? guard.track({ method: 'tools/call', tool }, args, options.origin, run) : run();
     result.catch((error: IpcError) => stream.fail(error));
     return { result, chunks: stream };
   }
 
-  /** Any JSON-RPC method on this server, through the queue (with the modern `_meta` envelope when modern). */
-  request<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
+  /**
+   * Any JSON-RPC method on this server, through the queue (with the modern `_meta` envelope when
+   * modern). Audited; a raw `tools/call` still obeys the tool policy, a raw `tools/list` hides denied tools.
+   */
+  request<T = unknown>(method: string, params?: Record<string, unknown>, options?: BridgeRequestOptions): Promise<T> {
+    if (!this.guard.active) return this.send<T>(method, params, options);
+    return this.guard.request<T>(method, params, {
+      origin: options?.origin,
+      signal: options?.signal,
+      send: (signal) => this.send<T>(method, params, signal === options?.signal ? options : { ...options, signal }),
+    });
+  }
+
+  /**
+   * Drops cached results (the `cache` section): all of them, or those of one tool or one resource
+   * URI. Returns how many entries were dropped (0 without a cache).
+   */
+  invalidateCache(what: { tool?: string; uri?: string } = {}): number {
+    const dropped = this.guard.invalidate(what);
+    this.scheduleMetrics();
+    return dropped;
+  }
+
+  /** The result cache's counters; undefined without a `cache` section. */
+  cacheStats(): CacheStats | undefined {
+    return this.guard.stats();
+  }
+
+  /** The host's own requests (lists, subscriptions): not audited, never refused by the policy. */
+  private send<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
     if (!tracingActive()) return this.session.request<T>(method, params, options);
@@ -458,7 +595,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   snapshot(): ServerSnapshot {
     const p = this.process;
     const id = this.identity;
-    return {
+    const snapshot: ServerSnapshot = {
       name: this.name,
       state: p.state,
       pid: p.pid,
@@ -471,14 +608,32 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       serverInfo: id?.serverInfo ?? null,
       protocolVersion: id?.protocolVersion ?? null,
       capabilities: id?.capabilities ?? null,
-      toolCount: this.tools.current?.length ?? 0,
+      toolCount: this.tools.current ? this.guard.visibleTools(this.tools.current).length : 0,
       metrics: this.ipc.snapshot(),
       reason: p.reason,
     };
+    const cache = this.guard.stats();
+    if (cache) snapshot.cache = cache;
+    return snapshot;
   }
 
   history(): ServerEvent[] {
     return this.process.history();
+  }
+
+  pids(): number[] {
+    const pid = this.process.pid;
+    return pid ? [pid] : [];
+  }
+
+  /**
+   * Whether a call of `tool` is safe to resend after a lost connection: `retryable` when the caller
+   * said, else the tool's idempotent/read-only annotations or the config's `retryableTools`.
+   */
+  isRetryable(tool: string, retryable?: boolean): boolean {
+    if (retryable !== undefined) return retryable;
+    const info = this.toolsByName.get(tool);
+    return info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true || this.retryableTools.has(tool);
   }
 
   stderrTail(n?: number): string[] {
@@ -533,13 +688,12 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const list = this.tools.current;
     if (validating) {
       if (list && !info) {
-        const names = list.map((t) => t.name).join(', ');
+        const names = this.guard.visibleTools(list).map((t) => t.name).join(', ');
         throw new InvalidParamsError(`Unknown tool "${tool}" on server "${this.name}" (available: ${names || 'none'})`, { tool });
       }
       if (info) this.validate(info, args);
     }
-    const annotated = info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true;
-    const retryable = options.retryable ?? (annotated || this.retryableTools.has(tool));
+    const retryable = this.isRetryable(tool, options.retryable);
     // One object per call (the hot path); IpcManager ignores the bridge-only keys.
     return options.retryable === retryable ? options : { ...options, retryable };
   }
@@ -566,15 +720,26 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return undefined;
   }
 
-  /** Every page of a list method (`nextCursor` followed to the end). */
-  private fetchList<T>(method: string, key: string): Promise<T[]> {
-    return fetchAllPages<T>(async (cursor) => {
-      const page = await this.request<Record<string, unknown>>(method, cursor !== undefined ? { cursor } : undefined, { priority: 'high' });
+  /**
+   * Every page of a list method (`nextCursor` followed to the end). With a `cache` section the
+   * server's `ttlMs` hints count (2026-07-28): the list goes stale after the shortest page's TTL,
+   * and a modern server's page without one is stale at once (the spec's default of 0).
+   */
+  private async fetchList<T>(method: string, key: string): Promise<T[] | HintedList<T>> {
+    let ttlMs: number | undefined;
+    const honour = this.config.cache !== undefined;
+    const items = await fetchAllPages<T>(async (cursor) => {
+      const page = await this.send<Record<string, unknown>>(method, cursor !== undefined ? { cursor } : undefined, { priority: 'high' });
       const items = page?.[key];
       if (!Array.isArray(items)) throw new ProtocolError(`${method} returned no ${key} array`, page);
+      if (honour) {
+        const hint = typeof page.ttlMs === 'number' && Number.isFinite(page.ttlMs) ? page.ttlMs : this.identity?.era === 'modern' ? 0 : undefined;
+        if (hint !== undefined) ttlMs = Math.min(ttlMs ?? hint, hint);
+      }
       const next = page.nextCursor;
       return { items: items as T[], ...(typeof next === 'string' ? { nextCursor: next } : {}) };
     }, `${method} on "${this.name}"`);
+    return ttlMs === undefined ? items : { items, ttlMs };
   }
 
   /** Runs after every spawn: attach the new transport, settle the era, resume the queue, restore state. */
@@ -587,6 +752,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     this.ipc.resume();
     // The restarted server may offer other lists: drop them; reload tools in the background (calls wait if needed).
     for (const cache of [this.tools, this.resources, this.templates, this.prompts]) cache.invalidate();
+    this.guard.invalidate(); // a restarted server may answer differently
     if (this.identity.capabilities.tools !== undefined) {
       this.listTools().catch((error: IpcError) => this.event('tools', 'warn', `tools/list failed: ${error.message}`));
     }
@@ -600,12 +766,12 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     const level = this.session.currentLogLevel;
     if (era === 'legacy' && level && this.identity?.capabilities.logging !== undefined) await this.session.setLogLevel(level);
     if (era === 'modern') await this.openListen();
-    else if (this.canSubscribe()) for (const uri of this.resourceListeners.keys()) await this.request('resources/subscribe', { uri });
+    else if (this.canSubscribe()) for (const uri of this.resourceListeners.keys()) await this.send('resources/subscribe', { uri });
   }
 
   private async subscribeOnServer(uri: string): Promise<void> {
     if (this.identity?.era === 'modern') await this.openListen();
-    else if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.request('resources/subscribe', { uri });
+    else if (this.identity?.era === 'legacy' && this.canSubscribe()) await this.send('resources/subscribe', { uri });
     // Not connected yet: the handshake subscribes everything listed. A legacy server without
     // `resources.subscribe` has no such method; its unsolicited updates still reach the listener.
   }
@@ -648,7 +814,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
         off();
         resolve();
       });
-      this.request(METHOD_LISTEN, { notifications }, { bypassQueue: true, longLived: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal, maxRetries: 0 }).then(
+      this.send(METHOD_LISTEN, { notifications }, { bypassQueue: true, longLived: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal, maxRetries: 0 }).then(
         () => {
           off();
           if (this.listen === controller) this.listen = undefined;
@@ -704,10 +870,12 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     this.ipc.on('error', (e) => this.event('log', 'warn', e.message));
     this.ipc.on('notification', (n) => this.emit('notification', { server: this.name, method: n.method, params: n.params }));
     this.ipc.onNotification('notifications/tools/list_changed', () => {
+      this.guard.toolsChanged();
       // Invalidate first: a tools/list in flight may predate the change (see ListCache).
       this.listTools({ refresh: true }).catch((error: IpcError) => this.event('tools', 'warn', `tools/list failed: ${error.message}`));
     });
     this.ipc.onNotification('notifications/resources/list_changed', () => {
+      this.guard.resourcesChanged();
       this.resources.invalidate();
       this.templates.invalidate();
     });
@@ -719,6 +887,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   private resourceUpdated(params: unknown): void {
     const update = params as ResourceUpdate | undefined;
     if (typeof update?.uri !== 'string') return;
+    this.guard.invalidate({ uri: update.uri });
     for (const listener of [...(this.resourceListeners.get(update.uri) ?? [])]) {
       try {
         listener(update);
@@ -742,18 +911,9 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   /** Diagnostics can come in floods (a server logging to stdout): at most N events a second, then a count. */
   private reportDiagnostic(d: Diagnostic): void {
-    const now = Date.now();
-    const budget = this.diagnosticBudget;
-    if (now - budget.windowStart >= 1000) {
-      if (budget.suppressed > 0) this.event('diagnostic', 'warn', `${budget.suppressed} more diagnostics suppressed`);
-      budget.windowStart = now;
-      budget.count = 0;
-      budget.suppressed = 0;
-    }
-    if (++budget.count > DIAGNOSTIC_EVENTS_PER_SECOND) {
-      budget.suppressed++;
-      return;
-    }
+    const { allowed, ended } = this.diagnosticWindow.take();
+    if (ended > 0) this.event('diagnostic', 'warn', `${ended} more diagnostics suppressed`);
+    if (!allowed) return;
     this.event('diagnostic', d.kind === 'unknown-id' && d.reason === 'late' ? 'debug' : 'warn', describeDiagnostic(d), d);
   }
 

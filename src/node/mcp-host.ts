@@ -1,13 +1,18 @@
 /**
- * McpHost: the named servers of one `mcpServers` config, sharing one ResourceManager.
- * Re-emits every bridge's events (each payload names its server) so a gateway listens in one place.
+ * McpHost: the named servers of one `mcpServers` config, sharing one ResourceManager. A server
+ * with `replicas` is a ServerPool, any other an McpBridge; both are McpServerHandles.
+ * Re-emits every server's events (each payload names its server) so a gateway listens in one place.
  * `apply` / `reload` change the server set at run time (config hot reload): only the servers whose
  * normalized config differs are started, stopped or restarted.
  */
 import { Emitter } from '../core/emitter.js';
 import type { HostReload } from '../core/gateway-protocol.js';
+import { ApprovalQueue } from './approvals.js';
+import type { AuditSink } from './audit-log.js';
 import { McpBridge, type McpBridgeEvents, type McpServerConfig } from './mcp-bridge.js';
 import { ResourceManager, type ResourceLimits } from './resource-manager.js';
+import type { McpServerHandle } from './server-handle.js';
+import { ServerPool } from './server-pool.js';
 
 export interface McpConfigFile {
   mcpServers: Record<string, McpServerConfig>;
@@ -18,6 +23,13 @@ export interface McpConfigFile {
 export interface McpHostOptions {
   resources?: ResourceManager;
   clientInfo?: { name: string; version: string };
+  /**
+   * Where every server's calls are recorded, one line each (e.g. `new AuditLog(file)`); the host
+   * does not close it. @default no audit
+   */
+  audit?: AuditSink;
+  /** The queue where `tools.confirm` calls wait for a person. @default a new ApprovalQueue */
+  approvals?: ApprovalQueue;
 }
 
 export interface McpHostEvents extends McpBridgeEvents {
@@ -30,7 +42,7 @@ export type { HostReload };
 const FORWARDED = ['state', 'event', 'stderr', 'metrics', 'tools', 'notification'] as const;
 
 interface Hosted {
-  bridge: McpBridge;
+  bridge: McpServerHandle;
   /** The normalized config it runs with (compared on reload). */
   key: string;
   /** Stops forwarding its events. */
@@ -39,8 +51,13 @@ interface Hosted {
 
 export class McpHost extends Emitter<McpHostEvents> {
   readonly resources: ResourceManager;
+  /**
+   * Calls to `tools.confirm` tools waiting for a person, shared by every server. Whoever can ask
+   * one (the gateway, for its dashboard) attaches to it and answers.
+   */
+  readonly approvals: ApprovalQueue;
   private readonly hosted = new Map<string, Hosted>();
-  private readonly clientInfo: McpHostOptions['clientInfo'];
+  private readonly options: McpHostOptions;
   private limitsKey: string;
   /** Reloads run one at a time, in order: a second edit waits for the first to settle. */
   private applying: Promise<unknown> = Promise.resolve();
@@ -49,16 +66,17 @@ export class McpHost extends Emitter<McpHostEvents> {
   constructor(config: McpConfigFile, options: McpHostOptions = {}) {
     super();
     this.resources = options.resources ?? new ResourceManager(config.limits);
-    this.clientInfo = options.clientInfo;
+    this.approvals = options.approvals ?? new ApprovalQueue();
+    this.options = options;
     this.limitsKey = normalize(config.limits ?? {});
     for (const [name, serverConfig] of Object.entries(config.mcpServers)) this.add(name, serverConfig);
   }
 
-  get(name: string): McpBridge | undefined {
+  get(name: string): McpServerHandle | undefined {
     return this.hosted.get(name)?.bridge;
   }
 
-  list(): McpBridge[] {
+  list(): McpServerHandle[] {
     return [...this.hosted.values()].map((h) => h.bridge);
   }
 
@@ -72,11 +90,22 @@ export class McpHost extends Emitter<McpHostEvents> {
   }
 
   /**
+   * Drops cached results: of every server, or of one (`server`), optionally only one tool's or one
+   * resource URI's. Returns how many entries were dropped. An unknown server name is a TypeError.
+   */
+  invalidateCache(server?: string, what: { tool?: string; uri?: string } = {}): number {
+    if (server !== undefined && !this.hosted.has(server)) throw new TypeError(`Unknown server "${server}" (available: ${this.names().join(', ') || 'none'})`);
+    const bridges = server === undefined ? this.list() : [this.hosted.get(server)!.bridge];
+    return bridges.reduce((sum, b) => sum + b.invalidateCache(what), 0);
+  }
+
+  /**
    * Stops every server, then releases every tracked resource. A reload under way finishes first
    * (so nothing it starts outlives the host); later `apply` / `reload` calls change nothing.
    */
   async stopAll(): Promise<void> {
     this.stopping = true;
+    this.approvals.cancelAll();
     await this.applying;
     await Promise.allSettled(this.list().map((b) => b.stop()));
     await this.resources.shutdown();
@@ -156,8 +185,10 @@ export class McpHost extends Emitter<McpHostEvents> {
     return result;
   }
 
-  private add(name: string, config: McpServerConfig): McpBridge {
-    const bridge = new McpBridge(name, config, { resources: this.resources, clientInfo: this.clientInfo });
+  private add(name: string, config: McpServerConfig): McpServerHandle {
+    const o = this.options;
+    const serverOptions = { resources: this.resources, clientInfo: o.clientInfo, approvals: this.approvals, audit: o.audit };
+    const bridge: McpServerHandle = config.replicas !== undefined ? new ServerPool(name, config, serverOptions) : new McpBridge(name, config, serverOptions);
     const offs = FORWARDED.map((event) => bridge.on(event, (payload) => this.emit(event, payload as never)));
     this.hosted.set(name, { bridge, key: normalize(config), detach: () => offs.forEach((off) => off()) });
     return bridge;

@@ -26,21 +26,21 @@ describe('McpHost.apply', () => {
     const host = new McpHost({ mcpServers: { a: echo(), b: echo() } });
     hosts.push(host);
     await host.startAll();
-    const pidA = host.get('a')!.process.pid;
-    const pidB = host.get('b')!.process.pid;
+    const pidA = host.get('a')!.snapshot().pid;
+    const pidB = host.get('b')!.snapshot().pid;
     const seen: HostReload[] = [];
     host.on('reload', (r) => seen.push(r));
 
     // Same servers, keys in another order: nothing happens.
     expect(await host.apply({ mcpServers: { b: { args: [ECHO], command: process.execPath }, a: echo() } })).toMatchObject({ added: [], removed: [], changed: [], unchanged: ['b', 'a'] });
-    expect(host.get('a')!.process.pid).toBe(pidA);
+    expect(host.get('a')!.snapshot().pid).toBe(pidA);
 
     const result = await host.apply({ mcpServers: { a: echo(), b: echo({ MODE: 'x' }) }, limits: { processes: 3 } });
     expect(result).toMatchObject({ changed: ['b'], unchanged: ['a'], errors: [] });
     expect(result.notes[0]).toMatch(/"limits" changed/);
-    expect(host.get('a')!.process.pid).toBe(pidA);
+    expect(host.get('a')!.snapshot().pid).toBe(pidA);
     expect(host.get('b')!.state).toBe('running');
-    expect(host.get('b')!.process.pid).not.toBe(pidB);
+    expect(host.get('b')!.snapshot().pid).not.toBe(pidB);
     expect(alive(pidB)).toBe(false);
     expect(seen).toHaveLength(2);
   });
@@ -62,7 +62,7 @@ describe('McpHost.apply', () => {
     await stopped;
     const late = host.get('late')!;
     expect(late.state).toBe('stopped');
-    for (const bridge of host.list()) expect(alive(bridge.process.pid), bridge.name).toBe(false);
+    for (const bridge of host.list()) expect(alive(bridge.snapshot().pid), bridge.name).toBe(false);
     // Once stopping, a reload changes nothing.
     expect((await host.apply({ mcpServers: { other: echo() } })).errors).toEqual(['the host is stopping']);
     expect(host.names()).toEqual(['a', 'late']);

@@ -1,7 +1,8 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RequestHandler } from '../../src/core/ipc-manager.js';
-import { installAnswers } from '../../src/node/cli/answers.js';
+import { ApprovalQueue } from '../../src/node/approvals.js';
+import { installAnswers, installApprover } from '../../src/node/cli/answers.js';
 import { UsageError } from '../../src/node/cli/args.js';
 import type { CliIo } from '../../src/node/cli/runtime.js';
 import type { McpBridge } from '../../src/node/mcp-bridge.js';
@@ -63,5 +64,29 @@ describe('CLI answers to sampling and elicitation', () => {
     const { bridge } = fakeBridge();
     expect(() => installAnswers(bridge, { elicit: 'maybe' }, io(false))).toThrow(UsageError);
     expect(() => installAnswers(bridge, { root: ['not a uri'] }, io(false))).toThrow(UsageError);
+  });
+});
+
+describe('CLI approval of confirm tools', () => {
+  it('asks y/N on a terminal, one request at a time', async () => {
+    const approvals = new ApprovalQueue();
+    const tty = io(true);
+    const dispose = installApprover(approvals, tty);
+    const first = approvals.request({ server: 's', tool: 'pay', arguments: { amount: 5 } });
+    const second = approvals.request({ server: 's', tool: 'pay', arguments: { amount: 6 } }).catch((e: unknown) => e);
+    tty.typed('y');
+    await expect(first).resolves.toBeUndefined();
+    tty.typed('');
+    expect(await second).toMatchObject({ code: 'ToolDenied', data: { reason: 'rejected', by: 'terminal' } });
+    expect(tty.err()).toContain('allow tool "pay" on server "s" with {"amount":5}? [y/N]');
+    expect(tty.err()).toContain('{"amount":6}');
+    dispose();
+    await expect(approvals.request({ server: 's', tool: 'pay', arguments: {} })).rejects.toMatchObject({ data: { reason: 'no-approver' } });
+  });
+
+  it('attaches nothing without a terminal: confirm calls are refused at once', async () => {
+    const approvals = new ApprovalQueue();
+    installApprover(approvals, io(false));
+    await expect(approvals.request({ server: 's', tool: 'pay', arguments: {} })).rejects.toMatchObject({ data: { reason: 'no-approver' } });
   });
 });

@@ -47,3 +47,43 @@ describe("parseConfig: VS Code's servers format", () => {
     expect(() => parseConfig({ servers: [] })).toThrow(ConfigError);
   });
 });
+
+describe('parseConfig: cache and tool policy', () => {
+  it('keeps the cache and tools sections', () => {
+    const server = one({
+      cache: { tools: 'readOnly', ttlMs: 5000, maxEntries: 10, maxBytes: 1024 },
+      tools: { allow: ['read_*'], deny: ['read_secret'], confirm: ['read_big*'], confirmTimeoutMs: 30000 },
+    });
+    expect(server.cache).toEqual({ tools: 'readOnly', ttlMs: 5000, maxEntries: 10, maxBytes: 1024 });
+    expect(server.tools).toEqual({ allow: ['read_*'], deny: ['read_secret'], confirm: ['read_big*'], confirmTimeoutMs: 30000 });
+    expect(one({ cache: { tools: ['search'] } }).cache).toEqual({ tools: ['search'] });
+  });
+
+  it('names the exact path of a bad value', () => {
+    expect(() => one({ cache: { tools: 'all' } })).toThrow(/mcpServers\.s\.cache\.tools must be "readOnly" or an array/);
+    expect(() => one({ cache: { ttlMs: 0 } })).toThrow(/cache\.ttlMs must be a positive number/);
+    expect(() => one({ cache: { ttl: 5 } })).toThrow(/cache\.ttl is not a cache setting/);
+    expect(() => one({ tools: { deny: 'rm' } })).toThrow(/tools\.deny must be an array/);
+    expect(() => one({ tools: { deny: [''] } })).toThrow(ConfigError);
+    expect(() => one({ tools: { block: ['x'] } })).toThrow(/tools\.block is not a tool policy setting/);
+  });
+});
+
+describe('parseConfig: server pools', () => {
+  it('keeps replicas (a count or min/max settings) and sticky', () => {
+    expect(one({ replicas: 3 }).replicas).toBe(3);
+    expect(one({ replicas: { min: 1, max: 4, scaleUpAfterMs: 500 }, sticky: true })).toMatchObject({ replicas: { min: 1, max: 4, scaleUpAfterMs: 500 }, sticky: true });
+  });
+
+  it('names the bad value', () => {
+    const bad = (server: Record<string, unknown>) => () => one(server);
+    expect(bad({ replicas: 0 })).toThrow(/mcpServers\.s\.replicas must be an integer ≥ 1/);
+    expect(bad({ replicas: 1.5 })).toThrow(ConfigError);
+    expect(bad({ replicas: '2' })).toThrow(/mcpServers\.s\.replicas must be/);
+    expect(bad({ replicas: { min: 3, max: 2 } })).toThrow(/mcpServers\.s\.replicas: max must be an integer ≥ min/);
+    expect(bad({ replicas: { min: 1, max: 2, scaleUp: 1 } })).toThrow(/mcpServers\.s\.replicas\.scaleUp is not a setting/);
+    expect(bad({ replicas: { min: 1, max: 2, cooldownMs: 'soon' } })).toThrow(/cooldownMs must be a number/);
+    expect(bad({ replicas: 2, sticky: 'yes' })).toThrow(/sticky must be true or false/);
+    expect(bad({ sticky: true })).toThrow(/sticky needs "replicas"/);
+  });
+});

@@ -15,6 +15,7 @@ import {
   StartupFailedError,
   TimeoutError,
   OutputSchemaMismatchError,
+  ToolDeniedError,
   UnsupportedProtocolVersionError,
   ipcErrorFromJSON,
   isIpcError,
@@ -59,6 +60,13 @@ const cases: Case[] = [
     cls: OutputSchemaMismatchError,
     code: 'OutputSchemaMismatch',
     rpcCode: -32012,
+  },
+  {
+    name: 'ToolDeniedError',
+    make: () => new ToolDeniedError('denied', { server: 's', tool: 'rm', reason: 'denied', pattern: 'rm*' }),
+    cls: ToolDeniedError,
+    code: 'ToolDenied',
+    rpcCode: -32013,
   },
 ];
 

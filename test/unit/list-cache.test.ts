@@ -53,3 +53,29 @@ describe('applyElicitationDefaults', () => {
     expect(applyElicitationDefaults({ mode: 'url', url: 'https://x' }, { action: 'accept' })).toEqual({ action: 'accept' });
   });
 });
+
+describe('ListCache freshness hints (ttlMs)', () => {
+  it('a hinted list goes stale after its ttlMs; a plain one stays until invalidated', async () => {
+    let now = 0;
+    let fetches = 0;
+    const hinted = new ListCache<number>(async () => ({ items: [++fetches], ttlMs: 100 }), undefined, () => now);
+    expect(await hinted.get()).toEqual([1]);
+    now = 99;
+    expect(await hinted.get()).toEqual([1]);
+    now = 100;
+    expect(await hinted.get()).toEqual([2]);
+    let plainFetches = 0;
+    const plain = new ListCache<number>(async () => [++plainFetches], undefined, () => now);
+    await plain.get();
+    now = 1e9;
+    expect(await plain.get()).toEqual([1]);
+  });
+
+  it('ttlMs 0 means refetch on every get, yet `current` keeps the last list', async () => {
+    let fetches = 0;
+    const cache = new ListCache<number>(async () => ({ items: [++fetches], ttlMs: 0 }), undefined, () => 5);
+    await cache.get();
+    expect(cache.current).toEqual([1]);
+    expect(await cache.get()).toEqual([2]);
+  });
+});

@@ -3,10 +3,12 @@
  * legacy server→client requests or modern `input_required` rounds alike): from flags, else by
  * asking on a terminal, else a clear refusal naming the flag to use. The handlers are always
  * registered, so the server learns these capabilities and its tools that need them show up.
+ * On a terminal the same person also approves calls to `tools.confirm` tools (installApprover).
  */
 import { createInterface } from 'node:readline/promises';
 import { IpcError, RpcCode } from '../../core/errors.js';
-import type { McpBridge } from '../mcp-bridge.js';
+import type { ApprovalQueue } from '../approvals.js';
+import type { McpServerHandle } from '../server-handle.js';
 import { UsageError } from './args.js';
 import type { CliIo } from './runtime.js';
 
@@ -47,29 +49,59 @@ function refuse(what: string, flag: string): IpcError {
   });
 }
 
+const isInteractive = (io: CliIo): boolean => io.stdin?.isTTY === true && io.stderr.isTTY === true;
+
+/**
+ * One line reader per server question, kept for all its fields: a reader per field would lose
+ * lines typed (or pasted) ahead. Cooked mode: the terminal itself echoes and edits the line.
+ */
+async function askOnTerminal<T>(io: CliIo, work: (ask: (question: string) => Promise<string>) => Promise<T>): Promise<T> {
+  const rl = createInterface({ input: io.stdin!, output: io.stderr, terminal: false });
+  const lines = rl[Symbol.asyncIterator]();
+  try {
+    return await work(async (question) => {
+      io.stderr.write(question);
+      const next = await lines.next();
+      if (next.done) throw new IpcError('Cancelled', 'Input ended before the question was answered');
+      return next.value;
+    });
+  } finally {
+    rl.close();
+  }
+}
+
+/**
+ * On a terminal, the person running the CLI approves calls to `tools.confirm` tools (y/N); without
+ * one nothing is attached and such calls are refused at once (`no-approver`). Returns the disposer.
+ */
+export function installApprover(approvals: ApprovalQueue, io: CliIo): () => void {
+  if (!isInteractive(io)) return () => undefined;
+  const detach = approvals.attachApprover();
+  // One question at a time: a second request waits for the first answer.
+  let turn = Promise.resolve();
+  const off = approvals.onRequested((request) => {
+    turn = turn.then(() =>
+      askOnTerminal(io, async (ask) => {
+        if (!approvals.pending().some((p) => p.id === request.id)) return; // timed out or cancelled meanwhile
+        const answer = await ask(`mcp-ipc: allow tool "${request.tool}" on server "${request.server}" with ${JSON.stringify(request.arguments)}? [y/N] `);
+        approvals.answer(request.id, /^y(es)?$/i.test(answer.trim()), 'terminal');
+      }).catch(() => void approvals.answer(request.id, false, 'terminal')),
+    );
+  });
+  return () => {
+    off();
+    detach();
+  };
+}
+
 /** Registers the sampling, elicitation and roots answers on `bridge` (before it starts). */
-export function installAnswers(bridge: McpBridge, flags: AnswerFlags, io: CliIo): void {
+export function installAnswers(bridge: McpServerHandle, flags: AnswerFlags, io: CliIo): void {
   const elicit = parseElicit(flags.elicit);
   for (const uri of flags.root ?? []) {
     if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new UsageError(`--root must be a URI (e.g. file:///home/me/project), got ${JSON.stringify(uri)}`);
   }
-  const interactive = io.stdin?.isTTY === true && io.stderr.isTTY === true;
-  // One line reader per server question, kept for all its fields: a reader per field would lose
-  // lines typed (or pasted) ahead. Cooked mode: the terminal itself echoes and edits the line.
-  const questions = async <T>(work: (ask: (question: string) => Promise<string>) => Promise<T>): Promise<T> => {
-    const rl = createInterface({ input: io.stdin!, output: io.stderr, terminal: false });
-    const lines = rl[Symbol.asyncIterator]();
-    try {
-      return await work(async (question) => {
-        io.stderr.write(question);
-        const next = await lines.next();
-        if (next.done) throw new IpcError('Cancelled', 'Input ended before the question was answered');
-        return next.value;
-      });
-    } finally {
-      rl.close();
-    }
-  };
+  const interactive = isInteractive(io);
+  const questions = <T>(work: (ask: (question: string) => Promise<string>) => Promise<T>): Promise<T> => askOnTerminal(io, work);
 
   bridge.setRequestHandler('sampling/createMessage', async (params) => {
     let text = flags.sample;

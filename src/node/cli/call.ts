@@ -1,8 +1,8 @@
 /** `mcp-ipc call` and `mcp-ipc tools`: one server, one request, then a clean shutdown. */
-import { type AnswerFlags, ANSWER_OPTIONS, installAnswers } from './answers.js';
+import { type AnswerFlags, ANSWER_OPTIONS, installAnswers, installApprover } from './answers.js';
 import { CancelledError } from '../../core/errors.js';
 import type { CallToolResult } from '../../core/gateway-protocol.js';
-import type { McpBridge } from '../mcp-bridge.js';
+import type { McpServerHandle } from '../server-handle.js';
 import { McpHost } from '../mcp-host.js';
 import { EXIT, noExtra, parse, parseInteger, parseJsonArgs, splitCommand, UsageError } from './args.js';
 import { HELP } from './help.js';
@@ -45,6 +45,7 @@ export async function callCommand(argv: string[], io: CliIo): Promise<number> {
         timeoutMs,
         signal,
         task: values.task === true,
+        origin: { door: 'cli' },
         onProgress: (p) => progress.update(p),
         taskOptions: { onStatus: (t) => progress.status(`task ${t.status}${t.statusMessage ? `: ${t.statusMessage}` : ''}`) },
       });
@@ -85,11 +86,12 @@ export async function withServer(
   selection: Awaited<ReturnType<typeof selectServer>>,
   io: CliIo,
   answers: AnswerFlags,
-  work: (bridge: McpBridge, signal: AbortSignal) => Promise<number>,
+  work: (bridge: McpServerHandle, signal: AbortSignal) => Promise<number>,
 ): Promise<number> {
   const host = new McpHost(selection.config);
-  const bridge = host.get(selection.name) as McpBridge;
+  const bridge = host.get(selection.name)!;
   installAnswers(bridge, answers, io);
+  const disposeApprover = installApprover(host.approvals, io);
   const interrupt = new AbortController();
   const dispose = onInterrupt(
     () => {
@@ -109,6 +111,7 @@ export async function withServer(
     await writeAll(io.stderr, `${line}\n`);
     return interrupt.signal.aborted ? EXIT.interrupted : exitCode;
   } finally {
+    disposeApprover();
     await host.stopAll();
     dispose();
   }

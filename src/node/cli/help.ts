@@ -16,7 +16,8 @@ export const HELP = {
   main: `mcp-ipc — host local MCP servers over stdio, with a WebSocket gateway and a dashboard
 
 Usage:
-  mcp-ipc serve [--config FILE] [--port N] [--host ADDR] [-- CMD ARGS...]
+  mcp-ipc serve [--config FILE] [--port N] [--host ADDR] [--audit FILE] [-- CMD ARGS...]
+  mcp-ipc cache clear [--server NAME] [--tool NAME] [--uri URI] [--url URL]
   mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] (--config FILE --server NAME | -- CMD ARGS...)
   mcp-ipc tools (--config FILE --server NAME | -- CMD ARGS...)
   mcp-ipc info | resources | prompts (--config FILE --server NAME | -- CMD ARGS...)
@@ -33,6 +34,7 @@ Commands:
   read       Read one resource
   prompts    List prompts as JSON
   prompt     Get one prompt with its arguments
+  cache      Clear a running "serve"'s result cache (all, one server's, one tool's or resource's)
   bench      Run the benchmark suite
 
 Without --config or "-- CMD ARGS...", the bundled Python demo server is used.
@@ -43,7 +45,7 @@ Options:
 
 Exit codes: 0 ok, 1 tool or server error, 2 usage error.`,
 
-  serve: `Usage: mcp-ipc serve [--config FILE [--no-watch]] [--port N] [--host ADDR] [-- CMD ARGS...]
+  serve: `Usage: mcp-ipc serve [--config FILE [--no-watch]] [--port N] [--host ADDR] [--audit FILE] [-- CMD ARGS...]
 
 Starts the MCP servers, the WebSocket gateway and the dashboard, and prints
   mcp-ipc dashboard: http://127.0.0.1:PORT/?token=…
@@ -58,6 +60,8 @@ Options:
   --no-watch           Do not watch the config file
   --port N             Gateway port (default 7400; 0 picks a free one)
   --host ADDR          Address to listen on (default 127.0.0.1)
+  --audit FILE         Append one JSON line per call to FILE (rotated at 16 MiB, 5 kept);
+                       arguments are hashed (HMAC-SHA256, key MCP_IPC_AUDIT_KEY or random)
   -- CMD ARGS...       Run this command as the only server
   -h, --help           Show this help
 
@@ -73,6 +77,7 @@ Calls one tool and prints its result (the MCP CallToolResult) as JSON on stdout.
 Progress goes to stderr: a bar on a terminal, lines like "progress 3/20 Analysing…" otherwise.
 Tools that must run as tasks (execution.taskSupport "required") run until their final result,
 their status ("task working: …") on stderr; --task runs "optional" ones as tasks too.
+A tool the server's config lists under "tools.confirm" is run only if you answer y on the terminal.
 
 Arguments:
   TOOL                 The tool name
@@ -149,6 +154,23 @@ the result ({ "messages": […] }) as JSON.
 ${SELECTION}
 ${ANSWERS}
   -h, --help           Show this help`,
+
+  cache: `Usage: mcp-ipc cache clear [--server NAME [--tool NAME | --uri URI]] [--url URL]
+
+Empties the result cache of a running "mcp-ipc serve" (servers with a "cache" section), through
+its gateway: every server's, one server's, or only one tool's results or one resource's reads.
+Prints { "dropped": N }, the number of entries removed.
+
+Options:
+  --server NAME        Only this server
+  --tool NAME          Only this tool's results (needs --server)
+  --uri URI            Only this resource's reads (needs --server)
+  --url URL            The dashboard URL "serve" printed, with its ?token=
+                       (default http://127.0.0.1:7400/, token from MCP_IPC_TOKEN)
+  -h, --help           Show this help
+
+Environment:
+  MCP_IPC_TOKEN        The gateway's access token, when the URL has none`,
 
   bench: `Usage: mcp-ipc bench [--json] [--quick]
 

@@ -4,7 +4,7 @@
  * on stdout, then a clean shutdown. They work in both MCP eras (see `info`).
  */
 import { CancelledError } from '../../core/errors.js';
-import type { McpBridge } from '../mcp-bridge.js';
+import type { McpServerHandle } from '../server-handle.js';
 import { type AnswerFlags, ANSWER_OPTIONS } from './answers.js';
 import { EXIT, noExtra, parse, parseInteger, parseJsonArgs, splitCommand, UsageError } from './args.js';
 import { SELECTION_OPTIONS, withServer } from './call.js';
@@ -12,8 +12,11 @@ import { HELP } from './help.js';
 import { type CliIo, untilAborted, writeAll } from './runtime.js';
 import { type SelectionFlags, selectServer } from './select.js';
 
+/** Where the CLI's requests come from, for the audit log and confirmation dialogs. */
+const CLI_ORIGIN = { door: 'cli' } as const;
+
 type Flags = SelectionFlags & AnswerFlags & { help?: boolean; timeout?: string };
-type Work = (bridge: McpBridge, positionals: string[], timeoutMs: number | undefined, signal: AbortSignal) => Promise<unknown>;
+type Work = (bridge: McpServerHandle, positionals: string[], timeoutMs: number | undefined, signal: AbortSignal) => Promise<unknown>;
 
 /** Parses, selects the server, runs `work` and prints its answer as JSON. */
 function inspectCommand(topic: keyof typeof HELP, positionals: { min: number; max: number; usage: string }, work: Work) {
@@ -53,7 +56,7 @@ export const infoCommand = inspectCommand('info', { min: 0, max: 0, usage: 'info
 });
 
 export const requestCommand = inspectCommand('request', { min: 1, max: 2, usage: 'request METHOD [JSON_PARAMS]' }, (bridge, [method, json], timeoutMs, signal) =>
-  bridge.request(method!, parseParams(json), { timeoutMs, signal }),
+  bridge.request(method!, parseParams(json), { timeoutMs, signal, origin: CLI_ORIGIN }),
 );
 
 export const resourcesCommand = inspectCommand('resources', { min: 0, max: 0, usage: 'resources' }, async (bridge) => ({
@@ -61,10 +64,10 @@ export const resourcesCommand = inspectCommand('resources', { min: 0, max: 0, us
   resourceTemplates: bridge.server.capabilities.resources !== undefined ? await bridge.listResourceTemplates().catch(() => []) : [],
 }));
 
-export const readCommand = inspectCommand('read', { min: 1, max: 1, usage: 'read URI' }, (bridge, [uri], timeoutMs, signal) => bridge.readResource(uri!, { timeoutMs, signal }));
+export const readCommand = inspectCommand('read', { min: 1, max: 1, usage: 'read URI' }, (bridge, [uri], timeoutMs, signal) => bridge.readResource(uri!, { timeoutMs, signal, origin: CLI_ORIGIN }));
 
 export const promptsCommand = inspectCommand('prompts', { min: 0, max: 0, usage: 'prompts' }, (bridge) => bridge.listPrompts());
 
 export const promptCommand = inspectCommand('prompt', { min: 1, max: 2, usage: 'prompt NAME [JSON_ARGS]' }, (bridge, [name, json], timeoutMs, signal) =>
-  bridge.getPrompt(name!, promptArgs(json), { timeoutMs, signal }),
+  bridge.getPrompt(name!, promptArgs(json), { timeoutMs, signal, origin: CLI_ORIGIN }),
 );

@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { PACKAGE_ROOT } from '../config.js';
 import { EXIT, UsageError } from './args.js';
 import { benchCommand } from './bench.js';
+import { cacheCommand } from './cache.js';
 import { callCommand, toolsCommand } from './call.js';
 import { HELP } from './help.js';
 import { infoCommand, promptCommand, promptsCommand, readCommand, requestCommand, resourcesCommand } from './inspect.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIo) => Promise<number>> =
   read: readCommand,
   prompts: promptsCommand,
   prompt: promptCommand,
+  cache: cacheCommand,
   bench: benchCommand,
 };
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULTS } from '../../core/defaults.js';
+import { AuditLog } from '../audit-log.js';
 import { PACKAGE_ROOT, parseConfigText } from '../config.js';
 import { watchConfigFile } from '../config-watcher.js';
 import { describeHostReload, reloadRejected } from '../../core/gateway-protocol.js';
@@ -19,9 +20,10 @@ export const DASHBOARD_DIR = resolve(PACKAGE_ROOT, 'dashboard', 'dist');
 
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { args, command } = splitCommand(argv);
-  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; help?: boolean; 'no-watch'?: boolean }>(args, {
+  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; audit?: string; help?: boolean; 'no-watch'?: boolean }>(args, {
     config: { type: 'string' },
     'no-watch': { type: 'boolean' },
+    audit: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -40,9 +42,18 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const staticDir = existsSync(resolve(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
   if (!staticDir) await writeAll(io.stderr, `mcp-ipc: the dashboard is not built (${DASHBOARD_DIR}); run "npm run build". Serving the API only.\n`);
 
+  // Opened before anything starts: an unwritable audit file is an error now, not a silent gap later.
+  // MCP_IPC_AUDIT_KEY (optional) keys the argument hashes, so equal calls match across restarts.
+  const audit = values.audit === undefined ? undefined : new AuditLog(resolve(values.audit), { hashKey: process.env.MCP_IPC_AUDIT_KEY || undefined });
   // OpenTelemetry: an OTLP/HTTP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set (before any span).
-  const tracing = await startOtlpTracing();
-  const host = new McpHost(config);
+  let tracing: Awaited<ReturnType<typeof startOtlpTracing>>;
+  try {
+    tracing = await startOtlpTracing();
+  } catch (error) {
+    audit?.close();
+    throw error;
+  }
+  const host = new McpHost(config, { audit });
   // The gateway first: a taken port fails before any server is spawned.
   let gateway: Awaited<ReturnType<typeof startGateway>>;
   try {
@@ -51,6 +62,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     gateway = await startGateway({ host, hostname, port, staticDir, token });
   } catch (error) {
     await host.stopAll();
+    audit?.close();
     await tracing?.shutdown();
     throw error;
   }
@@ -62,6 +74,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
       stopWatching?.();
       await Promise.allSettled([gateway.close()]);
       await host.stopAll();
+      audit?.close();
       // Flushes the spans still buffered (bounded by the exporter's timeout).
       await tracing?.shutdown().catch(() => undefined);
     })());

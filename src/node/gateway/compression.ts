@@ -17,9 +17,11 @@ export interface CompressionOptions {
   /** Deflate/inflate jobs running at once, across all connections (ws queues the rest). @default 10 */
   concurrencyLimit?: number;
   /**
-   * Window of the gateway's deflate and the largest it lets a client use (2^bits bytes, 9..15). With
-   * `memLevel` it bounds the memory a connection holds for compression: about
-   * 2^(bits+2) + 2^(memLevel+9) bytes to deflate plus 2^bits to inflate (≈ 104 KiB at the defaults).
+   * Window of the gateway's deflate (2^bits bytes, 9..15). With `memLevel` it bounds the memory a
+   * connection holds to compress: about 2^(bits+2) + 2^(memLevel+9) bytes (96 KiB at the defaults),
+   * plus the client's window to decompress (at most 32 KiB, RFC 7692's largest). The client's window
+   * is not capped: browsers that offer no `client_max_window_bits` (Firefox) would otherwise get no
+   * compression at all.
    * @default 13
    */
   maxWindowBits?: number;
@@ -63,7 +65,6 @@ export function perMessageDeflate(c: ResolvedCompression): PerMessageDeflateOpti
     threshold: c.thresholdBytes,
     concurrencyLimit: c.concurrencyLimit,
     serverMaxWindowBits: c.maxWindowBits,
-    clientMaxWindowBits: c.maxWindowBits,
     zlibDeflateOptions: { level: c.level, memLevel: c.memLevel },
   };
 }

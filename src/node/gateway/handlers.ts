@@ -5,31 +5,17 @@
  * cancellation, progress and metrics a tool call has. Also the fan-out of server notifications to
  * the connections that asked for them.
  */
-import {
-  CancelledError,
-  InvalidParamsError,
-  IpcError,
-  NotConnectedError,
-  ProtocolError,
-  RpcCode,
-} from '../../core/errors.js';
-import {
-  type CallToolResult,
-  type ForwardMeta,
-  type GatewayResult,
-  HOST_CONTROL_METHODS,
-  SERVER_META_KEY,
-  STREAMED_META_KEY,
-  type ServerSnapshot,
-} from '../../core/gateway-protocol.js';
-import type { IpcMetricsSnapshot, Progress, RequestOptions } from '../../core/ipc-manager.js';
+import { InvalidParamsError, IpcError, NotConnectedError, ProtocolError, RpcCode } from '../../core/errors.js';
+import { type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
+import type { IpcMetricsSnapshot, Progress } from '../../core/ipc-manager.js';
 import { notification, type RequestId } from '../../core/jsonrpc.js';
 import { LOGGING_LEVELS, type LoggingLevel } from '../../core/mcp-session.js';
-import type { Root } from '../../core/mcp-types.js';
-import type { Priority } from '../../core/queue.js';
-import type { McpBridge, StreamingCallOptions } from '../mcp-bridge.js';
+import type { StreamingCallOptions } from '../mcp-bridge.js';
+import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
 import type { McpHost } from '../mcp-host.js';
 import type { Peer } from './connection.js';
+import { clampLimit, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
+import { streamToolCall } from './streaming.js';
 import type { EventLog } from './event-log.js';
 import type { ServerRequestRouter } from './server-requests.js';
 
@@ -59,7 +45,6 @@ interface PeerState {
 
 type Handler = (peer: Peer, state: PeerState, params: Record<string, unknown>, id: RequestId | undefined) => unknown;
 
-const PRIORITIES = new Set<Priority>(['high', 'normal', 'low']);
 /** Server notifications that are never fanned out: per-call ones go to their caller by token. */
 const PER_CALL = new Set(['notifications/progress', 'notifications/stream/chunk', 'notifications/cancelled']);
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
@@ -195,6 +180,18 @@ export class GatewayHandlers {
         }
         return this.bridge(p).stderrTail(lines === undefined ? undefined : Math.floor(lines));
       },
+      'cache/invalidate': (_peer, _state, p) => {
+        for (const key of ['server', 'tool', 'uri'] as const) {
+          if (p[key] !== undefined && typeof p[key] !== 'string') throw new InvalidParamsError(`cache/invalidate: "${key}" must be a string`);
+        }
+        const server = p.server === undefined ? undefined : this.bridge(p).name;
+        return { dropped: host.invalidateCache(server, { tool: p.tool as string | undefined, uri: p.uri as string | undefined }) };
+      },
+      'approvals/list': () => host.approvals.pending(),
+      'approvals/answer': (peer, _state, p) => {
+        if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
+        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`) };
+      },
       'gateway/listen': (_peer, state, p) => {
         const { server, methods } = parseListen('gateway/listen', p, this.deps.host);
         for (const m of methods) state.listens.add(key2(server, m));
@@ -214,7 +211,7 @@ export class GatewayHandlers {
     };
   }
 
-  bridge(p: Record<string, unknown>): McpBridge {
+  bridge(p: Record<string, unknown>): McpServerHandle {
     const host = this.deps.host;
     const server = p.server;
     if (typeof server !== 'string' || server === '') throw new InvalidParamsError('"server" (a server name) is required', { available: host.names() });
@@ -226,10 +223,10 @@ export class GatewayHandlers {
   metricsSnapshot(server: string | undefined): Record<string, IpcMetricsSnapshot> {
     if (server !== undefined) {
       const bridge = this.bridge({ server });
-      return { [bridge.name]: bridge.ipc.snapshot() };
+      return { [bridge.name]: bridge.snapshot().metrics };
     }
     const out: Record<string, IpcMetricsSnapshot> = {};
-    for (const b of this.deps.host.list()) out[b.name] = b.ipc.snapshot();
+    for (const b of this.deps.host.list()) out[b.name] = b.snapshot().metrics;
     return out;
   }
 
@@ -255,8 +252,12 @@ export class GatewayHandlers {
     const signal = controller.signal;
     try {
       const { progressToken, streamToken, ...passMeta } = meta;
-      const request: RequestOptions = {
+      const request: HandleRequestOptions = {
         signal,
+        // Where the request came from (audit log, approval dialog, per-client cache scope), and one
+        // replica per connection for a pool with `sticky: true`.
+        origin: { door: 'websocket', client: String(peer.id) },
+        stickyKey: `gateway:${peer.id}`,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(progressToken !== undefined
@@ -281,7 +282,7 @@ export class GatewayHandlers {
           // Tracked as a stream while chunks flow (streams are counted, not capped).
           const stream = resources.acquire('stream', `gateway:${peer.id}`, () => undefined, { meta: { tool: name } });
           try {
-            return await this.callStreamed(peer, bridge, name, args as Record<string, unknown>, callOptions, streamToken, signal);
+            return await streamToolCall(peer, bridge, name, args as Record<string, unknown>, callOptions, streamToken, signal, this.deps.chunkChars);
           } finally {
             resources.forget(stream.id);
           }
@@ -315,7 +316,7 @@ export class GatewayHandlers {
   }
 
   /** One subscription per connection and URI, on the host's (shared) subscription of that URI. */
-  private async subscribe(peer: Peer, state: PeerState, bridge: McpBridge, uri: string): Promise<Record<string, never>> {
+  private async subscribe(peer: Peer, state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
     const k = key2(bridge.name, uri);
     const existing = state.subscriptions.get(k);
     if (existing) {
@@ -343,7 +344,7 @@ export class GatewayHandlers {
     return {};
   }
 
-  private async unsubscribe(state: PeerState, bridge: McpBridge, uri: string): Promise<Record<string, never>> {
+  private async unsubscribe(state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
     const k = key2(bridge.name, uri);
     const pending = state.subscriptions.get(k);
     if (!pending) return {};
@@ -352,162 +353,4 @@ export class GatewayHandlers {
     await off?.();
     return {};
   }
-
-  /**
-   * A `tools/call` whose result travels as `notifications/stream/chunk`. If the server streamed (the
-   * mcp-ipc extension), its chunks are forwarded as they come and its final result stands. If it
-   * answered whole, each text block's text is sent as chunks here, in content order, and the block
-   * stays in its place marked with the chunks that carry it (STREAMED_META_KEY): a result of
-   * `[text, image, text]` is rebuilt in that order and with those types.
-   */
-  private async callStreamed(
-    peer: Peer,
-    bridge: McpBridge,
-    tool: string,
-    args: Record<string, unknown>,
-    options: StreamingCallOptions,
-    streamToken: string | number,
-    signal: AbortSignal,
-  ): Promise<CallToolResult> {
-    let seq = 0;
-    const sendChunk = (data: string) => peer.send(notification('notifications/stream/chunk', { streamToken, seq: seq++, data }));
-    const request = bridge.callStreaming(tool, args, options);
-    let pumpError: unknown;
-    const pump = (async () => {
-      // Forwarded as they come; a client that cannot keep up is dropped (bounded send buffer)
-      // rather than letting chunks pile up here.
-      for await (const chunk of request.chunks) {
-        if (signal.aborted || peer.signal.aborted || !sendChunk(chunk.data)) break;
-      }
-    })().catch((error: unknown) => {
-      pumpError = error;
-    });
-    let result: CallToolResult;
-    try {
-      result = await request.result;
-    } catch (error) {
-      await pump;
-      throw error;
-    }
-    await pump;
-    if (pumpError !== undefined && seq === 0) throw pumpError;
-    if (seq > 0) return result; // the server streamed: its final result stands
-
-    const stopped = () => {
-      if (signal.aborted) throw new CancelledError('Request cancelled while streaming the result', { reason: String(signal.reason ?? 'cancelled'), phase: 'in-flight' });
-      if (peer.signal.aborted) throw new NotConnectedError('Connection closed while streaming the result');
-    };
-    let bytes = 0;
-    const content: CallToolResult['content'] = [];
-    for (const block of Array.isArray(result.content) ? result.content : []) {
-      if (block?.type !== 'text' || typeof block.text !== 'string') {
-        content.push(block);
-        continue;
-      }
-      const first = seq;
-      for (const piece of splitText(block.text, this.deps.chunkChars)) {
-        stopped();
-        await peer.writable(signal);
-        stopped();
-        sendChunk(piece);
-        bytes += Buffer.byteLength(piece, 'utf8');
-      }
-      const blockMeta = typeof block._meta === 'object' && block._meta !== null ? (block._meta as Record<string, unknown>) : {};
-      content.push({ ...block, text: '', _meta: { ...blockMeta, [STREAMED_META_KEY]: { first, count: seq - first } } });
-    }
-    stopped();
-    return { ...result, content, _meta: { ...result._meta, streamed: { chunks: seq, bytes } } };
-  }
-}
-
-// ---------------------------------------------------------------- parsing
-
-/** `params` with `_meta[SERVER_META_KEY]` naming the server (a copy; other `_meta` keys kept). */
-export function tagged(params: unknown, server: string): Record<string, unknown> {
-  const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
-  const meta = typeof p._meta === 'object' && p._meta !== null && !Array.isArray(p._meta) ? (p._meta as Record<string, unknown>) : {};
-  return { ...p, _meta: { ...meta, [SERVER_META_KEY]: server } };
-}
-
-function parseForwardOptions(method: string, o: Record<string, unknown>): { timeoutMs?: number; priority?: Priority; retryable?: boolean; task?: boolean } {
-  const { timeoutMs, priority } = o;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
-    throw new InvalidParamsError(`${method}: "timeoutMs" must be a positive number`);
-  }
-  if (priority !== undefined && !PRIORITIES.has(priority as Priority)) throw new InvalidParamsError(`${method}: "priority" must be "high", "normal" or "low"`);
-  return {
-    ...(timeoutMs !== undefined ? { timeoutMs: timeoutMs as number } : {}),
-    ...(priority !== undefined ? { priority: priority as Priority } : {}),
-    ...(o.retryable !== undefined ? { retryable: optionalBoolean(o, 'retryable') } : {}),
-    ...(o.task !== undefined ? { task: optionalBoolean(o, 'task') } : {}),
-  };
-}
-
-function parseMeta(method: string, meta: unknown): ForwardMeta {
-  if (meta === undefined) return {};
-  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new InvalidParamsError(`${method}: "_meta" must be an object`);
-  const m = meta as Record<string, unknown>;
-  for (const key of ['progressToken', 'streamToken'] as const) {
-    const v = m[key];
-    if (v !== undefined && typeof v !== 'string' && !(typeof v === 'number' && Number.isFinite(v))) {
-      throw new InvalidParamsError(`${method}: "_meta.${key}" must be a string or a number`);
-    }
-  }
-  return m as ForwardMeta;
-}
-
-function parseMethods(method: string, p: Record<string, unknown>): string[] {
-  const methods = p.methods;
-  if (!Array.isArray(methods) || methods.length > 100 || !methods.every((m) => typeof m === 'string' && m !== '' && m.length <= 200)) {
-    throw new InvalidParamsError(`${method}: "methods" must be a list of method names`);
-  }
-  return methods as string[];
-}
-
-function parseListen(method: string, p: Record<string, unknown>, host: McpHost): { server: string; methods: string[] } {
-  const server = p.server ?? '*';
-  if (typeof server !== 'string' || (server !== '*' && !host.get(server))) {
-    throw new InvalidParamsError(`${method}: "server" must be "*" or a server name (available: ${host.names().join(', ') || 'none'})`, { server });
-  }
-  return { server, methods: parseMethods(method, p) };
-}
-
-function parseRoots(value: unknown): Root[] {
-  if (!Array.isArray(value) || !value.every((r) => typeof r === 'object' && r !== null && typeof (r as Root).uri === 'string')) {
-    throw new InvalidParamsError('server/setRoots: "roots" must be a list of { uri, name? }');
-  }
-  return (value as Root[]).map((r) => ({ uri: r.uri, ...(typeof r.name === 'string' ? { name: r.name } : {}) }));
-}
-
-function requiredString(method: string, p: Record<string, unknown>, key: string): string {
-  const v = p[key];
-  if (typeof v !== 'string' || v === '') throw new InvalidParamsError(`${method}: "${key}" is required`);
-  return v;
-}
-
-function optionalBoolean(p: Record<string, unknown>, key: string): boolean | undefined {
-  const v = p[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'boolean') throw new InvalidParamsError(`"${key}" must be true or false`);
-  return v;
-}
-
-export function clampLimit(limit: number | undefined, max: number): number {
-  if (limit === undefined) return max;
-  return Math.max(0, Math.min(max, Math.floor(limit)));
-}
-
-/** Splits text into pieces of at most `size` UTF-16 units, never between the halves of a surrogate pair. */
-export function splitText(text: string, size: number): string[] {
-  const pieces: string[] = [];
-  for (let i = 0; i < text.length; ) {
-    let end = Math.min(text.length, i + size);
-    if (end < text.length && end > i + 1) {
-      const code = text.charCodeAt(end - 1);
-      if (code >= 0xd800 && code <= 0xdbff) end--;
-    }
-    pieces.push(text.slice(i, end));
-    i = end;
-  }
-  return pieces;
 }

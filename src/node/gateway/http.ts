@@ -11,7 +11,8 @@ import { InvalidParamsError, type IpcError, toIpcError } from '../../core/errors
 import { GATEWAY_PATH, GatewayCloseCode } from '../../core/gateway-protocol.js';
 import type { McpHost } from '../mcp-host.js';
 import type { EventLog } from './event-log.js';
-import { clampLimit, type GatewayHandlers } from './handlers.js';
+import type { GatewayHandlers } from './handlers.js';
+import { clampLimit } from './params.js';
 import type { GatewayMetrics } from './metrics.js';
 import { GATEWAY_PROTOCOL, type HostPolicy, hostAllowed, httpToken, offeredProtocols, originAllowed, tokensEqual, upgradeToken } from './security.js';
 import { type HttpCompression, send, sendJson, type StaticFiles } from './static.js';

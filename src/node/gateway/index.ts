@@ -8,9 +8,10 @@
  *
  * This module wires the parts together: `http.ts` (routing and guards), `connection.ts` (one
  * WebSocket: backpressure, heartbeat, requests to the browser), `dispatch.ts` (frames → handlers),
- * `handlers.ts` (the methods, MCP forwarding, notification fan-out), `server-requests.ts`
- * (server→client requests to browsers), `event-log.ts` (the sequenced broadcast log),
- * `compression.ts`, `security.ts`, `static.ts`, `metrics.ts`, `address-cap.ts`.
+ * `handlers.ts` (the methods, MCP forwarding, notification fan-out) with `params.ts` and
+ * `streaming.ts`, `server-requests.ts` (server→client requests to browsers), `event-log.ts` (the
+ * sequenced broadcast log), `stderr-relay.ts`, `compression.ts`, `security.ts`, `static.ts`,
+ * `metrics.ts`, `address-cap.ts`.
  * Closing the gateway never stops the host's servers.
  */
 import { readFileSync } from 'node:fs';
@@ -26,14 +27,13 @@ import {
   GatewayCloseCode,
   type GatewayEventName,
   type GatewayEvents,
+  type GatewayOffers,
   type GatewayResult,
   type HelloParams,
   MCP_CLIENT_METHODS,
   MCP_SERVER_REQUEST_METHODS,
-  type ServerEvent,
 } from '../../core/gateway-protocol.js';
 import { notification } from '../../core/jsonrpc.js';
-import { RateWindow } from '../../core/rate-window.js';
 import { PACKAGE_ROOT } from '../config.js';
 import type { McpHost } from '../mcp-host.js';
 import type { ResourceHandle } from '../resource-manager.js';
@@ -47,10 +47,11 @@ import { HttpRoutes, refuse } from './http.js';
 import { GatewayMetrics } from './metrics.js';
 import { GATEWAY_PROTOCOL, generateToken, hostForUrl, hostPolicy, ownOrigins, TOKEN_PROTOCOL_PREFIX } from './security.js';
 import { ServerRequestRouter } from './server-requests.js';
+import { StderrRelay } from './stderr-relay.js';
 import { sendJson, StaticFiles } from './static.js';
 
 export { GATEWAY_PROTOCOL, TOKEN_PROTOCOL_PREFIX } from './security.js';
-export { splitText } from './handlers.js';
+export { splitText } from './streaming.js';
 export type { CompressionOptions } from './compression.js';
 
 export interface GatewayOptions {
@@ -101,8 +102,9 @@ export interface GatewayOptions {
    */
   methods?: readonly string[];
   /**
-   * Whether browsers may start, stop and restart servers and set their roots (`server/start`,
-   * `server/stop`, `server/restart`, `server/setRoots`).
+   * Whether browsers may start, stop and restart servers, set their roots and drop cached results
+   * (HOST_CONTROL_METHODS: `server/start`, `server/stop`, `server/restart`, `server/setRoots`,
+   * `cache/invalidate`). Answering approvals (`approvals/answer`) is what the dashboard is for: always allowed.
    * @default true (the token holder is the host's operator; set false for a read-and-call-only UI)
    */
   allowHostControl?: boolean;
@@ -153,7 +155,6 @@ export class Gateway {
   private readonly allowedHosts: string[];
   private readonly maxSendBufferBytes: number;
   private readonly chunkChars: number;
-  private readonly stderrPerSecond: number;
   private readonly heartbeatMs: number;
   private readonly server: Server;
   private readonly wss: WebSocketServer;
@@ -167,7 +168,8 @@ export class Gateway {
   /** Identifies this gateway run in `hello` (see HelloParams.instance). */
   private readonly instance = generateToken().slice(0, 16);
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly stderrBudget = new Map<string, { window: RateWindow; timer?: ReturnType<typeof setTimeout> }>();
+  private readonly stderr: StderrRelay;
+  private readonly offers: GatewayOffers;
   private nextConnectionId = 1;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private started = false;
@@ -183,12 +185,17 @@ export class Gateway {
     this.maxSendBufferBytes = options.maxSendBufferBytes ?? d.maxSendBufferBytes;
     this.perAddress = new AddressConnections(options.maxConnectionsPerAddress ?? d.maxConnectionsPerAddress);
     this.chunkChars = Math.max(1, options.chunkChars ?? d.chunkChars);
-    this.stderrPerSecond = options.stderrLinesPerSecond ?? 50;
+    this.stderr = new StderrRelay(options.stderrLinesPerSecond ?? 50, (event) => this.broadcast('server/event', event));
     this.heartbeatMs = options.heartbeatMs ?? 30_000;
     if (this.accessToken === '') throw new TypeError('Gateway token must not be empty');
     const serverRequestTimeoutMs = options.serverRequestTimeoutMs ?? SERVER_REQUEST_TIMEOUT_MS;
     if (!(serverRequestTimeoutMs > 0)) throw new TypeError(`serverRequestTimeoutMs must be > 0, got ${serverRequestTimeoutMs}`);
     const compression = resolveCompression(options.compression);
+    this.offers = {
+      methods: [...(options.methods ?? MCP_CLIENT_METHODS)],
+      hostControl: options.allowHostControl ?? true,
+      serverRequests: [...(options.serverRequests ?? MCP_SERVER_REQUEST_METHODS)],
+    };
 
     this.events = new EventLog({ maxEvents: options.eventHistory ?? d.eventHistory, maxBytes: options.eventHistoryBytes ?? d.eventHistoryBytes });
     this.metrics = new GatewayMetrics(() => this.host.list().map((b) => b.snapshot()), {
@@ -197,7 +204,7 @@ export class Gateway {
       latestSeq: () => this.events.latestSeq,
     });
     this.router = new ServerRequestRouter(this.host, {
-      methods: options.serverRequests ?? MCP_SERVER_REQUEST_METHODS,
+      methods: this.offers.serverRequests,
       timeoutMs: serverRequestTimeoutMs,
       busyOn: (server) => this.handlers.busyOn(server),
     });
@@ -205,8 +212,8 @@ export class Gateway {
       host: this.host,
       events: this.events,
       router: this.router,
-      methods: new Set(options.methods ?? MCP_CLIENT_METHODS),
-      allowHostControl: options.allowHostControl ?? true,
+      methods: new Set(this.offers.methods),
+      allowHostControl: this.offers.hostControl,
       maxInFlight: options.maxInFlightPerConnection ?? d.maxInFlightPerConnection,
       chunkChars: this.chunkChars,
     });
@@ -340,13 +347,17 @@ export class Gateway {
       h.on('event', (payload) => this.broadcast('server/event', payload)),
       h.on('metrics', (snapshot) => this.broadcast('metrics', { server: snapshot.name, snapshot })),
       h.on('tools', (payload) => this.broadcast('tools/changed', payload)),
-      h.on('stderr', ({ server, line }) => this.stderrLine(server, line)),
+      h.on('stderr', ({ server, line }) => this.stderr.line(server, line)),
       h.on('notification', ({ server, method, params }) => this.handlers.serverNotification(server, method, params)),
       h.on('reload', (reload) => {
         // Servers added or replaced at run time get the browser-forwarding request handlers too.
         this.router.install();
         this.broadcast('host/reload', reload);
       }),
+      // The dashboard is where a person approves `tools.confirm` calls.
+      h.approvals.attachApprover(),
+      h.approvals.onRequested((request) => this.broadcast('approval/requested', request)),
+      h.approvals.onSettled((settled) => this.broadcast('approval/settled', settled)),
     );
   }
 
@@ -356,44 +367,6 @@ export class Gateway {
     if (text === undefined) return;
     this.metrics.eventsBroadcast.inc({ event: method });
     for (const conn of this.connections.keys()) conn.deliver(text);
-  }
-
-  /** stderr lines become `server/event`s of type `stderr`, at most N per server per second. */
-  private stderrLine(server: string, line: string): void {
-    let b = this.stderrBudget.get(server);
-    if (!b) this.stderrBudget.set(server, (b = { window: new RateWindow(this.stderrPerSecond, 1000) }));
-    const { allowed, ended } = b.window.take();
-    if (ended > 0) this.reportSuppressed(server, ended);
-    if (!allowed) {
-      // Reported when the window ends, even if no further line comes to end it.
-      if (!b.timer) {
-        b.timer = setTimeout(() => this.flushSuppressed(server), Math.max(1, b.window.remainingMs()));
-        b.timer.unref();
-      }
-      return;
-    }
-    this.broadcast('server/event', { time: Date.now(), server, type: 'stderr', level: 'info', message: line });
-  }
-
-  private flushSuppressed(server: string): void {
-    const b = this.stderrBudget.get(server);
-    if (!b) return;
-    if (b.timer) clearTimeout(b.timer);
-    b.timer = undefined;
-    this.reportSuppressed(server, b.window.drain());
-  }
-
-  private reportSuppressed(server: string, count: number): void {
-    if (count === 0) return;
-    const event: ServerEvent = {
-      time: Date.now(),
-      server,
-      type: 'stderr',
-      level: 'warn',
-      message: `${count} more stderr lines not shown (rate limit ${this.stderrPerSecond}/s; see server/stderr)`,
-      data: { suppressed: count },
-    };
-    this.broadcast('server/event', event);
   }
 
   // ---------------------------------------------------------------- WebSocket
@@ -457,7 +430,13 @@ export class Gateway {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.oversized.inc();
     });
     ws.on('close', () => this.dropConnection(conn, 'connection closed'));
-    const hello: HelloParams = { version: VERSION, instance: this.instance, latestSeq: this.events.latestSeq, servers: this.host.list().map((b) => b.snapshot()) };
+    const hello: HelloParams = {
+      version: VERSION,
+      instance: this.instance,
+      latestSeq: this.events.latestSeq,
+      servers: this.host.list().map((b) => b.snapshot()),
+      offers: this.offers,
+    };
     conn.deliver(JSON.stringify(notification('hello', hello as unknown as Record<string, unknown>)));
   }
 
@@ -483,7 +462,7 @@ export class Gateway {
 
   private async shutdown(): Promise<void> {
     for (const off of this.unsubscribe.splice(0)) off();
-    for (const b of this.stderrBudget.values()) if (b.timer) clearTimeout(b.timer);
+    this.stderr.close();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.router.uninstall();
     const sockets = [...this.connections.keys()].map((c) => c.ws);

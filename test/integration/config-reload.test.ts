@@ -182,7 +182,7 @@ describe('serve --config FILE: hot reload', () => {
     // 3. valid JSON that does not validate: rejected with the path named.
     writeFileSync(config, JSON.stringify({ mcpServers: { a: { command: 5 } } }));
     const invalid = await browser.reload(2);
-    expect(invalid.errors).toEqual(['mcpServers.a.command must be a non-empty string']);
+    expect(invalid.errors).toEqual(['mcpServers.a.command must be a non-empty string (or give "url" for a remote server)']);
     expect(await pids()).toEqual(afterEdit);
 
     // 4. VS Code's format, saved atomically (a temporary file renamed over the config): a and c are

@@ -33,12 +33,13 @@ describe("parseConfig: VS Code's servers format", () => {
       '/base',
       {},
     );
-    expect(config.mcpServers).toEqual({ a: { command: 'a' }, b: { command: 'b', args: ['-x'], env: { K: 'v' } } });
-    expect(parseConfig({ servers: { only: { command: 'c' } } }, '/base', {}).mcpServers).toEqual({ only: { command: 'c' } });
+    expect(config.mcpServers).toMatchObject({ a: { command: 'a' }, b: { command: 'b', args: ['-x'], env: { K: 'v' } } });
+    expect(parseConfig({ servers: { only: { command: 'c' } } }, '/base', {}).mcpServers).toMatchObject({ only: { command: 'c' } });
   });
 
   it('refuses what it cannot host, naming the path', () => {
-    expect(() => parseConfig({ servers: { r: { type: 'http', url: 'https://x.example/mcp' } } })).toThrow(/servers\.r\.type is "http"/);
+    expect(parseConfig({ servers: { r: { type: 'http', url: 'https://x.example/mcp' } } }).mcpServers.r).toMatchObject({ url: 'https://x.example/mcp' });
+    expect(() => parseConfig({ servers: { r: { type: 'sse', url: 'https://x.example/sse' } } })).toThrow(/servers\.r\.type must be "http" \(Streamable HTTP\) or "stdio"/);
     expect(() => parseConfig({ servers: { s: { type: 'stdio', command: 'c', env: { KEY: '${input:key}' } } } })).toThrow(/servers\.s references \$\{input:key\}: VS Code "inputs" are not supported/);
     expect(() => parseConfig({ mcpServers: { s: { command: 'a' } }, servers: { s: { command: 'b' } } })).toThrow(/servers\.s: "s" is also in "mcpServers"/);
     expect(() => parseConfig({ servers: { w: { command: 'node', args: ['${workspaceFolder}/server.js'] } } })).toThrow(/servers\.w references \$\{workspaceFolder\}: only \$\{env:NAME\} is expanded/);

@@ -63,6 +63,8 @@ import type { ResourceManager } from './resource-manager.js';
 import type { ReplicasConfig } from './pool/scaler.js';
 import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
+import { traceBridgeRequest } from './tracing.js';
+import { tracingActive } from '../core/tracing.js';
 import type { RemoteTlsConfig } from './tls.js';
 import { StreamableHttpTransport } from './transports/streamable-http.js';
 
@@ -141,8 +143,13 @@ export interface BridgeCallOptions {
   retryable?: boolean;
   /** Check the arguments against the tool's inputSchema, and structuredContent against its outputSchema (default true). */
   validate?: boolean;
-  /** Extra `_meta` for the request (merged under mcp-ipc's own keys). */
+  /**
+   * Extra `_meta` for the request (merged under mcp-ipc's own keys). With tracing on, its
+   * `traceparent` / `tracestate` are replaced by those of the bridge's span.
+   */
   _meta?: Record<string, unknown>;
+  /** Called when the request leaves the queue, with its wait (ms); see RequestOptions.onSend. */
+  onSend?: (queuedMs: number) => void;
   /**
    * Run as a task when the tool allows it (`execution.taskSupport: 'optional'`); tools that
    * require it always run as tasks. @default false
@@ -508,6 +515,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * against the tool's `outputSchema` (OutputSchemaMismatchError).
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+    if (!tracingActive()) return this.callGuarded(tool, args, options);
+    // The span covers the whole call, a cached answer included (it then has no queue-wait child).
+    return traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) =>
+      this.callGuarded(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) }),
+    );
+  }
+
+  /** `tools/call` through the guard (policy, confirmation, cache, audit) when one is configured. */
+  private callGuarded(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     if (!this.guard.active) return this.callServer(tool, args, options);
     const result = this.guard.callTool(tool, args, {
       origin: options.origin,
@@ -550,6 +566,17 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * (polled to its end) run as `call()` does, and their result comes whole, with no chunks.
    */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
+    if (!tracingActive()) return this.callStreamingNow(tool, args, options);
+    let chunks: StreamingRequest<CallToolResult>['chunks'] | undefined;
+    const result = traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) => {
+      const request = this.callStreamingNow(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) });
+      chunks = request.chunks;
+      return request.result;
+    });
+    return { result, chunks: chunks! };
+  }
+
+  private callStreamingNow(tool: string, args: Record<string, unknown>, options: StreamingCallOptions): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
     const guard = this.guard;
@@ -606,7 +633,18 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   private send<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
-    return this.session.request<T>(method, params, options);
+    if (!tracingActive()) return this.session.request<T>(method, params, options);
+    const given = params?._meta;
+    const meta = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : undefined;
+    return traceBridgeRequest(this.spanTarget(method, params), meta, (traced) =>
+      this.session.request<T>(method, traced.meta ? { ...params, _meta: traced.meta } : params, traced.onSend ? { ...options, onSend: chain(options?.onSend, traced.onSend) } : options),
+    );
+  }
+
+  /** What a span says about a request to this server. */
+  private spanTarget(method: string, params: Record<string, unknown> | undefined) {
+    const id = this.identity;
+    return { method, params, server: this.name, era: id?.era, protocolVersion: id?.protocolVersion };
   }
 
   snapshot(): ServerSnapshot {
@@ -1000,6 +1038,11 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/** Both hooks, the caller's first. */
+function chain(first: ((queuedMs: number) => void) | undefined, second: (queuedMs: number) => void): (queuedMs: number) => void {
+  return first ? (queuedMs) => (first(queuedMs), second(queuedMs)) : second;
 }
 
 /**

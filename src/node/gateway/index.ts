@@ -349,6 +349,11 @@ export class Gateway {
       h.on('tools', (payload) => this.broadcast('tools/changed', payload)),
       h.on('stderr', ({ server, line }) => this.stderr.line(server, line)),
       h.on('notification', ({ server, method, params }) => this.handlers.serverNotification(server, method, params)),
+      h.on('reload', (reload) => {
+        // Servers added or replaced at run time get the browser-forwarding request handlers too.
+        this.router.install();
+        this.broadcast('host/reload', reload);
+      }),
       // The dashboard is where a person approves `tools.confirm` calls.
       h.approvals.attachApprover(),
       h.approvals.onRequested((request) => this.broadcast('approval/requested', request)),

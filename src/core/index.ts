@@ -20,3 +20,5 @@ export * from './mcp-tasks.js';
 export * from './list-cache.js';
 export * from './elicitation.js';
 export * from './canonical-json.js';
+export * from './rate-window.js';
+export * from './bounded-log.js';

@@ -13,6 +13,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
+import { RateWindow } from '../core/rate-window.js';
 import { type HintedList, ListCache, fetchAllPages } from '../core/list-cache.js';
 import { LOGGING_LEVELS, type LoggingLevel, McpSession, type McpServerIdentity } from '../core/mcp-session.js';
 import { type McpTaskOptions, runAsTask, taskSupportOf } from '../core/mcp-tasks.js';
@@ -203,7 +204,6 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
-  private diagnosticBudget = { windowStart: 0, count: 0, suppressed: 0 };
   /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
   private inputsAnswered = 0;
   /**
@@ -211,6 +211,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    * part of the cache key (the 2026-07-28 rule for `input_required` retries), so they are not kept.
    */
   private readonly uncacheable = new WeakSet<object>();
+  private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
 
   constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
     super();
@@ -835,18 +836,9 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   /** Diagnostics can come in floods (a server logging to stdout): at most N events a second, then a count. */
   private reportDiagnostic(d: Diagnostic): void {
-    const now = Date.now();
-    const budget = this.diagnosticBudget;
-    if (now - budget.windowStart >= 1000) {
-      if (budget.suppressed > 0) this.event('diagnostic', 'warn', `${budget.suppressed} more diagnostics suppressed`);
-      budget.windowStart = now;
-      budget.count = 0;
-      budget.suppressed = 0;
-    }
-    if (++budget.count > DIAGNOSTIC_EVENTS_PER_SECOND) {
-      budget.suppressed++;
-      return;
-    }
+    const { allowed, ended } = this.diagnosticWindow.take();
+    if (ended > 0) this.event('diagnostic', 'warn', `${ended} more diagnostics suppressed`);
+    if (!allowed) return;
     this.event('diagnostic', d.kind === 'unknown-id' && d.reason === 'late' ? 'debug' : 'warn', describeDiagnostic(d), d);
   }
 

@@ -3,9 +3,9 @@
  * global one) whose per-server values are read from `McpBridge.snapshot()` at scrape time.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
-import type { IpcMetricsSnapshot } from '../core/ipc-manager.js';
-import type { HistogramSnapshot } from '../core/metrics.js';
+import type { ServerSnapshot, ServerState } from '../../core/gateway-protocol.js';
+import type { IpcMetricsSnapshot } from '../../core/ipc-manager.js';
+import type { HistogramSnapshot } from '../../core/metrics.js';
 
 const STATES: ServerState[] = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting', 'failed'];
 const QUANTILES = [

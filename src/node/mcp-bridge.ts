@@ -101,6 +101,19 @@ export interface McpServerConfig {
   cache?: CacheConfig;
   /** Tool policy: `allow` / `deny` glob patterns, `confirm` tools that wait for a person. @default every tool allowed */
   tools?: ToolPolicyConfig;
+  /**
+   * How `serve` exposes the server at `/mcp/NAME` (MCP Streamable HTTP): `false` keeps it off the
+   * endpoint; `tokens` are bearer tokens that open this server only (the gateway's token opens every
+   * server). In a config file: `"expose": false`, `"expose": { "token": "${env:NAME}" }` or `{ "tokens": [...] }`.
+   * @default exposed, the gateway's token only
+   */
+  expose?: ExposeConfig | false;
+}
+
+/** A server's `/mcp/NAME` exposure (see McpServerConfig.expose). */
+export interface ExposeConfig {
+  /** Bearer tokens accepted for this server besides the gateway's own. @default [] */
+  tokens?: string[];
 }
 
 export interface BridgeCallOptions {
@@ -256,6 +269,12 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   get state(): ServerState {
     return this.process.state;
+  }
+
+  /** Its `expose` setting: false when it is kept off `/mcp/NAME`, else its own bearer tokens. */
+  get exposure(): false | { tokens: readonly string[] } {
+    const e = this.config.expose;
+    return e === false ? false : { tokens: e?.tokens ?? [] };
   }
 
   /** What the server said about itself (`server/discover` or `initialize`), and the era spoken. */

@@ -254,7 +254,7 @@ export class GatewayHandlers {
       // Who is asking, for the guard: tool policy, private cache scope, the audit log's door.
       const request: BridgeRequestOptions = {
         signal,
-        origin: { door: 'websocket', client: String(peer.id) },
+        origin: { door: peer.door ?? 'websocket', client: peer.clientId ?? String(peer.id) },
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(progressToken !== undefined

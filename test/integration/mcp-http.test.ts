@@ -117,7 +117,8 @@ describe('/mcp/NAME guards', () => {
     });
 
   it('answers 401 with WWW-Authenticate without a token or with a wrong one, and the SDK client fails', async () => {
-    for (const headers of [{}, { Authorization: 'Bearer wrong-token' }, { Authorization: `Bearer ${OPS_TOKEN}` }]) {
+    const attempts: Array<Record<string, string>> = [{}, { Authorization: 'Bearer wrong-token' }, { Authorization: `Bearer ${OPS_TOKEN}` }];
+    for (const headers of attempts) {
       const res = await post('demo', headers);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer /);
@@ -180,7 +181,7 @@ describe('/mcp/NAME guards', () => {
     } finally {
       await client.close();
     }
-    await audit.flush?.();
+    // AuditLog writes each line synchronously: it is in the file already.
     const records = readFileSync(join(dir, 'audit.jsonl'), 'utf8')
       .trim()
       .split('\n')

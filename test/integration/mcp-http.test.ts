@@ -76,6 +76,22 @@ describe('/mcp/NAME with the SDK v2 client', () => {
     }
   });
 
+  it('relays the server\'s elicitation request to the HTTP client that made the call, and the answer back', async () => {
+    const client = await v2('demo', gateway.token, { elicitation: { form: {} } });
+    const asked: string[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      asked.push(String((request.params as { message?: string }).message));
+      return { action: 'accept', content: { name: 'Ada', class: 'wizard' } };
+    });
+    try {
+      const rolled = await client.callTool({ name: 'roll_character', arguments: {} });
+      expect(asked).toEqual(['Who is your new character?']);
+      expect((rolled.content as Array<{ text: string }>)[0]!.text).toMatch(/^Ada the wizard: /);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('counts the calls in the server metrics, like a browser call', async () => {
     const before = host.get('demo')!.ipc.snapshot().requests;
     const client = await v2('demo');

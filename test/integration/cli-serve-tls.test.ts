@@ -56,7 +56,8 @@ function serve(args: string[]): { child: ChildProcess; output: () => { stdout: s
 
 function httpsRequest(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
   return new Promise((resolveRequest, reject) => {
-    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, ca: cert }, (res) => {
+    // The certificate names localhost / 127.0.0.1, whatever Host header a test sends.
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, ca: cert, servername: 'localhost' }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (d: string) => (body += d));
       res.on('end', () => resolveRequest({ status: res.statusCode ?? 0, headers: res.headers, body }));
@@ -81,7 +82,7 @@ describe('mcp-ipc serve --host beyond loopback', () => {
   });
 
   it('serves the dashboard, the WebSocket and /mcp/NAME over TLS', async () => {
-    const s = serve(['--host', '0.0.0.0', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')]);
+    const s = serve(['--host', '0.0.0.0', '--allow-host', 'mcp.test', '--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')]);
     await new Promise<void>((r, j) => {
       const check = () => /mcp-ipc server ops: running/.test(s.output().stdout) && r();
       s.child.stdout!.on('data', check);
@@ -95,6 +96,10 @@ describe('mcp-ipc serve --host beyond loopback', () => {
     const health = await httpsRequest(`${origin}/health`);
     expect(health.status).toBe(200);
     expect(JSON.parse(health.body)).toMatchObject({ status: 'ok' });
+
+    // A name given with --allow-host passes the Host check (a gateway in front reaches the host by it); others do not.
+    expect((await httpsRequest(`${origin}/health`, { headers: { Host: `mcp.test:${port}` } })).status).toBe(200);
+    expect((await httpsRequest(`${origin}/health`, { headers: { Host: `other.test:${port}` } })).status).toBe(403);
 
     const init = await httpsRequest(`${origin}/mcp/ops`, {
       method: 'POST',

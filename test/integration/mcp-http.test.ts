@@ -3,7 +3,8 @@
  * gateway on an ephemeral loopback port, and the official MCP SDK clients — v2
  * (`@modelcontextprotocol/client`) and v1 (`@modelcontextprotocol/sdk`) — connecting unchanged.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
@@ -233,4 +234,33 @@ it('parses expose settings from a config file', () => {
   expect(config.mcpServers.b!.expose).toBe(false);
   expect(() => parseConfig({ mcpServers: { a: { command: 'x', expose: { token: 'short' } } } })).toThrow(/at least 16/);
   expect(() => parseConfig({ mcpServers: { a: { command: 'x', expose: { tokn: 'x' } } } })).toThrow(/not an expose setting/);
+});
+
+/**
+ * MCP Inspector's CLI mode, when it is installed: it is not a dependency of this package (it pulls
+ * a web UI in). Point MCP_IPC_INSPECTOR at its launcher (node_modules/@modelcontextprotocol/inspector/
+ * clients/launcher/build/index.js after `npm install @modelcontextprotocol/inspector` anywhere).
+ */
+const INSPECTOR = process.env.MCP_IPC_INSPECTOR;
+describe.skipIf(!INSPECTOR || !existsSync(INSPECTOR))('MCP Inspector CLI mode against /mcp/NAME', () => {
+  const inspector = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolveRun) => {
+      // HOME: its catalog file goes to a scratch directory, not the user's.
+      execFile(process.execPath, [INSPECTOR!, '--cli', gateway.mcpUrl('ops'), '--transport', 'http', ...args], { env: { ...process.env, HOME: dir }, timeout: 60_000 }, (error, stdout, stderr) =>
+        resolveRun({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+
+  it('lists and calls tools with the token, and gets nothing without it', async () => {
+    const auth = ['--header', `Authorization: Bearer ${OPS_TOKEN}`];
+    const list = await inspector([...auth, '--method', 'tools/list']);
+    expect(list.code).toBe(0);
+    expect((JSON.parse(list.stdout) as { tools: Array<{ name: string }> }).tools.map((t) => t.name)).toContain('count');
+    const call = await inspector([...auth, '--method', 'tools/call', '--tool-name', 'count']);
+    expect(call.code).toBe(0);
+    expect(JSON.parse(call.stdout)).toMatchObject({ content: [{ type: 'text', text: expect.stringMatching(/^count #\d+$/) }] });
+    const refused = await inspector(['--method', 'tools/list']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stdout).not.toMatch(/"tools"/);
+  }, 120_000);
 });

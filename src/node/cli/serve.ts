@@ -24,6 +24,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     'tls-cert'?: string;
     'tls-key'?: string;
     insecure?: boolean;
+    'allow-host'?: string[];
     help?: boolean;
   }>(args, {
     config: { type: 'string' },
@@ -33,6 +34,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
+    'allow-host': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -64,7 +66,9 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     // A fixed token (e.g. for a bookmarked URL) comes from the environment, never argv (visible in ps).
     const token = process.env.MCP_IPC_TOKEN || undefined;
-    gateway = await startGateway({ host, hostname, port, staticDir, token, ...(tls ? { tls } : {}) });
+    // Names clients reach this host by (a gateway in front, a DNS name): the Host check refuses others.
+    const allowedHosts = (values['allow-host'] ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
+    gateway = await startGateway({ host, hostname, port, staticDir, token, allowedHosts, ...(tls ? { tls } : {}) });
   } catch (error) {
     await host.stopAll();
     audit?.close();

@@ -34,7 +34,7 @@ export async function runE2e(options: E2eOptions): Promise<E2eResult> {
   let pid: number | undefined;
   try {
     await host.get(SERVER)!.start();
-    pid = host.get(SERVER)!.process.pid ?? undefined;
+    pid = host.get(SERVER)!.pids()[0];
     trackPid(pid);
     gateway = new Gateway({ host, hostname: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex') });
     await gateway.start();

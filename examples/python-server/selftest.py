@@ -286,6 +286,18 @@ def t_echo():
 
 
 @test
+def t_work():
+    import hashlib
+    block = hashlib.sha256(b"s").digest() * 2
+    for _ in range(3):
+        block = hashlib.sha256(block).digest() * 2
+    res = C.call("work", {"rounds": 3, "seed": "s"})
+    sc = res.get("result", {}).get("structuredContent") or {}
+    check(sc.get("digest") == block[:32].hex() and sc.get("rounds") == 3, f"work digest: {sc}")
+    check(isinstance(sc.get("pid"), int) and sc["pid"] > 0, "work names its pid")
+
+
+@test
 def t_sleep_and_concurrency():
     notes: list = []
     started = time.monotonic()

@@ -9,6 +9,7 @@ Tools
   generate_large_result {size, chunk_size=65536} exactly `size` bytes of deterministic ASCII text;
                                                  streamed as notifications/stream/chunk with _meta.streamToken
   echo              {text}                       returns its text
+  work              {rounds=100000, seed=""}     CPU-bound: rounds of SHA-256; returns {digest, rounds, pid}
   sleep             {seconds | ms}               sleeps (cancellable, with progress)
 
   add_note          {document, text}             adds a note to a document: notifications/resources/updated for
@@ -37,6 +38,7 @@ Usage: python3 server.py [--verbose]     (--verbose: log cancellations and signa
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import os
@@ -354,6 +356,31 @@ def generate_large_result(args, ctx):
 )
 def echo(args, ctx):
     return args["text"]
+
+
+@server.tool(
+    "work",
+    "CPU-bound work: `rounds` rounds of SHA-256 over a 64-byte block (for load and pool benchmarks).",
+    {
+        "type": "object",
+        "properties": {
+            "rounds": {"type": "integer", "minimum": 0, "maximum": 100_000_000, "default": 100_000, "description": "Hash rounds"},
+            "seed": {"type": "string", "default": "", "description": "Mixed into the first block"},
+        },
+        "additionalProperties": False,
+    },
+    annotations={"title": "Work", "readOnlyHint": True, "idempotentHint": True},
+)
+def work(args, ctx):
+    rounds = args.get("rounds", 100_000)
+    block = hashlib.sha256(str(args.get("seed", "")).encode()).digest() * 2
+    for i in range(rounds):
+        block = hashlib.sha256(block).digest() * 2
+        if i & 0x3FFF == 0x3FFF:
+            ctx.check_cancelled()
+    # The pid tells which process (which replica of a pool) did the work.
+    out = {"digest": block[:32].hex(), "rounds": rounds, "pid": os.getpid()}
+    return ToolResult(json.dumps(out), out)
 
 
 @server.tool(

@@ -44,6 +44,24 @@ export const DEFAULTS = {
     cpuAlertPercent: 90,
     restartOnMemoryLimit: false,
   },
+  pool: {
+    /**
+     * Scale up (`replicas: {min, max}`) when at least this many calls wait in the pool for a free
+     * replica slot, continuously for `scaleUpAfterMs`.
+     */
+    scaleUpQueueDepth: 1,
+    scaleUpAfterMs: 1_000,
+    /**
+     * Scale down when nothing waits and the calls in flight would fit in one replica fewer at this
+     * share of their capacity (maxConcurrent each), continuously for `scaleDownAfterMs`.
+     */
+    scaleDownUtilization: 0.5,
+    scaleDownAfterMs: 30_000,
+    /** After any scaling step (and once a new replica runs), no other step for this long. */
+    cooldownMs: 5_000,
+    /** Sticky keys remembered (least recently used forgotten first). */
+    maxStickyKeys: 10_000,
+  },
   mcp: {
     /** How long the `server/discover` probe may take before the server is taken for a handshake-era one. */
     probeTimeoutMs: 5_000,

@@ -47,6 +47,8 @@ export interface ServerEvent {
   level: 'debug' | 'info' | 'warn' | 'error';
   message: string;
   data?: unknown;
+  /** The replica of a server pool the event comes from (absent for single servers and pool-wide events). */
+  replica?: number;
 }
 
 export interface ServerSnapshot {
@@ -71,6 +73,50 @@ export interface ServerSnapshot {
   cache?: CacheStats;
   /** Reason the server is `failed` / `crashed`, when known. */
   reason: string | null;
+  /**
+   * Present when the server is a pool of replicas (`replicas` in its config). The fields above then
+   * describe the pool as a whole: `state` `running` while any replica runs, `pid` the first running
+   * replica's, `restarts` and `usage` summed, `metrics` summed over the replicas plus the pool's own
+   * queue (`queueDepth`) and its end-to-end latency and queue wait.
+   */
+  pool?: PoolSnapshot;
+}
+
+/** A server pool: its settings, its own queue and every replica (see ServerSnapshot.pool). */
+export interface PoolSnapshot {
+  /** Replicas the pool keeps at least / may grow to (equal for a fixed `replicas: N`). */
+  min: number;
+  max: number;
+  sticky: boolean;
+  /** Calls waiting in the pool for a free replica slot (all priorities, sticky ones included). */
+  queued: number;
+  /** Calls moved to another replica after theirs was lost (crash, stop) before they could complete. */
+  rerouted: number;
+  scaleUps: number;
+  scaleDowns: number;
+  replicas: ReplicaSnapshot[];
+}
+
+/** One process of a server pool. */
+export interface ReplicaSnapshot {
+  /** Stable while the replica lives; the lowest free number is reused (bounded `replica` metric label). */
+  id: number;
+  state: ServerState;
+  pid: number | null;
+  restarts: number;
+  uptimeMs: number;
+  lastExit: ExitInfo | null;
+  health: ServerSnapshot['health'];
+  usage: ServerSnapshot['usage'];
+  reason: string | null;
+  /** Being drained to stop (scale-down): takes no new calls. */
+  retiring: boolean;
+  /** Pool calls running on the replica, and calls waiting in the pool for it (sticky keys held by it). */
+  load: { inFlight: number; queued: number };
+  /** Resource subscriptions of the pool held on this replica (each is held on one replica). */
+  subscriptions: number;
+  /** The replica's own engine metrics (its requests, latency, …). */
+  metrics: IpcMetricsSnapshot;
 }
 
 /** Counters and gauges of a server's result cache. */
@@ -177,8 +223,8 @@ export const MCP_CLIENT_METHODS: readonly string[] = [
 /** Server→client requests the gateway can hand to a browser by default (`gateway/handle`). */
 export const MCP_SERVER_REQUEST_METHODS: readonly string[] = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
 
-/** Host-control methods (`allowHostControl`): they change what the host runs, not what a server says. */
-export const HOST_CONTROL_METHODS: readonly string[] = ['server/start', 'server/stop', 'server/restart', 'server/setRoots'];
+/** Host-control methods (`allowHostControl`): they change what the host runs or keeps, not what a server says. */
+export const HOST_CONTROL_METHODS: readonly string[] = ['server/start', 'server/stop', 'server/restart', 'server/setRoots', 'cache/invalidate'];
 
 /** method → [params, result] */
 export interface GatewayMethods {

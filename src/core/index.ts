@@ -19,6 +19,6 @@ export * from './mcp-types.js';
 export * from './mcp-tasks.js';
 export * from './list-cache.js';
 export * from './elicitation.js';
-export * from './canonical-json.js';
 export * from './rate-window.js';
 export * from './bounded-log.js';
+export * from './canonical-json.js';

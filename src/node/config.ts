@@ -1,8 +1,8 @@
 /**
  * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
  * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
- * `protocolVersions`, `probeTimeoutMs`), the result `cache` and the tool policy (`tools`), and a
- * host-wide `limits` section. Errors name the exact path.
+ * `protocolVersions`, `probeTimeoutMs`), the result `cache` and the tool policy (`tools`), a server
+ * pool's `replicas` and `sticky`, and a host-wide `limits` section. Errors name the exact path.
  *
  * `command`, `args`, `cwd` and `env` values may reference the host's environment as `${env:NAME}`
  * (e.g. `"env": { "API_KEY": "${env:MY_API_KEY}" }`): servers get an allow-listed environment, so
@@ -18,6 +18,7 @@ import type { ExposeConfig, McpServerConfig } from './mcp-bridge.js';
 import type { CacheConfig } from './result-cache.js';
 import { type ToolPolicyConfig, compileGlob } from './tool-policy.js';
 import type { McpConfigFile } from './mcp-host.js';
+import { replicaSettings } from './pool/scaler.js';
 
 export class ConfigError extends Error {
   readonly code = 'ConfigError';
@@ -114,6 +115,7 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
   if (raw.cache !== undefined) server.cache = parseCache(`${path}.cache`, raw.cache);
   if (raw.tools !== undefined) server.tools = parseToolPolicy(`${path}.tools`, raw.tools);
   if (raw.expose !== undefined) server.expose = parseExpose(`${path}.expose`, raw.expose, hostEnv);
+  parsePool(path, raw, server);
   return server;
 }
 
@@ -185,6 +187,35 @@ function parseToolPolicy(path: string, raw: unknown): ToolPolicyConfig {
     policy.confirmTimeoutMs = value;
   }
   return policy;
+}
+
+
+/** `replicas` (a count, or `{min, max, …}` scaling settings) and `sticky`. */
+function parsePool(path: string, raw: Record<string, unknown>, server: McpServerConfig): void {
+  if (raw.replicas !== undefined) {
+    const replicas = raw.replicas;
+    if (typeof replicas === 'number') {
+      if (!Number.isInteger(replicas) || replicas < 1) throw new ConfigError(`${path}.replicas must be an integer ≥ 1, or { "min": …, "max": … }`);
+      server.replicas = replicas;
+    } else if (isObject(replicas)) {
+      const known = ['min', 'max', 'scaleUpQueueDepth', 'scaleUpAfterMs', 'scaleDownUtilization', 'scaleDownAfterMs', 'cooldownMs'];
+      for (const [key, value] of Object.entries(replicas)) {
+        if (!known.includes(key)) throw new ConfigError(`${path}.replicas.${key} is not a setting (${known.join(', ')})`);
+        if (typeof value !== 'number') throw new ConfigError(`${path}.replicas.${key} must be a number`);
+      }
+      try {
+        replicaSettings(replicas as never);
+      } catch (error) {
+        throw new ConfigError(`${path}.${(error as Error).message}`);
+      }
+      server.replicas = replicas as never;
+    } else throw new ConfigError(`${path}.replicas must be an integer ≥ 1, or { "min": …, "max": … }`);
+  }
+  if (raw.sticky !== undefined) {
+    if (typeof raw.sticky !== 'boolean') throw new ConfigError(`${path}.sticky must be true or false`);
+    if (raw.replicas === undefined) throw new ConfigError(`${path}.sticky needs "replicas" (it routes calls among a pool's replicas)`);
+    server.sticky = raw.sticky;
+  }
 }
 
 const ENV_REFERENCE = /\$(\$?)\{env:([^}]*)\}/g;

@@ -59,6 +59,8 @@ import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
 import type { ResourceManager } from './resource-manager.js';
+import type { ReplicasConfig } from './pool/scaler.js';
+import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
 
 export interface McpServerConfig {
@@ -102,6 +104,17 @@ export interface McpServerConfig {
   /** Tool policy: `allow` / `deny` glob patterns, `confirm` tools that wait for a person. @default every tool allowed */
   tools?: ToolPolicyConfig;
   /**
+   * Run this many processes of the server behind its name (a ServerPool), or between `min` and
+   * `max` scaled on queue depth. Each call goes to the least busy running replica.
+   * @default undefined (one process, an McpBridge)
+   */
+  replicas?: number | ReplicasConfig;
+  /**
+   * Pools only: calls with the same `stickyKey` (the gateway passes its connection) go to the same replica.
+   * @default false
+   */
+  sticky?: boolean;
+  /**
    * How `serve` exposes the server at `/mcp/NAME` (MCP Streamable HTTP): `false` keeps it off the
    * endpoint; `tokens` are bearer tokens that open this server only (the gateway's token opens every
    * server). In a config file: `"expose": false`, `"expose": { "token": "${env:NAME}" }` or `{ "tokens": [...] }`.
@@ -137,6 +150,10 @@ export interface BridgeCallOptions {
   taskOptions?: Omit<McpTaskOptions, 'signal' | 'onProgress' | 'request'>;
   /** Where the call came from (audit log, confirmation dialog, per-client cache scope). @default { door: 'api' } */
   origin?: CallOrigin;
+  /** Pools with `sticky: true` send calls with the same key to the same replica; a single server ignores it. */
+  stickyKey?: string;
+  /** Resends after a lost connection (default: `queue.maxRetries`); a pool passes 0 and moves the call itself. */
+  maxRetries?: number;
 }
 
 /** RequestOptions plus where the request came from. */
@@ -149,11 +166,12 @@ export interface StreamingCallOptions extends BridgeCallOptions {
 export interface McpBridgeEvents extends Record<string, unknown> {
   state: GatewayEvents['server/state'];
   event: ServerEvent;
-  stderr: { server: string; line: string };
+  /** `replica`: which replica of a pool wrote the line. */
+  stderr: { server: string; line: string; replica?: number };
   /** A fresh snapshot, at most once per metrics interval while something changes. */
   metrics: ServerSnapshot;
   tools: { server: string; tools: ToolInfo[] };
-  notification: { server: string; method: string; params: unknown };
+  notification: { server: string; method: string; params: unknown; replica?: number };
   /** The server's `notifications/message` (MCP logging); stderr lines stay on `stderr`. */
   log: LogMessage;
 }
@@ -193,7 +211,7 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
   emergency: 'error',
 };
 
-export class McpBridge extends Emitter<McpBridgeEvents> {
+export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   readonly ipc: IpcManager;
   readonly process: ProcessManager;
@@ -217,6 +235,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
   /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
   private inputsAnswered = 0;
   /**
@@ -224,7 +243,6 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
    * part of the cache key (the 2026-07-28 rule for `input_required` retries), so they are not kept.
    */
   private readonly uncacheable = new WeakSet<object>();
-  private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
 
   constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
     super();
@@ -329,6 +347,11 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
 
   removeRequestHandler(method: string): void {
     this.ipc.removeRequestHandler(method);
+  }
+
+  /** Whether requests of `method` from the server are answered here (a handler, or configured `roots`). */
+  hasRequestHandler(method: string): boolean {
+    return this.ipc.inbound.hasRequestHandler(method);
   }
 
   /**
@@ -579,6 +602,21 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
     return this.process.history();
   }
 
+  pids(): number[] {
+    const pid = this.process.pid;
+    return pid ? [pid] : [];
+  }
+
+  /**
+   * Whether a call of `tool` is safe to resend after a lost connection: `retryable` when the caller
+   * said, else the tool's idempotent/read-only annotations or the config's `retryableTools`.
+   */
+  isRetryable(tool: string, retryable?: boolean): boolean {
+    if (retryable !== undefined) return retryable;
+    const info = this.toolsByName.get(tool);
+    return info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true || this.retryableTools.has(tool);
+  }
+
   stderrTail(n?: number): string[] {
     return this.process.stderrTail(n);
   }
@@ -636,8 +674,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> {
       }
       if (info) this.validate(info, args);
     }
-    const annotated = info?.annotations?.idempotentHint === true || info?.annotations?.readOnlyHint === true;
-    const retryable = options.retryable ?? (annotated || this.retryableTools.has(tool));
+    const retryable = this.isRetryable(tool, options.retryable);
     // One object per call (the hot path); IpcManager ignores the bridge-only keys.
     return options.retryable === retryable ? options : { ...options, retryable };
   }

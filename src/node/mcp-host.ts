@@ -1,12 +1,15 @@
 /**
- * McpHost: the named servers of one `mcpServers` config, sharing one ResourceManager.
- * Re-emits every bridge's events (each payload names its server) so a gateway listens in one place.
+ * McpHost: the named servers of one `mcpServers` config, sharing one ResourceManager. A server
+ * with `replicas` is a ServerPool, any other an McpBridge; both are McpServerHandles.
+ * Re-emits every server's events (each payload names its server) so a gateway listens in one place.
  */
 import { Emitter } from '../core/emitter.js';
 import { ApprovalQueue } from './approvals.js';
 import type { AuditSink } from './audit-log.js';
 import { McpBridge, type McpBridgeEvents, type McpServerConfig } from './mcp-bridge.js';
 import { ResourceManager, type ResourceLimits } from './resource-manager.js';
+import type { McpServerHandle } from './server-handle.js';
+import { ServerPool } from './server-pool.js';
 
 export interface McpConfigFile {
   mcpServers: Record<string, McpServerConfig>;
@@ -35,19 +38,16 @@ export class McpHost extends Emitter<McpBridgeEvents> {
    * one (the gateway, for its dashboard) attaches to it and answers.
    */
   readonly approvals: ApprovalQueue;
-  private readonly bridges = new Map<string, McpBridge>();
+  private readonly bridges = new Map<string, McpServerHandle>();
 
   constructor(config: McpConfigFile, options: McpHostOptions = {}) {
     super();
     this.resources = options.resources ?? new ResourceManager(config.limits);
     this.approvals = options.approvals ?? new ApprovalQueue();
     for (const [name, serverConfig] of Object.entries(config.mcpServers)) {
-      const bridge = new McpBridge(name, serverConfig, {
-        resources: this.resources,
-        clientInfo: options.clientInfo,
-        approvals: this.approvals,
-        audit: options.audit,
-      });
+      const serverOptions = { resources: this.resources, clientInfo: options.clientInfo, approvals: this.approvals, audit: options.audit };
+      const bridge: McpServerHandle =
+        serverConfig.replicas !== undefined ? new ServerPool(name, serverConfig, serverOptions) : new McpBridge(name, serverConfig, serverOptions);
       for (const event of FORWARDED) {
         bridge.on(event, (payload) => this.emit(event, payload as never));
       }
@@ -55,11 +55,11 @@ export class McpHost extends Emitter<McpBridgeEvents> {
     }
   }
 
-  get(name: string): McpBridge | undefined {
+  get(name: string): McpServerHandle | undefined {
     return this.bridges.get(name);
   }
 
-  list(): McpBridge[] {
+  list(): McpServerHandle[] {
     return [...this.bridges.values()];
   }
 

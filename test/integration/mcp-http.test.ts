@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, type AuditRecord } from '../../src/node/audit-log.js';
 import { demoServerConfig, parseConfig } from '../../src/node/config.js';
 import { type Gateway, startGateway } from '../../src/node/gateway.js';
+import type { McpBridge } from '../../src/node/mcp-bridge.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 
 const OPS = resolve(import.meta.dirname, '../fixtures/ops-server.mjs');
@@ -94,14 +95,14 @@ describe('/mcp/NAME with the SDK v2 client', () => {
   });
 
   it('counts the calls in the server metrics, like a browser call', async () => {
-    const before = host.get('demo')!.ipc.snapshot().requests;
+    const before = (host.get('demo') as McpBridge).ipc.snapshot().requests;
     const client = await v2('demo');
     try {
       await client.callTool({ name: 'search', arguments: { query: 'dragon' } });
     } finally {
       await client.close();
     }
-    expect(host.get('demo')!.ipc.snapshot().requests).toBeGreaterThan(before);
+    expect((host.get('demo') as McpBridge).ipc.snapshot().requests).toBeGreaterThan(before);
   });
 });
 

@@ -46,3 +46,22 @@ describe('parseConfig: cache and tool policy', () => {
     expect(() => one({ tools: { block: ['x'] } })).toThrow(/tools\.block is not a tool policy setting/);
   });
 });
+
+describe('parseConfig: server pools', () => {
+  it('keeps replicas (a count or min/max settings) and sticky', () => {
+    expect(one({ replicas: 3 }).replicas).toBe(3);
+    expect(one({ replicas: { min: 1, max: 4, scaleUpAfterMs: 500 }, sticky: true })).toMatchObject({ replicas: { min: 1, max: 4, scaleUpAfterMs: 500 }, sticky: true });
+  });
+
+  it('names the bad value', () => {
+    const bad = (server: Record<string, unknown>) => () => one(server);
+    expect(bad({ replicas: 0 })).toThrow(/mcpServers\.s\.replicas must be an integer ≥ 1/);
+    expect(bad({ replicas: 1.5 })).toThrow(ConfigError);
+    expect(bad({ replicas: '2' })).toThrow(/mcpServers\.s\.replicas must be/);
+    expect(bad({ replicas: { min: 3, max: 2 } })).toThrow(/mcpServers\.s\.replicas: max must be an integer ≥ min/);
+    expect(bad({ replicas: { min: 1, max: 2, scaleUp: 1 } })).toThrow(/mcpServers\.s\.replicas\.scaleUp is not a setting/);
+    expect(bad({ replicas: { min: 1, max: 2, cooldownMs: 'soon' } })).toThrow(/cooldownMs must be a number/);
+    expect(bad({ replicas: 2, sticky: 'yes' })).toThrow(/sticky must be true or false/);
+    expect(bad({ sticky: true })).toThrow(/sticky needs "replicas"/);
+  });
+});

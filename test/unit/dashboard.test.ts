@@ -5,7 +5,7 @@ import type { SequencedEvent, ServerSnapshot } from '../../src/core/gateway-prot
 import type { IpcMetricsSnapshot } from '../../src/core/ipc-manager.js';
 import { filterRows, toRow } from '../../dashboard/src/lib/events.js';
 import { createMetricsHistory } from '../../dashboard/src/lib/metrics-history.js';
-import { canRun, serverView } from '../../dashboard/src/lib/server-view.js';
+import { canRun, poolView, serverView } from '../../dashboard/src/lib/server-view.js';
 
 const NO_FILTER = { server: '', level: '', type: '', text: '' };
 
@@ -56,6 +56,35 @@ describe('event log rows', () => {
 });
 
 describe('server card', () => {
+  it('shows a pool\'s replicas: state, pid only while alive, load and restarts; nothing for a single server', () => {
+    expect(poolView(snapshot())).toBeNull();
+    const replica = { restarts: 0, uptimeMs: 1, lastExit: null, health: { rttMs: null, consecutiveFailures: 0, lastCheckAt: null }, usage: null, reason: null, subscriptions: 0, metrics: {} as IpcMetricsSnapshot };
+    const view = poolView(
+      snapshot({
+        pool: {
+          min: 1,
+          max: 3,
+          sticky: true,
+          queued: 4,
+          rerouted: 2,
+          scaleUps: 1,
+          scaleDowns: 0,
+          replicas: [
+            { ...replica, id: 0, state: 'running', pid: 11, retiring: false, load: { inFlight: 3, queued: 1 }, restarts: 1 },
+            { ...replica, id: 2, state: 'failed', pid: 12, retiring: false, load: { inFlight: 0, queued: 0 } },
+            { ...replica, id: 3, state: 'running', pid: 13, retiring: true, load: { inFlight: 1, queued: 0 } },
+          ],
+        },
+      }),
+    );
+    expect(view?.summary).toBe('1–3 replicas · sticky · 4 waiting · 2 moved');
+    expect(view?.replicas.map((r) => [r.id, r.tone, r.text])).toEqual([
+      [0, 'ok', 'running · pid 11 · 3 running, 1 waiting · 1 restart'],
+      [2, 'bad', 'failed · pid — · 0 running'],
+      [3, 'ok', 'running (retiring) · pid 13 · 1 running'],
+    ]);
+  });
+
   it('shows RTT, CPU and memory of a running server', () => {
     const view = serverView(snapshot(), 0, 0);
     expect([view.pid, view.rtt, view.cpu, view.memory]).toEqual(['4242', '1.5 ms', '12.5%', '50.0 MB']);

@@ -29,7 +29,6 @@ class FakeBridge {
   result: CallToolResult = { content: [{ type: 'text', text: 'ok' }] };
   /** Resolves a pending request (for cancellation tests). */
   hang = false;
-  ipc = { inbound: { hasRequestHandler: (m: string) => this.handlers.has(m) } };
 
   constructor(readonly name: string) {}
 
@@ -83,6 +82,9 @@ class FakeBridge {
   }
   removeRequestHandler(method: string) {
     this.handlers.delete(method);
+  }
+  hasRequestHandler(method: string) {
+    return this.handlers.has(method);
   }
   stderrTail() {
     return [];

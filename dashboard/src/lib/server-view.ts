@@ -60,3 +60,20 @@ export function serverView(server: ServerSnapshot, seenAt: number, now: number):
 export function canRun(server: ServerSnapshot | undefined): boolean {
   return server?.state === 'running';
 }
+
+/** A server pool's summary line and one line per replica (state, pid, load, restarts); null for a single server. */
+export function poolView(server: ServerSnapshot): { summary: string; replicas: Array<{ id: number; state: ServerState; tone: Tone; text: string }> } | null {
+  const pool = server.pool;
+  if (!pool) return null;
+  const size = pool.min === pool.max ? `${pool.min}` : `${pool.min}–${pool.max}`;
+  return {
+    summary: `${size} replicas${pool.sticky ? ' · sticky' : ''} · ${pool.queued} waiting · ${pool.rerouted} moved`,
+    replicas: pool.replicas.map((r) => {
+      const alive = r.state !== 'stopped' && r.state !== 'failed';
+      const load = `${r.load.inFlight} running${r.load.queued ? `, ${r.load.queued} waiting` : ''}`;
+      const parts = [`${r.state}${r.retiring ? ' (retiring)' : ''}`, `pid ${alive && r.pid !== null ? r.pid : '—'}`, load];
+      if (r.restarts) parts.push(`${r.restarts} restart${r.restarts === 1 ? '' : 's'}`);
+      return { id: r.id, state: r.state, tone: TONE[r.state] ?? 'off', text: parts.join(' · ') };
+    }),
+  };
+}

@@ -8,7 +8,7 @@
 import { createInterface } from 'node:readline/promises';
 import { IpcError, RpcCode } from '../../core/errors.js';
 import type { ApprovalQueue } from '../approvals.js';
-import type { McpBridge } from '../mcp-bridge.js';
+import type { McpServerHandle } from '../server-handle.js';
 import { UsageError } from './args.js';
 import type { CliIo } from './runtime.js';
 
@@ -95,7 +95,7 @@ export function installApprover(approvals: ApprovalQueue, io: CliIo): () => void
 }
 
 /** Registers the sampling, elicitation and roots answers on `bridge` (before it starts). */
-export function installAnswers(bridge: McpBridge, flags: AnswerFlags, io: CliIo): void {
+export function installAnswers(bridge: McpServerHandle, flags: AnswerFlags, io: CliIo): void {
   const elicit = parseElicit(flags.elicit);
   for (const uri of flags.root ?? []) {
     if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) throw new UsageError(`--root must be a URI (e.g. file:///home/me/project), got ${JSON.stringify(uri)}`);

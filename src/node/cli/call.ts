@@ -2,7 +2,7 @@
 import { type AnswerFlags, ANSWER_OPTIONS, installAnswers, installApprover } from './answers.js';
 import { CancelledError } from '../../core/errors.js';
 import type { CallToolResult } from '../../core/gateway-protocol.js';
-import type { McpBridge } from '../mcp-bridge.js';
+import type { McpServerHandle } from '../server-handle.js';
 import { McpHost } from '../mcp-host.js';
 import { EXIT, noExtra, parse, parseInteger, parseJsonArgs, splitCommand, UsageError } from './args.js';
 import { HELP } from './help.js';
@@ -86,10 +86,10 @@ export async function withServer(
   selection: Awaited<ReturnType<typeof selectServer>>,
   io: CliIo,
   answers: AnswerFlags,
-  work: (bridge: McpBridge, signal: AbortSignal) => Promise<number>,
+  work: (bridge: McpServerHandle, signal: AbortSignal) => Promise<number>,
 ): Promise<number> {
   const host = new McpHost(selection.config);
-  const bridge = host.get(selection.name) as McpBridge;
+  const bridge = host.get(selection.name)!;
   installAnswers(bridge, answers, io);
   const disposeApprover = installApprover(host.approvals, io);
   const interrupt = new AbortController();

@@ -4,7 +4,7 @@
  * on stdout, then a clean shutdown. They work in both MCP eras (see `info`).
  */
 import { CancelledError } from '../../core/errors.js';
-import type { McpBridge } from '../mcp-bridge.js';
+import type { McpServerHandle } from '../server-handle.js';
 import { type AnswerFlags, ANSWER_OPTIONS } from './answers.js';
 import { EXIT, noExtra, parse, parseInteger, parseJsonArgs, splitCommand, UsageError } from './args.js';
 import { SELECTION_OPTIONS, withServer } from './call.js';
@@ -16,7 +16,7 @@ import { type SelectionFlags, selectServer } from './select.js';
 const CLI_ORIGIN = { door: 'cli' } as const;
 
 type Flags = SelectionFlags & AnswerFlags & { help?: boolean; timeout?: string };
-type Work = (bridge: McpBridge, positionals: string[], timeoutMs: number | undefined, signal: AbortSignal) => Promise<unknown>;
+type Work = (bridge: McpServerHandle, positionals: string[], timeoutMs: number | undefined, signal: AbortSignal) => Promise<unknown>;
 
 /** Parses, selects the server, runs `work` and prints its answer as JSON. */
 function inspectCommand(topic: keyof typeof HELP, positionals: { min: number; max: number; usage: string }, work: Work) {

@@ -63,9 +63,7 @@ export function onInterrupt(graceful: (signal: NodeJS.Signals) => void, forced: 
 
 /** Last resort before a forced exit: SIGKILL every child's process group (then the child itself). */
 export function killChildren(host: McpHost): void {
-  for (const bridge of host.list()) {
-    const pid = bridge.process.pid;
-    if (!pid) continue;
+  for (const pid of host.list().flatMap((server) => server.pids())) {
     try {
       process.kill(-pid, 'SIGKILL');
     } catch {

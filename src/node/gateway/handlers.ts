@@ -10,7 +10,8 @@ import { type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '.
 import type { IpcMetricsSnapshot, Progress } from '../../core/ipc-manager.js';
 import { notification, type RequestId } from '../../core/jsonrpc.js';
 import { LOGGING_LEVELS, type LoggingLevel } from '../../core/mcp-session.js';
-import type { BridgeRequestOptions, McpBridge, StreamingCallOptions } from '../mcp-bridge.js';
+import type { StreamingCallOptions } from '../mcp-bridge.js';
+import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
 import type { McpHost } from '../mcp-host.js';
 import type { Peer } from './connection.js';
 import { clampLimit, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
@@ -210,7 +211,7 @@ export class GatewayHandlers {
     };
   }
 
-  bridge(p: Record<string, unknown>): McpBridge {
+  bridge(p: Record<string, unknown>): McpServerHandle {
     const host = this.deps.host;
     const server = p.server;
     if (typeof server !== 'string' || server === '') throw new InvalidParamsError('"server" (a server name) is required', { available: host.names() });
@@ -222,10 +223,10 @@ export class GatewayHandlers {
   metricsSnapshot(server: string | undefined): Record<string, IpcMetricsSnapshot> {
     if (server !== undefined) {
       const bridge = this.bridge({ server });
-      return { [bridge.name]: bridge.ipc.snapshot() };
+      return { [bridge.name]: bridge.snapshot().metrics };
     }
     const out: Record<string, IpcMetricsSnapshot> = {};
-    for (const b of this.deps.host.list()) out[b.name] = b.ipc.snapshot();
+    for (const b of this.deps.host.list()) out[b.name] = b.snapshot().metrics;
     return out;
   }
 
@@ -251,10 +252,12 @@ export class GatewayHandlers {
     const signal = controller.signal;
     try {
       const { progressToken, streamToken, ...passMeta } = meta;
-      // Who is asking, for the guard: tool policy, private cache scope, the audit log's door.
-      const request: BridgeRequestOptions = {
+      const request: HandleRequestOptions = {
         signal,
+        // Where the request came from (audit log, approval dialog, per-client cache scope), and one
+        // replica per connection for a pool with `sticky: true`. An HTTP session is its own door.
         origin: { door: peer.door ?? 'websocket', client: peer.clientId ?? String(peer.id) },
+        stickyKey: `${peer.door ?? 'gateway'}:${peer.clientId ?? peer.id}`,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(progressToken !== undefined
@@ -313,7 +316,7 @@ export class GatewayHandlers {
   }
 
   /** One subscription per connection and URI, on the host's (shared) subscription of that URI. */
-  private async subscribe(peer: Peer, state: PeerState, bridge: McpBridge, uri: string): Promise<Record<string, never>> {
+  private async subscribe(peer: Peer, state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
     const k = key2(bridge.name, uri);
     const existing = state.subscriptions.get(k);
     if (existing) {
@@ -341,7 +344,7 @@ export class GatewayHandlers {
     return {};
   }
 
-  private async unsubscribe(state: PeerState, bridge: McpBridge, uri: string): Promise<Record<string, never>> {
+  private async unsubscribe(state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
     const k = key2(bridge.name, uri);
     const pending = state.subscriptions.get(k);
     if (!pending) return {};

@@ -104,8 +104,9 @@ export interface GatewayOptions {
    */
   methods?: readonly string[];
   /**
-   * Whether browsers may start, stop and restart servers and set their roots (`server/start`,
-   * `server/stop`, `server/restart`, `server/setRoots`).
+   * Whether browsers may start, stop and restart servers, set their roots and drop cached results
+   * (HOST_CONTROL_METHODS: `server/start`, `server/stop`, `server/restart`, `server/setRoots`,
+   * `cache/invalidate`). Answering approvals (`approvals/answer`) is what the dashboard is for: always allowed.
    * @default true (the token holder is the host's operator; set false for a read-and-call-only UI)
    */
   allowHostControl?: boolean;

@@ -1,6 +1,10 @@
 /**
  * Prometheus exposition for the gateway (`GET /metrics`): a private prom-client Registry (never the
- * global one) whose per-server values are read from `McpBridge.snapshot()` at scrape time.
+ * global one) whose per-server values are read from each server's `snapshot()` at scrape time.
+ *
+ * A server pool has one series per replica, labelled `replica="ID"` (a single server's series carry
+ * no `replica` label), so `sum by (server)` adds a pool's replicas up without counting anything
+ * twice; the pool's own values are `mcp_ipc_pool_*` series with only the `server` label.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { ServerSnapshot, ServerState } from '../../core/gateway-protocol.js';
@@ -8,6 +12,15 @@ import type { IpcMetricsSnapshot } from '../../core/ipc-manager.js';
 import type { HistogramSnapshot } from '../../core/metrics.js';
 
 const STATES: ServerState[] = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting', 'failed'];
+/** The series of a server: one per replica for a pool, else the server itself. */
+function series(s: ServerSnapshot): Array<{ labels: { server: string; replica?: string }; s: ServerSnapshot }> {
+  if (!s.pool) return [{ labels: { server: s.name }, s }];
+  return s.pool.replicas.map((r) => ({
+    labels: { server: s.name, replica: String(r.id) },
+    s: { ...s, state: r.state, pid: r.pid, restarts: r.restarts, uptimeMs: r.uptimeMs, lastExit: r.lastExit, health: r.health, usage: r.usage, metrics: r.metrics, pool: undefined },
+  }));
+}
+
 const QUANTILES = [
   ['0.5', 'p50'],
   ['0.95', 'p95'],
@@ -46,31 +59,31 @@ export class GatewayMetrics {
     const snaps = () => this.current ?? this.servers();
 
     const perServerCounter = (name: string, help: string, value: (s: ServerSnapshot) => number) => {
-      const metric: Counter<'server'> = new Counter({
+      const metric: Counter<'server' | 'replica'> = new Counter({
         name,
         help,
-        labelNames: ['server'],
+        labelNames: ['server', 'replica'],
         registers,
         collect: () => {
           metric.reset();
-          for (const s of snaps()) {
+          for (const { labels, s } of snaps().flatMap(series)) {
             const v = value(s);
-            metric.inc({ server: s.name }, Number.isFinite(v) && v > 0 ? v : 0);
+            metric.inc(labels, Number.isFinite(v) && v > 0 ? v : 0);
           }
         },
       });
     };
     const perServerGauge = (name: string, help: string, value: (s: ServerSnapshot) => number | null | undefined) => {
-      const metric: Gauge<'server'> = new Gauge({
+      const metric: Gauge<'server' | 'replica'> = new Gauge({
         name,
         help,
-        labelNames: ['server'],
+        labelNames: ['server', 'replica'],
         registers,
         collect: () => {
           metric.reset();
-          for (const s of snaps()) {
+          for (const { labels, s } of snaps().flatMap(series)) {
             const v = value(s);
-            if (typeof v === 'number' && Number.isFinite(v)) metric.set({ server: s.name }, v);
+            if (typeof v === 'number' && Number.isFinite(v)) metric.set(labels, v);
           }
         },
       });
@@ -110,30 +123,54 @@ export class GatewayMetrics {
     perServerGauge('mcp_ipc_cache_bytes', 'Bytes (JSON) held by the result cache.', (s) => s.cache?.bytes);
 
     const quantileGauge = (name: string, help: string, pick: (s: ServerSnapshot) => HistogramSnapshot): void => {
-      const gauge: Gauge<'server' | 'quantile'> = new Gauge({
+      const gauge: Gauge<'server' | 'replica' | 'quantile'> = new Gauge({
         name,
         help,
-        labelNames: ['server', 'quantile'],
+        labelNames: ['server', 'replica', 'quantile'],
         registers,
         collect: () => {
           gauge.reset();
-          for (const s of snaps()) {
+          for (const { labels, s } of snaps().flatMap(series)) {
             const h = pick(s);
-            for (const [quantile, key] of QUANTILES) gauge.set({ server: s.name, quantile }, h[key]);
+            for (const [quantile, key] of QUANTILES) gauge.set({ ...labels, quantile }, h[key]);
           }
         },
       });
     };
     quantileGauge('mcp_ipc_request_latency_ms', 'Request latency quantiles, send to settle (ms).', (s) => s.metrics.latency);
     quantileGauge('mcp_ipc_queue_wait_ms', 'Queue wait quantiles, enqueue to send (ms).', (s) => s.metrics.queueWait);
-    const state: Gauge<'server' | 'state'> = new Gauge({
+    const state: Gauge<'server' | 'replica' | 'state'> = new Gauge({
       name: 'mcp_ipc_server_state',
-      help: '1 for the current state of each MCP server.',
-      labelNames: ['server', 'state'],
+      help: '1 for the current state of each MCP server (of each replica of a pool).',
+      labelNames: ['server', 'replica', 'state'],
       registers,
       collect: () => {
         state.reset();
-        for (const s of snaps()) for (const st of STATES) state.set({ server: s.name, state: st }, s.state === st ? 1 : 0);
+        for (const { labels, s } of snaps().flatMap(series)) for (const st of STATES) state.set({ ...labels, state: st }, s.state === st ? 1 : 0);
+      },
+    });
+    const poolGauge = (name: string, help: string, value: (p: NonNullable<ServerSnapshot['pool']>) => number): void => {
+      const gauge: Gauge<'server'> = new Gauge({
+        name,
+        help,
+        labelNames: ['server'],
+        registers,
+        collect: () => {
+          gauge.reset();
+          for (const s of snaps()) if (s.pool) gauge.set({ server: s.name }, value(s.pool));
+        },
+      });
+    };
+    poolGauge('mcp_ipc_pool_replicas', 'Replicas of a server pool (retiring ones included).', (p) => p.replicas.length);
+    poolGauge('mcp_ipc_pool_queue_depth', 'Calls waiting in a server pool for a free replica slot.', (p) => p.queued);
+    const rerouted: Counter<'server'> = new Counter({
+      name: 'mcp_ipc_pool_rerouted_total',
+      help: 'Calls moved to another replica of a server pool after theirs was lost.',
+      labelNames: ['server'],
+      registers,
+      collect: () => {
+        rerouted.reset();
+        for (const s of snaps()) if (s.pool) rerouted.inc({ server: s.name }, s.pool.rerouted);
       },
     });
 

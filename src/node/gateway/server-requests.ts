@@ -48,7 +48,7 @@ export class ServerRequestRouter {
   install(): void {
     for (const bridge of this.host.list()) {
       for (const method of this.methods) {
-        if (bridge.ipc.inbound.hasRequestHandler(method)) continue;
+        if (bridge.hasRequestHandler(method)) continue;
         bridge.setRequestHandler(method, (params, context) => this.route(bridge.name, method, params, context));
         this.installed.push({ server: bridge.name, method });
       }

@@ -6,7 +6,8 @@ import { CancelledError, NotConnectedError } from '../../core/errors.js';
 import type { CallToolResult } from '../../core/gateway-protocol.js';
 import { STREAMED_META_KEY } from '../../core/gateway-protocol.js';
 import { notification } from '../../core/jsonrpc.js';
-import type { McpBridge, StreamingCallOptions } from '../mcp-bridge.js';
+import type { StreamingCallOptions } from '../mcp-bridge.js';
+import type { McpServerHandle } from '../server-handle.js';
 import type { Peer } from './connection.js';
 
 /**
@@ -17,7 +18,7 @@ import type { Peer } from './connection.js';
  */
 export async function streamToolCall(
   peer: Peer,
-  bridge: McpBridge,
+  bridge: McpServerHandle,
   tool: string,
   args: Record<string, unknown>,
   options: StreamingCallOptions,

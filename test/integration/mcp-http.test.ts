@@ -35,6 +35,7 @@ beforeAll(async () => {
         demo: demoServerConfig({ process: quiet }),
         ops: { command: process.execPath, args: [OPS], process: quiet, tools: { deny: ['delete_*'] }, expose: { tokens: [OPS_TOKEN] } },
         hidden: { command: process.execPath, args: [OPS], process: quiet, expose: false },
+        pool: { command: process.execPath, args: [OPS], process: quiet, replicas: 2 },
       },
     },
     { audit },
@@ -89,6 +90,27 @@ describe('/mcp/NAME with the SDK v2 client', () => {
       const rolled = await client.callTool({ name: 'roll_character', arguments: {} });
       expect(asked).toEqual(['Who is your new character?']);
       expect((rolled.content as Array<{ text: string }>)[0]!.text).toMatch(/^Ada the wizard: /);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('falls back to a session when the client probes for the 2026-07-28 revision first (versionNegotiation auto)', async () => {
+    const client = new Client({ name: 'test-auto', version: '1.0.0' }, { versionNegotiation: { mode: 'auto' } });
+    await client.connect(new StreamableHTTPClientTransport(new URL(gateway.mcpUrl('ops')), bearer(gateway.token)));
+    try {
+      expect((await client.callTool({ name: 'count', arguments: {} })).content).toMatchObject([{ type: 'text', text: expect.stringMatching(/^count #/) }]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('serves a pool of replicas behind one endpoint', async () => {
+    const client = await v2('pool');
+    try {
+      const texts = await Promise.all([1, 2, 3, 4].map(() => client.callTool({ name: 'count', arguments: {} }).then((r) => (r.content as Array<{ text: string }>)[0]!.text)));
+      expect(texts).toHaveLength(4);
+      for (const t of texts) expect(t).toMatch(/^count #\d+$/);
     } finally {
       await client.close();
     }

@@ -5,12 +5,13 @@
  * - `GET /metrics`     Prometheus text (token required)
  * - `GET /api/...`     read-only JSON views (token required)
  * - `GET /health`      liveness (no token)
+ * - `/mcp/NAME`        each hosted server as an MCP Streamable HTTP endpoint (bearer token; mcp-http.ts)
  *
  * This module wires the parts together: `http.ts` (routing and guards), `connection.ts` (one
  * WebSocket: backpressure, heartbeat, requests to the browser), `dispatch.ts` (frames → handlers),
  * `handlers.ts` (the methods, MCP forwarding, notification fan-out) with `params.ts` and
  * `streaming.ts`, `server-requests.ts` (server→client requests to browsers), `event-log.ts` (the
- * sequenced broadcast log), `stderr-relay.ts`, `compression.ts`, `security.ts`, `static.ts`,
+ * sequenced broadcast log), `mcp-http.ts` (`/mcp/NAME`), `stderr-relay.ts`, `compression.ts`, `security.ts`, `static.ts`,
  * `metrics.ts`, `address-cap.ts`.
  * Closing the gateway never stops the host's servers.
  */

@@ -125,6 +125,9 @@ describe('/mcp/NAME with the SDK v2 client', () => {
       await client.close();
     }
     expect((host.get('demo') as McpBridge).ipc.snapshot().requests).toBeGreaterThan(before);
+    const text = await gateway.metrics.render();
+    expect(text).toMatch(/^mcp_ipc_gateway_mcp_requests_total\{method="tools\/call"\} [1-9]/m);
+    expect(text).toMatch(/^mcp_ipc_gateway_mcp_sessions \d+/m);
   });
 });
 

@@ -232,6 +232,7 @@ export class Gateway {
       connections: () => this.connections.size,
       eventLogSize: () => this.events.size,
       latestSeq: () => this.events.latestSeq,
+      mcpSessions: () => this.mcpHttp?.sessionCount ?? 0,
     });
     this.router = new ServerRequestRouter(this.host, {
       methods: this.offers.serverRequests,
@@ -259,6 +260,7 @@ export class Gateway {
         handlers: this.handlers,
         router: this.router,
         methods: new Set(this.offers.methods),
+        metrics: this.metrics,
         maxBodyBytes: mcp.maxBodyBytes ?? DEFAULTS.transport.maxMessageBytes,
         maxSessions: mcp.maxSessions ?? 100,
         sessionIdleMs: mcp.sessionIdleMs ?? 30 * 60_000,

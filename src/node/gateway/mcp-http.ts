@@ -31,6 +31,7 @@ import type { ResourceHandle } from '../resource-manager.js';
 import { errorResponse } from './dispatch.js';
 import { stringifyMessage, type Peer } from './connection.js';
 import type { GatewayHandlers } from './handlers.js';
+import type { GatewayMetrics } from './metrics.js';
 import type { ServerRequestRouter } from './server-requests.js';
 
 /** Where the hosted servers are exposed: `/mcp/NAME`. */
@@ -43,6 +44,7 @@ export interface McpHttpOptions {
   router: ServerRequestRouter;
   /** MCP methods a client may send (the gateway's allow-list). */
   methods: ReadonlySet<string>;
+  metrics: GatewayMetrics;
   /** Largest request body accepted (bigger: 413). */
   maxBodyBytes: number;
   /** Sessions open at once over all servers; one more `initialize` gets 503. */
@@ -300,8 +302,11 @@ export class McpHttpEndpoint {
     }
     const { id, method } = message;
     const params = asObject(message.params);
+    const offered = method === 'ping' || this.options.methods.has(method);
+    this.options.metrics.mcpRequests.inc({ method: offered ? method : 'unknown' });
     if (method === 'ping') return json(res, success(id, {}));
-    if (!this.options.methods.has(method)) {
+    if (!offered) {
+      this.options.metrics.requestErrors.inc({ code: 'ProtocolError' });
       return json(res, errorResponse(id, new ProtocolError(`Method not found: ${method}`, { method }, RpcCode.MethodNotFound)));
     }
     const progressToken = (asObject(params._meta) as { progressToken?: unknown }).progressToken;
@@ -323,7 +328,9 @@ export class McpHttpEndpoint {
       const result = await this.options.handlers.handle(session, method, { ...params, server }, id);
       response = success(id, result);
     } catch (error) {
-      response = errorResponse(id, toIpcError(error));
+      const e = toIpcError(error);
+      this.options.metrics.requestErrors.inc({ code: e.code });
+      response = errorResponse(id, e);
     } finally {
       session.inFlight--;
       session.lastActive = Date.now();

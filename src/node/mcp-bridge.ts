@@ -865,12 +865,21 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     listen?.abort('subscriptions changed');
   }
 
-  /** Waits (bounded) for in-flight calls to finish before a planned restart. */
+  /** Waits (bounded) for in-flight calls to finish before a planned restart: the engine's `idle` event, no polling. */
   private async drain(timeoutMs: number): Promise<void> {
     this.ipc.pause();
     this.closeListen(); // never finishes by itself (and is not counted in the load anyway)
-    const deadline = Date.now() + timeoutMs;
-    while (this.ipc.load.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    if (this.ipc.load.inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const off = this.ipc.on('idle', done);
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref?.();
+    });
   }
 
   private wireEvents(): void {

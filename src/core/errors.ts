@@ -19,6 +19,8 @@ export const IpcErrorCode = {
   UnsupportedProtocolVersion: 'UnsupportedProtocolVersion',
   OutputSchemaMismatch: 'OutputSchemaMismatch',
   ToolDenied: 'ToolDenied',
+  Unauthorized: 'Unauthorized',
+  Tls: 'Tls',
 } as const;
 export type IpcErrorCode = (typeof IpcErrorCode)[keyof typeof IpcErrorCode];
 
@@ -42,6 +44,8 @@ export const RpcCode = {
   UnsupportedProtocolVersion: -32022,
   OutputSchemaMismatch: -32012,
   ToolDenied: -32013,
+  Unauthorized: -32008,
+  Tls: -32009,
 } as const;
 
 const RPC_CODE_OF: Record<IpcErrorCode, number> = {
@@ -59,6 +63,8 @@ const RPC_CODE_OF: Record<IpcErrorCode, number> = {
   UnsupportedProtocolVersion: RpcCode.UnsupportedProtocolVersion,
   OutputSchemaMismatch: RpcCode.OutputSchemaMismatch,
   ToolDenied: RpcCode.ToolDenied,
+  Unauthorized: RpcCode.Unauthorized,
+  Tls: RpcCode.Tls,
 };
 
 /** The serialised form of an IpcError (what crosses a WebSocket to the browser). */
@@ -258,6 +264,47 @@ export class ToolDeniedError extends IpcError {
   }
 }
 
+export interface UnauthorizedData {
+  /** The remote server's URL. */
+  url: string;
+  /** The HTTP status that refused us (401, or 403 for a scope the token lacks); null when no request was made. */
+  status: number | null;
+  /** Why: no credentials, credentials refused after a refresh, or the OAuth flow itself failed. */
+  reason: 'no-credentials' | 'refused' | 'oauth-failed' | 'interactive-login-required';
+  /** The server's `WWW-Authenticate` header, when it sent one. */
+  wwwAuthenticate?: string;
+}
+/**
+ * A remote MCP server refused our credentials (HTTP 401/403), or none could be obtained (the
+ * OAuth flow failed, or needs a person to log in). Retrying with the same credentials will not help.
+ */
+export class UnauthorizedError extends IpcError {
+  declare readonly data: UnauthorizedData;
+  constructor(message: string, data: UnauthorizedData, options: { cause?: unknown } = {}) {
+    super('Unauthorized', message, { data, cause: options.cause });
+  }
+}
+
+export interface TlsData {
+  /** The remote server's URL. */
+  url: string;
+  /**
+   * What failed: the server's certificate chain is not trusted (configure its CA with `tls.ca`),
+   * names another host, has expired (or is not yet valid), or the handshake failed otherwise (e.g.
+   * the server wants a client certificate: `tls.cert` + `tls.key`).
+   */
+  reason: 'untrusted' | 'hostname' | 'expired' | 'handshake';
+  /** Node's / OpenSSL's code, e.g. `SELF_SIGNED_CERT_IN_CHAIN`, `ERR_TLS_CERT_ALTNAME_INVALID`. */
+  osCode: string | null;
+}
+/** The TLS connection to a remote MCP server could not be established. Verification is never switched off. */
+export class TlsError extends IpcError {
+  declare readonly data: TlsData;
+  constructor(message: string, data: TlsData, options: { cause?: unknown } = {}) {
+    super('Tls', message, { data, cause: options.cause });
+  }
+}
+
 const CODES = new Set<string>(Object.values(IpcErrorCode));
 
 /** The subclass of each code, so that `instanceof TimeoutError` still holds after a trip over the wire. */
@@ -276,6 +323,8 @@ const CLASS_OF: Record<IpcErrorCode, { prototype: IpcError }> = {
   UnsupportedProtocolVersion: UnsupportedProtocolVersionError,
   OutputSchemaMismatch: OutputSchemaMismatchError,
   ToolDenied: ToolDeniedError,
+  Unauthorized: UnauthorizedError,
+  Tls: TlsError,
 };
 
 export function isIpcError(value: unknown): value is IpcError {

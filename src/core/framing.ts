@@ -3,7 +3,9 @@
  *
  * The decoder works on bytes, so a multi-byte character split across chunks is never corrupted
  * (0x0A never occurs inside a UTF-8 sequence). It is linear in its input: the bytes of a line are
- * kept as a list of chunk slices and joined once, when the newline arrives. A line longer than
+ * kept as a list of chunk slices and joined once, when the newline arrives. The whole lines of a
+ * chunk — nearly all of them at high call rates — are decoded to text in one go and cut there,
+ * so a line costs no byte views, buffers or arrays of its own. A line longer than
  * `maxLineBytes` is not buffered at all: its first and last bytes are kept (to recover the request
  * id) and the rest is skipped up to the next newline.
  */
@@ -13,6 +15,9 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 /** Bytes kept from each end of an oversized line, enough to find its `"id"`. */
 const EDGE_BYTES = 512;
 const NEWLINE = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const BOM = 0xfeff;
 
 export interface OversizedLine {
   bytes: number;
@@ -28,13 +33,22 @@ export interface LineDecoderOptions {
   /** Called for every non-blank line, without its newline (and without a trailing `\r`). */
   onLine: (line: string, bytes: number) => void;
   onOversized?: (info: OversizedLine) => void;
+  /**
+   * Whether the producer may reuse a chunk's memory after `push` returns, so that the unfinished
+   * rest of a line must be copied before it is kept. Node streams hand over a fresh Buffer per
+   * read: `false` there spares a copy of every message that spans chunks (all large results).
+   * @default true
+   */
+  reusesChunks?: boolean;
 }
 
 export class LineDecoder {
   private readonly max: number;
   private readonly onLine: LineDecoderOptions['onLine'];
   private readonly onOversized: NonNullable<LineDecoderOptions['onOversized']>;
-  private readonly text = new TextDecoder('utf-8');
+  private readonly copyRetained: boolean;
+  /** BOMs are stripped per line (deliver), not only where a decode call starts: lines decode alike however they were chunked. */
+  private readonly text = new TextDecoder('utf-8', { ignoreBOM: true });
   private pieces: Uint8Array[] = [];
   private pending = 0;
   /** Set while skipping an oversized line: its size so far and its first bytes. */
@@ -44,6 +58,7 @@ export class LineDecoder {
     this.max = options.maxLineBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
     this.onLine = options.onLine;
     this.onOversized = options.onOversized ?? (() => undefined);
+    this.copyRetained = options.reusesChunks ?? true;
   }
 
   /** Bytes held for an unfinished line (bounded by `maxLineBytes`). */
@@ -53,6 +68,23 @@ export class LineDecoder {
 
   push(chunk: Uint8Array): void {
     let start = 0;
+    // Finish a line begun in an earlier chunk first (or the one being skipped).
+    if (this.pending > 0 || this.skipping) {
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) {
+        if (chunk.length > 0) this.append(chunk, true);
+        return;
+      }
+      if (nl > 0) this.append(chunk.subarray(0, nl));
+      this.finishLine();
+      start = nl + 1;
+    }
+    const last = chunk.lastIndexOf(NEWLINE);
+    // Whole lines, unless some may be over the limit (those take the careful path below).
+    if (last >= start && last - start <= this.max) {
+      this.wholeLines(chunk, start, last);
+      start = last + 1;
+    }
     while (start < chunk.length) {
       const nl = chunk.indexOf(NEWLINE, start);
       const end = nl === -1 ? chunk.length : nl;
@@ -61,6 +93,25 @@ export class LineDecoder {
       if (nl === -1) return;
       this.finishLine();
       start = nl + 1;
+    }
+  }
+
+  /**
+   * The lines of `chunk` from `start` up to the newline at `last`, each complete: one decode for
+   * all of them (a cut at a newline never splits a UTF-8 sequence, so this equals decoding each
+   * line alone), then the text is cut at its newlines, in step with the bytes for each line's size.
+   */
+  private wholeLines(chunk: Uint8Array, start: number, last: number): void {
+    const text = this.text.decode(chunk.subarray(start, last));
+    let from = start;
+    let at = 0;
+    for (;;) {
+      const nl = chunk.indexOf(NEWLINE, from);
+      const textNl = nl === last ? text.length : text.indexOf('\n', at);
+      this.deliver(at === 0 && textNl === text.length ? text : text.slice(at, textNl), nl - from);
+      if (nl === last) return;
+      from = nl + 1;
+      at = textNl + 1;
     }
   }
 
@@ -91,7 +142,7 @@ export class LineDecoder {
       return;
     }
     // Keep a view of a line that ends within this chunk; copy a piece that must outlive the call.
-    this.pieces.push(retained ? slice.slice() : slice);
+    this.pieces.push(retained && this.copyRetained ? slice.slice() : slice);
     this.pending += slice.length;
   }
 
@@ -107,10 +158,16 @@ export class LineDecoder {
     const size = this.pending;
     this.pieces = [];
     this.pending = 0;
-    let line = this.text.decode(bytes);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.trim() === '') return;
-    this.onLine(line, size);
+    this.deliver(this.text.decode(bytes), size);
+  }
+
+  /** Hands on a decoded line: without its BOM and final CR, and not when it is blank. */
+  private deliver(line: string, bytes: number): void {
+    if (line.charCodeAt(0) === BOM) line = line.slice(1);
+    if (line.charCodeAt(line.length - 1) === CR) line = line.slice(0, -1);
+    // Only a line that starts with white space (or is empty) can be blank: spare trim() the rest.
+    if (!(line.charCodeAt(0) > SPACE) && line.trim() === '') return;
+    this.onLine(line, bytes);
   }
 }
 

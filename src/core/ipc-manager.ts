@@ -10,8 +10,9 @@
  * requests survive a server restart and are sent once the new connection is `resume`d.
  */
 import { backoffDelay } from './backoff.js';
-import { Deadlines } from './deadlines.js';
+import { type DeadlineItem, Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
+import { ChunkStream, type StreamChunk } from './chunk-stream.js';
 import { Emitter } from './emitter.js';
 import { Inbound, type NotificationHandler, type RequestHandler } from './inbound.js';
 import {
@@ -40,8 +41,9 @@ import {
   notification,
   previewValue,
 } from './jsonrpc.js';
-import { type HistogramSnapshot, LatencyHistogram, RollingRate } from './metrics.js';
+import { IpcMetrics, type IpcMetricsSnapshot } from './ipc-metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
+import { RequestIds } from './request-ids.js';
 import { SENT, type Transport } from './transport.js';
 
 export const METHOD_PROGRESS = 'notifications/progress';
@@ -87,11 +89,8 @@ export interface Progress {
   message?: string;
 }
 
-export interface StreamChunk {
-  seq: number;
-  data: string;
-  encoding?: 'utf8' | 'base64';
-}
+export type { StreamChunk } from './chunk-stream.js';
+export type { IpcMetricsSnapshot } from './ipc-metrics.js';
 
 export interface RequestOptions {
   priority?: Priority;
@@ -107,6 +106,12 @@ export interface RequestOptions {
   /** Safe to resend after a lost connection (idempotent). Write failures are always retried. */
   retryable?: boolean;
   maxRetries?: number;
+  /**
+   * Called with the request's JSON-RPC id each time it is written (again on a resend), before the
+   * peer can answer: for protocols that refer to a request by its id (MCP's `subscriptions/listen`
+   * stream is identified by it).
+   */
+  onSent?: (id: RequestId) => void;
   /** Skip the queue and the concurrency limit (implied for `bypassMethods`). */
   bypassQueue?: boolean;
   /**
@@ -128,29 +133,6 @@ export type ConnectionState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
 export type { RequestContext, RequestHandler, NotificationHandler } from './inbound.js';
 
-export interface IpcMetricsSnapshot {
-  requests: number;
-  responses: number;
-  errors: number;
-  timeouts: number;
-  cancels: number;
-  retries: number;
-  lateResponses: number;
-  diagnostics: number;
-  notificationsIn: number;
-  inFlight: number;
-  queueDepth: number;
-  queueDepthByPriority: Record<Priority, number>;
-  /** Send → settle time of answered requests (ms). */
-  latency: HistogramSnapshot;
-  /** Enqueue → send time (ms). */
-  queueWait: HistogramSnapshot;
-  /** Responses per second over the rolling window. */
-  throughput: number;
-  /** Failed / settled, over the rolling window (0..1). */
-  errorRate: number;
-}
-
 export interface IpcManagerEvents extends Record<string, unknown> {
   diagnostic: Diagnostic;
   metrics: IpcMetricsSnapshot;
@@ -159,41 +141,76 @@ export interface IpcManagerEvents extends Record<string, unknown> {
   error: IpcError;
   /** Every incoming notification. */
   notification: JsonRpcNotification;
+  /**
+   * Nothing is in flight any more (`load.inFlight` dropped to 0; long-lived requests do not count):
+   * what a planned restart waits for. Emitted on a later microtask, and only while someone listens.
+   */
+  idle: undefined;
 }
 
 type Phase = 'queued' | 'in-flight' | 'retry-wait' | 'done';
 
-interface Pending {
-  method: string;
-  params: Record<string, unknown> | unknown[] | undefined;
-  options: RequestOptions;
-  priority: Priority;
-  phase: Phase;
-  id: RequestId | undefined;
+/** Pending.flags bits. */
+const BYPASS = 1;
+/** The transport took the message (a lost connection leaves its outcome unknown). */
+const WRITTEN = 2;
+
+/** What only some requests need — retries, progress, streams, an abort signal — made on first use. */
+interface PendingMore {
   attempt: number;
-  maxRetries: number;
-  timeoutMs: number;
-  bypass: boolean;
-  createdAt: number;
-  enqueuedAt: number;
-  sentAt: number;
+  /** Time spent queued by earlier attempts (ms). */
   queuedMs: number;
-  lastActivity: number;
-  written: boolean;
+  /** Last progress or chunk (0: none); the idle timeout runs from the later of this and the send. */
+  activeAt: number;
+  /** Next stream chunk expected. */
   nextSeq: number;
-  /** The hard cap (ms) and when it fires; the idle deadline is derived from lastActivity. */
-  hardMs: number;
-  hardDeadline: number;
-  /** Next time to look at this request (min of the hard and idle deadlines); see Deadlines. */
-  deadline: number;
-  heapIndex: number;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
-  resolve: (value: unknown) => void;
-  reject: (error: IpcError) => void;
   removeAbortListener: (() => void) | undefined;
 }
 
-const RECENT_IDS = 4096;
+/**
+ * One record per request, whatever its phase: the queue, the in-flight table and the deadline heap
+ * all hold this same object (no per-phase copies, no side maps). It is most of what a pending
+ * request costs in memory, so it keeps only what every request needs: timeouts and priority are
+ * read from the caller's options when needed, flags share one small integer, and what only some
+ * requests need lives in `more`. A class, so every request has the same shape (monomorphic
+ * property access on the hot path).
+ */
+class Pending implements DeadlineItem {
+  phase: Phase = 'queued';
+  id: number | undefined = undefined;
+  heapIndex = -1;
+  /** While queued: when it joined the queue. Once sent: when it was sent. */
+  at: number;
+  flags: number;
+  more: PendingMore | undefined = undefined;
+
+  constructor(
+    readonly method: string,
+    readonly params: Record<string, unknown> | unknown[] | undefined,
+    readonly options: RequestOptions,
+    /**
+     * When the caller made the request, in whole ms (rounded up): a small integer is stored in the
+     * record itself, a fraction would take a 16-byte box. The hard cap is a safety net; a
+     * sub-millisecond shift of it does not matter.
+     */
+    readonly createdAt: number,
+    now: number,
+    bypass: boolean,
+    /**
+     * Settles the caller's promise; a failure is passed as a rejected promise, which the caller's
+     * promise adopts. Keeping only `resolve` lets the `reject` function (and its memory) go at once.
+     */
+    readonly resolve: (value: unknown) => void,
+  ) {
+    this.at = now;
+    this.flags = bypass ? BYPASS : 0;
+  }
+}
+
+/** The options of a request made without any (shared, so a call without options allocates none). */
+const NO_OPTIONS: RequestOptions = Object.freeze({});
+
 const unref = (t: ReturnType<typeof setTimeout>) => {
   (t as { unref?: () => void }).unref?.();
   return t;
@@ -204,40 +221,25 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private transport: Transport | undefined;
   private _state: ConnectionState = 'idle';
   private paused = false;
-  private nextId = 1;
   private active = 0;
   private pendingWrites = 0;
   /** In-flight requests marked `longLived` (left out of the load and the metrics). */
   private longLived = 0;
+  /** An `idle` event is due on the next microtask. */
+  private idleQueued = false;
   private readonly queue = new PriorityQueue<Pending>();
   private readonly inFlight = new Map<RequestId, Pending>();
-  /** Every unsettled request, whatever its phase (queued, in flight, waiting to retry). */
-  private readonly unsettled = new Set<Pending>();
-  /** Ids recently settled or abandoned, to tell late and duplicate responses from bogus ones. */
-  private readonly recent = new Map<RequestId, 'late' | 'duplicate'>();
-  private readonly recentRing: Array<RequestId | undefined> = new Array<RequestId | undefined>(RECENT_IDS);
-  private recentPos = 0;
+  /** Requests backing off before a resend (rare; the queue and inFlight hold all the others). */
+  private readonly retrying = new Set<Pending>();
+  /** Request ids, and what a response to an id nobody waits for is (late, duplicate, unknown). */
+  private readonly ids = new RequestIds();
   /** Handlers for the peer's requests and notifications (see Inbound). */
   readonly inbound = new Inbound((error) => this.onListenerError(error, 'notification'));
   private readonly trackedProgress = new Map<string | number, (progress: Progress) => void>();
 
-  // metrics
-  private readonly counters = {
-    requests: 0,
-    responses: 0,
-    errors: 0,
-    timeouts: 0,
-    cancels: 0,
-    retries: 0,
-    lateResponses: 0,
-    diagnostics: 0,
-    notificationsIn: 0,
-  };
+  private readonly metrics: IpcMetrics;
+  private readonly counters: IpcMetrics['counters'];
   private readonly deadlines: Deadlines<Pending>;
-  private readonly latency = new LatencyHistogram();
-  private readonly queueWait = new LatencyHistogram();
-  private readonly settledRate: RollingRate;
-  private readonly failedRate: RollingRate;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(transport?: Transport, options: IpcManagerOptions = {}) {
@@ -259,8 +261,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       now: options.now ?? (() => performance.now()),
       random: options.random ?? Math.random,
     };
-    this.settledRate = new RollingRate({ now: this.opts.now });
-    this.failedRate = new RollingRate({ now: this.opts.now });
+    this.metrics = new IpcMetrics(this.opts.now);
+    this.counters = this.metrics.counters;
     this.deadlines = new Deadlines<Pending>((p, now) => this.expire(p, now), this.opts.now);
     this.setRequestHandler('ping', () => ({}));
     if (transport) this.transport = transport;
@@ -296,6 +298,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     transport.onerror = (error) => this.emit('error', error instanceof IpcError ? error : new ProtocolError(error.message));
     transport.ondiagnostic = (diagnostic) => this.diagnose(diagnostic);
     transport.onclose = () => this.transportClosed(transport);
+    transport.onlost = (id, error, delivered) => this.requestLost(transport, id, error, delivered);
     if (!options.started) await transport.start();
     if (this.transport !== transport) return; // closed while starting
     this.setState('connected');
@@ -313,8 +316,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   /** Sends a request and resolves with its result. Rejects only with IpcError subclasses. */
-  request<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions = {}): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.enqueue(method, params, options, resolve as (v: unknown) => void, reject));
+  request<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions = NO_OPTIONS): Promise<T> {
+    return new Promise<T>((resolve) => this.enqueue(method, params, options, resolve as (v: unknown) => void));
   }
 
   /** A request whose result may arrive in ordered chunks, consumable as an async iterator. */
@@ -373,17 +376,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   snapshot(): IpcMetricsSnapshot {
-    const settled = this.settledRate.rate();
-    return {
-      ...this.counters,
-      inFlight: this.inFlight.size - this.longLived,
-      queueDepth: this.queue.size,
-      queueDepthByPriority: this.queue.sizes(),
-      latency: this.latency.snapshot(),
-      queueWait: this.queueWait.snapshot(),
-      throughput: settled,
-      errorRate: settled > 0 ? Math.min(1, this.failedRate.rate() / settled) : 0,
-    };
+    return this.metrics.snapshot({ inFlight: this.inFlight.size - this.longLived, queueDepth: this.queue.size, queueDepthByPriority: this.queue.sizes() });
   }
 
   /**
@@ -402,7 +395,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.transport = undefined;
     this.setState('closed');
     const error = new NotConnectedError(reason);
-    for (const p of [...this.unsettled]) this.settle(p, error);
+    for (const p of this.unsettled()) this.settle(p, error);
     this.abortIncoming(reason);
     if (this.metricsTimer) clearTimeout(this.metricsTimer);
     if (transport) {
@@ -414,72 +407,69 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   // ---------------------------------------------------------------- sending
 
-  private enqueue(
-    method: string,
-    params: Pending['params'],
-    options: RequestOptions,
-    resolve: (v: unknown) => void,
-    reject: (e: IpcError) => void,
-  ): void {
+  private enqueue(method: string, params: Pending['params'], options: RequestOptions, resolve: (v: unknown) => void): void {
+    const reject = (error: IpcError) => resolve(Promise.reject(error));
     if (this._state === 'closed') return reject(new NotConnectedError('IpcManager is closed'));
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
     if (options.signal?.aborted) return reject(new CancelledError('Request cancelled before it was sent', { reason: abortReason(options.signal), phase: 'queued' }));
 
-    const now = this.opts.now();
-    const timeoutMs = options.timeoutMs ?? this.opts.timeoutMs;
-    const p: Pending = {
-      method,
-      params,
-      options,
-      priority: this.opts.priorityQueue ? (options.priority ?? 'normal') : 'normal',
-      phase: 'queued',
-      id: undefined,
-      attempt: 0,
-      maxRetries: options.maxRetries ?? this.opts.maxRetries,
-      timeoutMs,
-      bypass: options.bypassQueue === true || this.opts.bypassMethods.includes(method),
-      createdAt: now,
-      enqueuedAt: now,
-      sentAt: 0,
-      queuedMs: 0,
-      lastActivity: now,
-      written: false,
-      nextSeq: 0,
-      hardMs: 0,
-      hardDeadline: 0,
-      deadline: 0,
-      heapIndex: -1,
-      retryTimer: undefined,
-      resolve,
-      reject,
-      removeAbortListener: undefined,
-    };
-
-    if (p.bypass) {
+    const bypass = options.bypassQueue === true || this.opts.bypassMethods.includes(method);
+    // Nothing waiting and room on the wire: the request goes out at once, never touching the queue.
+    let direct = bypass;
+    if (bypass) {
       if (this._state !== 'connected') return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
-    } else if (!this.canDispatch() || this.queue.size > 0) {
-      if (this.queue.size >= this.opts.maxQueueSize) return reject(new QueueFullError(this.opts.maxQueueSize));
+    } else if (this.queue.size === 0 && this.canDispatch()) {
+      direct = true;
+    } else if (this.queue.size >= this.opts.maxQueueSize) {
+      return reject(new QueueFullError(this.opts.maxQueueSize));
     }
 
+    const now = this.opts.now();
+    const p = new Pending(method, params, options, Math.ceil(now), now, bypass, resolve);
     this.counters.requests++;
-    this.unsettled.add(p);
-    const hardMs = options.hardTimeoutMs ?? this.opts.hardTimeoutMs ?? timeoutMs * DEFAULTS.queue.hardTimeoutFactor;
-    p.hardMs = hardMs;
-    p.hardDeadline = now + hardMs;
-    this.deadlines.set(p, p.hardDeadline);
+    // Set once: the earlier of the hard cap and the idle timeout of a request sent now. A request
+    // that waits in the queue or makes progress is looked at again when this passes (see expire).
+    this.deadlines.set(p, Math.min(this.hardDeadline(p), now + this.timeoutOf(p)));
     if (options.signal) {
       const signal = options.signal;
       const onAbort = () => this.cancel(p, abortReason(signal));
       signal.addEventListener('abort', onAbort, { once: true });
-      p.removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+      this.more(p).removeAbortListener = () => signal.removeEventListener('abort', onAbort);
     }
 
-    if (p.bypass) this.send(p);
+    if (direct) this.send(p, now);
     else {
-      this.queue.push(p, p.priority);
+      this.queue.push(p, this.priorityOf(p));
       this.pump();
     }
     this.metricsChanged();
+  }
+
+  private timeoutOf(p: Pending): number {
+    return p.options.timeoutMs ?? this.opts.timeoutMs;
+  }
+
+  private hardTimeoutOf(p: Pending): number {
+    return p.options.hardTimeoutMs ?? this.opts.hardTimeoutMs ?? this.timeoutOf(p) * DEFAULTS.queue.hardTimeoutFactor;
+  }
+
+  private hardDeadline(p: Pending): number {
+    return p.createdAt + this.hardTimeoutOf(p);
+  }
+
+  private priorityOf(p: Pending): Priority {
+    return this.opts.priorityQueue ? (p.options.priority ?? 'normal') : 'normal';
+  }
+
+  private more(p: Pending): PendingMore {
+    // Made after the first send, it starts with that attempt's queueing time (see queuedMsOf).
+    const queuedMs = p.phase === 'queued' ? 0 : Math.max(0, p.at - p.createdAt);
+    return (p.more ??= { attempt: 0, queuedMs, activeAt: 0, nextSeq: 0, retryTimer: undefined, removeAbortListener: undefined });
+  }
+
+  /** Time a sent request spent queued, over all its attempts. */
+  private queuedMsOf(p: Pending): number {
+    return p.more ? p.more.queuedMs : Math.max(0, p.at - p.createdAt);
   }
 
   private canDispatch(): boolean {
@@ -492,35 +482,42 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private pump(): void {
+    if (this.queue.size === 0) return;
     while (this.queue.size > 0 && this.canDispatch()) {
-      this.send(this.queue.shift()!);
+      this.send(this.queue.shift()!, this.opts.now());
     }
   }
 
-  private send(p: Pending): void {
+  private send(p: Pending, now: number): void {
     const transport = this.transport!;
-    const now = this.opts.now();
-    const id = this.nextId++;
+    const id = this.ids.issue();
     p.id = id;
     p.phase = 'in-flight';
-    p.sentAt = now;
-    p.lastActivity = now;
-    p.written = false;
-    p.nextSeq = 0;
-    const waited = now - p.enqueuedAt;
-    p.queuedMs += waited;
-    this.queueWait.record(waited);
+    this.metrics.sent(now - p.at);
+    const more = p.more;
+    if (more !== undefined) {
+      more.queuedMs += now - p.at;
+      more.activeAt = 0;
+      more.nextSeq = 0;
+    }
+    p.at = now;
+    p.flags &= ~WRITTEN;
     this.inFlight.set(id, p);
-    if (!p.bypass) this.active++;
-    if (p.options.longLived) this.longLived++;
-    this.deadlines.set(p, Math.min(p.hardDeadline, now + p.timeoutMs));
+    if ((p.flags & BYPASS) === 0) this.active++;
+    const options = p.options;
+    if (options.longLived) this.longLived++;
+    if (options.onSent !== undefined) this.sentHook(options.onSent, id);
+    // The idle timeout runs from now: only a request that waited (queued, or backing off before a
+    // resend) can have its deadline beyond it. A direct send keeps the one set at enqueue.
+    const idleAt = now + this.timeoutOf(p);
+    if (this.deadlines.deadlineOf(p) > idleAt) this.deadlines.set(p, idleAt);
 
     let params = p.params;
-    if (p.options.onProgress || p.options.onChunk) {
+    if (options.onProgress || options.onChunk) {
       const base = (params && !Array.isArray(params) ? params : {}) as Record<string, unknown>;
       const meta = { ...(base._meta as Record<string, unknown> | undefined) };
-      if (p.options.onProgress) meta.progressToken = id;
-      if (p.options.onChunk) meta.streamToken = id;
+      if (options.onProgress) meta.progressToken = id;
+      if (options.onChunk) meta.streamToken = id;
       params = { ...base, _meta: meta };
     }
     const message: JsonRpcRequest = params === undefined ? { jsonrpc: '2.0', id, method: p.method } : { jsonrpc: '2.0', id, method: p.method, params };
@@ -532,14 +529,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       sent = Promise.reject(error);
     }
     if (sent === SENT) {
-      p.written = true; // handed over, channel not full: nothing to wait for (see SENT)
+      p.flags |= WRITTEN; // handed over, channel not full: nothing to wait for (see SENT)
       return;
     }
     this.pendingWrites++;
     sent.then(
       () => {
         this.pendingWrites--;
-        if (p.id === id) p.written = true;
+        if (p.id === id) p.flags |= WRITTEN;
         this.pump();
       },
       (error: unknown) => {
@@ -558,11 +555,13 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   /** A request's deadline passed: time it out (hard cap, or idle without progress) or look again later. */
   private expire(p: Pending, now: number): void {
     if (p.phase === 'done') return;
-    if (now + 1 >= p.hardDeadline) return this.timeout(p, 'hard', p.hardMs);
-    if (p.phase !== 'in-flight') return this.deadlines.set(p, p.hardDeadline);
-    const idleAt = p.lastActivity + p.timeoutMs; // progress and chunks move lastActivity
-    if (now + 1 >= idleAt) return this.timeout(p, 'idle', p.timeoutMs);
-    this.deadlines.set(p, Math.min(p.hardDeadline, idleAt));
+    const hardDeadline = this.hardDeadline(p);
+    if (now + 1 >= hardDeadline) return this.timeout(p, 'hard', this.hardTimeoutOf(p));
+    if (p.phase !== 'in-flight') return this.deadlines.set(p, hardDeadline);
+    const timeoutMs = this.timeoutOf(p);
+    const idleAt = Math.max(p.at, p.more?.activeAt ?? 0) + timeoutMs; // progress and chunks move activeAt
+    if (now + 1 >= idleAt) return this.timeout(p, 'idle', timeoutMs);
+    this.deadlines.set(p, Math.min(hardDeadline, idleAt));
   }
 
   // ---------------------------------------------------------------- settling
@@ -571,8 +570,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (p.phase === 'done') return;
     const now = this.opts.now();
     const phase = p.phase === 'in-flight' ? 'in-flight' : 'queued';
-    const inFlightMs = phase === 'in-flight' ? now - p.sentAt : 0;
-    const queuedMs = phase === 'in-flight' ? p.queuedMs : now - p.createdAt;
+    const inFlightMs = phase === 'in-flight' ? now - p.at : 0;
+    const queuedMs = phase === 'in-flight' ? this.queuedMsOf(p) : now - p.createdAt;
     this.counters.timeouts++;
     if (phase === 'in-flight') this.sendCancel(p, `Timed out after ${Math.round(timeoutMs)} ms`);
     this.settle(
@@ -604,28 +603,29 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   /** Removes a request from whichever structure holds it, clears its timers and settles it. */
-  private settle(p: Pending, outcome: IpcError | { result: unknown }, remember: 'late' | 'duplicate' = 'duplicate'): void {
+  private settle(p: Pending, outcome: IpcError, remember?: 'late'): void;
+  private settle(p: Pending, outcome: undefined, remember: undefined, result: unknown, now: number): void;
+  private settle(p: Pending, error: IpcError | undefined, remember?: 'late', result?: unknown, now?: number): void {
     if (p.phase === 'done') return;
     if (p.phase === 'queued') this.queue.remove(p);
-    if (p.phase === 'in-flight') this.detachInFlight(p);
-    if (p.id !== undefined) this.remember(p.id, remember);
+    else if (p.phase === 'in-flight') this.detachInFlight(p);
+    else this.retrying.delete(p);
+    // Only abandoned ids need remembering (a late answer may still come); answered ones are told
+    // apart by the id watermark.
+    if (remember === 'late' && p.id !== undefined) this.ids.abandon(p.id);
     p.phase = 'done';
-    this.unsettled.delete(p);
     this.deadlines.delete(p);
-    clearTimeout(p.retryTimer);
-    p.removeAbortListener?.();
-    if (outcome instanceof IpcError) {
-      // A cancel is the caller's choice, counted in `cancels`: neither an error nor a settled call
-      // (it would make the error rate say the server is failing when the user only changed their mind).
-      if (outcome.code !== 'Cancelled') {
-        this.counters.errors++;
-        this.failedRate.mark();
-        this.settledRate.mark();
-      }
-      p.reject(outcome);
+    const more = p.more;
+    if (more !== undefined) {
+      if (more.retryTimer !== undefined) clearTimeout(more.retryTimer);
+      more.removeAbortListener?.();
+    }
+    if (error !== undefined) {
+      this.metrics.failed(error.code === 'Cancelled');
+      p.resolve(Promise.reject(error));
     } else {
-      this.settledRate.mark();
-      p.resolve(outcome.result);
+      this.metrics.succeeded(now);
+      p.resolve(result);
     }
     this.pump();
     this.metricsChanged();
@@ -633,36 +633,56 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
-    if (!p.bypass) this.active--;
-    if (p.options.longLived) this.longLived--;
-    if (p.heapIndex >= 0) this.deadlines.set(p, p.hardDeadline); // no idle timeout while not in flight
+    if ((p.flags & BYPASS) === 0) this.active--;
+    // Its deadline stays: expire() skips the idle timeout of a request that is not in flight.
     p.phase = 'retry-wait';
+    if (p.options.longLived) this.longLived--;
+    // Checked only when the last counted one leaves, and the listeners only then: no cost per request.
+    else if (this.inFlight.size === this.longLived && !this.idleQueued && this.listenerCount('idle') > 0) this.queueIdle();
   }
 
-  /** Recently settled ids (a ring, so forgetting the oldest is O(1)): tells late responses from unknown ones. */
-  private remember(id: RequestId, why: 'late' | 'duplicate'): void {
-    const evicted = this.recentRing[this.recentPos];
-    if (evicted !== undefined) this.recent.delete(evicted);
-    this.recentRing[this.recentPos] = id;
-    this.recentPos = (this.recentPos + 1) % RECENT_IDS;
-    this.recent.set(id, why);
+  /** Runs an `onSent` callback; one that throws must not leave the request half sent. */
+  private sentHook(onSent: (id: RequestId) => void, id: RequestId): void {
+    try {
+      onSent(id);
+    } catch (error) {
+      this.onListenerError(error, 'notification');
+    }
+  }
+
+  /** Emits `idle` once the settling under way is done (listeners never run inside it), if still idle then. */
+  private queueIdle(): void {
+    this.idleQueued = true;
+    queueMicrotask(() => {
+      this.idleQueued = false;
+      if (this.inFlight.size === this.longLived) this.emit('idle', undefined);
+    });
+  }
+
+  /** Every unsettled request, whatever its phase (a copy: settling them changes the structures). */
+  private unsettled(): Pending[] {
+    return [...this.inFlight.values(), ...this.queue, ...this.retrying];
   }
 
   /** A retryable failure: back off and queue again at the front, or fail with `error`. */
   private retryOrFail(p: Pending, error: IpcError, retryable: boolean): void {
-    if (retryable && p.attempt < p.maxRetries && this._state !== 'closed' && (this.transport || this.opts.holdQueueOnDisconnect)) {
-      if (p.id !== undefined) this.remember(p.id, 'late');
-      const delay = backoffDelay(p.attempt, { initialMs: this.opts.retryDelayMs, maxMs: this.opts.retryMaxDelayMs }, this.opts.random);
-      p.attempt++;
+    const attempt = p.more?.attempt ?? 0;
+    if (retryable && attempt < (p.options.maxRetries ?? this.opts.maxRetries) && this._state !== 'closed' && (this.transport || this.opts.holdQueueOnDisconnect)) {
+      if (p.id !== undefined) this.ids.abandon(p.id);
+      const delay = backoffDelay(attempt, { initialMs: this.opts.retryDelayMs, maxMs: this.opts.retryMaxDelayMs }, this.opts.random);
+      const more = this.more(p);
+      more.attempt++;
       p.phase = 'retry-wait';
+      this.retrying.add(p);
       this.counters.retries++;
-      p.retryTimer = unref(
+      more.retryTimer = unref(
         setTimeout(() => {
-          p.retryTimer = undefined;
+          more.retryTimer = undefined;
           if (p.phase !== 'retry-wait') return;
+          this.retrying.delete(p);
           p.phase = 'queued';
-          p.enqueuedAt = this.opts.now();
-          this.queue.pushFront(p, p.priority);
+          p.at = this.opts.now();
+          this.queue.pushFront(p, this.priorityOf(p));
           this.pump();
         }, delay),
       );
@@ -672,11 +692,11 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private lostInFlight(p: Pending, error: IpcError): void {
-    const written = p.written;
+    const written = (p.flags & WRITTEN) !== 0;
     this.detachInFlight(p);
     // A written request may have run: only resend it if the caller says that is safe. Never once
     // chunks were delivered: the caller has them, and a resend would deliver them again from seq 0.
-    const retryable = (!written || p.options.retryable === true) && p.nextSeq === 0;
+    const retryable = (!written || p.options.retryable === true) && (p.more?.nextSeq ?? 0) === 0;
     const failure =
       error instanceof ServerCrashedError && written
         ? new ServerCrashedError(`${error.message}; outcome of ${p.method} unknown`, { ...error.data, outcomeUnknown: true })
@@ -684,10 +704,19 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.retryOrFail(p, failure, retryable);
   }
 
+  /** The transport lost one request but stays open (see Transport.onlost). */
+  private requestLost(transport: Transport, id: RequestId, error: IpcError, delivered: boolean): void {
+    if (transport !== this.transport) return;
+    const p = this.inFlight.get(id);
+    if (!p) return;
+    if (!delivered) p.flags &= ~WRITTEN;
+    this.lostInFlight(p, error);
+  }
+
   /** Fails every request that is not in flight (queued or waiting to retry): none of them was sent. */
   private failQueued(error: IpcError): void {
     const queuedError = error.code === 'NotConnected' ? error : new NotConnectedError(`Not sent: ${error.message}`);
-    for (const p of [...this.unsettled]) if (p.phase !== 'in-flight') this.settle(p, queuedError);
+    for (const p of [...this.queue, ...this.retrying]) this.settle(p, queuedError);
   }
 
   // ---------------------------------------------------------------- receiving
@@ -703,18 +732,18 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const id = message.id;
     const p = id === null ? undefined : this.inFlight.get(id);
     if (!p) {
-      const why = id === null ? undefined : this.recent.get(id);
+      const why = this.ids.classify(id);
       if (why === 'late') this.counters.lateResponses++;
-      this.diagnose({ kind: 'unknown-id', id, reason: why ?? 'unknown', preview: previewValue(message) });
+      this.diagnose({ kind: 'unknown-id', id, reason: why, preview: previewValue(message) });
       return;
     }
-    this.counters.responses++;
-    this.latency.record(this.opts.now() - p.sentAt);
+    const now = this.opts.now();
+    this.metrics.answered(now - p.at);
     if (isFailure(message)) {
       const { code, message: text, data } = message.error;
       this.settle(p, code === RpcCode.InvalidParams ? new InvalidParamsError(text, data) : new ServerError(text, code, data));
     } else {
-      this.settle(p, { result: message.result });
+      this.settle(p, undefined, undefined, message.result, now);
     }
   }
 
@@ -756,11 +785,11 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const token = params.progressToken;
     const tracked = typeof token === 'string' || typeof token === 'number' ? this.trackedProgress.get(token) : undefined;
     // Progress racing a cancel or a timeout is expected (the peer had not seen it yet): not a diagnostic.
-    if (!tracked && (typeof token === 'number' || typeof token === 'string') && !this.inFlight.has(token) && this.recent.has(token)) return;
+    if (!tracked && (typeof token === 'number' || typeof token === 'string') && !this.inFlight.has(token) && this.ids.issued(token)) return;
     const p = tracked ? undefined : this.byToken(METHOD_PROGRESS, token);
     const listener = tracked ?? p?.options.onProgress;
     if (!listener) return;
-    if (p) p.lastActivity = this.opts.now();
+    if (p) this.more(p).activeAt = this.opts.now();
     const progress: Progress = { progress: Number(params.progress) };
     if (typeof params.total === 'number') progress.total = params.total;
     if (typeof params.message === 'string') progress.message = params.message;
@@ -774,13 +803,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private routeChunk(params: Record<string, unknown>): void {
     const p = this.byToken(METHOD_STREAM_CHUNK, params.streamToken);
     if (!p?.options.onChunk) return;
-    p.lastActivity = this.opts.now();
-    if (params.seq !== p.nextSeq || typeof params.data !== 'string') {
+    const more = this.more(p);
+    more.activeAt = this.opts.now();
+    if (params.seq !== more.nextSeq || typeof params.data !== 'string') {
       this.sendCancel(p, 'stream out of order');
-      this.settle(p, new ProtocolError(`Stream chunk out of order for ${p.method}: expected seq ${p.nextSeq}, got ${previewValue(params.seq)}`), 'late');
+      this.settle(p, new ProtocolError(`Stream chunk out of order for ${p.method}: expected seq ${more.nextSeq}, got ${previewValue(params.seq)}`), 'late');
       return;
     }
-    p.nextSeq++;
+    more.nextSeq++;
     const chunk: StreamChunk = { seq: params.seq, data: params.data };
     if (params.encoding === 'base64') chunk.encoding = 'base64';
     try {
@@ -845,55 +875,4 @@ function abortReason(signal: AbortSignal): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error && r.name !== 'AbortError') return r.message;
   return 'aborted';
-}
-
-/** Buffers chunks for one async-iterator consumer. */
-class ChunkStream implements AsyncIterable<StreamChunk> {
-  private readonly buffered: StreamChunk[] = [];
-  private waiter: { resolve: (r: IteratorResult<StreamChunk>) => void; reject: (e: unknown) => void } | undefined;
-  private done = false;
-  private error: IpcError | undefined;
-
-  push(chunk: StreamChunk): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w.resolve({ value: chunk, done: false });
-    } else this.buffered.push(chunk);
-  }
-
-  end(): void {
-    this.done = true;
-    this.flushWaiter();
-  }
-
-  fail(error: IpcError): void {
-    this.error = error;
-    this.done = true;
-    this.flushWaiter();
-  }
-
-  private flushWaiter(): void {
-    if (!this.waiter || this.buffered.length > 0) return;
-    const w = this.waiter;
-    this.waiter = undefined;
-    if (this.error) w.reject(this.error);
-    else w.resolve({ value: undefined, done: true });
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<StreamChunk> {
-    return {
-      next: () => {
-        const chunk = this.buffered.shift();
-        if (chunk) return Promise.resolve({ value: chunk, done: false });
-        if (this.done) return this.error ? Promise.reject(this.error) : Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve, reject) => (this.waiter = { resolve, reject }));
-      },
-      return: () => {
-        this.buffered.length = 0;
-        this.done = true;
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
-  }
 }

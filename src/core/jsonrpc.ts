@@ -205,10 +205,36 @@ function scalarText(v: unknown, inArray: boolean, maxChars: number): string {
 
 /**
  * Whether a value nests arrays and objects more than `limit` levels deep (the value itself is level 1).
- * Iterative, and it stops at the first path over the limit.
+ * It stops at the first path over the limit and allocates nothing: its recursion is bounded by
+ * `limit` (never by the input), and over RECURSION_LIMIT levels it walks with its own stack instead.
  */
 export function nestedDeeperThan(value: unknown, limit: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
+  return limit <= RECURSION_LIMIT ? deeperThan(value, limit) : deeperThanIterative(value, limit);
+}
+
+/** Deepest `limit` walked by recursion (a few hundred frames of a small function are far below Node's stack). */
+const RECURSION_LIMIT = 1024;
+
+function deeperThan(value: object, levelsLeft: number): boolean {
+  if (levelsLeft <= 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (typeof child === 'object' && child !== null && deeperThan(child, levelsLeft - 1)) return true;
+    }
+    return false;
+  }
+  const object = value as Record<string, unknown>;
+  for (const key in object) {
+    const child = object[key];
+    // Own keys only (for-in also visits inherited enumerable ones); the check is skipped for scalars.
+    if (typeof child === 'object' && child !== null && Object.hasOwn(object, key) && deeperThan(child, levelsLeft - 1)) return true;
+  }
+  return false;
+}
+
+function deeperThanIterative(value: object, limit: number): boolean {
   const values: object[] = [value];
   const depths: number[] = [1];
   while (values.length > 0) {
@@ -240,44 +266,67 @@ export interface DecodeOptions {
   maxDepth?: number;
 }
 
+/** Where decodeInto delivers what it found, in input order. */
+export interface DecodeSink {
+  message(message: JsonRpcMessage): void;
+  diagnostic(diagnostic: Diagnostic): void;
+}
+
 /**
  * Parses one framed text (a stdio line or a WebSocket frame) into messages. Batches (JSON arrays)
- * are unrolled. Total: it never throws and never recurses, whatever the input's size, depth or
- * shape; anything unusable becomes a diagnostic. Messages nested deeper than `maxDepth` are
- * diagnostics too (with their id, so a too-deep response fails its request at once).
+ * are unrolled. Total: it never throws and never recurses deeper than `maxDepth`, whatever the
+ * input's size, depth or shape; anything unusable becomes a diagnostic. Messages nested deeper
+ * than `maxDepth` are diagnostics too (with their id, so a too-deep response fails its request at once).
  */
 export function decodeText(text: string, bytes = text.length, options: DecodeOptions = {}): Decoded {
   const out: Decoded = { messages: [], diagnostics: [], batch: false };
-  const maxDepth = options.maxDepth ?? DEFAULTS.transport.maxJsonDepth;
+  out.batch = decodeInto(
+    text,
+    bytes,
+    { message: (m) => out.messages.push(m), diagnostic: (d) => out.diagnostics.push(d) },
+    options.maxDepth,
+  );
+  return out;
+}
+
+/**
+ * decodeText for hot paths: hands each message (and diagnostic) to `sink` as it is found, so a
+ * line holding one message — nearly every line — costs its JSON.parse and a validation, and no
+ * arrays or result object. Returns whether the text was a batch (see Decoded.batch).
+ */
+export function decodeInto(text: string, bytes: number, sink: DecodeSink, maxDepth: number = DEFAULTS.transport.maxJsonDepth): boolean {
   let value: unknown;
   try {
     // V8's JSON.parse does not recurse: depth is safe here and checked below.
     value = JSON.parse(text);
   } catch {
-    out.diagnostics.push({ kind: 'non-json', preview: preview(text), bytes });
-    return out;
+    sink.diagnostic({ kind: 'non-json', preview: preview(text), bytes });
+    return false;
   }
-  const isArray = Array.isArray(value);
-  const items: unknown[] = isArray ? (value as unknown[]) : [value];
-  if (isArray && items.length === 0) {
-    out.diagnostics.push({ kind: 'invalid-message', preview: preview(text), reason: 'empty batch' });
-    return out;
+  if (!Array.isArray(value)) {
+    decodeItem(value, text, false, sink, maxDepth);
+    return false;
   }
-  out.batch = isArray;
-  for (const item of items) {
-    let reason = validationError(item);
-    if (reason === null && nestedDeeperThan(item, maxDepth)) reason = `nested deeper than ${maxDepth} levels`;
-    if (reason === null) out.messages.push(item as JsonRpcMessage);
-    else {
-      const id = (item as { id?: unknown } | null)?.id;
-      // A single message's preview is cut from its own text; a batch item has none, so it is written
-      // from the value (never re-stringified whole: that recurses and would copy a 16 MiB item).
-      const d: Diagnostic = { kind: 'invalid-message', preview: isArray ? previewValue(item) : preview(text), reason };
-      if (isId(id)) d.id = id;
-      out.diagnostics.push(d);
-    }
+  if (value.length === 0) {
+    sink.diagnostic({ kind: 'invalid-message', preview: preview(text), reason: 'empty batch' });
+    return false;
   }
-  return out;
+  for (const item of value as unknown[]) decodeItem(item, text, true, sink, maxDepth);
+  return true;
+}
+
+function decodeItem(item: unknown, text: string, inBatch: boolean, sink: DecodeSink, maxDepth: number): void {
+  let reason = validationError(item);
+  // Each level takes an opening and a closing bracket: a text of 2 × maxDepth characters or fewer
+  // cannot nest deeper, and small messages (most of them) skip the walk.
+  if (reason === null && text.length > 2 * maxDepth && nestedDeeperThan(item, maxDepth)) reason = `nested deeper than ${maxDepth} levels`;
+  if (reason === null) return sink.message(item as JsonRpcMessage);
+  const id = (item as { id?: unknown } | null)?.id;
+  // A single message's preview is cut from its own text; a batch item has none, so it is written
+  // from the value (never re-stringified whole: that recurses and would copy a 16 MiB item).
+  const d: Diagnostic = { kind: 'invalid-message', preview: inBatch ? previewValue(item) : preview(text), reason };
+  if (isId(id)) d.id = id;
+  sink.diagnostic(d);
 }
 
 const ID_VALUE = String.raw`(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?|"(?:[^"\\]|\\.)*")`;

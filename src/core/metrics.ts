@@ -108,8 +108,9 @@ export class RollingRate {
     this.createdAt = this.now();
   }
 
-  mark(count = 1): void {
-    const slot = Math.floor(this.now() / this.bucketMs);
+  /** Counts `count` events at `at` (the clock's now unless the caller just read it). */
+  mark(count = 1, at = this.now()): void {
+    const slot = Math.floor(at / this.bucketMs);
     const i = slot % this.counts.length;
     if (this.stamps[i] !== slot) {
       this.stamps[i] = slot;

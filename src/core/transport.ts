@@ -32,6 +32,13 @@ export interface Transport {
    * (e.g. a ServerCrashedError with exit code, signal and stderr tail); a NotConnectedError otherwise.
    */
   readonly closeError?: IpcError;
+  /**
+   * Set by the IpcManager: one request was lost while the transport stays usable (a remote
+   * server's response stream broke). `delivered: false` when the peer certainly never received it:
+   * it is resent whatever it is; else only if the caller marked it retryable, and otherwise it
+   * fails with the error (a ServerCrashedError becomes `outcomeUnknown`).
+   */
+  onlost?: (id: RequestId, error: IpcError, delivered: boolean) => void;
 }
 
 /**

@@ -4,7 +4,10 @@
  * `protocolVersions`, `probeTimeoutMs`), the result `cache` and the tool policy (`tools`), a server
  * pool's `replicas` and `sticky`, and a host-wide `limits` section. Errors name the exact path.
  *
- * `command`, `args`, `cwd` and `env` values may reference the host's environment as `${env:NAME}`
+ * A server is local (`command`, `args`, `env`, `cwd`) or remote (`url`, with optional `type`
+ * "http", `headers`, `auth` and `tls`: an MCP server over Streamable HTTP).
+ *
+ * `command`, `args`, `cwd`, `env`, `url`, header values and secrets may reference the host's environment as `${env:NAME}`
  * (e.g. `"env": { "API_KEY": "${env:MY_API_KEY}" }`): servers get an allow-listed environment, so
  * this is how a config hands a server a secret the host holds. A reference to an unset variable is
  * a ConfigError naming the path; `$${env:NAME}` stands for a literal `${env:NAME}`.
@@ -19,6 +22,8 @@ import type { CacheConfig } from './result-cache.js';
 import { type ToolPolicyConfig, compileGlob } from './tool-policy.js';
 import type { McpConfigFile } from './mcp-host.js';
 import { replicaSettings } from './pool/scaler.js';
+import type { RemoteAuthConfig } from './remote-auth.js';
+import type { RemoteTlsConfig } from './tls.js';
 
 export class ConfigError extends Error {
   readonly code = 'ConfigError';
@@ -81,24 +86,7 @@ export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.
 
 function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {
   if (!isObject(raw)) throw new ConfigError(`${path} must be an object`);
-  if (typeof raw.command !== 'string' || raw.command === '') throw new ConfigError(`${path}.command must be a non-empty string`);
-  const server: McpServerConfig = { command: expandEnv(raw.command, `${path}.command`, hostEnv) };
-  if (raw.args !== undefined) {
-    if (!Array.isArray(raw.args) || !raw.args.every((a) => typeof a === 'string')) throw new ConfigError(`${path}.args must be an array of strings`);
-    server.args = (raw.args as string[]).map((a, i) => expandEnv(a, `${path}.args[${i}]`, hostEnv));
-  }
-  if (raw.env !== undefined) {
-    if (!isObject(raw.env) || !Object.values(raw.env).every((v) => typeof v === 'string')) throw new ConfigError(`${path}.env must map names to strings`);
-    server.env = Object.fromEntries(Object.entries(raw.env as Record<string, string>).map(([k, v]) => [k, expandEnv(v, `${path}.env.${k}`, hostEnv)]));
-  }
-  if (raw.inheritEnv !== undefined) {
-    if (typeof raw.inheritEnv !== 'boolean') throw new ConfigError(`${path}.inheritEnv must be true or false`);
-    server.inheritEnv = raw.inheritEnv;
-  }
-  if (raw.cwd !== undefined) {
-    if (typeof raw.cwd !== 'string') throw new ConfigError(`${path}.cwd must be a string`);
-    server.cwd = resolve(baseDir, expandEnv(raw.cwd, `${path}.cwd`, hostEnv));
-  }
+  const server = raw.url !== undefined || (typeof raw.type === 'string' && raw.type !== 'stdio') ? parseRemote(path, raw, baseDir, hostEnv) : parseLocal(path, raw, baseDir, hostEnv);
   if (raw.queue !== undefined) server.queue = numbers(`${path}.queue`, raw.queue, ['priorityQueue']);
   if (raw.process !== undefined) server.process = numbers(`${path}.process`, raw.process, ['autoRestart', 'restartOnMemoryLimit', 'orphanGuard']);
   if (raw.limits !== undefined) {
@@ -117,6 +105,114 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
   if (raw.expose !== undefined) server.expose = parseExpose(`${path}.expose`, raw.expose, hostEnv);
   parsePool(path, raw, server);
   return server;
+}
+
+/** A local server: `command`, `args`, `env`, `inheritEnv`, `cwd`. */
+function parseLocal(path: string, raw: Record<string, unknown>, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {
+  if (typeof raw.command !== 'string' || raw.command === '') throw new ConfigError(`${path}.command must be a non-empty string (or give "url" for a remote server)`);
+  for (const key of ['headers', 'auth', 'tls']) {
+    if (raw[key] !== undefined) throw new ConfigError(`${path}.${key} is for remote servers (with "url"), not for a command`);
+  }
+  const server: McpServerConfig = { command: expandEnv(raw.command, `${path}.command`, hostEnv) };
+  if (raw.args !== undefined) {
+    if (!Array.isArray(raw.args) || !raw.args.every((a) => typeof a === 'string')) throw new ConfigError(`${path}.args must be an array of strings`);
+    server.args = (raw.args as string[]).map((a, i) => expandEnv(a, `${path}.args[${i}]`, hostEnv));
+  }
+  if (raw.env !== undefined) {
+    if (!isObject(raw.env) || !Object.values(raw.env).every((v) => typeof v === 'string')) throw new ConfigError(`${path}.env must map names to strings`);
+    server.env = Object.fromEntries(Object.entries(raw.env as Record<string, string>).map(([k, v]) => [k, expandEnv(v, `${path}.env.${k}`, hostEnv)]));
+  }
+  if (raw.inheritEnv !== undefined) {
+    if (typeof raw.inheritEnv !== 'boolean') throw new ConfigError(`${path}.inheritEnv must be true or false`);
+    server.inheritEnv = raw.inheritEnv;
+  }
+  if (raw.cwd !== undefined) {
+    if (typeof raw.cwd !== 'string') throw new ConfigError(`${path}.cwd must be a string`);
+    server.cwd = resolve(baseDir, expandEnv(raw.cwd, `${path}.cwd`, hostEnv));
+  }
+  return server;
+}
+
+/** The spellings of Streamable HTTP that common MCP hosts write in `type`. */
+const HTTP_TYPES = new Set(['http', 'streamable-http', 'streamableHttp', 'streamable_http']);
+
+/**
+ * A remote server: `url` (+ `type`, `headers`, `auth`, `tls`). `${env:NAME}` works in the URL,
+ * header values, the bearer token and the OAuth client secret; file paths are resolved against
+ * the config's folder.
+ */
+function parseRemote(path: string, raw: Record<string, unknown>, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {
+  if (raw.type !== undefined && !HTTP_TYPES.has(raw.type as string)) {
+    const hint = raw.type === 'sse' ? ' (the deprecated HTTP+SSE transport is not supported; servers that speak it usually speak Streamable HTTP at another path, often /mcp)' : '';
+    throw new ConfigError(`${path}.type must be "http" (Streamable HTTP) or "stdio"${hint}`);
+  }
+  if (typeof raw.url !== 'string' || raw.url === '') throw new ConfigError(`${path}.url must be a non-empty string (the server's Streamable HTTP endpoint)`);
+  for (const key of ['command', 'args', 'env', 'inheritEnv', 'cwd']) {
+    if (raw[key] !== undefined) throw new ConfigError(`${path}.${key} is for local servers; a server with "url" is remote`);
+  }
+  const url = expandEnv(raw.url, `${path}.url`, hostEnv);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new ConfigError(`${path}.url is not a valid URL: ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${path}.url must be an http:// or https:// URL`);
+  const server: McpServerConfig = { url };
+  if (raw.headers !== undefined) {
+    if (!isObject(raw.headers) || !Object.values(raw.headers).every((v) => typeof v === 'string')) throw new ConfigError(`${path}.headers must map header names to strings`);
+    server.headers = Object.fromEntries(Object.entries(raw.headers as Record<string, string>).map(([k, v]) => [k, expandEnv(v, `${path}.headers.${k}`, hostEnv)]));
+  }
+  if (raw.auth !== undefined) server.auth = parseAuth(`${path}.auth`, raw.auth, baseDir, hostEnv);
+  if (raw.tls !== undefined) server.tls = parseTls(`${path}.tls`, raw.tls, baseDir, hostEnv);
+  return server;
+}
+
+function parseAuth(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): RemoteAuthConfig {
+  if (!isObject(raw)) throw new ConfigError(`${path} must be an object`);
+  const text = (key: string, required = false): string | undefined => {
+    const value = raw[key];
+    if (value === undefined && !required) return undefined;
+    if (typeof value !== 'string' || value === '') throw new ConfigError(`${path}.${key} must be a non-empty string`);
+    return expandEnv(value, `${path}.${key}`, hostEnv);
+  };
+  if (raw.type === 'bearer') return { type: 'bearer', token: text('token', true)! };
+  if (raw.type === 'oauth') {
+    const grant = raw.grant ?? 'client_credentials';
+    if (grant !== 'client_credentials' && grant !== 'refresh_token') throw new ConfigError(`${path}.grant must be "client_credentials" or "refresh_token"`);
+    const auth: RemoteAuthConfig = { type: 'oauth', grant, tokenFile: resolve(baseDir, text('tokenFile', true)!) };
+    for (const key of ['clientId', 'clientSecret', 'scope', 'redirectUrl'] as const) {
+      const value = text(key);
+      if (value !== undefined) auth[key] = value;
+    }
+    return auth;
+  }
+  throw new ConfigError(`${path}.type must be "bearer" or "oauth"`);
+}
+
+function parseTls(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): RemoteTlsConfig {
+  if (!isObject(raw)) throw new ConfigError(`${path} must be an object`);
+  if (raw.rejectUnauthorized !== undefined || raw.insecure !== undefined) {
+    throw new ConfigError(`${path}: certificate verification cannot be switched off; name the server's CA in ${path}.ca instead`);
+  }
+  const file = (key: string, value: unknown): string => {
+    if (typeof value !== 'string' || value === '') throw new ConfigError(`${path}.${key} must be a file path`);
+    return resolve(baseDir, expandEnv(value, `${path}.${key}`, hostEnv));
+  };
+  const tls: RemoteTlsConfig = {};
+  if (raw.ca !== undefined) tls.ca = Array.isArray(raw.ca) ? raw.ca.map((f, i) => file(`ca[${i}]`, f)) : file('ca', raw.ca);
+  if (raw.cert !== undefined) tls.cert = file('cert', raw.cert);
+  if (raw.key !== undefined) tls.key = file('key', raw.key);
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigError(`${path}.cert and ${path}.key go together (a client certificate and its private key)`);
+  if (raw.passphrase !== undefined) {
+    if (typeof raw.passphrase !== 'string') throw new ConfigError(`${path}.passphrase must be a string`);
+    tls.passphrase = expandEnv(raw.passphrase, `${path}.passphrase`, hostEnv);
+  }
+  if (raw.servername !== undefined) {
+    if (typeof raw.servername !== 'string' || raw.servername === '') throw new ConfigError(`${path}.servername must be a host name`);
+    tls.servername = raw.servername;
+  }
+  return tls;
 }
 
 /** `expose: false | { token: "..." } | { tokens: [...] }`; token values may be `${env:NAME}`. */
@@ -188,7 +284,6 @@ function parseToolPolicy(path: string, raw: unknown): ToolPolicyConfig {
   }
   return policy;
 }
-
 
 /** `replicas` (a count, or `{min, max, …}` scaling settings) and `sticky`. */
 function parsePool(path: string, raw: Record<string, unknown>, server: McpServerConfig): void {

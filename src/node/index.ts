@@ -27,3 +27,6 @@ export * from './approvals.js';
 export * from './result-cache.js';
 export * from './audit-log.js';
 export * from './call-guard.js';
+export { StreamableHttpTransport, type RemoteServerParams, type StreamableHttpTransportOptions } from './transports/streamable-http.js';
+export { FileOAuthProvider, type RemoteAuthConfig, type BearerAuthConfig, type OAuthConfig } from './remote-auth.js';
+export type { RemoteTlsConfig } from './tls.js';

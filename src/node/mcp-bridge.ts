@@ -57,14 +57,29 @@ import {
 import { type Diagnostic, previewValue } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { ProcessManager, type ProcessManagerOptions } from './process-manager.js';
+import { ProcessManager, type ProcessManagerOptions, type ProcessTransport, type ProcessTransportFactory } from './process-manager.js';
+import type { RemoteAuthConfig } from './remote-auth.js';
 import type { ResourceManager } from './resource-manager.js';
 import type { ReplicasConfig } from './pool/scaler.js';
 import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
+import type { RemoteTlsConfig } from './tls.js';
+import { StreamableHttpTransport } from './transports/streamable-http.js';
 
 export interface McpServerConfig {
-  command: string;
+  /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
+  command?: string;
+  /**
+   * A remote MCP server's Streamable HTTP endpoint (e.g. `https://mcp.example.com/mcp`): supervised
+   * like a process whose start is the connection and whose exit is a broken one.
+   */
+  url?: string;
+  /** Remote servers: headers sent with every request (e.g. `{ "X-API-Key": "…" }`). */
+  headers?: Record<string, string>;
+  /** Remote servers: a bearer token or OAuth 2.1 (see RemoteAuthConfig). */
+  auth?: RemoteAuthConfig;
+  /** Remote servers: a CA to trust and/or a client certificate (see RemoteTlsConfig). */
+  tls?: RemoteTlsConfig;
   args?: string[];
   /** The server's own variables, on top of an allow-listed part of the host's environment (see StdioServerParams). */
   env?: Record<string, string>;
@@ -176,13 +191,26 @@ export interface McpBridgeEvents extends Record<string, unknown> {
   log: LogMessage;
 }
 
-export interface BridgeOptions {
+export interface BridgeOptions<T extends ProcessTransport = StdioTransport> {
   resources?: ResourceManager;
   clientInfo?: { name: string; version: string };
   /** Where `tools.confirm` calls wait for a person (McpHost shares one); without it they are refused. */
   approvals?: ApprovalQueue;
   /** Receives one record per call (McpHost's `audit` option). */
   audit?: AuditSink;
+  /**
+   * Makes the transport of each (re)spawn, handed to the ProcessManager. With a scripted transport
+   * (e.g. one over a MemoryTransport pair) the bridge's restart, health, retry and validation
+   * policies run in unit tests without a child process.
+   * @default a StdioTransport on the config's command
+   */
+  createTransport?: ProcessTransportFactory<T>;
+  /**
+   * The engine's clock (ms) and retry jitter (fake timers in tests).
+   * @default performance.now() and Math.random
+   */
+  now?: () => number;
+  random?: () => number;
 }
 
 /** Characters of a log message's data kept in the event history's line. */
@@ -211,15 +239,16 @@ const HISTORY_LEVEL: Record<LoggingLevel, ServerEvent['level']> = {
   emergency: 'error',
 };
 
-export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHandle {
+export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Emitter<McpBridgeEvents> implements McpServerHandle {
   readonly name: string;
   readonly ipc: IpcManager;
-  readonly process: ProcessManager;
+  readonly process: ProcessManager<T>;
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
   private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
-  private readonly validators = new Map<string, ValidateFunction>();
+  /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
+  private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
   /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
   private readonly guard: CallGuard;
@@ -244,13 +273,18 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
    */
   private readonly uncacheable = new WeakSet<object>();
 
-  constructor(name: string, config: McpServerConfig, options: BridgeOptions = {}) {
+  constructor(name: string, config: McpServerConfig, options: BridgeOptions<T> = {}) {
     super();
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);
     this.guard = new CallGuard(name, { policy: config.tools, cache: config.cache, approvals: options.approvals, audit: options.audit });
-    this.ipc = new IpcManager(undefined, { ...config.queue, holdQueueOnDisconnect: true });
+    this.ipc = new IpcManager(undefined, {
+      ...config.queue,
+      holdQueueOnDisconnect: true,
+      ...(options.now ? { now: options.now } : {}),
+      ...(options.random ? { random: options.random } : {}),
+    });
     this.session = new McpSession(this.ipc, {
       clientInfo: options.clientInfo ?? CLIENT_INFO,
       capabilities: config.capabilities,
@@ -270,15 +304,28 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
     this.resources = new ListCache(() => this.fetchList<ResourceInfo>('resources/list', 'resources'));
     this.templates = new ListCache(() => this.fetchList<ResourceTemplateInfo>('resources/templates/list', 'resourceTemplates'));
     this.prompts = new ListCache(() => this.fetchList<PromptInfo>('prompts/list', 'prompts'));
-    this.process = new ProcessManager(
+    if ((config.command === undefined) === (config.url === undefined)) {
+      throw new TypeError(`Server "${name}" needs exactly one of "command" (a local server) and "url" (a remote one)`);
+    }
+    const remote = config.url;
+    // A factory in the config's process section (typed for the default transport) yields to the injected one.
+    const { createTransport: configured, ...processConfig } = config.process ?? {};
+    let createTransport = options.createTransport ?? (configured as ProcessTransportFactory<T> | undefined);
+    if (remote !== undefined && !options.createTransport) {
+      // A remote server is a "process" whose spawn is a connection (see StreamableHttpTransport).
+      const params = { url: remote, headers: config.headers, auth: config.auth, tls: config.tls };
+      createTransport = ((_p, o) =>
+        new StreamableHttpTransport(params, { stderrLines: o.stderrLines, shutdownTimeoutMs: o.shutdownTimeoutMs })) as ProcessTransportFactory<ProcessTransport> as unknown as ProcessTransportFactory<T>;
+    }
+    this.process = new ProcessManager<T>(
       name,
-      { command: config.command, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
+      remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
         drain: (timeoutMs) => this.drain(timeoutMs),
       },
-      { ...config.process, resources: options.resources },
+      { ...processConfig, resources: options.resources, createTransport },
     );
     this.wireEvents();
     if (config.roots) this.roots = config.roots;
@@ -516,7 +563,11 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
     return this.runCall(tool, args, prepared, options);
   }
 
-  /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
+  /**
+   * `tools/call` asking the server to stream its result (mcp-ipc extension). Only a plain legacy
+   * call can stream; a modern one (the session's envelope and input_required rounds) and a task
+   * (polled to its end) run as `call()` does, and their result comes whole, with no chunks.
+   */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
@@ -528,6 +579,10 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
         .then((requestOptions) => {
           const unavailable = this.unavailableError();
           if (unavailable) throw unavailable;
+          if (this.identity?.era === 'modern' || this.runsAsTask(tool, options)) {
+            stream.follow(NO_CHUNKS);
+            return this.runCall(tool, args, requestOptions, options);
+          }
           const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
           stream.follow(feed.chunks);
           return feed.result;
@@ -627,13 +682,17 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
     return options._meta ? { name: tool, arguments: args, _meta: { ...options._meta } } : { name: tool, arguments: args };
   }
 
+  /** Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides. */
+  private runsAsTask(tool: string, options: BridgeCallOptions): boolean {
+    const support = taskSupportOf(this.toolsByName.get(tool));
+    return this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true));
+  }
+
   private runCall(tool: string, args: Record<string, unknown>, requestOptions: RequestOptions, options: BridgeCallOptions): Promise<CallToolResult> {
     const info = this.toolsByName.get(tool);
     const params = this.callParams(tool, args, options);
-    const support = taskSupportOf(info);
     let result: Promise<CallToolResult>;
-    // Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides.
-    if (this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true))) {
+    if (this.runsAsTask(tool, options)) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
         signal: options.signal,
@@ -675,19 +734,26 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
       if (info) this.validate(info, args);
     }
     const retryable = this.isRetryable(tool, options.retryable);
-    // One object per call (the hot path); IpcManager ignores the bridge-only keys.
-    return options.retryable === retryable ? options : { ...options, retryable };
+    // The caller's own object whenever it already says the right thing — an unset `retryable` says
+    // "no" (IpcManager resends written requests only on `true`) — so the hot path copies nothing;
+    // IpcManager ignores the bridge-only keys.
+    return retryable === (options.retryable === true) ? options : { ...options, retryable };
   }
 
   private validate(tool: ToolInfo, args: Record<string, unknown>): void {
     let check = this.validators.get(tool.name);
-    if (!check) {
+    if (check === undefined) {
       try {
-        check = this.ajv.compile(tool.inputSchema);
+        // Compiled once per tool list; a schema that accepts every object is not run at all.
+        check = acceptsAnyObject(tool.inputSchema) ? null : this.ajv.compile(tool.inputSchema);
       } catch {
         return; // a schema ajv cannot compile is the server's problem; let the server judge the arguments
       }
       this.validators.set(tool.name, check);
+    }
+    if (check === null) {
+      if (typeof args === 'object' && args !== null && !Array.isArray(args)) return;
+      throw new InvalidParamsError(`Invalid arguments for ${tool.name}: (arguments) must be object`, { tool: tool.name, errors: [{ instancePath: '', keyword: 'type', message: 'must be object' }] });
     }
     if (check(args)) return;
     const errors = (check.errors ?? []).map((e) => `${e.instancePath || '(arguments)'} ${e.message ?? 'is invalid'}`);
@@ -724,7 +790,7 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
   }
 
   /** Runs after every spawn: attach the new transport, settle the era, resume the queue, restore state. */
-  private async handshake(transport: StdioTransport): Promise<void> {
+  private async handshake(transport: ProcessTransport): Promise<void> {
     this.closeListen();
     this.identity = undefined;
     await this.ipc.attach(transport, { paused: true, started: true });
@@ -818,12 +884,21 @@ export class McpBridge extends Emitter<McpBridgeEvents> implements McpServerHand
     listen?.abort('subscriptions changed');
   }
 
-  /** Waits (bounded) for in-flight calls to finish before a planned restart. */
+  /** Waits (bounded) for in-flight calls to finish before a planned restart: the engine's `idle` event, no polling. */
   private async drain(timeoutMs: number): Promise<void> {
     this.ipc.pause();
     this.closeListen(); // never finishes by itself (and is not counted in the load anyway)
-    const deadline = Date.now() + timeoutMs;
-    while (this.ipc.load.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    if (this.ipc.load.inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const off = this.ipc.on('idle', done);
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref?.();
+    });
   }
 
   private wireEvents(): void {
@@ -931,6 +1006,8 @@ export function describeDiagnostic(d: Diagnostic): string {
 }
 
 /** An async iterable that relays another one which is only known later, or fails early. */
+const NO_CHUNKS: AsyncIterable<StreamChunk> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
+
 class RelayStream implements AsyncIterable<StreamChunk> {
   private source: AsyncIterable<StreamChunk> | undefined;
   private error: IpcError | undefined;
@@ -951,4 +1028,22 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/**
+ * Whether an input schema accepts every arguments object — `{}`, `{type: "object"}`, with
+ * `properties: {}` and no other keyword — so that checking arguments against it can be skipped
+ * (the arguments are always an object). Anything else (required, additionalProperties, $ref, …)
+ * is compiled and run.
+ */
+export function acceptsAnyObject(schema: unknown): boolean {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) return false;
+  for (const [key, value] of Object.entries(schema)) {
+    if (key === 'type' && value === 'object') continue;
+    if (key === 'properties' && typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0) continue;
+    // Annotations that never reject anything.
+    if (key === '$schema' || key === 'title' || key === 'description' || key === '$comment') continue;
+    return false;
+  }
+  return true;
 }

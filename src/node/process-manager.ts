@@ -47,6 +47,14 @@ export interface ProcessTransport extends Transport {
   stderrTail(n?: number): string[];
   /** Live pids of the server's whole tree, for usage sampling (StdioTransport: group + cookie carriers). */
   treePids?(): Promise<number[]>;
+  /**
+   * Why a connection-like transport (a remote server: `pid` null) ended when no exit code can say
+   * it — a TlsError, an UnauthorizedError, an unreachable host. The reason of the crash, and the
+   * cause of a StartupFailedError.
+   */
+  readonly exitError?: IpcError;
+  /** What the ResourceManager counts it as. @default 'process' */
+  readonly resourceType?: 'process' | 'connection';
 }
 
 /** Makes the transport of each (re)spawn; the default spawns the command with StdioTransport. */
@@ -325,7 +333,7 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
     this.killReason = undefined;
     transport.onstderr = (line) => this.emit('stderr', line);
     try {
-      this.resource = this.resources?.acquire('process', this.name, () => transport.close('resource released'), { meta: { command: this.params.command } });
+      this.resource = this.resources?.acquire(transport.resourceType ?? 'process', this.name, () => transport.close('resource released'), { meta: { command: this.params.command } });
     } catch (error) {
       return this.failed(`cannot spawn: ${(error as Error).message}`);
     }
@@ -342,7 +350,7 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
       }
       return this.crashed(`spawn failed: ${(error as Error).message}`);
     }
-    this.record('spawn', 'info', `Spawned ${this.params.command} (pid ${transport.pid})`, { pid: transport.pid });
+    this.record('spawn', 'info', transport.pid === null ? `Connecting to ${this.params.command}` : `Spawned ${this.params.command} (pid ${transport.pid})`, { pid: transport.pid });
     this.booting = transport;
     void transport.exited.then((info) => this.onExit(transport, info));
     // The hook may not notice the exit (a custom one), so the exit ends the start-up as well.
@@ -376,7 +384,7 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
     // way round), and the stderr tail is often the whole explanation.
     const byExit = failure === undefined || failure instanceof ExitedDuringStartup || transport.exit !== undefined;
     const phase: StartupFailedData['phase'] = byExit ? 'exit' : failure instanceof TimeoutError ? 'timeout' : 'handshake';
-    const cause = byExit ? undefined : failure;
+    const cause = byExit ? transport.exitError : failure;
     if (!transport.exit) {
       const reason = phase === 'timeout' ? `start-up timed out after ${this.opts.startupTimeoutMs} ms` : `start-up failed: ${toIpcError(failure).message}`;
       this.killReason = { reason, planned: false };
@@ -416,7 +424,8 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
     this.emit('exit', info);
     const how = info.unconfirmed ? 'exit not confirmed, the process may still run' : info.signal ? `signal ${info.signal}` : `exit code ${info.code}`;
     const kill = this.killReason;
-    this.record('exit', kill?.planned ? 'info' : 'warn', `Process exited (${how})${kill ? `: ${kill.reason}` : ''}`, info);
+    const what = transport.pid === null ? `Connection ended${transport.exitError ? ` (${transport.exitError.message})` : ''}` : `Process exited (${how})`;
+    this.record('exit', kill?.planned ? 'info' : 'warn', `${what}${kill ? `: ${kill.reason}` : ''}`, info);
     if (kill?.planned) return; // stop() / restart() carry on from here
     if (transport === this.booting) return; // spawnCycle reports a failed start-up
     this.clearTimers();
@@ -613,6 +622,7 @@ class ExitedDuringStartup extends Error {}
 
 /** "exited with exit code 1 — ModuleNotFoundError: No module named 'x'": the exit and its most telling stderr line. */
 function describeExit(transport: ProcessTransport): string {
+  if (transport.exitError) return `connection failed: ${transport.exitError.message}`;
   const exit = transport.exit;
   const how = exit?.signal ? `signal ${exit.signal}` : `exit code ${exit?.code ?? null}`;
   const line = tellingLine(transport.stderrTail(50));

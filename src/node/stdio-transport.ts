@@ -18,7 +18,7 @@ import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { DEFAULTS } from '../core/defaults.js';
 import { type IpcError, NotConnectedError, ServerCrashedError } from '../core/errors.js';
 import { encodeMessage, LineDecoder } from '../core/framing.js';
-import { type Diagnostic, decodeText, type JsonRpcMessage, preview, sniffResponseId } from '../core/jsonrpc.js';
+import { type DecodeSink, type Diagnostic, decodeInto, type JsonRpcMessage, preview, sniffResponseId } from '../core/jsonrpc.js';
 import { SENT, type Transport } from '../core/transport.js';
 import type { ExitInfo } from '../core/gateway-protocol.js';
 import { guardTree, type OrphanGuard } from './orphan-guard.js';
@@ -281,13 +281,16 @@ export class StdioTransport implements Transport {
   }
 
   private wireStdout(child: ChildProcessWithoutNullStreams): void {
+    // Messages go on as they are decoded (no per-line arrays). A batch's diagnostics then come in
+    // item order, interleaved with its messages, rather than all first.
+    const sink: DecodeSink = {
+      message: (m) => this.onmessage?.(m),
+      diagnostic: (d) => this.ondiagnostic?.(d),
+    };
     const decoder = new LineDecoder({
       maxLineBytes: this.opts.maxMessageBytes,
-      onLine: (line, bytes) => {
-        const { messages, diagnostics } = decodeText(line, bytes);
-        for (const d of diagnostics) this.ondiagnostic?.(d);
-        for (const m of messages) this.onmessage?.(m);
-      },
+      reusesChunks: false, // a child's stdout gives a fresh Buffer per read
+      onLine: (line, bytes) => decodeInto(line, bytes, sink),
       onOversized: ({ bytes, limit, head, tail }) => {
         const d: Diagnostic = { kind: 'oversized', bytes, limit, preview: preview(head) };
         const id = sniffResponseId(head, tail);

@@ -13,6 +13,7 @@ import { McpBridge, type McpServerConfig } from '../../src/node/mcp-bridge.js';
 import { isAlive } from '../../src/node/orphan-guard.js';
 import { parseConfig } from '../../src/node/config.js';
 import { TREE_VARIABLE } from '../../src/node/platform/index.js';
+import type { StdioTransport } from '../../src/node/stdio-transport.js';
 
 const FIXTURES = resolve(import.meta.dirname, '../fixtures');
 const fixture = (name: string, ...args: string[]) => ({ command: 'python3', args: [join(FIXTURES, name), ...args] });
@@ -92,7 +93,7 @@ describe.runIf(process.platform === 'linux')('descendants that left the process 
     const b = bridge('escapee-neighbours', fixture('escapee.py'));
     await b.start();
     await escapees(b);
-    const cookie = b.process.current!.tree!.cookie;
+    const cookie = (b.process.current as StdioTransport).tree!.cookie;
     const outer = process.env[TREE_VARIABLE]!; // the test run's tree: this server's parent
     expect(cookie.startsWith(`${outer}/`)).toBe(true);
     const neighbour = (value: string) => {

@@ -5,7 +5,7 @@ import { type DeadlineItem, Deadlines } from '../../src/core/deadlines.js';
 interface Item extends DeadlineItem {
   name: string;
 }
-const item = (name: string): Item => ({ name, deadline: 0, heapIndex: -1 });
+const item = (name: string): Item => ({ name, heapIndex: -1 });
 
 describe('Deadlines', () => {
   beforeEach(() => {
@@ -105,7 +105,7 @@ describe('Deadlines', () => {
           vi.clearAllTimers();
           const fired: Array<{ name: string; at: number }> = [];
           const start = Date.now();
-          const d = new Deadlines<Item>((it) => fired.push({ name: it.name, at: it.deadline }), () => Date.now());
+          const d = new Deadlines<Item>((it, _now, due) => fired.push({ name: it.name, at: due }), () => Date.now());
           const items = Array.from({ length: 20 }, (_, i) => item(String(i)));
           const expected = new Map<string, number>();
           for (const [op, i, at] of ops) {

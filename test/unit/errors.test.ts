@@ -16,6 +16,8 @@ import {
   TimeoutError,
   OutputSchemaMismatchError,
   ToolDeniedError,
+  TlsError,
+  UnauthorizedError,
   UnsupportedProtocolVersionError,
   ipcErrorFromJSON,
   isIpcError,
@@ -67,6 +69,20 @@ const cases: Case[] = [
     cls: ToolDeniedError,
     code: 'ToolDenied',
     rpcCode: -32013,
+  },
+  {
+    name: 'UnauthorizedError',
+    make: () => new UnauthorizedError('refused', { url: 'https://mcp.example.com/mcp', status: 401, reason: 'refused', wwwAuthenticate: 'Bearer' }),
+    cls: UnauthorizedError,
+    code: 'Unauthorized',
+    rpcCode: -32008,
+  },
+  {
+    name: 'TlsError',
+    make: () => new TlsError('not trusted', { url: 'https://mcp.example.com/mcp', reason: 'untrusted', osCode: 'SELF_SIGNED_CERT_IN_CHAIN' }),
+    cls: TlsError,
+    code: 'Tls',
+    rpcCode: -32009,
   },
 ];
 

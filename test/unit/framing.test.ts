@@ -420,3 +420,42 @@ describe('LineDecoder: properties', () => {
     expect(concatBytes(splitAt(data, [1, 5, 5, 99]))).toEqual(data);
   });
 });
+
+describe('LineDecoder: whole lines of a chunk decoded together', () => {
+  it('cuts one chunk of many multi-byte lines into the right lines and byte sizes', () => {
+    const { decoder, lines, sizes } = collector();
+    decoder.push(bytesOf('é\n😀😀\r\n\n  \nplain\nhalf'));
+    decoder.push(bytesOf('-done\n'));
+    expect(lines).toEqual(['é', '😀😀', 'plain', 'half-done']);
+    expect(sizes).toEqual([2, 9, 5, 9]);
+  });
+
+  it('strips a byte order mark at the start of any line, wherever the chunk boundaries fall', () => {
+    const text = '\uFEFF{"a":1}\n\uFEFF{"b":2}\n';
+    const whole = collector();
+    whole.decoder.push(bytesOf(text));
+    const split = collector();
+    for (const b of bytesOf(text)) split.decoder.push(new Uint8Array([b]));
+    expect(whole.lines).toEqual(['{"a":1}', '{"b":2}']);
+    expect(split.lines).toEqual(whole.lines);
+  });
+
+  it('does not decode a chunk region holding a line over the limit as text (edges only)', () => {
+    const { decoder, lines, oversized } = collector(8);
+    decoder.push(bytesOf(`ok\n${'x'.repeat(20)}\nfine\n`));
+    expect(lines).toEqual(['ok', 'fine']);
+    expect(oversized).toEqual([expect.objectContaining({ bytes: 20, limit: 8 })]);
+  });
+});
+
+describe('LineDecoder: reusesChunks', () => {
+  it('keeps views of the chunks it was given when the producer never reuses them (no copy)', () => {
+    const lines: string[] = [];
+    const decoder = new LineDecoder({ reusesChunks: false, onLine: (line) => lines.push(line) });
+    const first = bytesOf('{"a":');
+    decoder.push(first);
+    first[2] = 0x41; // 'A': visible only because the decoder kept a view, not a copy
+    decoder.push(bytesOf('1}\n'));
+    expect(lines).toEqual(['{"A":1}']);
+  });
+});

@@ -1,4 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Deadlines } from '../../src/core/deadlines.js';
+import { PriorityQueue } from '../../src/core/queue.js';
 import {
   CancelledError,
   InvalidParamsError,
@@ -467,6 +469,32 @@ describe('IpcManager: connection loss and retries', () => {
     await expect(queued).rejects.toBeInstanceOf(NotConnectedError);
   });
 
+  it('a request the transport lost (onlost) is resent when undelivered or retryable, else fails with outcome unknown', async () => {
+    const { ipc, peer, transport } = await setup({ retryDelayMs: 1 });
+    const crash = () => new ServerCrashedError('response stream broke', { exitCode: null, signal: null, stderrTail: [] });
+    const undelivered = ipc.request('write');
+    const retryable = ipc.request('read', undefined, { retryable: true });
+    const unsafe = ipc.request('charge');
+    await tick();
+    const [r1, r2, r3] = peer.requests();
+    // The transport stays open: only these requests are lost.
+    (transport as Transport).onlost!(r1!.id, crash(), false);
+    (transport as Transport).onlost!(r2!.id, crash(), true);
+    (transport as Transport).onlost!(r3!.id, crash(), true);
+    const error = await failed(unsafe);
+    expect(error).toBeInstanceOf(ServerCrashedError);
+    expect(error.data).toMatchObject({ outcomeUnknown: true });
+    await tick(10);
+    expect(peer.requests('write')).toHaveLength(2);
+    expect(peer.requests('read')).toHaveLength(2);
+    expect(peer.requests('charge')).toHaveLength(1);
+    peer.auto = () => 'ok';
+    for (const r of [peer.requests('write')[1]!, peer.requests('read')[1]!]) await peer.reply(r.id, 'ok');
+    await expect(undelivered).resolves.toBe('ok');
+    await expect(retryable).resolves.toBe('ok');
+    expect(ipc.state).toBe('connected');
+  });
+
   it('holds queued and retryable requests across a transport swap and sends them after resume', async () => {
     const first = MemoryTransport.pair();
     const ipc = new IpcManager(first[0], { maxConcurrent: 1, holdQueueOnDisconnect: true, retryDelayMs: 1 });
@@ -630,5 +658,124 @@ describe('IpcManager: metrics and backpressure', () => {
       await tick(1);
     }
     await all;
+  });
+});
+
+describe('IpcManager: idle and sent notifications', () => {
+  it('emits idle once when the last in-flight request settles; long-lived ones do not count', async () => {
+    const { ipc, peer } = await setup();
+    const idles: number[] = [];
+    ipc.on('idle', () => idles.push(ipc.load.inFlight));
+    const stream = ipc.request('listen', undefined, { longLived: true, bypassQueue: true, timeoutMs: Infinity, hardTimeoutMs: Infinity });
+    const a = ipc.request('a');
+    const b = ipc.request('b');
+    await tick();
+    await peer.reply(peer.requests('a')[0]!.id, 1);
+    await a;
+    await tick();
+    expect(idles).toEqual([]); // b still runs
+    await peer.reply(peer.requests('b')[0]!.id, 2);
+    await b;
+    await tick();
+    expect(idles).toEqual([0]);
+    await peer.reply(peer.requests('listen')[0]!.id, {});
+    await stream;
+    await tick();
+    expect(idles).toEqual([0]); // a long-lived request ending is not a change of load
+  });
+
+  it('emits no idle when the settling sends the next queued request', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 1 });
+    const idles: number[] = [];
+    ipc.on('idle', () => idles.push(ipc.load.inFlight));
+    const a = ipc.request('a');
+    const b = ipc.request('b');
+    await tick();
+    expect(peer.requests('b')).toHaveLength(0);
+    await peer.reply(peer.requests('a')[0]!.id, 1);
+    await a;
+    await tick();
+    expect(peer.requests('b')).toHaveLength(1);
+    expect(idles).toEqual([]);
+    await peer.reply(peer.requests('b')[0]!.id, 2);
+    await b;
+    await tick();
+    expect(idles).toEqual([0]);
+  });
+
+  it('tells onSent the id of each attempt before the peer can answer', async () => {
+    const { ipc, peer } = await setup();
+    const sent: unknown[] = [];
+    let seenByPeer = -1;
+    const p = ipc.request('m', undefined, {
+      onSent: (id) => {
+        seenByPeer = peer.requests('m').length;
+        sent.push(id);
+      },
+    });
+    await tick();
+    expect(sent).toEqual([peer.requests('m')[0]!.id]);
+    expect(seenByPeer).toBe(0);
+    await peer.reply(sent[0] as number, 'ok');
+    await expect(p).resolves.toBe('ok');
+  });
+});
+
+describe('IpcManager: bookkeeping per request (issue 14)', () => {
+  it('sends at once when nothing waits: no queue round trip, and the deadline is set once', async () => {
+    const { ipc, peer } = await setup();
+    const push = vi.spyOn(PriorityQueue.prototype, 'push');
+    const set = vi.spyOn(Deadlines.prototype, 'set');
+    try {
+      const p = ipc.request('m');
+      expect(push).not.toHaveBeenCalled();
+      expect(set).toHaveBeenCalledTimes(1);
+      await tick();
+      await peer.reply(peer.requests('m')[0]!.id, 'ok');
+      await expect(p).resolves.toBe('ok');
+      expect(set).toHaveBeenCalledTimes(1);
+    } finally {
+      push.mockRestore();
+      set.mockRestore();
+    }
+  });
+
+  it('a queued request’s idle timeout runs from its send, not from its enqueue', async () => {
+    let now = 0;
+    const { ipc, peer } = await setup({ maxConcurrent: 1, timeoutMs: 50, hardTimeoutMs: 10_000, now: () => now });
+    const first = ipc.request('first');
+    const second = failed(ipc.request('second'));
+    let settled = false;
+    void second.then(() => (settled = true));
+    await tick();
+    now = 40; // `second` waited 40 ms in the queue
+    await peer.reply(peer.requests('first')[0]!.id, 1);
+    await expect(first).resolves.toBe(1);
+    await tick();
+    expect(peer.requests('second')).toHaveLength(1);
+    now = 85; // 45 ms after its send, 85 after its enqueue: not timed out yet
+    await tick(60);
+    expect(settled).toBe(false);
+    now = 91;
+    await tick(60);
+    expect(await second).toMatchObject({ code: 'Timeout', data: { kind: 'idle', queuedMs: 40 } });
+  });
+
+  it('tells a duplicate answer from a stranger’s even thousands of requests later (id watermark)', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 10_000, maxQueueSize: 10_000 });
+    peer.auto = () => 'ok';
+    const firstId = await (async () => {
+      const p = ipc.request('first');
+      await p;
+      return peer.requests('first')[0]!.id;
+    })();
+    await Promise.all(Array.from({ length: 5000 }, () => ipc.request('m')));
+    const diagnostics: Diagnostic[] = [];
+    ipc.on('diagnostic', (d) => diagnostics.push(d));
+    await peer.reply(firstId, 'again'); // answered 5 000 requests ago
+    await peer.reply(10_000_000, 'never'); // never sent
+    await peer.reply(1.5, 'never'); // not an id we issue
+    await tick();
+    expect(diagnostics.map((d) => d.kind === 'unknown-id' && d.reason)).toEqual(['duplicate', 'unknown', 'unknown']);
   });
 });

@@ -2,12 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../src/core/defaults.js';
 import {
+  decodeInto,
   decodeText,
   failure,
   isFailure,
   isNotification,
   isRequest,
   isResponse,
+  nestedDeeperThan,
   notification,
   preview,
   previewValue,
@@ -384,5 +386,46 @@ describe('sniffResponseId', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('decodeInto (the allocation-free decode path)', () => {
+  const sinkOf = () => {
+    const events: Array<[string, unknown]> = [];
+    return { events, sink: { message: (m: unknown) => events.push(['message', m]), diagnostic: (d: unknown) => events.push(['diagnostic', d]) } };
+  };
+
+  it('hands a single message to the sink and says it was no batch', () => {
+    const { events, sink } = sinkOf();
+    expect(decodeInto('{"jsonrpc":"2.0","id":1,"result":"ok"}', 38, sink)).toBe(false);
+    expect(events).toEqual([['message', { jsonrpc: '2.0', id: 1, result: 'ok' }]]);
+  });
+
+  it('unrolls a batch in item order, diagnostics between messages', () => {
+    const { events, sink } = sinkOf();
+    expect(decodeInto('[{"jsonrpc":"2.0","method":"a"},{"x":1},{"jsonrpc":"2.0","method":"b"}]', 70, sink)).toBe(true);
+    expect(events.map(([kind]) => kind)).toEqual(['message', 'diagnostic', 'message']);
+  });
+
+  it('still finds a too-deep message in a long text, and trusts the length bound in a short one', () => {
+    const deep = `{"jsonrpc":"2.0","id":4,"result":${'['.repeat(20)}${']'.repeat(20)}}`;
+    const { events, sink } = sinkOf();
+    decodeInto(deep, deep.length, sink, 10);
+    expect(events).toEqual([['diagnostic', expect.objectContaining({ id: 4, reason: 'nested deeper than 10 levels' })]]);
+    const shallow = sinkOf();
+    decodeInto(deep, deep.length, shallow.sink, 100); // 75 characters cannot nest 100 deep
+    expect(shallow.events.map(([kind]) => kind)).toEqual(['message']);
+  });
+});
+
+describe('nestedDeeperThan', () => {
+  it('counts own keys only, and walks past the recursion limit iteratively', () => {
+    const proto = Object.create({ inherited: { a: { b: {} } } }) as Record<string, unknown>;
+    proto.own = 1;
+    expect(nestedDeeperThan(proto, 1)).toBe(false);
+    let deep: unknown = 0;
+    for (let i = 0; i < 3000; i++) deep = [deep];
+    expect(nestedDeeperThan(deep, 2000)).toBe(true);
+    expect(nestedDeeperThan(deep, 3000)).toBe(false);
   });
 });

@@ -22,7 +22,7 @@ Usage:
   mcp-ipc tools (--config FILE --server NAME | -- CMD ARGS...)
   mcp-ipc info | resources | prompts (--config FILE --server NAME | -- CMD ARGS...)
   mcp-ipc request METHOD [JSON] | read URI | prompt NAME [JSON_ARGS] (… same selection)
-  mcp-ipc bench [--json] [--quick]
+  mcp-ipc bench [--json] [--quick] [--rounds N] [--window-ms MS] ...
 
 Commands:
   serve      Start the servers, the gateway and the dashboard; prints the dashboard URL
@@ -172,13 +172,25 @@ Options:
 Environment:
   MCP_IPC_TOKEN        The gateway's access token, when the URL has none`,
 
-  bench: `Usage: mcp-ipc bench [--json] [--quick]
+  bench: `Usage: mcp-ipc bench [--json] [--quick] [--rounds N] [--window-ms MS]
+                    [--contenders LIST] [--servers LIST] [--no-gateway] [--no-memory]
 
-Runs the benchmark suite against the bundled servers and prints a report.
+Measures mcp-ipc against a write-combining raw floor, the MCP SDK v1 and v2
+clients and vscode-jsonrpc, all with the same calls in flight, against an
+instant C stub (compiled now when cc exists; else the Node echo server), the
+Node echo server and the Python demo: host CPU per call, calls/s, p50/p99,
+large results, heap per pending request, cold start and the gateway path.
+A full run takes several minutes.
 
 Options:
-  --json               Print the report as JSON
-  --quick              A shorter run (fewer iterations)
+  --json               Print every figure and ratio as JSON
+  --quick              A smoke run: 1 round of short windows (not a measurement)
+  --rounds N           Rounds (default 5; quick 1); figures are medians with min-max
+  --window-ms MS       Length of each measured window (default 1000; quick 100)
+  --contenders LIST    Comma-separated: floor,sdk-v1,sdk-v2,vscode-jsonrpc,mcp-ipc,mcp-ipc-tuned
+  --servers LIST       Comma-separated: instant,node,python
+  --no-gateway         Skip the gateway figures
+  --no-memory          Skip the heap-per-pending probes
   -h, --help           Show this help`,
 } as const;
 

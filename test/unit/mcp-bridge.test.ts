@@ -1,0 +1,235 @@
+/**
+ * McpBridge's call path and policies on injected collaborators: each "process" is an in-process
+ * MCP server behind a MemoryTransport pair (no child process, no Python), so restart, retry and
+ * validation behaviour is tested directly.
+ */
+import { Ajv } from 'ajv';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InvalidParamsError } from '../../src/core/errors.js';
+import type { ExitInfo, ServerState } from '../../src/core/gateway-protocol.js';
+import { type JsonRpcMessage, type JsonRpcRequest, failure, success } from '../../src/core/jsonrpc.js';
+import { MemoryTransport } from '../../src/core/memory-transport.js';
+import { acceptsAnyObject, McpBridge } from '../../src/node/mcp-bridge.js';
+import type { ProcessTransport } from '../../src/node/process-manager.js';
+
+const TOOLS = [
+  { name: 'echo', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] } },
+  { name: 'any', inputSchema: { type: 'object', properties: {} } },
+  { name: 'read', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } },
+];
+
+/** One scripted server process: a legacy MCP server answering over a MemoryTransport pair. */
+class FakeServerProcess implements ProcessTransport {
+  static nextPid = 5000;
+  readonly pid = FakeServerProcess.nextPid++;
+  exit: ExitInfo | undefined;
+  readonly exited: Promise<ExitInfo>;
+  /** Calls to `read` wait here until the test answers them (or the process dies). */
+  readonly held: JsonRpcRequest[] = [];
+  private readonly client: MemoryTransport;
+  private readonly server: MemoryTransport;
+  private resolveExited!: (info: ExitInfo) => void;
+
+  constructor(private readonly holdReads: boolean) {
+    this.exited = new Promise((resolve) => (this.resolveExited = resolve));
+    [this.client, this.server] = MemoryTransport.pair();
+    this.server.onmessage = (m) => this.answer(m);
+    this.client.onmessage = (m) => this.onmessage?.(m);
+    this.client.onclose = () => this.onclose?.();
+  }
+
+  set onmessage(f: ((m: JsonRpcMessage) => void) | undefined) {
+    this.deliver = f;
+  }
+  get onmessage(): ((m: JsonRpcMessage) => void) | undefined {
+    return this.deliver;
+  }
+  private deliver: ((m: JsonRpcMessage) => void) | undefined;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+
+  async start(): Promise<void> {
+    await this.server.start();
+    await this.client.start();
+  }
+  send(message: JsonRpcMessage): Promise<void> {
+    return this.client.send(message);
+  }
+  close(): Promise<void> {
+    this.die(0);
+    return Promise.resolve();
+  }
+  terminate(): Promise<void> {
+    this.die(null);
+    return Promise.resolve();
+  }
+  stderrTail(): string[] {
+    return [];
+  }
+
+  /** The process exits (a crash when `code` is not 0). */
+  die(code: number | null): void {
+    if (this.exit) return;
+    this.exit = { code, signal: code === null ? 'SIGTERM' : null, at: Date.now() };
+    this.resolveExited(this.exit);
+    void this.client.close();
+  }
+
+  release(): void {
+    for (const request of this.held.splice(0)) void this.server.send(success(request.id, { content: [{ type: 'text', text: `read by ${this.pid}` }] }));
+  }
+
+  private answer(m: JsonRpcMessage): void {
+    if (!('method' in m) || !('id' in m)) return;
+    const reply = (result: unknown) => void this.server.send(success(m.id, result));
+    const params = (m.params ?? {}) as { name?: string; arguments?: { text?: string }; protocolVersion?: string };
+    switch (m.method) {
+      case 'initialize':
+        return reply({ protocolVersion: params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'fake', version: '1' } });
+      case 'tools/list':
+        return reply({ tools: TOOLS });
+      case 'tools/call':
+        if (params.name === 'read' && this.holdReads) {
+          this.held.push(m);
+          return;
+        }
+        return reply({ content: [{ type: 'text', text: params.arguments?.text ?? params.name }] });
+      case 'ping':
+        return reply({});
+      default:
+        void this.server.send(failure(m.id, -32601, `Method not found: ${m.method}`));
+    }
+  }
+}
+
+const bridges: Array<McpBridge<FakeServerProcess>> = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await Promise.all(bridges.splice(0).map((b) => b.stop()));
+});
+
+function bridge(holdReads = false) {
+  const spawned: FakeServerProcess[] = [];
+  const b = new McpBridge<FakeServerProcess>(
+    'fake',
+    {
+      command: 'fake-server',
+      probeTimeoutMs: 50,
+      queue: { retryDelayMs: 5 },
+      process: { healthCheckIntervalMs: 0, usageIntervalMs: 0, restartDelayMs: 5, restartMaxDelayMs: 20, shutdownTimeoutMs: 100 },
+    },
+    {
+      createTransport: () => {
+        const p = new FakeServerProcess(holdReads);
+        spawned.push(p);
+        return p;
+      },
+    },
+  );
+  bridges.push(b);
+  return { b, spawned };
+}
+
+function nextState(b: McpBridge<FakeServerProcess>, wanted: ServerState): Promise<void> {
+  return new Promise((resolve) => {
+    const off = b.on('state', ({ state }) => {
+      if (state !== wanted) return;
+      off();
+      resolve();
+    });
+  });
+}
+
+describe('McpBridge call path', () => {
+  it('hands the caller’s options to the engine as they are (no copy per call)', async () => {
+    const { b } = bridge();
+    await b.start();
+    await b.listTools();
+    const request = vi.spyOn(b.ipc, 'request');
+    const options = { priority: 'high' as const };
+    await expect(b.call('echo', { text: 'hi' }, options)).resolves.toEqual({ content: [{ type: 'text', text: 'hi' }] });
+    expect(request).toHaveBeenCalledTimes(1);
+    expect(request.mock.calls[0]![2]).toBe(options);
+  });
+
+  it('still marks calls to read-only tools retryable (a copy only where one is needed)', async () => {
+    const { b } = bridge();
+    await b.start();
+    await b.listTools();
+    const request = vi.spyOn(b.ipc, 'request');
+    await b.call('read', {});
+    expect(request.mock.calls[0]![2]).toMatchObject({ retryable: true });
+  });
+
+  it('compiles an input schema once per tool list, and not at all when it accepts any object', async () => {
+    const { b } = bridge();
+    await b.start();
+    await b.listTools();
+    const compile = vi.spyOn(Ajv.prototype, 'compile');
+    for (let i = 0; i < 3; i++) {
+      await b.call('echo', { text: `${i}` });
+      await b.call('any', { whatever: i });
+    }
+    expect(compile).toHaveBeenCalledTimes(1);
+    expect(compile.mock.calls[0]![0]).toEqual(TOOLS[0]!.inputSchema);
+    await expect(b.call('echo', {})).rejects.toBeInstanceOf(InvalidParamsError);
+    // Skipping the schema does not let a non-object through (plain JavaScript callers can pass one).
+    await expect(b.call('any', [] as unknown as Record<string, unknown>)).rejects.toBeInstanceOf(InvalidParamsError);
+  });
+
+  it('tells trivial input schemas from the rest', () => {
+    for (const schema of [{}, { type: 'object' }, { type: 'object', properties: {} }, { type: 'object', title: 'No arguments' }]) {
+      expect(acceptsAnyObject(schema)).toBe(true);
+    }
+    for (const schema of [
+      { type: 'object', properties: { a: { type: 'string' } } },
+      { type: 'object', required: ['a'] },
+      { type: 'object', additionalProperties: false },
+      { $ref: '#/$defs/x' },
+      { type: 'array' },
+      null,
+      [],
+    ]) {
+      expect(acceptsAnyObject(schema)).toBe(false);
+    }
+  });
+});
+
+describe('McpBridge restart policy (injected transports, no processes)', () => {
+  it('restarts a crashed server and resends an in-flight read-only call to the new process', async () => {
+    const { b, spawned } = bridge(true);
+    await b.start();
+    await b.listTools();
+    const call = b.call('read', {});
+    await vi.waitFor(() => expect(spawned[0]!.held).toHaveLength(1));
+    const running = nextState(b, 'restarting').then(() => nextState(b, 'running'));
+    spawned[0]!.die(1);
+    await running;
+    expect(b.process.restarts).toBe(1);
+    await vi.waitFor(() => expect(spawned[1]?.held).toHaveLength(1));
+    spawned[1]!.release();
+    await expect(call).resolves.toEqual({ content: [{ type: 'text', text: `read by ${spawned[1]!.pid}` }] });
+  });
+
+  it('a planned restart waits for in-flight calls on the engine\'s idle event, not on a timer', async () => {
+    const { b, spawned } = bridge(true);
+    await b.start();
+    await b.listTools();
+    const call = b.call('read', {});
+    await vi.waitFor(() => expect(spawned[0]!.held).toHaveLength(1));
+    const realSetTimeout = globalThis.setTimeout;
+    // From here no timer fires: only events can end the drain (a polling drain would wait for ever).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
+    try {
+      const restarted = b.restart('test');
+      spawned[0]!.release();
+      await expect(call).resolves.toMatchObject({ content: [{ text: `read by ${spawned[0]!.pid}` }] });
+      const outcome = await Promise.race([restarted.then(() => 'restarted'), new Promise((r) => realSetTimeout(() => r('stuck'), 2_000))]);
+      expect(outcome).toBe('restarted');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(spawned).toHaveLength(2);
+    expect(b.state).toBe('running');
+  });
+});

@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
-import type { McpServerConfig } from './mcp-bridge.js';
+import type { ExposeConfig, McpServerConfig } from './mcp-bridge.js';
 import type { CacheConfig } from './result-cache.js';
 import { type ToolPolicyConfig, compileGlob } from './tool-policy.js';
 import type { McpConfigFile } from './mcp-host.js';
@@ -142,6 +142,7 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
   parseMcpSettings(path, raw, server);
   if (raw.cache !== undefined) server.cache = parseCache(`${path}.cache`, raw.cache);
   if (raw.tools !== undefined) server.tools = parseToolPolicy(`${path}.tools`, raw.tools);
+  if (raw.expose !== undefined) server.expose = parseExpose(`${path}.expose`, raw.expose, hostEnv);
   parsePool(path, raw, server);
   return server;
 }
@@ -252,6 +253,28 @@ function parseTls(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.P
     tls.servername = raw.servername;
   }
   return tls;
+}
+
+/** `expose: false | { token: "..." } | { tokens: [...] }`; token values may be `${env:NAME}`. */
+function parseExpose(path: string, raw: unknown, hostEnv: NodeJS.ProcessEnv): ExposeConfig | false {
+  if (raw === false) return false;
+  if (raw === true) return {};
+  if (!isObject(raw)) throw new ConfigError(`${path} must be false or an object ({ "token": "..." } or { "tokens": [...] })`);
+  for (const key of Object.keys(raw)) if (key !== 'token' && key !== 'tokens') throw new ConfigError(`${path}.${key} is not an expose setting (token, tokens)`);
+  const given: Array<[string, unknown]> = [];
+  if (raw.token !== undefined) given.push([`${path}.token`, raw.token]);
+  if (raw.tokens !== undefined) {
+    if (!Array.isArray(raw.tokens)) throw new ConfigError(`${path}.tokens must be an array of strings`);
+    raw.tokens.forEach((t, i) => given.push([`${path}.tokens[${i}]`, t]));
+  }
+  const tokens = given.map(([p, t]) => {
+    if (typeof t !== 'string') throw new ConfigError(`${p} must be a string`);
+    const value = expandEnv(t, p, hostEnv);
+    // A short token is guessable over the network; the gateway's own is 64 hex characters.
+    if (value.length < 16) throw new ConfigError(`${p} must be at least 16 characters (use a random token, e.g. "openssl rand -hex 32")`);
+    return value;
+  });
+  return tokens.length > 0 ? { tokens } : {};
 }
 
 const stringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '');

@@ -131,6 +131,19 @@ export interface McpServerConfig {
    * @default false
    */
   sticky?: boolean;
+  /**
+   * How `serve` exposes the server at `/mcp/NAME` (MCP Streamable HTTP): `false` keeps it off the
+   * endpoint; `tokens` are bearer tokens that open this server only (the gateway's token opens every
+   * server). In a config file: `"expose": false`, `"expose": { "token": "${env:NAME}" }` or `{ "tokens": [...] }`.
+   * @default exposed, the gateway's token only
+   */
+  expose?: ExposeConfig | false;
+}
+
+/** A server's `/mcp/NAME` exposure (see McpServerConfig.expose). */
+export interface ExposeConfig {
+  /** Bearer tokens accepted for this server besides the gateway's own. @default [] */
+  tokens?: string[];
 }
 
 export interface BridgeCallOptions {
@@ -328,6 +341,12 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   get state(): ServerState {
     return this.process.state;
+  }
+
+  /** Its `expose` setting: false when it is kept off `/mcp/NAME`, else its own bearer tokens. */
+  get exposure(): false | { tokens: readonly string[] } {
+    const e = this.config.expose;
+    return e === false ? false : { tokens: e?.tokens ?? [] };
   }
 
   /** What the server said about itself (`server/discover` or `initialize`), and the era spoken. */
@@ -903,12 +922,21 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     listen?.abort('subscriptions changed');
   }
 
-  /** Waits (bounded) for in-flight calls to finish before a planned restart. */
+  /** Waits (bounded) for in-flight calls to finish before a planned restart: the engine's `idle` event, no polling. */
   private async drain(timeoutMs: number): Promise<void> {
     this.ipc.pause();
     this.closeListen(); // never finishes by itself (and is not counted in the load anyway)
-    const deadline = Date.now() + timeoutMs;
-    while (this.ipc.load.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    if (this.ipc.load.inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const off = this.ipc.on('idle', done);
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref?.();
+    });
   }
 
   private wireEvents(): void {

@@ -210,4 +210,26 @@ describe('McpBridge restart policy (injected transports, no processes)', () => {
     spawned[1]!.release();
     await expect(call).resolves.toEqual({ content: [{ type: 'text', text: `read by ${spawned[1]!.pid}` }] });
   });
+
+  it('a planned restart waits for in-flight calls on the engine\'s idle event, not on a timer', async () => {
+    const { b, spawned } = bridge(true);
+    await b.start();
+    await b.listTools();
+    const call = b.call('read', {});
+    await vi.waitFor(() => expect(spawned[0]!.held).toHaveLength(1));
+    const realSetTimeout = globalThis.setTimeout;
+    // From here no timer fires: only events can end the drain (a polling drain would wait for ever).
+    vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval'] });
+    try {
+      const restarted = b.restart('test');
+      spawned[0]!.release();
+      await expect(call).resolves.toMatchObject({ content: [{ text: `read by ${spawned[0]!.pid}` }] });
+      const outcome = await Promise.race([restarted.then(() => 'restarted'), new Promise((r) => realSetTimeout(() => r('stuck'), 2_000))]);
+      expect(outcome).toBe('restarted');
+    } finally {
+      vi.useRealTimers();
+    }
+    expect(spawned).toHaveLength(2);
+    expect(b.state).toBe('running');
+  });
 });

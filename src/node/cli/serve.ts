@@ -11,7 +11,7 @@ import { oneLine } from './progress.js';
 import { startGateway } from '../gateway.js';
 import { McpHost } from '../mcp-host.js';
 import { startOtlpTracing } from '../tracing.js';
-import { EXIT, noExtra, parse, parseInteger, splitCommand } from './args.js';
+import { EXIT, noExtra, parse, parseInteger, splitCommand, UsageError } from './args.js';
 import { HELP } from './help.js';
 import { type CliIo, killChildren, onInterrupt, writeAll } from './runtime.js';
 import { selectServers } from './select.js';
@@ -20,12 +20,27 @@ export const DASHBOARD_DIR = resolve(PACKAGE_ROOT, 'dashboard', 'dist');
 
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { args, command } = splitCommand(argv);
-  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; audit?: string; help?: boolean; 'no-watch'?: boolean }>(args, {
+  const { values, positionals } = parse<{
+    config?: string;
+    port?: string;
+    host?: string;
+    audit?: string;
+    'tls-cert'?: string;
+    'tls-key'?: string;
+    insecure?: boolean;
+    'allow-host'?: string[];
+    help?: boolean;
+    'no-watch'?: boolean;
+  }>(args, {
     config: { type: 'string' },
     'no-watch': { type: 'boolean' },
     audit: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    insecure: { type: 'boolean' },
+    'allow-host': { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -35,6 +50,14 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   noExtra(positionals, 0);
   const port = parseInteger('--port', values.port, 0, 65_535) ?? DEFAULTS.gateway.port;
   const hostname = values.host ?? DEFAULTS.gateway.host;
+  const tls = await readTls(values['tls-cert'], values['tls-key']);
+  // Beyond loopback the bearer token (and every call) would cross the network in clear text.
+  if (!isLoopback(hostname) && !tls && !values.insecure) {
+    throw new UsageError(
+      `refusing to listen on ${hostname} without TLS: the access token and every call would cross the network in clear text. ` +
+        'Give --tls-cert FILE --tls-key FILE, or --insecure if a TLS proxy in front of this host does it.',
+    );
+  }
   const config = await selectServers({ config: values.config }, command);
   // What the servers were started from: the watcher reports only changes from this text.
   const configText = values.config === undefined ? undefined : await readFile(values.config, 'utf8').catch(() => undefined);
@@ -59,7 +82,9 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   try {
     // A fixed token (e.g. for a bookmarked URL) comes from the environment, never argv (visible in ps).
     const token = process.env.MCP_IPC_TOKEN || undefined;
-    gateway = await startGateway({ host, hostname, port, staticDir, token });
+    // Names clients reach this host by (a gateway in front, a DNS name): the Host check refuses others.
+    const allowedHosts = (values['allow-host'] ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
+    gateway = await startGateway({ host, hostname, port, staticDir, token, allowedHosts, ...(tls ? { tls } : {}) });
   } catch (error) {
     await host.stopAll();
     audit?.close();
@@ -105,6 +130,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   });
 
   await writeAll(io.stdout, `mcp-ipc dashboard: ${gateway.url}\n`);
+  // The token is in the dashboard URL above; MCP clients send it as "Authorization: Bearer".
+  await writeAll(io.stdout, `mcp-ipc MCP endpoints: ${gateway.origin}/mcp/NAME (${host.names().join(', ')})\n`);
   await host.startAll();
   if (!shuttingDown) {
     const lines = host.list().map((bridge) => {
@@ -140,3 +167,21 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   return done;
 }
 
+/** 127.0.0.0/8, ::1 and localhost: binds that only this machine can reach. */
+export function isLoopback(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+async function readTls(certPath: string | undefined, keyPath: string | undefined): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (certPath === undefined && keyPath === undefined) return undefined;
+  if (certPath === undefined || keyPath === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  const read = async (flag: string, path: string) => {
+    try {
+      return await readFile(resolve(path));
+    } catch (error) {
+      throw new UsageError(`${flag}: cannot read ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: await read('--tls-cert', certPath), key: await read('--tls-key', keyPath) };
+}

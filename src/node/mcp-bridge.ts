@@ -237,6 +237,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
+  /** When the tool list was last fetched or re-fetched for an unknown tool (engine clock); see prepareCall. */
+  private toolsCheckedAt = -Infinity;
   /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
   private readonly guard: CallGuard;
   private readonly retryableTools: Set<string>;
@@ -281,6 +283,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     this.tools = new ListCache(
       () => this.fetchList<ToolInfo>('tools/list', 'tools'),
       (tools) => {
+        this.toolsCheckedAt = this.ipc.options.now!();
         this.toolsByName = new Map(tools.map((t) => [t.name, t]));
         this.validators.clear();
         this.output.clear();
@@ -697,7 +700,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (unavailable) throw unavailable;
     const validating = options.validate !== false && this.identity?.capabilities.tools !== undefined;
     if (validating && !this.toolsByName.has(tool)) {
-      return this.listTools(this.tools.current ? { refresh: true } : {})
+      // A tool added since the list was fetched is found by fetching it again — but at most once
+      // per DEFAULTS.mcp.unknownToolRefreshMs: calls to a tool that does not exist must not each
+      // cost a paginated tools/list. Concurrent ones join the refresh in flight (the list is then
+      // not current), and a list_changed refreshes the list at once anyway.
+      const now = this.ipc.options.now!();
+      const list = this.tools.current;
+      if (list && now - this.toolsCheckedAt < DEFAULTS.mcp.unknownToolRefreshMs) return this.checkCall(tool, args, options, true);
+      if (list) this.toolsCheckedAt = now;
+      return this.listTools(list ? { refresh: true } : {})
         .catch(() => undefined)
         .then(() => this.checkCall(tool, args, options, true));
     }

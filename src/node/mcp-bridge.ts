@@ -64,7 +64,7 @@ import type { ReplicasConfig } from './pool/scaler.js';
 import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
 import type { RemoteTlsConfig } from './tls.js';
-import { StreamableHttpTransport } from './transports/streamable-http.js';
+import { redactUrl, StreamableHttpTransport } from './transports/streamable-http.js';
 
 export interface McpServerConfig {
   /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
@@ -309,7 +309,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     }
     this.process = new ProcessManager<T>(
       name,
-      remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
+      // A remote server's "command" names it in events, resource meta and errors: never with its secrets.
+      remote !== undefined ? { command: redactUrl(remote) } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),

@@ -233,7 +233,9 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  // `addUsedSchema: false`: schemas are not registered by `$id`, so tools sharing one (or a new list
+  // reusing one) each get their own validator instead of a compile error that skips the check.
+  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false });
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();

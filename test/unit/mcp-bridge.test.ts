@@ -204,6 +204,17 @@ describe('McpBridge call path', () => {
     expect(server.listed).toBe(listed + 2);
   });
 
+  it('validates the arguments of tools whose input schemas share an $id, each against its own', async () => {
+    const { b, spawned } = bridge();
+    await b.start();
+    const schema = (type: string) => ({ $id: 'https://example.com/args', type: 'object', properties: { v: { type } }, required: ['v'] });
+    spawned[0]!.added.push({ name: 'str', inputSchema: schema('string') }, { name: 'num', inputSchema: schema('number') });
+    await b.listTools({ refresh: true });
+    await expect(b.call('str', { v: 1 })).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(b.call('num', { v: 'x' })).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(b.call('num', { v: 1 })).resolves.toBeDefined();
+  });
+
   it('tells trivial input schemas from the rest', () => {
     for (const schema of [{}, { type: 'object' }, { type: 'object', properties: {} }, { type: 'object', title: 'No arguments' }]) {
       expect(acceptsAnyObject(schema)).toBe(true);

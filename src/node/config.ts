@@ -195,7 +195,8 @@ function parseRemote(path: string, raw: Record<string, unknown>, baseDir: string
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError(`${path}.url is not a valid URL: ${JSON.stringify(url)}`);
+    // The text as written (`${env:…}` unexpanded): the expanded one may carry a secret.
+    throw new ConfigError(`${path}.url is not a valid URL: ${JSON.stringify(raw.url)}`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${path}.url must be an http:// or https:// URL`);
   const server: McpServerConfig = { url };

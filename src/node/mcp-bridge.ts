@@ -66,7 +66,7 @@ import type { StdioTransport } from './stdio-transport.js';
 import { traceBridgeRequest } from './tracing.js';
 import { tracingActive } from '../core/tracing.js';
 import type { RemoteTlsConfig } from './tls.js';
-import { StreamableHttpTransport } from './transports/streamable-http.js';
+import { redactUrl, StreamableHttpTransport } from './transports/streamable-http.js';
 
 export interface McpServerConfig {
   /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
@@ -253,10 +253,14 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  // `addUsedSchema: false`: schemas are not registered by `$id`, so tools sharing one (or a new list
+  // reusing one) each get their own validator instead of a compile error that skips the check.
+  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false });
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
+  /** When the tool list was last fetched or re-fetched for an unknown tool (engine clock); see prepareCall. */
+  private toolsCheckedAt = -Infinity;
   /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
   private readonly guard: CallGuard;
   private readonly retryableTools: Set<string>;
@@ -301,6 +305,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     this.tools = new ListCache(
       () => this.fetchList<ToolInfo>('tools/list', 'tools'),
       (tools) => {
+        this.toolsCheckedAt = this.ipc.options.now!();
         this.toolsByName = new Map(tools.map((t) => [t.name, t]));
         this.validators.clear();
         this.output.clear();
@@ -326,7 +331,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     }
     this.process = new ProcessManager<T>(
       name,
-      remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
+      // A remote server's "command" names it in events, resource meta and errors: never with its secrets.
+      remote !== undefined ? { command: redactUrl(remote) } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
@@ -754,7 +760,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (unavailable) throw unavailable;
     const validating = options.validate !== false && this.identity?.capabilities.tools !== undefined;
     if (validating && !this.toolsByName.has(tool)) {
-      return this.listTools(this.tools.current ? { refresh: true } : {})
+      // A tool added since the list was fetched is found by fetching it again — but at most once
+      // per DEFAULTS.mcp.unknownToolRefreshMs: calls to a tool that does not exist must not each
+      // cost a paginated tools/list. Concurrent ones join the refresh in flight (the list is then
+      // not current), and a list_changed refreshes the list at once anyway.
+      const now = this.ipc.options.now!();
+      const list = this.tools.current;
+      if (list && now - this.toolsCheckedAt < DEFAULTS.mcp.unknownToolRefreshMs) return this.checkCall(tool, args, options, true);
+      if (list) this.toolsCheckedAt = now;
+      return this.listTools(list ? { refresh: true } : {})
         .catch(() => undefined)
         .then(() => this.checkCall(tool, args, options, true));
     }

@@ -64,6 +64,8 @@ import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
 import type { RemoteTlsConfig } from './tls.js';
 import { StreamableHttpTransport } from './transports/streamable-http.js';
+import { checkServerConfig } from './options.js';
+import { checkOptions, func } from '../core/options.js';
 
 export interface McpServerConfig {
   /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
@@ -259,8 +261,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    */
   private readonly uncacheable = new WeakSet<object>();
 
+  /** @throws TypeError when a setting is out of range (the message names the server, the setting and its value). */
   constructor(name: string, config: McpServerConfig, options: BridgeOptions<T> = {}) {
     super();
+    checkServerConfig(config, `Server "${name}": `);
+    checkOptions(options, { createTransport: func(), now: func(), random: func() });
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);

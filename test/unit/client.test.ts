@@ -15,10 +15,9 @@ import {
   type SequencedEvent,
   type ServerSnapshot,
   WebSocketTransport,
-  getValue,
-  reassemble,
-  writable,
 } from '../../src/client/index.js';
+import { reassemble } from '../../src/client/client.js';
+import { getValue, writable } from '../../src/client/store.js';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));

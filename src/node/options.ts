@@ -19,6 +19,16 @@ import {
 import type { McpServerConfig } from './mcp-bridge.js';
 import type { ProcessManagerOptions } from './process-manager.js';
 import type { ResourceLimits, ResourceManagerOptions } from './resource-manager.js';
+import type { StdioTransportOptions } from './stdio-transport.js';
+
+/** `StdioTransportOptions` (ProcessManager passes its own, already checked, values through). */
+export const STDIO_TRANSPORT_OPTIONS: OptionSpec<StdioTransportOptions> = {
+  maxMessageBytes: positiveInt(),
+  // The rings are indexed modulo their size: 0 would break them, and a crash report needs a tail anyway.
+  stderrLines: positiveInt(),
+  shutdownTimeoutMs: nonNegativeMs(),
+  orphanGuard: boolean(),
+};
 
 /** `ProcessManagerOptions`; 0 means "off" for the health-check and usage intervals, as documented there. */
 export const PROCESS_MANAGER_OPTIONS: OptionSpec<ProcessManagerOptions> = {
@@ -35,8 +45,8 @@ export const PROCESS_MANAGER_OPTIONS: OptionSpec<ProcessManagerOptions> = {
   healthCheckFailures: positiveInt(),
   startupTimeoutMs: positiveMs(),
   shutdownTimeoutMs: nonNegativeMs(),
-  stderrLines: nonNegativeInt(),
-  eventHistory: nonNegativeInt(),
+  stderrLines: positiveInt(),
+  eventHistory: positiveInt(),
   usageIntervalMs: nonNegativeMs(),
   cpuAlertPercent: numberAbove(0),
   memoryLimitMb: numberAbove(0),

@@ -87,7 +87,7 @@ export interface ProcessManagerOptions<T extends ProcessTransport = StdioTranspo
   startupTimeoutMs?: number;
   /** stdin close → SIGTERM → SIGKILL, in thirds of this budget (0: kill at once). @default 10000 */
   shutdownTimeoutMs?: number;
-  /** stderr lines kept in the ring (snapshots, crash reports). @default 500 */
+  /** stderr lines kept in the ring (snapshots, crash reports), at least 1. @default 500 */
   stderrLines?: number;
   /** Lifecycle events kept in the history. @default 1000 */
   eventHistory?: number;

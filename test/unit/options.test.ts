@@ -12,6 +12,7 @@ import { McpBridge } from '../../src/node/mcp-bridge.js';
 import { ProcessManager } from '../../src/node/process-manager.js';
 import { ResourceManager } from '../../src/node/resource-manager.js';
 import { ServerPool } from '../../src/node/server-pool.js';
+import { StdioTransport } from '../../src/node/stdio-transport.js';
 
 const disposers: Array<() => unknown> = [];
 afterEach(async () => {
@@ -101,7 +102,9 @@ describe('ProcessManager', () => {
     ['healthCheckTimeoutMs', 0, `healthCheckTimeoutMs must be a number of ms > 0 and ≤ ${MAX_TIMER_MS}, got 0`],
     ['healthCheckFailures', 0, 'healthCheckFailures must be an integer ≥ 1, got 0'],
     ['startupTimeoutMs', -1, `startupTimeoutMs must be a number of ms > 0 and ≤ ${MAX_TIMER_MS}, got -1`],
-    ['stderrLines', 2.5, 'stderrLines must be an integer ≥ 0, got 2.5'],
+    ['stderrLines', 2.5, 'stderrLines must be an integer ≥ 1, got 2.5'],
+    ['stderrLines', 0, 'stderrLines must be an integer ≥ 1, got 0'],
+    ['eventHistory', 0, 'eventHistory must be an integer ≥ 1, got 0'],
     ['usageIntervalMs', NaN, `usageIntervalMs must be a number of ms ≥ 0 and ≤ ${MAX_TIMER_MS}, got NaN`],
     ['memoryLimitMb', 0, 'memoryLimitMb must be a finite number > 0, got 0'],
     ['autoRestart', 1, 'autoRestart must be true or false, got 1'],
@@ -112,6 +115,14 @@ describe('ProcessManager', () => {
 
   it('keeps 0 as "off" for the health check and usage sampling, and 0 restarts / 0 ms shutdown', () => {
     expect(() => new ProcessManager('s', params, {}, { healthCheckIntervalMs: 0, usageIntervalMs: 0, maxRestarts: 0, shutdownTimeoutMs: 0, restartWindowMs: Infinity })).not.toThrow();
+  });
+});
+
+describe('StdioTransport', () => {
+  it('names a bad option and keeps 0 ms as "kill at once"', () => {
+    expect(() => new StdioTransport({ command: 'never-spawned' }, { maxMessageBytes: 0 })).toThrow(new TypeError('maxMessageBytes must be an integer ≥ 1, got 0'));
+    expect(() => new StdioTransport({ command: 'never-spawned' }, { stderrLines: 0 })).toThrow(new TypeError('stderrLines must be an integer ≥ 1, got 0'));
+    expect(() => new StdioTransport({ command: 'never-spawned' }, { shutdownTimeoutMs: 0 })).not.toThrow();
   });
 });
 

@@ -56,15 +56,16 @@ export const PROCESS_MANAGER_OPTIONS: OptionSpec<ProcessManagerOptions> = {
 };
 
 /**
- * `ResourceLimits`: 0 is refused rather than taken as "no limit" (a common convention elsewhere)
- * — it would refuse every process or connection; `Infinity` is the way to say "no limit".
+ * `ResourceLimits`: a count of 0 keeps its meaning "none allowed" (every acquisition fails at once
+ * with ResourceLimit — a clear refusal, not a stall; e.g. `fileHandles: 0` serves no static
+ * files); `Infinity` means "no limit".
  */
 export const RESOURCE_LIMITS: OptionSpec<ResourceLimits> = {
   memoryMb: numberAbove(0),
-  processes: positiveInt({ infinity: true }),
-  connections: positiveInt({ infinity: true }),
-  fileHandles: positiveInt({ infinity: true }),
-  concurrentTasks: positiveInt({ infinity: true }),
+  processes: nonNegativeInt({ infinity: true }),
+  connections: nonNegativeInt({ infinity: true }),
+  fileHandles: nonNegativeInt({ infinity: true }),
+  concurrentTasks: nonNegativeInt({ infinity: true }),
   cleanupTimeoutMs: positiveMs(),
 };
 

@@ -15,13 +15,13 @@ export type ResourceType = 'process' | 'connection' | 'stream' | 'timer' | 'file
 export interface ResourceLimits {
   /** Memory per server process (MB): the ProcessManager alerts (and optionally restarts) above it. @default 2048 */
   memoryMb: number;
-  /** Server processes at once (`Infinity`: no limit). @default 10 */
+  /** Server processes at once (0: none allowed; `Infinity`: no limit). @default 10 */
   processes: number;
-  /** Gateway connections at once (`Infinity`: no limit). @default 100 */
+  /** Gateway connections at once (0: none allowed; `Infinity`: no limit). @default 100 */
   connections: number;
-  /** Open files (e.g. static files being served) at once (`Infinity`: no limit). @default 1000 */
+  /** Open files (e.g. static files being served) at once (0: none allowed; `Infinity`: no limit). @default 1000 */
   fileHandles: number;
-  /** Calls in flight through the gateway at once (`Infinity`: no limit). @default 50 */
+  /** Calls in flight through the gateway at once (0: none allowed; `Infinity`: no limit). @default 50 */
   concurrentTasks: number;
   /** How long `shutdown()` waits for release functions. @default 10000 */
   cleanupTimeoutMs: number;

@@ -128,17 +128,18 @@ describe('StdioTransport', () => {
 
 describe('ResourceManager', () => {
   it.each([
-    ['processes', 0, 'limits.processes must be an integer ≥ 1 or Infinity, got 0'],
-    ['connections', -1, 'limits.connections must be an integer ≥ 1 or Infinity, got -1'],
-    ['fileHandles', 1.5, 'limits.fileHandles must be an integer ≥ 1 or Infinity, got 1.5'],
+    ['processes', NaN, 'limits.processes must be an integer ≥ 0 or Infinity, got NaN'],
+    ['connections', -1, 'limits.connections must be an integer ≥ 0 or Infinity, got -1'],
+    ['fileHandles', 1.5, 'limits.fileHandles must be an integer ≥ 0 or Infinity, got 1.5'],
     ['memoryMb', NaN, 'limits.memoryMb must be a finite number > 0, got NaN'],
     ['cleanupTimeoutMs', 0, `limits.cleanupTimeoutMs must be a number of ms > 0 and ≤ ${MAX_TIMER_MS}, got 0`],
   ])('refuses the limit %s: %s', (key, value, message) => {
     expect(() => resources({ [key]: value })).toThrow(new TypeError(message));
   });
 
-  it('takes Infinity as "no limit", sweepIntervalMs 0 as "no sweep", and an undefined limit as its default', () => {
-    const rm = resources({ processes: Infinity, connections: undefined }, { sweepIntervalMs: 0 });
+  it('takes Infinity as "no limit", 0 as "none allowed", sweepIntervalMs 0 as "no sweep", and an undefined limit as its default', () => {
+    const rm = resources({ processes: Infinity, connections: undefined, fileHandles: 0 }, { sweepIntervalMs: 0 });
+    expect(() => rm.acquire('file', 'test', () => undefined)).toThrow(/fileHandles/);
     expect(rm.limits.processes).toBe(Infinity);
     expect(rm.limits.connections).toBe(100);
     expect(() => resources({}, { sweepIntervalMs: -1 })).toThrow(new TypeError(`sweepIntervalMs must be a number of ms ≥ 0 and ≤ ${MAX_TIMER_MS}, got -1`));
@@ -170,6 +171,6 @@ describe('McpBridge and ServerPool: a server config', () => {
       new ConfigError('mcpServers.demo.queue.maxConcurrent must be an integer ≥ 1 or Infinity, got 0'),
     );
     expect(parse({ mcpServers: { demo: { command: 'x', process: { maxRestarts: 1.5 } } } })).toThrow(new ConfigError('mcpServers.demo.process.maxRestarts must be an integer ≥ 0, got 1.5'));
-    expect(parse({ mcpServers: { demo: { command: 'x' } }, limits: { processes: 0 } })).toThrow(new ConfigError('limits.processes must be an integer ≥ 1 or Infinity, got 0'));
+    expect(parse({ mcpServers: { demo: { command: 'x' } }, limits: { processes: 2.5 } })).toThrow(new ConfigError('limits.processes must be an integer ≥ 0 or Infinity, got 2.5'));
   });
 });

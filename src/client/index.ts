@@ -1,7 +1,8 @@
 /**
  * mcp-ipc for browsers (`mcp-ipc/client`): the gateway client, its stores and the WebSocket
  * transport, plus what a client's user needs from core (errors, `Result`, the wire types). No Node
- * imports. Every export is named: what is listed here is the public API (pinned by
+ * imports. The demo server's helpers (`search`, `processDocument`) are on the `mcp-ipc/client/demo`
+ * subpath. Every export is named: what is listed here is the public API (pinned by
  * test/unit/public-api.test.ts); the modules' other exports are internal and may change.
  */
 
@@ -9,13 +10,17 @@
 export {
   McpIpcClient,
   type McpIpcClientOptions,
-  type ClientState,
+  type RequestOptions,
   type CallOptions,
   type RpcOptions,
-  type RequestInfo,
-  type RequestStatus,
+  type ServerMessageContext,
+  type ServerNotificationListener,
+  type ServerRequestHandler,
   type NotificationListener,
+  type TaskInfo,
 } from './client.js';
+export type { ClientState } from './connection.js';
+export type { RequestInfo, RequestStatus } from './request-log.js';
 
 // Svelte-compatible stores (the client's `connection`, `servers`, `metrics`, … are Readable).
 export type { Readable, Subscriber, Unsubscriber } from './store.js';
@@ -66,6 +71,19 @@ export {
 export { ok, err, toResult, unwrap, type Result } from '../core/result.js';
 export type { Progress, IpcMetricsSnapshot, StreamChunk } from '../core/ipc-manager.js';
 export type { Priority } from '../core/queue.js';
+export type { LoggingLevel } from '../core/mcp-session.js';
+export type {
+  CompleteResult,
+  CompletionReference,
+  GetPromptResult,
+  PromptInfo,
+  PromptMessage,
+  ReadResourceResult,
+  ResourceContents,
+  ResourceInfo,
+  ResourceTemplateInfo,
+  Root,
+} from '../core/mcp-types.js';
 
 // From core: the browser ↔ host wire contract.
 export {

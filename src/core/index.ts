@@ -128,6 +128,25 @@ export type {
   Root,
 } from './mcp-types.js';
 
+// OpenTelemetry spans for MCP calls and W3C trace context in `_meta` (no-ops without an SDK).
+export {
+  TRACER_NAME,
+  MCP_ATTR,
+  TRACEPARENT_KEY,
+  TRACESTATE_KEY,
+  type McpOutcome,
+  type McpSpanTarget,
+  tracingActive,
+  refreshTracingActive,
+  mcpSpanName,
+  mcpAttributes,
+  startMcpSpan,
+  endMcpSpan,
+  traceContextMeta,
+  injectTraceContext,
+  extractTraceContext,
+} from './tracing.js';
+
 // The browser ↔ host wire contract of the gateway (shared by the gateway and the client).
 export {
   GATEWAY_PATH,

@@ -1,5 +1,5 @@
 /**
- * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
+ * Config loading: the `mcpServers` JSON used by common MCP hosts (or VS Code's `servers`), plus optional per-server
  * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
  * `protocolVersions`, `probeTimeoutMs`), the result `cache` and the tool policy (`tools`), a server
  * pool's `replicas` and `sticky`, and a host-wide `limits` section. Errors name the exact path.
@@ -59,6 +59,11 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   } catch (error) {
     throw new ConfigError(`Cannot read config file ${path}: ${(error as Error).message}`);
   }
+  return parseConfigText(text, path, env);
+}
+
+/** `loadConfig` on text already read from `path` (relative `cwd`s resolve against its folder). */
+export function parseConfigText(text: string, path: string, env: NodeJS.ProcessEnv = process.env): McpConfigFile {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -73,20 +78,55 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Validates a parsed config; relative `cwd`s are resolved against `baseDir`, `${env:NAME}`
  * references against `env`.
+ *
+ * Two shapes are accepted, alone or side by side (a name in both is an error): the `mcpServers`
+ * object of most MCP hosts, and VS Code's `servers` object (`.vscode/mcp.json`), whose entries
+ * carry `"type": "stdio"`. VS Code's `inputs` (values it prompts the user for) are ignored: a
+ * `${input:ID}` reference is a ConfigError, since a host has nobody to prompt; use `${env:NAME}`.
+ * So is any other VS Code variable (`${workspaceFolder}`, …): they are not expanded here.
  */
 export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): McpConfigFile {
-  if (!isObject(json) || !isObject(json.mcpServers)) throw new ConfigError('Config must be an object with an "mcpServers" object');
+  if (!isObject(json) || (!isObject(json.mcpServers) && !isObject(json.servers))) {
+    throw new ConfigError('Config must be an object with an "mcpServers" object (or VS Code\'s "servers" object)');
+  }
+  if (json.mcpServers !== undefined && !isObject(json.mcpServers)) throw new ConfigError('"mcpServers" must be an object');
+  if (json.servers !== undefined && !isObject(json.servers)) throw new ConfigError('"servers" must be an object');
   const servers: Record<string, McpServerConfig> = {};
-  for (const [name, raw] of Object.entries(json.mcpServers)) {
+  for (const [name, raw] of Object.entries((json.mcpServers ?? {}) as Record<string, unknown>)) {
     servers[name] = parseServer(`mcpServers.${name}`, raw, baseDir, env);
   }
-  if (Object.keys(servers).length === 0) throw new ConfigError('"mcpServers" names no server');
+  for (const [name, raw] of Object.entries((json.servers ?? {}) as Record<string, unknown>)) {
+    const path = `servers.${name}`;
+    if (Object.hasOwn(servers, name)) throw new ConfigError(`${path}: "${name}" is also in "mcpServers" (a server name must be unique)`);
+    servers[name] = parseServer(path, vscodeEntry(path, raw), baseDir, env);
+  }
+  if (Object.keys(servers).length === 0) throw new ConfigError(`${isObject(json.mcpServers) ? '"mcpServers"' : '"servers"'} names no server`);
   const config: McpConfigFile = { mcpServers: servers };
   if (json.limits !== undefined) {
     config.limits = numbers('limits', json.limits);
     asConfigError(() => checkOptions(config.limits, RESOURCE_LIMITS, 'limits.'));
   }
   return config;
+}
+
+const INPUT_REFERENCE = /\$\{input:[^}]*\}/;
+/** VS Code's other variables (`${workspaceFolder}`, `${userHome}`, `${config:…}`, …): not `${env:…}`, not escaped. */
+const VSCODE_VARIABLE = /(?<!\$)\$\{(?!env:)[^}]*\}/;
+
+/**
+ * A VS Code `servers` entry: the same shape as an `mcpServers` one (`"type": "stdio"` with a
+ * command, `"type": "http"` with a url), but `${input:…}` and VS Code's own variables are refused.
+ */
+function vscodeEntry(path: string, raw: unknown): unknown {
+  if (!isObject(raw)) return raw;
+  const rest = raw;
+  const found = JSON.stringify(rest).match(INPUT_REFERENCE);
+  if (found) {
+    throw new ConfigError(`${path} references ${found[0]}: VS Code "inputs" are not supported (nobody is there to prompt); use \${env:NAME} instead`);
+  }
+  const variable = JSON.stringify(rest).match(VSCODE_VARIABLE);
+  if (variable) throw new ConfigError(`${path} references ${variable[0]}: only \${env:NAME} is expanded here (give a path relative to the config file's folder in "cwd" instead)`);
+  return rest;
 }
 
 function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {

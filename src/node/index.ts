@@ -27,6 +27,7 @@ export type { ReplicasConfig } from './pool/scaler.js';
 
 // Config files: the `mcpServers` format plus mcp-ipc's sections, and the bundled demo server.
 export { loadConfig, parseConfig, ConfigError, demoServerConfig } from './config.js';
+export { watchConfigFile, CONFIG_WATCH_DEFAULTS, type ConfigWatcherOptions, type ConfigChange } from './config-watcher.js';
 
 // Transports: a local server over stdio, a remote one over Streamable HTTP (auth, TLS).
 export { StdioTransport, type StdioServerParams, type StdioTransportOptions } from './stdio-transport.js';
@@ -78,4 +79,16 @@ export { ApprovalQueue, type ApprovalQueueOptions, type ApprovalRequest, type Ap
 export { AuditLog, type AuditLogOptions, type AuditRecord, type AuditSink } from './audit-log.js';
 
 // The gateway: HTTP + WebSocket for browsers, the dashboard, /metrics.
-export { startGateway, Gateway, type GatewayOptions } from './gateway.js';
+export { startGateway, Gateway, type GatewayOptions, type CompressionOptions } from './gateway/index.js';
+
+// Tracing: OTLP export and spans around gateway and bridge requests.
+export {
+  startOtlpTracing,
+  traceGatewayRequest,
+  traceBridgeRequest,
+  tracesEndpoint,
+  OTLP_PACKAGES,
+  type OtlpTracing,
+  type OtlpTracingOptions,
+  type TracedRequest,
+} from './tracing.js';

@@ -50,6 +50,8 @@ export interface McpServerHandle extends Pick<Emitter<McpBridgeEvents>, 'on' | '
   restart(reason?: string): Promise<void>;
   setRequestHandler(method: string, handler: RequestHandler): void;
   removeRequestHandler(method: string): void;
+  /** Whether requests of `method` from the server are answered here (a handler, or configured `roots`). */
+  hasRequestHandler(method: string): boolean;
   setRoots(roots: Root[]): Promise<void>;
   setLogLevel(level: LoggingLevel): Promise<void>;
   listTools(options?: { refresh?: boolean }): Promise<ToolInfo[]>;

@@ -218,6 +218,13 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     for (const r of this.replicas.values()) r.bridge.removeRequestHandler(method);
   }
 
+  hasRequestHandler(method: string): boolean {
+    if (this.handlers.has(method)) return true;
+    // Configured `roots` are answered by every replica's own bridge.
+    for (const r of this.replicas.values()) return r.bridge.hasRequestHandler(method);
+    return false;
+  }
+
   async setRoots(roots: Root[]): Promise<void> {
     this.roots = roots.map((r) => ({ ...r }));
     await this.everyReplica((b) => b.setRoots(roots));

@@ -241,8 +241,8 @@ describe('through the WebSocket gateway', () => {
     const c = await open();
     const denied = await c.call('tools/call', { server: 'ops', tool: 'delete_all' });
     expect(denied.error?.data).toMatchObject({ code: 'ToolDenied', data: { reason: 'denied', tool: 'delete_all' } });
-    const list = (await c.call('tools/list', { server: 'ops' })).result as Array<{ name: string }>;
-    expect(list.map((t) => t.name)).not.toContain('delete_all');
+    const { tools } = (await c.call('tools/list', { server: 'ops' })).result as { tools: Array<{ name: string }> };
+    expect(tools.map((t) => t.name)).not.toContain('delete_all');
   });
 
   it('forwards a confirmation to the dashboard and accepts its answer', async () => {

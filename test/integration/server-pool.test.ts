@@ -10,7 +10,7 @@ import { type IpcError, ServerCrashedError } from '../../src/core/errors.js';
 import type { CallToolResult } from '../../src/core/gateway-protocol.js';
 import { demoServerConfig } from '../../src/node/config.js';
 import { startGateway } from '../../src/node/gateway.js';
-import { GatewayMetrics } from '../../src/node/gateway-metrics.js';
+import { GatewayMetrics } from '../../src/node/gateway/metrics.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 import type { McpServerConfig } from '../../src/node/mcp-bridge.js';
 import { ServerPool } from '../../src/node/server-pool.js';

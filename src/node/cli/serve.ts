@@ -1,11 +1,16 @@
 /** `mcp-ipc serve`: the host, the gateway and the dashboard until SIGINT/SIGTERM. */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DEFAULTS } from '../../core/defaults.js';
 import { AuditLog } from '../audit-log.js';
-import { PACKAGE_ROOT } from '../config.js';
+import { PACKAGE_ROOT, parseConfigText } from '../config.js';
+import { watchConfigFile } from '../config-watcher.js';
+import { describeHostReload, reloadRejected } from '../../core/gateway-protocol.js';
+import { oneLine } from './progress.js';
 import { startGateway } from '../gateway.js';
 import { McpHost } from '../mcp-host.js';
+import { startOtlpTracing } from '../tracing.js';
 import { EXIT, noExtra, parse, parseInteger, splitCommand } from './args.js';
 import { HELP } from './help.js';
 import { type CliIo, killChildren, onInterrupt, writeAll } from './runtime.js';
@@ -15,8 +20,9 @@ export const DASHBOARD_DIR = resolve(PACKAGE_ROOT, 'dashboard', 'dist');
 
 export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const { args, command } = splitCommand(argv);
-  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; audit?: string; help?: boolean }>(args, {
+  const { values, positionals } = parse<{ config?: string; port?: string; host?: string; audit?: string; help?: boolean; 'no-watch'?: boolean }>(args, {
     config: { type: 'string' },
+    'no-watch': { type: 'boolean' },
     audit: { type: 'string' },
     port: { type: 'string', short: 'p' },
     host: { type: 'string' },
@@ -30,6 +36,8 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   const port = parseInteger('--port', values.port, 0, 65_535) ?? DEFAULTS.gateway.port;
   const hostname = values.host ?? DEFAULTS.gateway.host;
   const config = await selectServers({ config: values.config }, command);
+  // What the servers were started from: the watcher reports only changes from this text.
+  const configText = values.config === undefined ? undefined : await readFile(values.config, 'utf8').catch(() => undefined);
 
   const staticDir = existsSync(resolve(DASHBOARD_DIR, 'index.html')) ? DASHBOARD_DIR : undefined;
   if (!staticDir) await writeAll(io.stderr, `mcp-ipc: the dashboard is not built (${DASHBOARD_DIR}); run "npm run build". Serving the API only.\n`);
@@ -37,6 +45,14 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   // Opened before anything starts: an unwritable audit file is an error now, not a silent gap later.
   // MCP_IPC_AUDIT_KEY (optional) keys the argument hashes, so equal calls match across restarts.
   const audit = values.audit === undefined ? undefined : new AuditLog(resolve(values.audit), { hashKey: process.env.MCP_IPC_AUDIT_KEY || undefined });
+  // OpenTelemetry: an OTLP/HTTP exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set (before any span).
+  let tracing: Awaited<ReturnType<typeof startOtlpTracing>>;
+  try {
+    tracing = await startOtlpTracing();
+  } catch (error) {
+    audit?.close();
+    throw error;
+  }
   const host = new McpHost(config, { audit });
   // The gateway first: a taken port fails before any server is spawned.
   let gateway: Awaited<ReturnType<typeof startGateway>>;
@@ -47,15 +63,20 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
   } catch (error) {
     await host.stopAll();
     audit?.close();
+    await tracing?.shutdown();
     throw error;
   }
 
   let shuttingDown: Promise<void> | undefined;
+  let stopWatching: (() => void) | undefined;
   const shutdown = (): Promise<void> =>
     (shuttingDown ??= (async () => {
+      stopWatching?.();
       await Promise.allSettled([gateway.close()]);
       await host.stopAll();
       audit?.close();
+      // Flushes the spans still buffered (bounded by the exporter's timeout).
+      await tracing?.shutdown().catch(() => undefined);
     })());
   const done = new Promise<number>((resolveDone) => {
     const dispose = onInterrupt(
@@ -93,5 +114,29 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     });
     await writeAll(io.stdout, lines.join(''));
   }
+  const configPath = values.config;
+  if (configPath !== undefined && !values['no-watch'] && !shuttingDown) {
+    // Hot reload: each settled edit is applied (only the servers whose config changed are touched);
+    // a file that does not parse or validate is rejected and the running set is kept.
+    try {
+      stopWatching = watchConfigFile(
+        configPath,
+        async (change) => {
+          if (shuttingDown) return;
+          const reload = await host.reload(async () => {
+            if (change.error) throw change.error;
+            return parseConfigText(change.text as string, configPath);
+          }, configPath);
+          if (shuttingDown) return;
+          await writeAll(reloadRejected(reload) ? io.stderr : io.stdout, `mcp-ipc: ${oneLine(describeHostReload(reload))}\n`);
+        },
+        configText,
+      );
+    } catch (error) {
+      // E.g. the system's limit of file watchers: serving goes on, without hot reload.
+      await writeAll(io.stderr, `mcp-ipc: not watching ${configPath} for changes: ${oneLine(error instanceof Error ? error.message : String(error))}\n`);
+    }
+  }
   return done;
 }
+

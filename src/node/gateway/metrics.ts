@@ -7,9 +7,9 @@
  * twice; the pool's own values are `mcp_ipc_pool_*` series with only the `server` label.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { ServerSnapshot, ServerState } from '../core/gateway-protocol.js';
-import type { IpcMetricsSnapshot } from '../core/ipc-manager.js';
-import type { HistogramSnapshot } from '../core/metrics.js';
+import type { ServerSnapshot, ServerState } from '../../core/gateway-protocol.js';
+import type { IpcMetricsSnapshot } from '../../core/ipc-manager.js';
+import type { HistogramSnapshot } from '../../core/metrics.js';
 
 const STATES: ServerState[] = ['starting', 'running', 'stopping', 'stopped', 'crashed', 'restarting', 'failed'];
 /** The series of a server: one per replica for a pool, else the server itself. */

@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { TOKEN_PARAM } from '../core/gateway-protocol.js';
+import { TOKEN_PARAM } from '../../core/gateway-protocol.js';
 
 /** `Sec-WebSocket-Protocol` value carrying the token, for clients that keep it out of the URL. */
 export const TOKEN_PROTOCOL_PREFIX = 'mcp-ipc.token.';

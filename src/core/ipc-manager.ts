@@ -41,6 +41,7 @@ import {
   notification,
   previewValue,
 } from './jsonrpc.js';
+import { IPC_MANAGER_OPTIONS, checkOptions } from './options.js';
 import { IpcMetrics, type IpcMetricsSnapshot } from './ipc-metrics.js';
 import { type Priority, PriorityQueue } from './queue.js';
 import { RequestIds } from './request-ids.js';
@@ -52,34 +53,36 @@ export const METHOD_CANCELLED = 'notifications/cancelled';
 export const METHOD_STREAM_CHUNK = 'notifications/stream/chunk';
 
 export interface IpcManagerOptions {
-  /** Requests in flight at once (default 10). */
+  /** Requests in flight at once; `Infinity` for no limit. @default 10 */
   maxConcurrent?: number;
-  /** Requests waiting beyond those; a full queue rejects at once with QueueFull (default 100). */
+  /** Requests waiting beyond those; a full queue rejects at once with QueueFull (0: never wait). @default 100 */
   maxQueueSize?: number;
-  /** Idle timeout per request, reset by progress and stream chunks (default 30 000 ms). */
+  /** Idle timeout per request, reset by progress and stream chunks; `Infinity` for none. @default 30000 */
   timeoutMs?: number;
-  /** Hard cap from enqueue to settle, always armed (default 10 × the request's timeout). */
+  /** Hard cap from enqueue to settle, always armed; `Infinity` for none. @default 10 × the request's timeout */
   hardTimeoutMs?: number;
-  /** Retries for retryable failures (default 3), first delay (1 000 ms, exponential + jitter). */
+  /** Retries for retryable failures (0: none). @default 3 */
   maxRetries?: number;
+  /** First retry delay, exponential with jitter. @default 1000 */
   retryDelayMs?: number;
+  /** Longest retry delay. @default 30000 */
   retryMaxDelayMs?: number;
-  /** Priority ordering on (default); off means plain FIFO. */
+  /** Priority ordering on; off means plain FIFO. @default true */
   priorityQueue?: boolean;
-  /** Methods that skip the queue and the concurrency limit (default ['ping']). */
+  /** Methods that skip the queue and the concurrency limit. @default ['ping'] */
   bypassMethods?: readonly string[];
-  /** Unresolved transport writes at which dispatching pauses until drain (default 16). */
+  /** Unresolved transport writes at which dispatching pauses until drain. @default 16 */
   maxPendingWrites?: number;
   /**
-   * Keep queued requests when the transport closes, to send them on the next `attach` (default
-   * false: they fail with NotConnected). The owner must then `attach` again or `close()`.
+   * Keep queued requests when the transport closes, to send them on the next `attach` (false: they
+   * fail with NotConnected). The owner must then `attach` again or `close()`. @default false
    */
   holdQueueOnDisconnect?: boolean;
-  /** Minimum interval between `metrics` change events (default 1 000 ms). */
+  /** Minimum interval between `metrics` change events (0: one per macrotask). @default 1000 */
   metricsIntervalMs?: number;
-  /** Clock in ms (injectable for tests). */
+  /** Clock in ms (injectable for tests). @default performance.now */
   now?: () => number;
-  /** Randomness for retry jitter (injectable for tests). */
+  /** Randomness for retry jitter (injectable for tests). @default Math.random */
   random?: () => number;
 }
 
@@ -247,8 +250,10 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private readonly deadlines: Deadlines<Pending>;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
 
+  /** @throws TypeError when an option is out of range (the message names it and its value). */
   constructor(transport?: Transport, options: IpcManagerOptions = {}) {
     super();
+    checkOptions(options, IPC_MANAGER_OPTIONS);
     const d = DEFAULTS.queue;
     this.opts = {
       maxConcurrent: options.maxConcurrent ?? d.maxConcurrent,

@@ -24,6 +24,7 @@ import type { IpcManager, RequestOptions } from './ipc-manager.js';
 import { previewValue } from './jsonrpc.js';
 import { type McpTaskOptions, TASKS_EXTENSION, followModernTask, isModernTaskResult } from './mcp-tasks.js';
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS, type McpEra, PROTOCOL_VERSIONS, eraOf } from './mcp-versions.js';
+import { type OptionSpec, checkOptions, nonNegativeInt, positiveMs } from './options.js';
 
 export const METHOD_DISCOVER = 'server/discover';
 export const META_PROTOCOL_VERSION = 'io.modelcontextprotocol/protocolVersion';
@@ -66,9 +67,14 @@ export interface McpSessionOptions {
   protocolVersions?: readonly string[];
   /** How long the `server/discover` probe may take before falling back to `initialize`. @default 5000 */
   probeTimeoutMs?: number;
-  /** `input_required` rounds per request before it fails with a ProtocolError. @default 8 */
+  /** `input_required` rounds per request before it fails with a ProtocolError (0: none allowed). @default 8 */
   maxInputRounds?: number;
 }
+
+const MCP_SESSION_OPTIONS: OptionSpec<McpSessionOptions> = {
+  probeTimeoutMs: positiveMs(),
+  maxInputRounds: nonNegativeInt(),
+};
 
 const CLIENT_INFO: Implementation = { name: 'mcp-ipc', version: '0.1.0' };
 
@@ -110,7 +116,9 @@ export class McpSession {
   private cachedEra: McpEra | undefined;
   private logLevel: LoggingLevel | undefined;
 
+  /** @throws TypeError when an option is out of range (the message names it and its value). */
   constructor(ipc: IpcManager, options: McpSessionOptions = {}) {
+    checkOptions(options, MCP_SESSION_OPTIONS);
     this.ipc = ipc;
     this.clientInfo = options.clientInfo ?? CLIENT_INFO;
     this.declared = options.capabilities ?? {};
@@ -124,8 +132,6 @@ export class McpSession {
     this.legacyVersions = LEGACY_PROTOCOL_VERSIONS.filter((v) => versions.includes(v));
     this.probeTimeoutMs = options.probeTimeoutMs ?? DEFAULTS.mcp.probeTimeoutMs;
     this.maxInputRounds = options.maxInputRounds ?? DEFAULTS.mcp.maxInputRounds;
-    if (!(this.probeTimeoutMs > 0)) throw new TypeError(`probeTimeoutMs must be > 0, got ${this.probeTimeoutMs}`);
-    if (!(this.maxInputRounds >= 0)) throw new TypeError(`maxInputRounds must be >= 0, got ${this.maxInputRounds}`);
   }
 
   /** The connected server's era, revision, info and capabilities; undefined before `connect`. */

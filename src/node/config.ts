@@ -17,6 +17,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
+import { checkOptions } from '../core/options.js';
+import { RESOURCE_LIMITS, checkServerConfig } from './options.js';
 import type { ExposeConfig, McpServerConfig } from './mcp-bridge.js';
 import type { CacheConfig } from './result-cache.js';
 import { type ToolPolicyConfig, compileGlob } from './tool-policy.js';
@@ -100,7 +102,10 @@ export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.
   }
   if (Object.keys(servers).length === 0) throw new ConfigError(`${isObject(json.mcpServers) ? '"mcpServers"' : '"servers"'} names no server`);
   const config: McpConfigFile = { mcpServers: servers };
-  if (json.limits !== undefined) config.limits = numbers('limits', json.limits);
+  if (json.limits !== undefined) {
+    config.limits = numbers('limits', json.limits);
+    asConfigError(() => checkOptions(config.limits, RESOURCE_LIMITS, 'limits.'));
+  }
   return config;
 }
 
@@ -144,7 +149,18 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
   if (raw.tools !== undefined) server.tools = parseToolPolicy(`${path}.tools`, raw.tools);
   if (raw.expose !== undefined) server.expose = parseExpose(`${path}.expose`, raw.expose, hostEnv);
   parsePool(path, raw, server);
+  asConfigError(() => checkServerConfig(server, `${path}.`));
   return server;
+}
+
+/** The option checks throw TypeErrors that already name the path; a config file gets ConfigErrors. */
+function asConfigError(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof TypeError) throw new ConfigError(error.message);
+    throw error;
+  }
 }
 
 /** A local server: `command`, `args`, `env`, `inheritEnv`, `cwd`. */

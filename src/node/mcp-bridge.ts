@@ -67,6 +67,8 @@ import { traceBridgeRequest } from './tracing.js';
 import { tracingActive } from '../core/tracing.js';
 import type { RemoteTlsConfig } from './tls.js';
 import { redactUrl, StreamableHttpTransport } from './transports/streamable-http.js';
+import { checkServerConfig } from './options.js';
+import { checkOptions, func } from '../core/options.js';
 
 export interface McpServerConfig {
   /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
@@ -284,8 +286,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    */
   private readonly uncacheable = new WeakSet<object>();
 
+  /** @throws TypeError when a setting is out of range (the message names the server, the setting and its value). */
   constructor(name: string, config: McpServerConfig, options: BridgeOptions<T> = {}) {
     super();
+    checkServerConfig(config, `Server "${name}": `);
+    checkOptions(options, { createTransport: func(), now: func(), random: func() });
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);

@@ -30,6 +30,8 @@ import type { Platform } from './platform/index.js';
 import type { ResourceHandle, ResourceManager } from './resource-manager.js';
 import { tellingLine } from './stderr-summary.js';
 import { type StdioServerParams, StdioTransport, type StdioTransportOptions } from './stdio-transport.js';
+import { PROCESS_MANAGER_OPTIONS } from './options.js';
+import { checkOptions } from '../core/options.js';
 
 const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
 
@@ -61,39 +63,47 @@ export interface ProcessTransport extends Transport {
 export type ProcessTransportFactory<T extends ProcessTransport> = (params: StdioServerParams, options: StdioTransportOptions) => T;
 
 export interface ProcessManagerOptions<T extends ProcessTransport = StdioTransport> {
-  /** The transport of each spawn (default: a StdioTransport); tests inject scripted ones. */
+  /** The transport of each spawn; tests inject scripted ones. @default a StdioTransport */
   createTransport?: ProcessTransportFactory<T>;
-  /** Restart after a crash or failed health checks (default true). */
+  /** Restart after a crash or failed health checks. @default true */
   autoRestart?: boolean;
-  /** Restart attempts allowed within `restartWindowMs` before giving up (default 5). */
+  /** Restart attempts allowed within `restartWindowMs` before giving up (0: never restart). @default 5 */
   maxRestarts?: number;
-  /** First restart delay; doubles per attempt with jitter, capped at restartMaxDelayMs (2 000 / 60 000 ms). */
+  /** First restart delay; doubles per attempt with jitter, capped at `restartMaxDelayMs`. @default 2000 */
   restartDelayMs?: number;
+  /** Longest restart delay. @default 60000 */
   restartMaxDelayMs?: number;
+  /** Window in which restart attempts are counted (`Infinity`: every attempt counts). @default 300000 */
   restartWindowMs?: number;
-  /** Running this long without a crash resets the attempt count (default 60 000 ms). */
+  /** Running this long without a crash resets the attempt count. @default 60000 */
   stableUptimeMs?: number;
-  /** MCP ping every interval (0 = off), failing after the timeout; restart after N failures in a row (15 000 / 5 000 / 3). */
+  /** Health probe (MCP `ping`, or `server/discover` in the modern era) every interval; 0 = off. @default 15000 */
   healthCheckIntervalMs?: number;
+  /** A probe not answered within this fails. @default 5000 */
   healthCheckTimeoutMs?: number;
+  /** Restart after this many failed probes in a row. @default 3 */
   healthCheckFailures?: number;
-  /** Spawn to handshake done (default 30 000 ms). */
+  /** Spawn to handshake done. @default 30000 */
   startupTimeoutMs?: number;
-  /** stdin close → SIGTERM → SIGKILL, in thirds of this budget (default 10 000 ms). */
+  /** stdin close → SIGTERM → SIGKILL, in thirds of this budget (0: kill at once). @default 10000 */
   shutdownTimeoutMs?: number;
+  /** stderr lines kept in the ring (snapshots, crash reports), at least 1. @default 500 */
   stderrLines?: number;
+  /** Lifecycle events kept in the history. @default 1000 */
   eventHistory?: number;
-  /** CPU/RSS sampling over the whole process group (0 = off; default 5 000 ms). */
+  /** CPU/RSS sampling over the whole process group; 0 = off. @default 5000 */
   usageIntervalMs?: number;
+  /** CPU alert threshold in percent of one core (a multi-threaded server may exceed 100). @default 90 */
   cpuAlertPercent?: number;
-  /** Memory alert threshold (default: the ResourceManager's memoryMb, else DEFAULTS.limits.memoryMb). */
+  /** Memory alert threshold (MB). @default the ResourceManager's memoryMb, else 2048 */
   memoryLimitMb?: number;
-  /** Restart (draining in-flight calls first) when over the memory limit (default false). */
+  /** Restart (draining in-flight calls first) when over the memory limit. @default false */
   restartOnMemoryLimit?: boolean;
-  /** Largest stdout line (default 16 MiB). */
+  /** Largest stdout line in bytes. @default 16 MiB */
   maxMessageBytes?: number;
   /** Process-count limit and tracking. */
   resources?: ResourceManager;
+  /** Randomness for restart jitter (injectable for tests). @default Math.random */
   random?: () => number;
   /** The OS specifics, passed to each StdioTransport. @default currentPlatform() */
   platform?: Platform;
@@ -166,8 +176,10 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
   private booting: T | undefined;
   private _failure: IpcError | null = null;
 
+  /** @throws TypeError when an option is out of range (the message names it and its value). */
   constructor(name: string, params: StdioServerParams, hooks: ProcessHooks<T> = {}, options: ProcessManagerOptions<T> = {}) {
     super();
+    checkOptions(options, PROCESS_MANAGER_OPTIONS);
     this.name = name;
     this.params = params;
     this.hooks = hooks;

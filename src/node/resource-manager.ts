@@ -7,16 +7,23 @@
 import { DEFAULTS } from '../core/defaults.js';
 import { Emitter } from '../core/emitter.js';
 import { ResourceLimitError } from '../core/errors.js';
+import { checkOptions } from '../core/options.js';
+import { RESOURCE_LIMITS, RESOURCE_MANAGER_OPTIONS } from './options.js';
 
 export type ResourceType = 'process' | 'connection' | 'stream' | 'timer' | 'file' | 'task';
 
 export interface ResourceLimits {
-  /** Memory per server process (MB): the ProcessManager alerts (and optionally restarts) above it. */
+  /** Memory per server process (MB): the ProcessManager alerts (and optionally restarts) above it. @default 2048 */
   memoryMb: number;
+  /** Server processes at once (0: none allowed; `Infinity`: no limit). @default 10 */
   processes: number;
+  /** Gateway connections at once (0: none allowed; `Infinity`: no limit). @default 100 */
   connections: number;
+  /** Open files (e.g. static files being served) at once (0: none allowed; `Infinity`: no limit). @default 1000 */
   fileHandles: number;
+  /** Calls in flight through the gateway at once (0: none allowed; `Infinity`: no limit). @default 50 */
   concurrentTasks: number;
+  /** How long `shutdown()` waits for release functions. @default 10000 */
   cleanupTimeoutMs: number;
 }
 
@@ -63,8 +70,9 @@ export interface ResourceManagerEvents extends Record<string, unknown> {
 }
 
 export interface ResourceManagerOptions {
-  /** Background sweep interval for stale resources (default 30 000 ms; 0 = off). */
+  /** Background sweep interval for stale resources; 0 = off. @default 30000 */
   sweepIntervalMs?: number;
+  /** Clock in ms (injectable for tests). @default Date.now */
   now?: () => number;
 }
 
@@ -76,9 +84,14 @@ export class ResourceManager extends Emitter<ResourceManagerEvents> {
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
   private shuttingDown = false;
 
+  /** @throws TypeError when a limit or option is out of range (the message names it and its value). */
   constructor(limits: Partial<ResourceLimits> = {}, options: ResourceManagerOptions = {}) {
     super();
-    this.limits = { ...DEFAULTS.limits, ...limits };
+    checkOptions(limits, RESOURCE_LIMITS, 'limits.');
+    checkOptions(options, RESOURCE_MANAGER_OPTIONS);
+    // A key present but undefined takes its default too (a spread alone would copy the undefined).
+    const given = Object.fromEntries(Object.entries(limits).filter(([, v]) => v !== undefined));
+    this.limits = { ...DEFAULTS.limits, ...given };
     this.now = options.now ?? Date.now;
     const every = options.sweepIntervalMs ?? 30_000;
     if (every > 0) {

@@ -65,6 +65,8 @@ import { CallGuard } from './call-guard.js';
 import { ChunkRelay } from './pool/chunk-relay.js';
 import { type DispatchTarget, PoolDispatcher } from './pool/dispatcher.js';
 import { PoolScaler, replicaSettings } from './pool/scaler.js';
+import { checkServerConfig } from './options.js';
+import { checkOptions, func } from '../core/options.js';
 import type { HandleRequestOptions, McpServerHandle, ServerIdentityView } from './server-handle.js';
 
 /** What a pool needs of each replica; McpBridge is the real one. */
@@ -153,6 +155,8 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   constructor(name: string, config: McpServerConfig, options: ServerPoolOptions = {}) {
     super();
     if (config.replicas === undefined) throw new TypeError(`ServerPool "${name}": the config names no replicas`);
+    checkServerConfig(config, `ServerPool "${name}": `);
+    checkOptions(options, { now: func(), createReplica: func(), createTransport: func(), random: func() });
     const settings = replicaSettings(config.replicas);
     this.name = name;
     this.min = settings.min;

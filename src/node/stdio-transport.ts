@@ -23,6 +23,8 @@ import { SENT, type Transport } from '../core/transport.js';
 import type { ExitInfo } from '../core/gateway-protocol.js';
 import { guardTree, type OrphanGuard } from './orphan-guard.js';
 import { childEnvironment, currentPlatform, newTreeCookie, type Platform, type ServerTree } from './platform/index.js';
+import { checkOptions } from '../core/options.js';
+import { STDIO_TRANSPORT_OPTIONS } from './options.js';
 
 export interface StdioServerParams {
   command: string;
@@ -43,13 +45,13 @@ export interface StdioServerParams {
 }
 
 export interface StdioTransportOptions {
-  /** Largest stdout line accepted (default DEFAULTS.transport.maxMessageBytes, 16 MiB). */
+  /** Largest stdout line accepted in bytes. @default 16 MiB (DEFAULTS.transport.maxMessageBytes) */
   maxMessageBytes?: number;
-  /** stderr lines kept for crash reports (default 500). */
+  /** stderr lines kept for crash reports. @default 500 */
   stderrLines?: number;
-  /** Total time close() may take before the group is SIGKILLed (default 10 000 ms). */
+  /** Total time close() may take before the group is SIGKILLed (0: at once). @default 10000 */
   shutdownTimeoutMs?: number;
-  /** Watchdog that kills the tree if the host dies (default true). */
+  /** Watchdog that kills the tree if the host dies. @default true */
   orphanGuard?: boolean;
   /** The OS specifics (spawn, tree listing and kill, watchdog). @default currentPlatform() */
   platform?: Platform;
@@ -101,7 +103,9 @@ export class StdioTransport implements Transport {
   private readonly exitedPromise: Promise<ExitInfo>;
   private resolveExited!: (info: ExitInfo) => void;
 
+  /** @throws TypeError when an option is out of range (the message names it and its value). */
   constructor(params: StdioServerParams, options: StdioTransportOptions = {}) {
+    checkOptions(options, STDIO_TRANSPORT_OPTIONS);
     this.params = params;
     this.opts = {
       maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.transport.maxMessageBytes,

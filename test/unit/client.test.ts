@@ -15,10 +15,9 @@ import {
   type SequencedEvent,
   type ServerSnapshot,
   WebSocketTransport,
-  getValue,
-  reassemble,
-  writable,
 } from '../../src/client/index.js';
+import { reassemble } from '../../src/client/request-runner.js';
+import { getValue, writable } from '../../src/client/store.js';
 import { processDocument, search } from '../../src/client/demo.js';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
 import { refreshTracingActive } from '../../src/core/tracing.js';

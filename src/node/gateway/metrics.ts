@@ -32,6 +32,11 @@ export interface GatewayCounters {
   connections: () => number;
   eventLogSize: () => number;
   latestSeq: () => number;
+  /** Tasks (calls) running on the host now, and its `limits.concurrentTasks`. */
+  tasks?: () => number;
+  taskLimit?: () => number;
+  /** The per-connection in-flight limit (`maxInFlightPerConnection`). */
+  inFlightLimit?: () => number;
 }
 
 export class GatewayMetrics {
@@ -49,6 +54,8 @@ export class GatewayMetrics {
   readonly requests: Counter<'method'>;
   readonly requestErrors: Counter<'code'>;
   readonly eventsBroadcast: Counter<'event'>;
+  /** Forwarded requests refused by a limit, by limit (`concurrentTasks`, `maxInFlightPerConnection`). */
+  readonly refused: Counter<'limit'>;
   private current: ServerSnapshot[] | undefined;
 
   constructor(
@@ -191,6 +198,19 @@ export class GatewayMetrics {
       help: 'Sequence number of the latest broadcast event.',
       registers,
       collect: () => latestSeq.set(counters.latestSeq()),
+    });
+    const gauge = (name: string, help: string, value: (() => number) | undefined) => {
+      if (!value) return;
+      const g: Gauge<never> = new Gauge({ name, help, registers, collect: () => g.set(value()) });
+    };
+    gauge('mcp_ipc_gateway_tasks', 'Calls running on the host now (tasks counted against limits.concurrentTasks).', counters.tasks);
+    gauge('mcp_ipc_gateway_task_limit', "The host's concurrent-task limit (limits.concurrentTasks): calls over it are refused with ResourceLimit.", counters.taskLimit);
+    gauge('mcp_ipc_gateway_in_flight_limit', 'Requests one connection may have in flight (maxInFlightPerConnection): more are refused with QueueFull.', counters.inFlightLimit);
+    this.refused = new Counter({
+      name: 'mcp_ipc_gateway_refused_total',
+      help: 'Forwarded requests refused by a limit (limit: concurrentTasks, maxInFlightPerConnection).',
+      labelNames: ['limit'],
+      registers,
     });
     this.connectionsTotal = new Counter({ name: 'mcp_ipc_gateway_connections_total', help: 'WebSocket connections accepted.', registers });
     this.rejected = new Counter({

@@ -81,6 +81,7 @@ export class Connection implements Peer {
   private batchChars = 0;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
+  private readonly wakeBound = () => this.wakeWriters();
 
   constructor(
     readonly ws: WebSocket,
@@ -138,8 +139,6 @@ export class Connection implements Peer {
     // The callback runs once the frame is handed to the socket: the event `writable()` waits for.
     this.ws.send(text, { compress: worthCompressing(text, this.options.compressThresholdBytes ?? COMPRESS_THRESHOLD) }, this.wakeBound);
   }
-
-  private readonly wakeBound = () => this.wakeWriters();
 
   async writable(signal: AbortSignal): Promise<void> {
     const highWater = this.options.highWaterBytes;

@@ -11,7 +11,7 @@ import { GatewayCloseCode, type HelloParams } from '../core/gateway-protocol.js'
 import type { IpcManager } from '../core/ipc-manager.js';
 import { type Diagnostic, type JsonRpcMessage, type JsonRpcNotification, isNotification } from '../core/jsonrpc.js';
 import { type Result, err, ok } from '../core/result.js';
-import type { Transport } from '../core/transport.js';
+import { SENT, type Transport } from '../core/transport.js';
 import type { ConnectionPhase, OfflineWaiters } from './offline-waiters.js';
 import { type Readable, readonly, writable } from './store.js';
 import { type WebSocketConstructor, WebSocketTransport, closeCodeOf } from './websocket-transport.js';
@@ -300,6 +300,7 @@ export class GatewayLink implements Transport {
   send(message: JsonRpcMessage): Promise<void> {
     const undo = this.hooks.sending?.(message);
     const sending = this.ws.send(message);
-    return undo ? sending.catch((error: unknown) => (undo(), Promise.reject(error))) : sending;
+    // SENT (handed over at once) passes through as it is: the IpcManager recognises that exact promise.
+    return undo && sending !== SENT ? sending.catch((error: unknown) => (undo(), Promise.reject(error))) : sending;
   }
 }

@@ -4,7 +4,7 @@
  */
 import { NotConnectedError } from '../core/errors.js';
 import { type JsonRpcMessage, decodeText, type Diagnostic } from '../core/jsonrpc.js';
-import type { Transport } from '../core/transport.js';
+import { SENT, type Transport } from '../core/transport.js';
 
 /** The part of the WebSocket API this transport uses (the DOM WebSocket and `ws` both fit). */
 export interface WebSocketLike {
@@ -156,11 +156,24 @@ export class WebSocketTransport implements Transport {
     });
   }
 
-  async send(message: JsonRpcMessage): Promise<void> {
+  /**
+   * Hands one message to the socket. Returns the shared `SENT` promise when the socket has room
+   * (the common case), so the IpcManager settles its bookkeeping synchronously; waits while more
+   * than `maxBufferedBytes` are buffered, else.
+   */
+  send(message: JsonRpcMessage): Promise<void> {
     const ws = this.ws;
-    if (!ws || this.closed || ws.readyState !== OPEN) throw this._closeError ?? new NotConnectedError('WebSocket is not open');
-    ws.send(JSON.stringify(message));
+    if (!ws || this.closed || ws.readyState !== OPEN) return Promise.reject(this._closeError ?? new NotConnectedError('WebSocket is not open'));
+    try {
+      ws.send(JSON.stringify(message));
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const limit = this.options.maxBufferedBytes ?? 1024 * 1024;
+    return ws.bufferedAmount > limit ? this.drained(ws, limit) : SENT;
+  }
+
+  private async drained(ws: WebSocketLike, limit: number): Promise<void> {
     // Polled, and only while over the limit: a browser WebSocket fires no event when its buffer
     // drains (no 'drain', no send callback), so there is nothing to wait on.
     while (ws.bufferedAmount > limit && !this.closed && ws.readyState === OPEN) {

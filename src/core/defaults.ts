@@ -83,7 +83,12 @@ export const DEFAULTS = {
     processes: 10,
     connections: 100,
     fileHandles: 1_000,
-    concurrentTasks: 50,
+    /**
+     * Calls running at once through the host's doors (each gateway request counts one): 8
+     * connections at the default `gateway.maxInFlightPerConnection`. Over it a call is refused with
+     * ResourceLimit naming `concurrentTasks`; /metrics shows it as `mcp_ipc_gateway_task_limit`.
+     */
+    concurrentTasks: 256,
     cleanupTimeoutMs: 10_000,
   },
   transport: {
@@ -107,7 +112,10 @@ export const DEFAULTS = {
      * `limits.connections`, so that one client cannot lock the others out. Local clients all share 127.0.0.1.
      */
     maxConnectionsPerAddress: 25,
-    /** Calls one browser connection may have in flight. */
+    /**
+     * Calls one browser connection may have in flight (more: QueueFull naming this limit); the
+     * host's `limits.concurrentTasks` caps all connections together.
+     */
     maxInFlightPerConnection: 32,
     /** Bytes buffered towards a slow browser before it is disconnected. */
     maxSendBufferBytes: 8 * 1024 * 1024,

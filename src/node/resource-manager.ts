@@ -79,6 +79,10 @@ export interface ResourceManagerOptions {
 export class ResourceManager extends Emitter<ResourceManagerEvents> {
   readonly limits: ResourceLimits;
   private readonly entries = new Map<number, Entry>();
+  /** Entries by type, kept as counts so a limit check is not a scan of every entry. */
+  private readonly tracked: Record<ResourceType, number> = { process: 0, connection: 0, stream: 0, timer: 0, file: 0, task: 0 };
+  /** Units held through `take()`: counted against their type's limit, with no entry. */
+  private readonly held: Record<ResourceType, number> = { process: 0, connection: 0, stream: 0, timer: 0, file: 0, task: 0 };
   private nextId = 1;
   private readonly now: () => number;
   private sweepTimer: ReturnType<typeof setInterval> | undefined;
@@ -105,18 +109,13 @@ export class ResourceManager extends Emitter<ResourceManagerEvents> {
    * or the manager is shutting down.
    */
   acquire(type: ResourceType, owner: string, dispose: () => void | Promise<void>, options: AcquireOptions = {}): ResourceHandle {
-    if (this.shuttingDown) throw new ResourceLimitError(type, 0, `Cannot open a ${type} for ${owner}: shutting down`);
-    const limitKey = LIMIT_OF[type];
-    if (limitKey) {
-      const limit = this.limits[limitKey];
-      const used = this.count(type);
-      if (used >= limit) throw new ResourceLimitError(limitKey, limit, `Cannot open a ${type} for ${owner}: limit of ${limit} ${limitKey} reached`);
-    }
+    this.checkLimit(type, owner);
     const id = this.nextId++;
     const info: ResourceInfo = { id, type, owner, createdAt: this.now() };
     if (options.meta) info.meta = options.meta;
     const handle: ResourceHandle = { ...info, release: () => this.release(id).then(() => undefined) };
     this.entries.set(id, { ...info, dispose, options, handle });
+    this.tracked[type]++;
     this.emit('acquired', info);
     return handle;
   }
@@ -126,6 +125,7 @@ export class ResourceManager extends Emitter<ResourceManagerEvents> {
     const entry = this.entries.get(id);
     if (!entry) return false;
     this.entries.delete(id);
+    this.tracked[entry.type]--;
     try {
       await entry.dispose();
     } catch (error) {
@@ -140,20 +140,49 @@ export class ResourceManager extends Emitter<ResourceManagerEvents> {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
+    this.tracked[entry.type]--;
     this.emit('released', { ...strip(entry), reason: 'ended' });
   }
 
+  /**
+   * Takes one unit of `type` without an entry: for short and numerous things (a gateway call) where
+   * a counter does — no id, no release function, no events, not in `list()`, not released by
+   * `shutdown()` (their owner ends them). Counted against the type's limit like `acquire`, and
+   * throws the same ResourceLimitError (naming the limit) when it is reached. Give it back once
+   * with `give(type)`.
+   */
+  take(type: ResourceType, owner: string): void {
+    this.checkLimit(type, owner);
+    this.held[type]++;
+  }
+
+  /** Gives back one unit taken with `take(type)`. */
+  give(type: ResourceType): void {
+    if (this.held[type] > 0) this.held[type]--;
+  }
+
+  /** Resources in use (of one type): tracked entries plus units taken. */
   count(type?: ResourceType): number {
-    if (!type) return this.entries.size;
-    let n = 0;
-    for (const e of this.entries.values()) if (e.type === type) n++;
+    if (type) return this.tracked[type] + this.held[type];
+    let n = this.entries.size;
+    for (const t of Object.keys(this.held) as ResourceType[]) n += this.held[t];
     return n;
   }
 
   counts(): Record<ResourceType, number> {
-    const out: Record<ResourceType, number> = { process: 0, connection: 0, stream: 0, timer: 0, file: 0, task: 0 };
-    for (const e of this.entries.values()) out[e.type]++;
+    const out = { ...this.tracked };
+    for (const t of Object.keys(out) as ResourceType[]) out[t] += this.held[t];
     return out;
+  }
+
+  private checkLimit(type: ResourceType, owner: string): void {
+    if (this.shuttingDown) throw new ResourceLimitError(type, 0, `Cannot open a ${type} for ${owner}: shutting down`);
+    const limitKey = LIMIT_OF[type];
+    if (!limitKey) return;
+    const limit = this.limits[limitKey];
+    if (this.count(type) >= limit) {
+      throw new ResourceLimitError(limitKey, limit, `Cannot open a ${type} for ${owner}: the host's limit of ${limit} ${limitKey} is reached (limits.${limitKey})`);
+    }
   }
 
   list(filter: { type?: ResourceType; owner?: string } = {}): ResourceInfo[] {

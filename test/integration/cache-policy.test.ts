@@ -216,9 +216,12 @@ class Client {
   private readonly watchers = new Set<() => void>();
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as { id?: number; method?: string; params?: { data: unknown } };
-      if (m.method) this.notes.push({ method: m.method, params: m.params! });
-      else if (typeof m.id === 'number') this.waiting.get(m.id)?.(m as { result?: unknown; error?: { data?: unknown } });
+      // The gateway batches what it sends in one tick: a frame is one message or an array of them.
+      const frame = JSON.parse(String(data)) as unknown;
+      for (const m of (Array.isArray(frame) ? frame : [frame]) as Array<{ id?: number; method?: string; params?: { data: unknown } }>) {
+        if (m.method) this.notes.push({ method: m.method, params: m.params! });
+        else if (typeof m.id === 'number') this.waiting.get(m.id)?.(m as { result?: unknown; error?: { data?: unknown } });
+      }
       for (const w of [...this.watchers]) w();
     });
   }

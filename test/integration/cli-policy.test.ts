@@ -89,10 +89,13 @@ describe('mcp-ipc serve --audit, cache clear', () => {
     const answers = new Map<number, { result?: { content: Array<{ text: string }> }; error?: { data?: { code?: string } } }>();
     const waiters = new Map<number, () => void>();
     ws.on('message', (data) => {
-      const m = JSON.parse(String(data)) as { id?: number };
-      if (typeof m.id === 'number') {
-        answers.set(m.id, m as never);
-        waiters.get(m.id)?.();
+      // The gateway batches what it sends in one tick: a frame is one message or an array of them.
+      const frame = JSON.parse(String(data)) as unknown;
+      for (const m of (Array.isArray(frame) ? frame : [frame]) as Array<{ id?: number }>) {
+        if (typeof m.id === 'number') {
+          answers.set(m.id, m as never);
+          waiters.get(m.id)?.();
+        }
       }
     });
     const call = (id: number, tool: string, args: Record<string, unknown>) =>

@@ -780,6 +780,13 @@ describe('resource limits (the host\'s ResourceManager)', () => {
       await poll(() => limited.resources.count('task') === 1, 'the first call to be tracked');
       const refused = await b.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'x' } });
       expect(refused.error?.data?.code).toBe('ResourceLimit');
+      expect(refused.error?.message).toContain('limits.concurrentTasks');
+      // The limit, what is in use and the refusal are visible in /metrics.
+      const metrics = await (await fetch(`http://127.0.0.1:${g.port}/metrics?token=${g.token}`)).text();
+      expect(metrics).toMatch(/^mcp_ipc_gateway_task_limit 1$/m);
+      expect(metrics).toMatch(/^mcp_ipc_gateway_tasks 1$/m);
+      expect(metrics).toMatch(/^mcp_ipc_gateway_in_flight_limit 32$/m);
+      expect(metrics).toMatch(/^mcp_ipc_gateway_refused_total\{limit="concurrentTasks"\} 1$/m);
       expect((await slow).error).toBeUndefined();
       expect(limited.resources.count('task')).toBe(0);
       expect((await b.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text: 'y' } })).error).toBeUndefined();

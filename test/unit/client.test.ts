@@ -23,6 +23,7 @@ import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
 import { refreshTracingActive } from '../../src/core/tracing.js';
 import { trace } from '@opentelemetry/api';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { SENT } from '../../src/core/transport.js';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -820,7 +821,8 @@ describe('WebSocketTransport', () => {
     t.onmessage = (m) => messages.push(m);
     t.ondiagnostic = (d) => diagnostics.push(d);
     await t.start();
-    await t.send({ jsonrpc: '2.0', id: 7, method: 'servers/list' });
+    // Handed over at once: the shared SENT promise, so the IpcManager does its bookkeeping synchronously.
+    expect(t.send({ jsonrpc: '2.0', id: 7, method: 'servers/list' })).toBe(SENT);
     await waitFor(() => messages.some((m) => 'id' in m && m.id === 7));
     expect(messages[0]).toMatchObject({ method: 'hello' });
     await waitFor(() => diagnostics.length === 1);
@@ -831,6 +833,23 @@ describe('WebSocketTransport', () => {
     await t.close();
     expect(closed).toBe(1);
     await expect(t.send({ jsonrpc: '2.0', method: 'x' })).rejects.toMatchObject({ code: 'NotConnected' });
+  });
+
+  it('reads a frame that carries several messages (the gateway batches a tick into one array)', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    gateway.wss!.on('connection', (ws) => ws.send('[{"jsonrpc":"2.0","method":"a"},{"jsonrpc":"2.0","id":1,"result":{}},{"jsonrpc":"2.0","method":"b"}]'));
+    const t = new WebSocketTransport(gateway.url(), { WebSocket });
+    const messages: JsonRpcMessage[] = [];
+    t.onmessage = (m) => messages.push(m);
+    await t.start();
+    await waitFor(() => messages.some((m) => 'method' in m && m.method === 'b'));
+    expect(messages.slice(-3)).toEqual([
+      { jsonrpc: '2.0', method: 'a' },
+      { jsonrpc: '2.0', id: 1, result: {} },
+      { jsonrpc: '2.0', method: 'b' },
+    ]);
+    await t.close();
   });
 });
 

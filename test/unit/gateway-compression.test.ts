@@ -30,6 +30,7 @@ describe('gateway compression settings', () => {
       threshold: 1024,
       concurrencyLimit: 10,
       serverMaxWindowBits: 13,
+      clientNoContextTakeover: true,
       zlibDeflateOptions: { level: 3, memLevel: 7 },
     });
     expect(perMessageDeflate(resolveCompression(false))).toBe(false);

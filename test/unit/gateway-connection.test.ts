@@ -14,11 +14,14 @@ class FakeWs extends EventEmitter {
   bufferedAmount = 0;
   readonly frames: string[] = [];
   readonly callbacks: Array<() => void> = [];
+  /** The `compress` option of each frame. */
+  readonly compressed: boolean[] = [];
   closed: { code: number; reason: string } | undefined;
   pings = 0;
   terminated = false;
-  send(text: string, cb: () => void): void {
+  send(text: string, options: { compress?: boolean }, cb: () => void): void {
     this.frames.push(text);
+    this.compressed.push(options.compress === true);
     this.bufferedAmount += text.length;
     this.callbacks.push(() => {
       this.bufferedAmount -= text.length;
@@ -52,6 +55,8 @@ function connection(options: Partial<ConstructorParameters<typeof Connection>[1]
     highWaterBytes: 50,
     slowConsumerWaitMs: 10_000,
     onSlowConsumer: () => slow++,
+    // Flushed at once unless a test batches: each message is its own frame.
+    schedule: (flush) => flush(),
     ...options,
   });
   return { ws, conn, slow: () => slow };
@@ -125,5 +130,47 @@ describe('gateway Connection', () => {
     conn.dispose('connection closed');
     for (const p of pending) await expect(p).rejects.toMatchObject({ code: 'NotConnected', message: expect.stringContaining('connection closed') });
     await expect(conn.request('roots/list', {}, { timeoutMs: 60_000 })).rejects.toMatchObject({ code: 'NotConnected' });
+  });
+
+  it('sends what one tick delivered as one frame: a flat JSON-RPC batch array, in order', () => {
+    const ticks: Array<() => void> = [];
+    const { ws, conn } = connection({ maxSendBufferBytes: 1_000_000, schedule: (flush) => ticks.push(flush) });
+    conn.send({ jsonrpc: '2.0', id: 1, result: { a: 1 } });
+    conn.deliver('[{"jsonrpc":"2.0","id":2,"result":{}},{"jsonrpc":"2.0","id":3,"result":{}}]');
+    conn.send({ jsonrpc: '2.0', method: 'notifications/message', params: {} });
+    expect(ws.frames).toHaveLength(0);
+    expect(ticks).toHaveLength(1); // one flush per tick, however many messages
+    ticks.shift()!();
+    expect(ws.sent()).toEqual([
+      [
+        { jsonrpc: '2.0', id: 1, result: { a: 1 } },
+        { jsonrpc: '2.0', id: 2, result: {} },
+        { jsonrpc: '2.0', id: 3, result: {} },
+        { jsonrpc: '2.0', method: 'notifications/message', params: {} },
+      ],
+    ]);
+    // A lone message goes as it is (no array around it).
+    conn.send({ jsonrpc: '2.0', id: 4, result: {} });
+    ticks.shift()!();
+    expect(ws.sent().at(-1)).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
+  });
+
+  it('starts a new frame at maxBatchChars, and flushes what is pending before a close frame', () => {
+    const ticks: Array<() => void> = [];
+    const { ws, conn } = connection({ maxSendBufferBytes: 1_000_000, maxBatchChars: 60, schedule: (flush) => ticks.push(flush) });
+    for (let id = 1; id <= 3; id++) conn.send({ jsonrpc: '2.0', id, result: { pad: 'x' } }); // 42 characters each
+    expect(ws.frames).toHaveLength(2);
+    conn.close(1000, 'bye');
+    expect(ws.sent().map((f) => (Array.isArray(f) ? f.length : 1))).toEqual([1, 1, 1]);
+    expect(ws.closed).toEqual({ code: 1000, reason: 'bye' });
+  });
+
+  it('compresses only frames of at least compressThresholdBytes (UTF-8 bytes, not characters)', () => {
+    const { ws, conn } = connection({ maxSendBufferBytes: 1_000_000, compressThresholdBytes: 100 });
+    conn.deliver(JSON.stringify({ s: 'a'.repeat(20) }));
+    conn.deliver(JSON.stringify({ s: 'a'.repeat(200) }));
+    conn.deliver(JSON.stringify({ s: 'é'.repeat(45) })); // 53 characters, 98 bytes
+    conn.deliver(JSON.stringify({ s: 'é'.repeat(47) })); // 55 characters, 102 bytes
+    expect(ws.compressed).toEqual([false, true, false, true]);
   });
 });

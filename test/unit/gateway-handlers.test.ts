@@ -121,7 +121,9 @@ class FakePeer implements Peer {
   }
 }
 
-function setup(options: { methods?: readonly string[]; allowHostControl?: boolean; maxInFlight?: number; chunkChars?: number } = {}) {
+function setup(
+  options: { methods?: readonly string[]; allowHostControl?: boolean; maxInFlight?: number; chunkChars?: number; concurrentTasks?: number; onRefused?: (limit: string) => void } = {},
+) {
   const bridges = new Map([
     ['alpha', new FakeBridge('alpha')],
     ['beta', new FakeBridge('beta')],
@@ -130,7 +132,7 @@ function setup(options: { methods?: readonly string[]; allowHostControl?: boolea
     get: (name: string) => bridges.get(name),
     list: () => [...bridges.values()],
     names: () => [...bridges.keys()],
-    resources: new ResourceManager(),
+    resources: new ResourceManager(options.concurrentTasks === undefined ? {} : { concurrentTasks: options.concurrentTasks }, { sweepIntervalMs: 0 }),
   } as unknown as McpHost;
   let handlers!: GatewayHandlers;
   const router = new ServerRequestRouter(host, { methods: MCP_SERVER_REQUEST_METHODS, timeoutMs: 1_000, busyOn: (s) => handlers.busyOn(s) });
@@ -142,6 +144,7 @@ function setup(options: { methods?: readonly string[]; allowHostControl?: boolea
     allowHostControl: options.allowHostControl ?? true,
     maxInFlight: options.maxInFlight ?? 32,
     chunkChars: options.chunkChars ?? 4,
+    ...(options.onRefused ? { onRefused: options.onRefused } : {}),
   });
   const peer = () => {
     const p = new FakePeer();
@@ -227,6 +230,32 @@ describe('gateway handlers: forwarding MCP requests', () => {
     await expect(handlers.handle(p, 'ping', {}, 9)).rejects.toBeInstanceOf(NotConnectedError);
     handlers.detach(other, 'done');
     await expect(theirs).rejects.toMatchObject({ code: 'Cancelled' });
+  });
+
+  it('counts calls against the host concurrent-task limit (a counter, no entries) and says which limit refused a call', async () => {
+    const refused: string[] = [];
+    const { handlers, host, peer, alpha } = setup({ maxInFlight: 2, concurrentTasks: 3, onRefused: (limit) => refused.push(limit) });
+    const [a, b] = [peer(), peer()];
+    alpha.hang = true;
+    const running = [handlers.handle(a, 'prompts/get', { server: 'alpha', name: 'x' }, 1), handlers.handle(a, 'prompts/get', { server: 'alpha', name: 'x' }, 2)];
+    running.push(handlers.handle(b, 'prompts/get', { server: 'alpha', name: 'x' }, 1));
+    expect(host.resources.count('task')).toBe(3);
+    expect(host.resources.list({ type: 'task' })).toEqual([]); // no per-call entry
+    await expect(handlers.handle(a, 'prompts/get', { server: 'alpha', name: 'x' }, 3)).rejects.toMatchObject({
+      code: 'QueueFull',
+      message: expect.stringContaining('maxInFlightPerConnection'),
+      data: { limit: 'maxInFlightPerConnection', maxInFlight: 2 },
+    });
+    await expect(handlers.handle(b, 'prompts/get', { server: 'alpha', name: 'x' }, 2)).rejects.toMatchObject({
+      code: 'ResourceLimit',
+      message: expect.stringContaining('limits.concurrentTasks'),
+      data: { resource: 'concurrentTasks', limit: 3 },
+    });
+    expect(refused).toEqual(['maxInFlightPerConnection', 'concurrentTasks']);
+    handlers.detach(a, 'gone');
+    handlers.detach(b, 'gone');
+    await Promise.allSettled(running);
+    expect(host.resources.count('task')).toBe(0); // every slot given back
   });
 });
 

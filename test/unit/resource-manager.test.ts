@@ -91,4 +91,20 @@ describe('ResourceManager', () => {
     expect(errors).toHaveLength(1);
     expect(rm.count()).toBe(0);
   });
+
+  it('take()/give(): counted units share the limit with entries, without being listed', () => {
+    const rm = new ResourceManager({ concurrentTasks: 2 }, { sweepIntervalMs: 0 });
+    rm.take('task', 'gateway:1');
+    const entry = rm.acquire('task', 'other', () => undefined);
+    expect(rm.count('task')).toBe(2);
+    expect(rm.counts().task).toBe(2);
+    expect(rm.list({ type: 'task' })).toHaveLength(1);
+    expect(() => rm.take('task', 'gateway:1')).toThrow(expect.objectContaining({ code: 'ResourceLimit', data: { resource: 'concurrentTasks', limit: 2 } }));
+    expect(() => rm.acquire('task', 'x', () => undefined)).toThrow(/limits\.concurrentTasks/);
+    rm.give('task');
+    rm.forget(entry.id);
+    expect(rm.count('task')).toBe(0);
+    rm.give('task'); // an extra give never goes below zero
+    expect(rm.count()).toBe(0);
+  });
 });

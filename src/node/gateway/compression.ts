@@ -65,6 +65,11 @@ export function perMessageDeflate(c: ResolvedCompression): PerMessageDeflateOpti
     threshold: c.thresholdBytes,
     concurrencyLimit: c.concurrencyLimit,
     serverMaxWindowBits: c.maxWindowBits,
+    // What browsers send is small (requests, answers): a shared window saves little there, while
+    // clients that honour a threshold (ws in Node does, only without context takeover) then send
+    // small frames uncompressed, and the gateway keeps no inflate window per connection between
+    // messages. Browsers that compress every frame still may; each one inflates on its own.
+    clientNoContextTakeover: true,
     zlibDeflateOptions: { level: c.level, memLevel: c.memLevel },
   };
 }

@@ -2,6 +2,11 @@
  * One browser's WebSocket: what the gateway sends it (bounded by a send-buffer budget — a client
  * that does not read is dropped, the others never wait for it), the heartbeat, and the requests the
  * gateway itself sends it (server→client requests handed to the page), correlated by id.
+ *
+ * Frames are batched per tick: what is delivered while the event loop runs one round goes out as
+ * one WebSocket frame (a JSON-RPC batch array) at `setImmediate`. Each frame costs a syscall, a
+ * frame header, a deflate run and, in the browser, a message event: at 64 calls in flight the
+ * replies to one read from the server pipe are answered with one frame instead of dozens.
  */
 import type { WebSocket } from 'ws';
 import { CancelledError, type IpcError, type IpcErrorJSON, NotConnectedError, ProtocolError, RpcCode, ServerError, TimeoutError } from '../../core/errors.js';
@@ -41,7 +46,23 @@ export interface ConnectionOptions {
   slowConsumerWaitMs: number;
   /** Called once when the connection is dropped for not reading (for metrics). */
   onSlowConsumer?: () => void;
+  /**
+   * Frames smaller than this many bytes go uncompressed even when permessage-deflate was agreed
+   * (ws applies its own threshold only without context takeover, so it would deflate every frame).
+   * @default 1024
+   */
+  compressThresholdBytes?: number;
+  /**
+   * A batched frame is sent once it holds this many characters (a bigger message goes alone).
+   * @default 65536
+   */
+  maxBatchChars?: number;
+  /** Schedules the flush of one tick's frames (injected by tests). @default setImmediate */
+  schedule?: (flush: () => void) => void;
 }
+
+const MAX_BATCH_CHARS = 64 * 1024;
+const COMPRESS_THRESHOLD = 1024;
 
 interface OutgoingRequest {
   resolve: (value: unknown) => void;
@@ -58,6 +79,13 @@ export class Connection implements Peer {
   private nextRequestId = 1;
   /** Answered the last ping (the heartbeat drops a connection that did not). */
   private alive = true;
+  /** Serialised messages waiting for this tick's flush (each one JSON value: an object or a batch array). */
+  private batch: string[] = [];
+  /** Characters in `batch`. */
+  private batchChars = 0;
+  private flushScheduled = false;
+  private readonly flushBound = () => this.flush();
+  private readonly wakeBound = () => this.wakeWriters();
 
   constructor(
     readonly ws: WebSocket,
@@ -75,30 +103,53 @@ export class Connection implements Peer {
     return this.controller.signal.aborted;
   }
 
-  /** Sends one frame, or drops the client when too much is already waiting for it. */
+  /**
+   * Queues one serialised message (an object or a batch array) for this tick's frame; false when
+   * the connection is closed or the client was dropped for not reading.
+   */
   deliver(text: string): boolean {
     if (this.closed || this.ws.readyState !== OPEN) return false;
-    // Counting the new frame too; a single frame over the budget still goes out to an idle socket.
-    const buffered = this.ws.bufferedAmount;
-    if (buffered > 0 && buffered + text.length > this.options.maxSendBufferBytes) {
-      this.dropSlow();
-      return false;
+    const max = this.options.maxBatchChars ?? MAX_BATCH_CHARS;
+    if (this.batchChars > 0 && this.batchChars + text.length > max) this.flush();
+    if (this.closed) return false;
+    this.batch.push(text);
+    this.batchChars += text.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      (this.options.schedule ?? setImmediate)(this.flushBound);
     }
-    // The callback runs once the frame is handed to the socket: the event `writable()` waits for.
-    this.ws.send(text, () => this.wakeWriters());
-    return true;
+    return !this.closed;
   }
 
   send(message: JsonRpcMessage): boolean {
     return this.deliver(stringifyMessage(message));
   }
 
+  /** Sends what this tick delivered as one frame (one message as it is; several as one batch array). */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    this.batchChars = 0;
+    if (this.closed || this.ws.readyState !== OPEN) return;
+    const text = batch.length === 1 ? batch[0]! : joinBatch(batch);
+    // Counting the new frame too; a single frame over the budget still goes out to an idle socket.
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > 0 && buffered + text.length > this.options.maxSendBufferBytes) {
+      this.dropSlow();
+      return;
+    }
+    // The callback runs once the frame is handed to the socket: the event `writable()` waits for.
+    this.ws.send(text, { compress: worthCompressing(text, this.options.compressThresholdBytes ?? COMPRESS_THRESHOLD) }, this.wakeBound);
+  }
+
   async writable(signal: AbortSignal): Promise<void> {
     const highWater = this.options.highWaterBytes;
-    if (this.ws.bufferedAmount <= highWater) return;
+    if (this.ws.bufferedAmount + this.batchChars <= highWater) return;
     await new Promise<void>((resolve) => {
       const check = () => {
-        if (this.closed || signal.aborted || this.ws.readyState !== OPEN || this.ws.bufferedAmount <= highWater) done();
+        if (this.closed || signal.aborted || this.ws.readyState !== OPEN || this.ws.bufferedAmount + this.batchChars <= highWater) done();
       };
       const timer = setTimeout(() => {
         this.dropSlow();
@@ -187,6 +238,8 @@ export class Connection implements Peer {
   }
 
   close(code: number, reason: string): void {
+    // What this tick delivered goes before the close frame (an error reply, a last notification).
+    this.flush();
     try {
       this.ws.close(code, reason);
     } catch {
@@ -207,6 +260,27 @@ export class Connection implements Peer {
   private wakeWriters(): void {
     for (const check of [...this.drainWaiters]) check();
   }
+}
+
+/**
+ * One JSON-RPC batch array of serialised messages; a message that is itself a batch (the replies
+ * to a batch request) is spliced in, so the frame stays one flat array the client already reads.
+ */
+export function joinBatch(texts: readonly string[]): string {
+  let out = '[';
+  for (let i = 0; i < texts.length; i++) {
+    const t = texts[i]!;
+    if (i > 0) out += ',';
+    out += t.charCodeAt(0) === 0x5b /* [ */ ? t.slice(1, -1) : t;
+  }
+  return out + ']';
+}
+
+/** At least `threshold` bytes of UTF-8: characters are a lower bound, so most frames need no count. */
+export function worthCompressing(text: string, threshold: number): boolean {
+  if (text.length >= threshold) return true;
+  if (text.length * 3 < threshold) return false;
+  return Buffer.byteLength(text) >= threshold;
 }
 
 /** The browser's JSON-RPC error, kept as it came (code and data), so the MCP server gets the page's answer. */

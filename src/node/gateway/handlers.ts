@@ -31,6 +31,8 @@ export interface HandlerDeps {
   maxInFlight: number;
   /** Piece size (characters) when the gateway splits a result's text for a `streamToken` call. */
   chunkChars: number;
+  /** A forwarded request was refused by a limit (`maxInFlightPerConnection` or the host's `concurrentTasks`). */
+  onRefused?: (limit: 'maxInFlightPerConnection' | 'concurrentTasks') => void;
 }
 
 /** What the gateway keeps per connection. */
@@ -240,14 +242,24 @@ export class GatewayHandlers {
     const key = id === undefined ? undefined : JSON.stringify(id);
     if (key !== undefined && state.calls.has(key)) throw new ProtocolError(`A request with id ${key} is already in flight on this connection`, { id }, RpcCode.InvalidRequest);
     if (state.calls.size >= this.deps.maxInFlight) {
-      throw new IpcError('QueueFull', `Too many requests in flight on this connection (max ${this.deps.maxInFlight})`, { data: { maxInFlight: this.deps.maxInFlight } });
+      this.deps.onRefused?.('maxInFlightPerConnection');
+      throw new IpcError('QueueFull', `Too many requests in flight on this connection: the gateway's limit of ${this.deps.maxInFlight} (maxInFlightPerConnection) is reached`, {
+        data: { limit: 'maxInFlightPerConnection', maxInFlight: this.deps.maxInFlight },
+      });
+    }
+    // Each request counts as a task of the host's ResourceManager (limits.concurrentTasks →
+    // ResourceLimit naming that limit): a counter, not a tracked entry — the call is ended by its
+    // connection (detach aborts it), so an id, a release function and two events per call buy nothing.
+    const resources = this.deps.host.resources;
+    try {
+      resources.take('task', `gateway:${peer.id}`);
+    } catch (error) {
+      this.deps.onRefused?.('concurrentTasks');
+      throw error;
     }
     const controller = new AbortController();
     // Notifications (no id) are tracked too, under a private key, so a closing connection aborts them.
     const trackKey = key ?? `notification:${++this.nextNotificationKey}`;
-    // Each request is a task in the host's ResourceManager (concurrent-tasks limit → ResourceLimit).
-    const resources = this.deps.host.resources;
-    const taskHandle = resources.acquire('task', `gateway:${peer.id}`, () => controller.abort('resource released'), { meta: { method, server: bridge.name } });
     state.calls.set(trackKey, { controller, server: bridge.name, startedAt: Date.now() });
     const signal = controller.signal;
     try {
@@ -309,7 +321,7 @@ export class GatewayHandlers {
           return await bridge.request(method, withMeta(mcp), request);
       }
     } finally {
-      resources.forget(taskHandle.id);
+      resources.give('task');
       const current = state.calls.get(trackKey);
       if (current?.controller === controller) state.calls.delete(trackKey);
     }

@@ -82,7 +82,14 @@ export interface GatewayOptions {
    * @default 25 (DEFAULTS.gateway.maxConnectionsPerAddress: a quarter of the default total of 100)
    */
   maxConnectionsPerAddress?: number;
-  /** Requests (tool calls and every other forwarded MCP request) one connection may have in flight; more fail at once with QueueFull. */
+  /**
+   * Requests (tool calls and every other forwarded MCP request) one connection may have in flight;
+   * more fail at once with QueueFull (its message and `data.limit` name this option). All
+   * connections together are capped by the host's `limits.concurrentTasks` (default 256; over it:
+   * ResourceLimit naming `concurrentTasks`). Both limits and the refusals are in /metrics
+   * (`mcp_ipc_gateway_in_flight_limit`, `mcp_ipc_gateway_task_limit`, `mcp_ipc_gateway_refused_total`).
+   * @default 32 (DEFAULTS.gateway.maxInFlightPerConnection)
+   */
   maxInFlightPerConnection?: number;
   /** Bytes buffered towards one client before it is disconnected as a slow consumer. */
   maxSendBufferBytes?: number;
@@ -183,6 +190,7 @@ export class Gateway {
   private readonly allowedHosts: string[];
   private readonly maxSendBufferBytes: number;
   private readonly chunkChars: number;
+  private readonly compressThresholdBytes: number;
   private readonly heartbeatMs: number;
   private readonly server: Server;
   private readonly wss: WebSocketServer;
@@ -221,6 +229,9 @@ export class Gateway {
     const serverRequestTimeoutMs = options.serverRequestTimeoutMs ?? SERVER_REQUEST_TIMEOUT_MS;
     if (!(serverRequestTimeoutMs > 0)) throw new TypeError(`serverRequestTimeoutMs must be > 0, got ${serverRequestTimeoutMs}`);
     const compression = resolveCompression(options.compression);
+    const maxInFlight = options.maxInFlightPerConnection ?? d.maxInFlightPerConnection;
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new TypeError(`maxInFlightPerConnection must be a whole number ≥ 1, got ${maxInFlight}`);
+    this.compressThresholdBytes = compression.thresholdBytes;
     this.offers = {
       methods: [...(options.methods ?? MCP_CLIENT_METHODS)],
       hostControl: options.allowHostControl ?? true,
@@ -233,6 +244,9 @@ export class Gateway {
       eventLogSize: () => this.events.size,
       latestSeq: () => this.events.latestSeq,
       mcpSessions: () => this.mcpHttp?.sessionCount ?? 0,
+      tasks: () => this.host.resources.count('task'),
+      taskLimit: () => this.host.resources.limits.concurrentTasks,
+      inFlightLimit: () => maxInFlight,
     });
     this.router = new ServerRequestRouter(this.host, {
       methods: this.offers.serverRequests,
@@ -245,8 +259,9 @@ export class Gateway {
       router: this.router,
       methods: new Set(this.offers.methods),
       allowHostControl: this.offers.hostControl,
-      maxInFlight: options.maxInFlightPerConnection ?? d.maxInFlightPerConnection,
+      maxInFlight,
       chunkChars: this.chunkChars,
+      onRefused: (limit) => this.metrics.refused.inc({ limit }),
     });
     this.dispatcher = new FrameDispatcher(this.handlers, this.metrics, Math.max(1, options.maxBatchSize ?? d.maxBatchSize));
     const mcp = options.mcpHttp === false ? undefined : (options.mcpHttp ?? {});
@@ -474,6 +489,7 @@ export class Gateway {
       maxSendBufferBytes: this.maxSendBufferBytes,
       highWaterBytes: Math.max(this.chunkChars * 4, Math.floor(this.maxSendBufferBytes / 2)),
       slowConsumerWaitMs: SLOW_CONSUMER_WAIT_MS,
+      compressThresholdBytes: this.compressThresholdBytes,
       onSlowConsumer: () => {
         this.metrics.slowConsumers.inc();
         this.dropConnection(conn, 'slow consumer');

@@ -34,6 +34,11 @@ export interface GatewayCounters {
   latestSeq: () => number;
   /** Open `/mcp/NAME` sessions (MCP Streamable HTTP). */
   mcpSessions?: () => number;
+  /** Tasks (calls) running on the host now, and its `limits.concurrentTasks`. */
+  tasks?: () => number;
+  taskLimit?: () => number;
+  /** The per-connection in-flight limit (`maxInFlightPerConnection`). */
+  inFlightLimit?: () => number;
 }
 
 export class GatewayMetrics {
@@ -53,6 +58,8 @@ export class GatewayMetrics {
   readonly requests: Counter<'method'>;
   readonly requestErrors: Counter<'code'>;
   readonly eventsBroadcast: Counter<'event'>;
+  /** Forwarded requests refused by a limit, by limit (`concurrentTasks`, `maxInFlightPerConnection`). */
+  readonly refused: Counter<'limit'>;
   private current: ServerSnapshot[] | undefined;
 
   constructor(
@@ -206,6 +213,19 @@ export class GatewayMetrics {
       name: 'mcp_ipc_gateway_mcp_requests_total',
       help: 'JSON-RPC requests from MCP clients on /mcp/NAME, by method (errors are in mcp_ipc_gateway_request_errors_total).',
       labelNames: ['method'],
+      registers,
+    });
+    const gauge = (name: string, help: string, value: (() => number) | undefined) => {
+      if (!value) return;
+      const g: Gauge<never> = new Gauge({ name, help, registers, collect: () => g.set(value()) });
+    };
+    gauge('mcp_ipc_gateway_tasks', 'Calls running on the host now (tasks counted against limits.concurrentTasks).', counters.tasks);
+    gauge('mcp_ipc_gateway_task_limit', "The host's concurrent-task limit (limits.concurrentTasks): calls over it are refused with ResourceLimit.", counters.taskLimit);
+    gauge('mcp_ipc_gateway_in_flight_limit', 'Requests one connection may have in flight (maxInFlightPerConnection): more are refused with QueueFull.', counters.inFlightLimit);
+    this.refused = new Counter({
+      name: 'mcp_ipc_gateway_refused_total',
+      help: 'Forwarded requests refused by a limit (limit: concurrentTasks, maxInFlightPerConnection).',
+      labelNames: ['limit'],
       registers,
     });
     this.connectionsTotal = new Counter({ name: 'mcp_ipc_gateway_connections_total', help: 'WebSocket connections accepted.', registers });

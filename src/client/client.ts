@@ -188,6 +188,8 @@ export class McpIpcClient {
       this.manager,
       new OfflineWaiters({ offlineWaitMs, maxOfflineQueue }),
       {
+        // Live events wait from the start of every connection until it has caught up (see EventFeed).
+        opening: () => this.feed.hold(),
         established: (link, hello) => this.established(link, hello),
         notification: (link, message) => this.incoming(link, message),
         sending: (message) => this.runner.sending(message),
@@ -202,7 +204,12 @@ export class McpIpcClient {
     this.requests = this.log.store;
     this.runner = new RequestRunner({ manager: this.manager, log: this.log, connection: this.conn, timeoutMs, random });
     this.offers = readonly(this._offers);
-    this.messages = new ServerMessages({ manager: this.manager, isOpen: () => this.state === 'open', send: (method, params) => this.rpc(method, params) });
+    this.messages = new ServerMessages({
+      manager: this.manager,
+      isCurrent: (link) => this.conn.isCurrent(link as GatewayLink),
+      // On the link as it is now, never waiting for another one: the next one gets the restore instead.
+      send: (method, params) => this.manager.request(method, params as Record<string, unknown>, { timeoutMs: this.opts.timeoutMs }).then(ok, (e: unknown) => err(errorFromWire(e))),
+    });
   }
 
   /** Current connection state. */
@@ -226,27 +233,27 @@ export class McpIpcClient {
     this.conn.disconnect();
   }
 
-  /** After hello: the servers, then what the gateway must know of this client, then catch-up. */
+  /**
+   * A link became the established one (its hello, if any, was read as it arrived: see `incoming`):
+   * restore what the gateway must know of this client, catch up on missed events, and list the
+   * servers when no hello came.
+   */
   private async established(link: GatewayLink, hello: HelloParams | undefined): Promise<void> {
     const request = <T>(method: string, params: Record<string, unknown>) => this.manager.request<T>(method, params, { timeoutMs: this.opts.timeoutMs });
-    if (hello) {
-      this.feed.setServers(hello.servers);
-      this._offers.set(hello.offers ?? null);
-    }
-    else {
+    // Taken as the link becomes current, before any await: a registration made from now on is sent
+    // on this link as it is made, one made before is in these requests — never both, never neither.
+    const restored = Promise.allSettled(this.messages.restoreRequests(link).map(({ method, params }) => request(method, params)));
+    void this.feed.catchUp(
+      (seq, limit) => request<GatewayResult<'events/since'>>('events/since', { seq, limit }).then(ok, (e: unknown) => err(errorFromWire(e))),
+      () => this.conn.isCurrent(link),
+    );
+    if (!hello) {
       const listed = await request<ServerSnapshot[]>('servers/list', {}).catch(() => undefined);
       if (listed && this.conn.isCurrent(link)) this.feed.setServers(listed);
     }
     // Restored before the connection counts as open, so that nothing sent afterwards outruns them.
-    const restore = this.messages.restoreRequests().map(({ method, params }) => request(method, params));
-    const failed = (await Promise.allSettled(restore)).filter((r) => r.status === 'rejected');
+    const failed = (await restored).filter((r) => r.status === 'rejected');
     if (failed.length > 0) console.warn(`mcp-ipc: ${failed.length} listens, handlers or subscriptions could not be restored`, (failed[0] as PromiseRejectedResult).reason);
-    if (this.feed.afterHello(hello)) {
-      void this.feed.catchUp(
-        (seq, limit) => this.rpc('events/since', { seq, limit }),
-        () => this.conn.isCurrent(link),
-      );
-    }
   }
 
   // ------------------------------------------------------------------ requests
@@ -346,18 +353,17 @@ export class McpIpcClient {
    * if (sub.ok) later(() => sub.data());
    */
   async subscribeResource(server: string, uri: string, listener: (update: Record<string, unknown>) => void): Promise<Result<() => Promise<void>>> {
-    if (this.messages.addResourceListener(server, uri, listener)) {
-      const r = await this.request(server, 'resources/subscribe', { uri });
-      if (!r.ok) {
-        this.messages.removeResourceListener(server, uri, listener);
-        return r;
-      }
+    const r = await this.messages.addResourceListener(server, uri, listener, () => this.request(server, 'resources/subscribe', { uri }));
+    if (!r.ok) {
+      await this.messages.removeResourceListener(server, uri, listener);
+      return r;
     }
     let done = false;
     return ok(async () => {
       if (done) return;
       done = true;
-      if (this.messages.removeResourceListener(server, uri, listener) && this.state === 'open') await this.request(server, 'resources/unsubscribe', { uri });
+      // Unsubscribes on the connection in use; with none, the next one is simply not subscribed again.
+      await this.messages.removeResourceListener(server, uri, listener);
     });
   }
 
@@ -490,9 +496,10 @@ export class McpIpcClient {
       }
     }
     if (method === 'hello') {
-      // A hello on an established connection (unexpected): take its servers.
       const hello = params as HelloParams | undefined;
-      if (this.conn.isCurrent(link) && hello && Array.isArray(hello.servers)) this.feed.setServers(hello.servers);
+      if (this.conn.isOpening(link)) this.welcome(hello);
+      // A hello on an established connection (unexpected): take its servers.
+      else if (this.conn.isCurrent(link) && hello && Array.isArray(hello.servers)) this.feed.setServers(hello.servers);
       return;
     }
     if (isBroadcast(method)) return this.feed.receive(method, params);
@@ -500,6 +507,18 @@ export class McpIpcClient {
   }
 
   // ------------------------------------------------------------------ helpers
+
+  /**
+   * A new connection's hello, read as it arrives — before any later message of that connection
+   * (and so before the restore round trip): the live events that follow it must patch its server
+   * snapshots, not be overwritten by them, and must not count as seen before the catch-up they follow.
+   */
+  private welcome(hello: HelloParams | undefined): void {
+    if (!hello || typeof hello !== 'object') return;
+    if (Array.isArray(hello.servers)) this.feed.setServers(hello.servers);
+    this._offers.set(hello.offers ?? null);
+    this.feed.afterHello(hello);
+  }
 
   /**
    * The named server, else the `server` option, else the first server the gateway lists. Without a

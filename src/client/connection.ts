@@ -40,6 +40,8 @@ export interface ConnectionSettings {
 }
 
 export interface ConnectionHooks {
+  /** A new link was made; nothing has arrived on it yet (its `hello` comes through `notification`). */
+  opening(link: GatewayLink): void;
   /**
    * A new link said hello (or did not within helloTimeoutMs: `hello` undefined). Restore what the
    * gateway must know about this client before the connection counts as open.
@@ -81,6 +83,11 @@ export class ClientConnection {
   /** True while `link` is the established one. */
   isCurrent(link: GatewayLink): boolean {
     return this.link === link;
+  }
+
+  /** True while `link` is the attempt under way (connected, not yet established). */
+  isOpening(link: GatewayLink): boolean {
+    return this.opening === link;
   }
 
   /** Waits for the connection when it is coming (see OfflineWaiters). */
@@ -162,6 +169,7 @@ export class ClientConnection {
       sending: this.hooks.sending,
     });
     this.opening = link;
+    this.hooks.opening(link);
     try {
       await this.manager.attach(link);
     } catch (e) {

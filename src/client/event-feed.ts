@@ -46,10 +46,15 @@ export class EventFeed {
   readonly missedEvents: Readable<number> & { get(): number } = readonly(this._missed);
 
   private readonly log: BoundedLog<SequencedEvent>;
+  /** The highest seq in `events` (what catch-up continues from); undefined before the first hello. */
   private lastSeq: number | undefined;
   private instance: string | undefined;
-  private catchingUp = false;
-  private readonly liveDuringCatchUp: SequencedEvent[] = [];
+  /**
+   * While a new connection gets in sync: the live events that arrived on it, held back until the
+   * missed ones are in (then merged by seq). Holding starts before anything can arrive on the
+   * connection, so `lastSeq` stays what the previous connection left until `afterHello` has read it.
+   */
+  private sync: { held: SequencedEvent[]; missing?: boolean } | undefined;
 
   constructor(private readonly options: EventFeedOptions) {
     this.log = new BoundedLog({ maxItems: Math.max(1, options.maxEvents) });
@@ -61,7 +66,7 @@ export class EventFeed {
     if (!p || typeof p.seq !== 'number' || p.data === undefined) return;
     const event = { seq: p.seq, time: typeof p.time === 'number' ? p.time : Date.now(), method, params: p.data } as SequencedEvent;
     this.apply(event);
-    if (this.catchingUp) this.liveDuringCatchUp.push(event);
+    if (this.sync) this.sync.held.push(event);
     else this.append([event]);
   }
 
@@ -72,8 +77,27 @@ export class EventFeed {
     this._metrics.set(metrics);
   }
 
-  /** Updates the last seen seq from `hello`; true when events were missed and must be fetched. */
+  /**
+   * A new connection is opening (nothing has arrived on it yet): hold its live events back until
+   * `catchUp` has fetched what was missed. Events held for an earlier attempt that never got in
+   * sync are dropped: `lastSeq` did not move past them, so the next catch-up fetches them again.
+   */
+  hold(): void {
+    this.sync = { held: [] };
+  }
+
+  /**
+   * Reads the gateway's `hello` (undefined: none came in time) against the last seen seq; true when
+   * events were missed and `catchUp` must fetch them. Call it as the hello arrives, before any later
+   * message of that connection is received (`hold` keeps those from moving the last seen seq).
+   */
   afterHello(hello: HelloParams | undefined): boolean {
+    const sync = this.sync ?? (this.sync = { held: [] });
+    sync.missing = this.missedSince(hello);
+    return sync.missing;
+  }
+
+  private missedSince(hello: HelloParams | undefined): boolean {
     if (!hello || typeof hello.latestSeq !== 'number') return this.lastSeq !== undefined;
     if (this.lastSeq === undefined) {
       this.instance = hello.instance;
@@ -88,29 +112,37 @@ export class EventFeed {
     return hello.latestSeq > this.lastSeq;
   }
 
-  /** Fetches the events missed while disconnected; `current()` false stops it (the link changed). */
+  /**
+   * Gets the connection in sync: fetches the events `afterHello` found missing (evaluating it now if
+   * it was not), then merges the live events held meanwhile, in seq order and without duplicates.
+   * `current()` false stops it (the connection changed): the held events are then left for the
+   * next connection's catch-up, which starts from the same seq.
+   */
   async catchUp(fetch: FetchEvents, current: () => boolean): Promise<void> {
-    this.catchingUp = true;
-    try {
-      for (let page = 0; page < 100 && current(); page++) {
-        const since = this.lastSeq ?? 0;
-        const r = await fetch(since, CATCH_UP_PAGE);
-        if (!current()) break;
-        if (!r.ok) {
-          // Cannot tell how many: count the gap as one rather than pretend the history is whole.
-          this._missed.update((n) => n + 1);
-          break;
-        }
-        if (r.data.truncated) {
-          const firstKept = r.data.events[0]?.seq ?? r.data.latestSeq + 1;
-          this._missed.update((n) => n + Math.max(0, firstKept - since - 1));
-        }
-        this.append(r.data.events);
-        if (r.data.events.length === 0 || (this.lastSeq ?? 0) >= r.data.latestSeq || (this.lastSeq ?? 0) === since) break;
+    const sync = this.sync ?? (this.sync = { held: [] });
+    const missing = sync.missing ?? this.afterHello(undefined);
+    if (missing) await this.fetchMissed(fetch, current);
+    if (this.sync !== sync || !current()) return;
+    this.sync = undefined;
+    this.append(sync.held);
+  }
+
+  private async fetchMissed(fetch: FetchEvents, current: () => boolean): Promise<void> {
+    for (let page = 0; page < 100 && current(); page++) {
+      const since = this.lastSeq ?? 0;
+      const r = await fetch(since, CATCH_UP_PAGE);
+      if (!current()) return;
+      if (!r.ok) {
+        // Cannot tell how many: count the gap as one rather than pretend the history is whole.
+        this._missed.update((n) => n + 1);
+        return;
       }
-    } finally {
-      this.catchingUp = false;
-      this.append(this.liveDuringCatchUp.splice(0));
+      if (r.data.truncated) {
+        const firstKept = r.data.events[0]?.seq ?? r.data.latestSeq + 1;
+        this._missed.update((n) => n + Math.max(0, firstKept - since - 1));
+      }
+      this.append(r.data.events);
+      if (r.data.events.length === 0 || (this.lastSeq ?? 0) >= r.data.latestSeq || (this.lastSeq ?? 0) === since) return;
     }
   }
 

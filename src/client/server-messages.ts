@@ -3,10 +3,15 @@
  * only while someone listens), resource updates (per `server` and URI), and their requests to the
  * client (`gateway/handle`: sampling, elicitation, roots, modern `input_required` rounds), answered
  * by the page's handlers. Keeps the registrations so that a new connection restores them.
+ *
+ * Each registration reaches each connection exactly once: one made before a connection's restore
+ * requests were taken is in them; one made afterwards is sent on that connection as it is made (also
+ * while the restore is still under way, before the connection counts as open). A removal made in
+ * that window is sent after the restore, so it wins; one made with no connection is simply not restored.
  */
-import { type GatewayParams, SERVER_META_KEY } from '../core/gateway-protocol.js';
+import { type GatewayMethod, type GatewayParams, SERVER_META_KEY } from '../core/gateway-protocol.js';
 import type { IpcManager } from '../core/ipc-manager.js';
-import type { Result } from '../core/result.js';
+import { type Result, ok } from '../core/result.js';
 
 /** Which server and method a notification or server→client request came from. */
 export interface ServerMessageContext {
@@ -24,14 +29,27 @@ export type ServerNotificationListener = (params: Record<string, unknown>, conte
  */
 export type ServerRequestHandler = (params: Record<string, unknown>, context: ServerMessageContext & { signal: AbortSignal }) => unknown;
 
-type Registration = 'gateway/listen' | 'gateway/unlisten' | 'gateway/handle' | 'gateway/unhandle';
+type Registration = 'gateway/listen' | 'gateway/unlisten' | 'gateway/handle' | 'gateway/unhandle' | 'resources/unsubscribe';
 
 export interface ServerMessagesDeps {
   manager: IpcManager;
-  /** True while connected (registrations are sent then; otherwise restored on connect). */
-  isOpen: () => boolean;
-  /** Sends a registration to the gateway. */
-  send: <M extends Registration>(method: M, params: GatewayParams<M>) => Promise<Result<unknown>>;
+  /** True while `link` (as given to `restoreRequests`) is the connection in use. */
+  isCurrent: (link: object) => boolean;
+  /**
+   * Sends a registration on the connection in use, never waiting for another one (NotConnected when
+   * it is gone: the next connection gets the restore instead).
+   */
+  send: <M extends Registration>(method: M, params: RegistrationParams<M>) => Promise<Result<unknown>>;
+}
+
+type RegistrationParams<M extends Registration> = M extends GatewayMethod ? GatewayParams<M> : { server: string; uri: string };
+
+/** A resource's update listeners; `subscribed` once the gateway acknowledged a subscription (restored from then on). */
+interface ResourceEntry {
+  listeners: Set<(update: Record<string, unknown>) => void>;
+  subscribed: boolean;
+  /** The first listener's subscribe request, while it runs. */
+  subscribing?: Promise<Result<unknown>>;
 }
 
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
@@ -41,9 +59,11 @@ export class ServerMessages {
   private readonly listeners = new Map<string, Set<ServerNotificationListener>>();
   private readonly handlers = new Map<string, ServerRequestHandler>();
   /** `server\0uri` → resource update listeners. */
-  private readonly resources = new Map<string, Set<(update: Record<string, unknown>) => void>>();
+  private readonly resources = new Map<string, ResourceEntry>();
   /** Registrations not yet acknowledged by the gateway (see `synced`). */
   private readonly registering = new Set<Promise<unknown>>();
+  /** The connection the last restore requests were taken for: changes go out on it while it is in use. */
+  private restoredOn: object | undefined;
 
   constructor(private readonly deps: ServerMessagesDeps) {}
 
@@ -52,14 +72,14 @@ export class ServerMessages {
     let set = this.listeners.get(k);
     if (!set) {
       this.listeners.set(k, (set = new Set()));
-      this.register('gateway/listen', { server, methods: [method] });
+      void this.register('gateway/listen', { server, methods: [method] });
     }
     set.add(listener);
     return () => {
       const current = this.listeners.get(k);
       if (!current?.delete(listener) || current.size > 0) return;
       this.listeners.delete(k);
-      this.register('gateway/unlisten', { server, methods: [method] });
+      void this.register('gateway/unlisten', { server, methods: [method] });
     };
   }
 
@@ -71,32 +91,52 @@ export class ServerMessages {
       const { params: clean, server } = untag(p);
       return handler(clean, { server, method, signal: context.signal });
     });
-    if (isNew) this.register('gateway/handle', { methods: [method] });
+    if (isNew) void this.register('gateway/handle', { methods: [method] });
   }
 
   removeHandler(method: string): void {
     if (!this.handlers.delete(method)) return;
     this.deps.manager.removeRequestHandler(method);
-    this.register('gateway/unhandle', { methods: [method] });
+    void this.register('gateway/unhandle', { methods: [method] });
   }
 
-  /** Adds a resource update listener; true when it is the first for that URI (subscribe on the gateway). */
-  addResourceListener(server: string, uri: string, listener: (update: Record<string, unknown>) => void): boolean {
+  /**
+   * Adds a resource update listener. The first for a URI subscribes with `subscribe` (the caller's
+   * request); listeners added while it runs share its outcome, later ones succeed at once. On
+   * failure the caller removes its listener. Restored on later connections once subscribed — not
+   * before, as the caller's own request (which may wait for the connection) subscribes then.
+   */
+  addResourceListener(
+    server: string,
+    uri: string,
+    listener: (update: Record<string, unknown>) => void,
+    subscribe: () => Promise<Result<unknown>>,
+  ): Promise<Result<unknown>> {
     const k = key2(server, uri);
-    let set = this.resources.get(k);
-    const first = !set;
-    if (!set) this.resources.set(k, (set = new Set()));
-    set.add(listener);
-    return first;
+    let entry = this.resources.get(k);
+    if (!entry) this.resources.set(k, (entry = { listeners: new Set(), subscribed: false }));
+    entry.listeners.add(listener);
+    if (entry.subscribed) return Promise.resolve(ok(undefined));
+    // The first listener, or one added after a failed attempt whose listeners are still being removed.
+    const pending = entry;
+    pending.subscribing ??= subscribe().then((r) => {
+      pending.subscribing = undefined;
+      if (r.ok) pending.subscribed = true;
+      return r;
+    });
+    return pending.subscribing;
   }
 
-  /** Removes one; true when it was the last for that URI (unsubscribe on the gateway). */
-  removeResourceListener(server: string, uri: string, listener: (update: Record<string, unknown>) => void): boolean {
+  /**
+   * Removes one; with the last one for that URI, unsubscribes on the connection in use when it was
+   * subscribed there. Resolves once the gateway acknowledged (at once when nothing was to be sent).
+   */
+  async removeResourceListener(server: string, uri: string, listener: (update: Record<string, unknown>) => void): Promise<void> {
     const k = key2(server, uri);
-    const set = this.resources.get(k);
-    if (!set?.delete(listener) || set.size > 0) return false;
+    const entry = this.resources.get(k);
+    if (!entry?.listeners.delete(listener) || entry.listeners.size > 0) return;
     this.resources.delete(k);
-    return true;
+    if (entry.subscribed) await this.register('resources/unsubscribe', { server, uri });
   }
 
   /** Resolves once the gateway has acknowledged every registration sent so far. */
@@ -104,8 +144,13 @@ export class ServerMessages {
     while (this.registering.size > 0) await Promise.allSettled([...this.registering]);
   }
 
-  /** The requests that tell a new connection about every current registration. */
-  restoreRequests(): Array<{ method: string; params: Record<string, unknown> }> {
+  /**
+   * The requests that tell `link`, a new connection, about every current registration. Changes made
+   * from now on are sent on it as they are made (see the module comment): take these as the
+   * connection becomes current, and send them before anything else.
+   */
+  restoreRequests(link: object): Array<{ method: string; params: Record<string, unknown> }> {
+    this.restoredOn = link;
     const out: Array<{ method: string; params: Record<string, unknown> }> = [];
     const methods = [...this.handlers.keys()];
     if (methods.length > 0) out.push({ method: 'gateway/handle', params: { methods } });
@@ -115,7 +160,8 @@ export class ServerMessages {
       byServer.set(server, [...(byServer.get(server) ?? []), method]);
     }
     for (const [server, list] of byServer) out.push({ method: 'gateway/listen', params: { server, methods: list } });
-    for (const k of this.resources.keys()) {
+    for (const [k, entry] of this.resources) {
+      if (!entry.subscribed) continue;
       const [server, uri] = k.split('\u0000') as [string, string];
       out.push({ method: 'resources/subscribe', params: { server, uri } });
     }
@@ -137,7 +183,7 @@ export class ServerMessages {
       }
     };
     if (method === 'notifications/resources/updated' && typeof clean.uri === 'string') {
-      for (const listener of [...(this.resources.get(key2(server, clean.uri)) ?? [])]) run(listener);
+      for (const listener of [...(this.resources.get(key2(server, clean.uri))?.listeners ?? [])]) run(listener);
     }
     for (const k of [key2(server, method), key2('*', method), key2(server, '*'), key2('*', '*')]) {
       for (const listener of [...(this.listeners.get(k) ?? [])]) run(listener);
@@ -145,14 +191,19 @@ export class ServerMessages {
     return true;
   }
 
-  private register<M extends Registration>(method: M, params: GatewayParams<M>): void {
-    if (!this.deps.isOpen()) return; // restored when the connection opens
-    const sent: Promise<unknown> = this.deps.send(method, params).then((r) => {
+  /**
+   * Sends a change on the connection whose restore is taken, while it is in use; without one the
+   * change is simply part of the next restore. Resolves once the gateway answered.
+   */
+  private register<M extends Registration>(method: M, params: RegistrationParams<M>): Promise<void> {
+    if (this.restoredOn === undefined || !this.deps.isCurrent(this.restoredOn)) return Promise.resolve();
+    const sent: Promise<void> = this.deps.send(method, params).then((r) => {
       this.registering.delete(sent);
       // Not connected: nothing to do now, the current registrations are restored on reconnect.
       if (!r.ok && r.error.code !== 'NotConnected') console.warn(`mcp-ipc: ${method} failed`, r.error);
     });
     this.registering.add(sent);
+    return sent;
   }
 }
 

@@ -89,12 +89,37 @@ class FakeGateway {
       ws.on('message', (data) => {
         const message = JSON.parse(String(data)) as JsonRpcMessage;
         this.received.push(message);
-        if ('method' in message && 'id' in message) this.handle(ws, message);
-        else if ('method' in message && message.method === 'notifications/cancelled') this.cancelled(message.params as { requestId: string | number });
+        if ('method' in message && 'id' in message) {
+          if (this.holdReplies.has(message.method)) this.held.push(() => this.handle(ws, message));
+          else this.handle(ws, message);
+        } else if ('method' in message && message.method === 'notifications/cancelled') this.cancelled(message.params as { requestId: string | number });
         else if (!('method' in message)) this.answers.push(message);
       });
+      // Frames written in one go reach the client in one read, so it handles them back to back.
+      const socket = (ws as unknown as { _socket: Socket })._socket;
+      if (this.afterHello) socket.cork();
       this.send(ws, { jsonrpc: '2.0', method: 'hello', params: { version: 'test', latestSeq: this.seq, servers: this.servers } });
+      if (this.afterHello) {
+        this.afterHello();
+        process.nextTick(() => socket.uncork());
+      }
     });
+  }
+
+  /** Requests of these methods are answered only on `releaseReplies()` (dropped if the connection closes first). */
+  readonly holdReplies = new Set<string>();
+  private held: Array<() => void> = [];
+  /** Runs right after `hello` is sent to a new connection, in the same write. */
+  afterHello: (() => void) | undefined;
+
+  releaseReplies(): void {
+    this.holdReplies.clear();
+    for (const answer of this.held.splice(0)) answer();
+  }
+
+  /** Received messages from `mark` (an earlier `received.length`) on that are requests of `method`, by params. */
+  sentSince(mark: number, method: string): unknown[] {
+    return this.received.slice(mark).filter((m) => 'method' in m && 'id' in m && m.method === method).map((m) => (m as JsonRpcRequest).params);
   }
 
   url(token = this.token): string {
@@ -103,6 +128,7 @@ class FakeGateway {
 
   /** Closes every socket and the server (port stays known for `start(this.port)`). */
   async stop(code = 1001): Promise<void> {
+    this.held = [];
     for (const ws of this.sockets) ws.close(code, 'going away');
     const wss = this.wss;
     this.wss = undefined;
@@ -761,6 +787,185 @@ describe('McpIpcClient: the MCP surface', () => {
     expect(gateway.requests('resources/unsubscribe').length).toBe(0);
     if (b.ok) await b.data();
     expect(gateway.requests('resources/unsubscribe').map((r) => r.params)).toMatchObject([{ server: 'alpha', uri: 'file:///a.md' }]);
+  });
+});
+
+describe('McpIpcClient: getting in sync after (re)connecting', () => {
+  const log = (message: string) => ({ time: 0, server: 'alpha', type: 'log' as const, level: 'info' as const, message });
+  const seqs = (client: McpIpcClient) => get(client.events).map((e) => e.seq);
+
+  it('a live event during the restore round trip is merged after the catch-up: no duplicates, in order', async () => {
+    const client = await setup();
+    client.onServerNotification('*', 'notifications/message', () => undefined); // gives the reconnect a restore request
+    for (let i = 1; i <= 3; i++) gateway.broadcast('server/event', log(`seen ${i}`));
+    await waitFor(() => get(client.events).length === 3, 3_000, 'live events');
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    for (let i = 4; i <= 5; i++) gateway.broadcast('server/event', log(`missed ${i}`));
+    gateway.holdReplies.add('gateway/listen');
+    const mark = gateway.received.length;
+    await gateway.restart();
+    await waitFor(() => gateway.sentSince(mark, 'gateway/listen').length === 1, 3_000, 'the restore request');
+    // After hello, before the restore is answered (the answer follows it on the same socket).
+    gateway.broadcast('server/event', log('live 6'));
+    gateway.releaseReplies();
+    await waitFor(() => get(client.connection) === 'open', 3_000, 'open');
+    await waitFor(() => seqs(client).includes(5), 3_000, 'catch-up');
+    expect(seqs(client)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(gateway.sentSince(mark, 'events/since')).toEqual([{ seq: 3, limit: 500 }]);
+    expect(get(client.missedEvents)).toBe(0);
+  });
+
+  it('counts exactly the events the gateway dropped when a live event came during the restore', async () => {
+    const client = await setup();
+    client.setRequestHandler('roots/list', () => ({ roots: [] }));
+    for (let i = 1; i <= 3; i++) gateway.broadcast('server/event', log(`seen ${i}`));
+    await waitFor(() => get(client.events).length === 3, 3_000, 'live events');
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    for (let i = 4; i <= 8; i++) gateway.broadcast('server/event', log(`missed ${i}`));
+    gateway.logLimit = 3; // by the time the client asks, the log holds 7, 8 and 9: 4, 5 and 6 are lost
+    gateway.holdReplies.add('gateway/handle');
+    gateway.holdReplies.add('events/since'); // answered with the log as it is once the live event is in
+    const mark = gateway.received.length;
+    await gateway.restart();
+    await waitFor(() => gateway.sentSince(mark, 'gateway/handle').length === 1, 3_000, 'the restore request');
+    gateway.broadcast('server/event', log('live 9'));
+    gateway.releaseReplies();
+    await waitFor(() => seqs(client).includes(8), 3_000, 'catch-up');
+    expect(seqs(client)).toEqual([1, 2, 3, 7, 8, 9]);
+    expect(get(client.missedEvents)).toBe(3);
+  });
+
+  it('on the first connection too: registrations made before connect do not turn the history into duplicates', async () => {
+    gateway = new FakeGateway();
+    await gateway.start();
+    for (let i = 1; i <= 10; i++) gateway.broadcast('server/event', log(`old ${i}`));
+    const client = await makeClient({ initialEvents: 3 }, false);
+    client.onServerNotification('*', 'notifications/message', () => undefined);
+    gateway.holdReplies.add('gateway/listen');
+    const connected = client.connect();
+    await waitFor(() => gateway.requests('gateway/listen').length === 1, 3_000, 'the restore request');
+    gateway.broadcast('server/event', log('live 11'));
+    gateway.releaseReplies();
+    expect((await connected).ok).toBe(true);
+    await waitFor(() => seqs(client).includes(10), 3_000, 'history');
+    expect(seqs(client)).toEqual([8, 9, 10, 11]);
+  });
+
+  it('reads hello before the events that follow it in the same read: the servers store keeps the newer state', async () => {
+    gateway = new FakeGateway();
+    gateway.servers = [snapshot('alpha', 'starting')];
+    await gateway.start();
+    gateway.broadcast('server/event', log('old 1'));
+    gateway.afterHello = () => {
+      gateway.afterHello = undefined;
+      gateway.broadcast('server/state', { server: 'alpha', state: 'running', previous: 'starting', reason: null });
+    };
+    const client = await makeClient({ initialEvents: 5 });
+    await waitFor(() => seqs(client).includes(1) && seqs(client).includes(2), 3_000, 'history and the live event');
+    expect(seqs(client)).toEqual([1, 2]);
+    expect(get(client.servers).map((s) => s.state)).toEqual(['running']);
+  });
+
+  it('a catch-up cut short by another disconnect leaves no gap: live events held meanwhile wait for the next one', async () => {
+    const client = await setup();
+    gateway.broadcast('server/event', log('seen 1'));
+    await waitFor(() => get(client.events).length === 1, 3_000, 'live event');
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    for (let i = 2; i <= 3; i++) gateway.broadcast('server/event', log(`missed ${i}`));
+    gateway.holdReplies.add('events/since');
+    const mark = gateway.received.length;
+    await gateway.restart();
+    await waitFor(() => gateway.sentSince(mark, 'events/since').length === 1, 3_000, 'catch-up request');
+    await waitFor(() => get(client.connection) === 'open', 3_000, 'open');
+    gateway.broadcast('server/event', log('live 4'));
+    await client.call('alpha', 'echo'); // answered after the live event: it has arrived by now
+    await gateway.stop(); // the catch-up is never answered
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    gateway.holdReplies.clear();
+    await gateway.restart();
+    await waitFor(() => seqs(client).includes(4), 3_000, 'catch-up');
+    expect(seqs(client)).toEqual([1, 2, 3, 4]);
+    expect(get(client.missedEvents)).toBe(0);
+  });
+});
+
+describe('McpIpcClient: registrations made while a connection is being restored', () => {
+  it('are sent on it exactly once, after the restore; a removal in that window wins', async () => {
+    const client = await setup();
+    const logs: string[] = [];
+    client.setRequestHandler('elicitation/create', () => ({ action: 'decline' }));
+    const offAlpha = client.onServerNotification('alpha', 'notifications/message', () => logs.push('alpha'));
+    await client.synced();
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    gateway.holdReplies.add('gateway/handle');
+    const mark = gateway.received.length;
+    await gateway.restart();
+    await waitFor(() => gateway.sentSince(mark, 'gateway/handle').length === 1, 3_000, 'the restore request');
+    expect(get(client.connection)).toBe('reconnecting');
+
+    // The window: the restore was sent, the connection does not count as open yet.
+    client.onServerNotification('beta', 'notifications/message', (params) => logs.push(`beta ${String(params.data)}`));
+    client.setRequestHandler('roots/list', () => ({ roots: [{ uri: 'file:///w' }] }));
+    offAlpha();
+    const offBrief = client.onServerNotification('*', 'notifications/progress', () => undefined);
+    offBrief();
+    gateway.releaseReplies();
+    await waitFor(() => get(client.connection) === 'open', 3_000, 'open');
+    await client.synced();
+
+    const order = gateway.received.slice(mark).filter((m) => 'id' in m && 'method' in m && m.method.startsWith('gateway/')).map((m) => [(m as JsonRpcRequest).method, (m as JsonRpcRequest).params]);
+    expect(order).toEqual([
+      ['gateway/handle', { methods: ['elicitation/create'] }],
+      ['gateway/listen', { server: 'alpha', methods: ['notifications/message'] }],
+      ['gateway/listen', { server: 'beta', methods: ['notifications/message'] }],
+      ['gateway/handle', { methods: ['roots/list'] }],
+      ['gateway/unlisten', { server: 'alpha', methods: ['notifications/message'] }],
+      ['gateway/listen', { server: '*', methods: ['notifications/progress'] }],
+      ['gateway/unlisten', { server: '*', methods: ['notifications/progress'] }],
+    ]);
+    gateway.push({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'hi', _meta: { 'mcp-ipc/server': 'beta' } } });
+    gateway.push({ jsonrpc: '2.0', id: 'gw-roots', method: 'roots/list', params: { _meta: { 'mcp-ipc/server': 'beta' } } });
+    await waitFor(() => gateway.answers.length === 1 && logs.length === 1, 3_000, 'the notification and the answer');
+    expect(logs).toEqual(['beta hi']);
+    expect(gateway.answers[0]).toMatchObject({ id: 'gw-roots', result: { roots: [{ uri: 'file:///w' }] } });
+
+    // The next connection restores exactly what is registered now.
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    const next = gateway.received.length;
+    await gateway.restart();
+    await waitFor(() => get(client.connection) === 'open', 3_000, 'open again');
+    expect(gateway.sentSince(next, 'gateway/handle')).toEqual([{ methods: ['elicitation/create', 'roots/list'] }]);
+    expect(gateway.sentSince(next, 'gateway/listen')).toEqual([{ server: 'beta', methods: ['notifications/message'] }]);
+    expect(gateway.sentSince(next, 'gateway/unlisten')).toEqual([]);
+  });
+
+  it('resource subscriptions: one made while reconnecting is sent once; one dropped during the restore is unsubscribed', async () => {
+    const client = await setup();
+    const kept = await client.subscribeResource('alpha', 'file:///kept.md', () => undefined);
+    const dropped = await client.subscribeResource('alpha', 'file:///dropped.md', () => undefined);
+    expect(kept.ok && dropped.ok).toBe(true);
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    const late = client.subscribeResource('beta', 'file:///late.md', () => undefined); // waits for the connection
+    gateway.holdReplies.add('resources/subscribe');
+    const mark = gateway.received.length;
+    await gateway.restart();
+    await waitFor(() => gateway.sentSince(mark, 'resources/subscribe').length >= 2, 3_000, 'the restore requests');
+    if (dropped.ok) void dropped.data(); // during the restore
+    gateway.releaseReplies();
+    expect((await late).ok).toBe(true);
+    await client.synced();
+    expect(gateway.sentSince(mark, 'resources/subscribe')).toMatchObject([
+      { server: 'alpha', uri: 'file:///kept.md' },
+      { server: 'alpha', uri: 'file:///dropped.md' },
+      { server: 'beta', uri: 'file:///late.md' },
+    ]);
+    expect(gateway.sentSince(mark, 'resources/unsubscribe')).toEqual([{ server: 'alpha', uri: 'file:///dropped.md' }]);
   });
 });
 

@@ -42,7 +42,7 @@ async function main(argv) {
       console.log(`${mode.padEnd(5)} ${name.padEnd(60)} ${values[values.length >> 1].toFixed(2).padStart(9)}  (${values[0].toFixed(2)}–${values[values.length - 1].toFixed(2)})`);
     }
   };
-  const who = (extra) => [['-', 'raw', ...extra], ...libs.flatMap((lib) => ['tuned', 'default', 'bridge'].map((c) => [lib, c, ...extra]))];
+  const who = (extra) => [['-', 'raw', ...extra], ...libs.flatMap((lib) => ['tuned', 'default', 'bridge', 'bridge-default'].map((c) => [lib, c, ...extra]))];
   console.log(`server: ${server}; rounds: ${rounds}; cpu = host µs per call, heap = bytes per pending request, blob = MiB per host CPU second`);
   for (const inflight of ['64', '256']) table('cpu', who([inflight, '100000']));
   for (const n of ['1000', '10000', '100000']) table('heap', [['-', 'raw', '0', n], ...libs.map((lib) => [lib, 'tuned', '0', n])]);
@@ -58,6 +58,7 @@ async function worker(mode, server, lib, who, inflightText, amountText) {
   const c =
     who === 'raw' ? await raw(command, args)
     : who === 'bridge' ? await bridge(lib, command, args, tuned)
+    : who === 'bridge-default' ? await bridge(lib, command, args, undefined)
     : await engine(lib, command, args, who === 'tuned' ? tuned : { maxQueueSize: 1_000_000 });
   if (mode === 'cpu') {
     await drive(Math.min(20_000, amount), inflight, c.call);
@@ -171,7 +172,7 @@ async function engine(lib, command, args, options) {
 
 async function bridge(lib, command, args, queue) {
   const { McpBridge } = await import(join(lib, 'src/node/mcp-bridge.js'));
-  const b = new McpBridge('bench', { command, args, queue, process: { healthCheckIntervalMs: 3_600_000 } });
+  const b = new McpBridge('bench', { command, args, ...(queue ? { queue } : {}), process: { healthCheckIntervalMs: 3_600_000 } });
   await b.start();
   await b.listTools();
   return {

@@ -28,7 +28,7 @@ import type {
   Root,
 } from '../core/mcp-types.js';
 import type { McpEra } from '../core/mcp-versions.js';
-import { OutputChecker } from './output-schema.js';
+import { AJV_OPTIONS, OutputChecker, speaksDialect } from './output-schema.js';
 import type { ApprovalQueue } from './approvals.js';
 import type { AuditSink } from './audit-log.js';
 import { CallGuard, type CallOrigin } from './call-guard.js';
@@ -232,7 +232,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  private readonly ajv = new Ajv(AJV_OPTIONS);
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
@@ -708,7 +708,9 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (check === undefined) {
       try {
         // Compiled once per tool list; a schema that accepts every object is not run at all.
-        check = acceptsAnyObject(tool.inputSchema) ? null : this.ajv.compile(tool.inputSchema);
+        if (acceptsAnyObject(tool.inputSchema)) check = null;
+        else if (!speaksDialect(this.ajv, tool.inputSchema)) return; // as a schema Ajv cannot compile (below)
+        else check = this.ajv.compile(tool.inputSchema);
       } catch {
         return; // a schema ajv cannot compile is the server's problem; let the server judge the arguments
       }

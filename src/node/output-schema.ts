@@ -8,8 +8,26 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { OutputSchemaMismatchError } from '../core/errors.js';
 import type { CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
 
+/**
+ * Ajv options for tool schemas. `validateSchema: false`: Ajv would otherwise check every schema
+ * against its dialect's meta-schema, compiling that meta-schema first — ~90 ms of a cold start's
+ * first call, for a check the compile itself mostly repeats (a malformed keyword still throws).
+ * What the meta-schema check also did — reject a schema in a dialect this Ajv does not speak — is
+ * kept by `speaksDialect`.
+ */
+export const AJV_OPTIONS = { allErrors: true, strict: false, validateFormats: false, validateSchema: false } as const;
+
+/** Whether `schema` is in `ajv`'s own dialect (no `$schema`, or its default meta-schema's id). */
+export function speaksDialect(ajv: { defaultMeta(): string | object | undefined }, schema: unknown): boolean {
+  const declared = typeof schema === 'object' && schema !== null ? (schema as { $schema?: unknown }).$schema : undefined;
+  if (declared === undefined) return true;
+  const own = ajv.defaultMeta();
+  const strip = (id: unknown) => (typeof id === 'string' ? id.replace(/#$/, '') : id);
+  return typeof own === 'string' && strip(declared) === strip(own);
+}
+
 export class OutputChecker {
-  private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  private readonly ajv = new Ajv2020(AJV_OPTIONS);
   /** Per tool name: its compiled validator, or null when its schema could not be compiled. */
   private readonly validators = new Map<string, ValidateFunction | null>();
 
@@ -48,7 +66,7 @@ export class OutputChecker {
     let validate = this.validators.get(tool.name);
     if (validate === undefined) {
       try {
-        validate = this.ajv.compile(tool.outputSchema!);
+        validate = speaksDialect(this.ajv, tool.outputSchema) ? this.ajv.compile(tool.outputSchema!) : null;
       } catch {
         validate = null;
       }

@@ -32,6 +32,8 @@ import { tellingLine } from './stderr-summary.js';
 import { type StdioServerParams, StdioTransport, type StdioTransportOptions } from './stdio-transport.js';
 
 const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
+/** The first usage sample after a (re)start waits this long (or the interval, when shorter). */
+const FIRST_USAGE_SAMPLE_MS = 1_000;
 
 /** What a ProcessManager needs from the transport of one server process (StdioTransport is the real one). */
 export interface ProcessTransport extends Transport {
@@ -83,7 +85,7 @@ export interface ProcessManagerOptions<T extends ProcessTransport = StdioTranspo
   shutdownTimeoutMs?: number;
   stderrLines?: number;
   eventHistory?: number;
-  /** CPU/RSS sampling over the whole process group (0 = off; default 5 000 ms). */
+  /** CPU/RSS sampling over the whole process group (0 = off; default 5 000 ms). The first sample is taken 1 s after a (re)start (or after the interval, when shorter), out of the way of the first calls. @default 5000 */
   usageIntervalMs?: number;
   cpuAlertPercent?: number;
   /** Memory alert threshold (default: the ResourceManager's memoryMb, else DEFAULTS.limits.memoryMb). */
@@ -472,8 +474,13 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
       this.timers.health.unref();
     }
     if (o.usageIntervalMs > 0) {
-      void this.sampleUsage();
-      this.timers.usage = setInterval(() => void this.sampleUsage(), o.usageIntervalMs);
+      // The first sample waits a moment: listing the tree and reading its /proc entries takes
+      // ~15 ms of this thread, which right after the handshake would delay the first call.
+      this.timers.usage = setTimeout(() => {
+        this.timers.usage = setInterval(() => void this.sampleUsage(), o.usageIntervalMs);
+        this.timers.usage.unref();
+        void this.sampleUsage();
+      }, Math.min(FIRST_USAGE_SAMPLE_MS, o.usageIntervalMs));
       this.timers.usage.unref();
     }
     this.timers.stable = setTimeout(() => {

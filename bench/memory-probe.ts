@@ -1,34 +1,26 @@
 /**
- * A memory probe, run in its own `node --expose-gc` process so each client is measured clean:
+ * A memory probe, run in its own `node --expose-gc` process so each contender is measured clean:
  *
- *   node --expose-gc dist/bench/memory-probe.js <raw|sdk|mcp-ipc|none> <pending|queued|idle> <N>
+ *   node --expose-gc dist/bench/memory-probe.js <contender> <N> '<{"server":{command,args},"env":{…}}>'
  *
- * idle:    host RSS and heap after start-up and a short warm-up.
- * pending: heapUsed delta after N calls to `hang` (never answered) are in flight, divided by N.
- *          mcp-ipc gets maxConcurrent N+1 (and maxQueueSize N+10: a burst beyond maxPendingWrites
- *          waits in the queue for the pipe) so that all of them end up in flight.
- * queued:  mcp-ipc only: maxConcurrent 1 (taken by one `hang`), maxQueueSize N+10; N more calls
- *          sit in the queue. All calls share one params object, so the bytes are those beyond it.
+ * Heap (V8 heapUsed) after N calls to the server's `hang` tool (never answered) are pending, minus
+ * the heap before them, divided by N. mcp-ipc runs with maxConcurrent N+1 so that all N are in
+ * flight rather than queued (the probe waits until its load says so). All calls share one params
+ * object, so the bytes are those a client spends per request beyond its arguments.
  *
  * Prints one JSON line (ProbeResult) on stdout.
  */
 import { createClient } from './clients/index.js';
-import type { BenchClient, ClientName, ClientOptions } from './clients/types.js';
-
-export type ProbeMode = 'idle' | 'pending' | 'queued';
+import { type BenchClient, type ClientOptions, CONTENDERS, type ContenderName } from './clients/types.js';
 
 export interface ProbeResult {
-  client: ClientName | 'none';
-  mode: ProbeMode;
+  contender: ContenderName;
   n: number;
-  idleRssBytes: number;
-  idleHeapUsedBytes: number;
-  /** pending/queued: heapUsed delta / n (bytes). */
-  bytesPerRequest?: number;
+  bytesPerRequest: number;
   /** Delta in external + arrayBuffers memory / n (write buffers not yet flushed show up here). */
-  externalBytesPerRequest?: number;
-  /** How many of the n were confirmed in flight / queued when measured (mcp-ipc only). */
-  confirmed?: { inFlight: number; queued: number };
+  externalBytesPerRequest: number;
+  /** mcp-ipc only: its in-flight count when measured. */
+  confirmed?: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -48,77 +40,59 @@ async function settleHeap(): Promise<NodeJS.MemoryUsage> {
   return process.memoryUsage();
 }
 
-interface Loaded {
+interface WithLoad {
   ipc?: { load: { inFlight: number; queued: number } };
 }
 
-async function waitForLoad(client: BenchClient, inFlight: number, queued: number): Promise<{ inFlight: number; queued: number } | undefined> {
-  const bridge = (client as unknown as { raw?: Loaded }).raw;
+/** mcp-ipc: waits until `inFlight` requests are on the wire; others: a fixed pause for the writes to drain. */
+async function waitForLoad(client: BenchClient, inFlight: number): Promise<number | undefined> {
+  const bridge = (client as unknown as { raw?: WithLoad }).raw;
   if (!bridge?.ipc) {
     await sleep(300);
     return undefined;
   }
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline) {
-    const load = bridge.ipc.load;
-    if (load.inFlight >= inFlight && load.queued >= queued) break;
-    await sleep(20);
-  }
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && bridge.ipc.load.inFlight < inFlight) await sleep(20);
   await sleep(100); // let the writes drain to the pipe
-  return { ...bridge.ipc.load };
+  return bridge.ipc.load.inFlight;
 }
 
-export async function probe(name: ClientName | 'none', mode: ProbeMode, n: number): Promise<ProbeResult> {
-  const options: ClientOptions = {};
-  if (name === 'mcp-ipc' && mode === 'pending') options.queue = { maxConcurrent: n + 1, maxQueueSize: n + 10 };
-  if (name === 'mcp-ipc' && mode === 'queued') options.queue = { maxConcurrent: 1, maxQueueSize: n + 10 };
-  if (mode === 'queued' && name !== 'mcp-ipc') throw new Error(`memory-probe: ${name} has no queue`);
-
-  let client: BenchClient | undefined;
-  if (name !== 'none') {
-    client = await createClient(name, options);
-    await client.start();
+export async function probe(contender: ContenderName, n: number, base: Omit<ClientOptions, 'maxInFlight'>): Promise<ProbeResult> {
+  const client = await createClient(contender, { ...base, maxInFlight: n + 1 });
+  await client.start();
+  try {
     for (let i = 0; i < 200; i++) await client.call('warm-up');
-    await Promise.all(Array.from({ length: 64 }, () => client!.call('warm-up')));
+    await Promise.all(Array.from({ length: 64 }, () => client.call('warm-up')));
+    process.on('unhandledRejection', () => undefined); // the hung calls fail when the probe stops the client
+    const args: Record<string, unknown> = {}; // shared: the bytes measured are beyond the params
+    // Warm the `hang` path itself (its first call compiles code, …).
+    void client.hang(args).catch(() => undefined);
+    await waitForLoad(client, 1);
+    const before = await settleHeap();
+    for (let i = 0; i < n; i++) void client.hang(args).catch(() => undefined);
+    const confirmed = await waitForLoad(client, n + 1);
+    const after = await settleHeap();
+    const result: ProbeResult = {
+      contender,
+      n,
+      bytesPerRequest: (after.heapUsed - before.heapUsed) / n,
+      externalBytesPerRequest: (after.external + after.arrayBuffers - before.external - before.arrayBuffers) / n,
+    };
+    if (confirmed !== undefined) result.confirmed = confirmed - 1;
+    return result;
+  } finally {
+    await Promise.race([client.stop().catch(() => undefined), sleep(5_000)]);
   }
-  await sleep(300);
-  const idle = await settleHeap();
-  const result: ProbeResult = { client: name, mode, n, idleRssBytes: idle.rss, idleHeapUsedBytes: idle.heapUsed };
-  if (mode === 'idle' || !client) return finish(client, result);
-
-  process.on('unhandledRejection', () => undefined); // the hung calls fail when the probe stops the client
-  const args: Record<string, unknown> = {}; // shared: the bytes measured are beyond the params
-  if (mode === 'queued') {
-    void client.hang(args); // takes the one concurrency slot
-    await waitForLoad(client, 1, 0);
-  } else {
-    // Warm the `hang` path itself (its first call compiles code, loads the tool list, …).
-    void client.hang(args);
-    await sleep(50);
-  }
-  const before = await settleHeap();
-  for (let i = 0; i < n; i++) void client.hang(args);
-  const confirmed = await waitForLoad(client, mode === 'queued' ? 1 : n + 1, mode === 'queued' ? n : 0);
-  const after = await settleHeap();
-  result.bytesPerRequest = (after.heapUsed - before.heapUsed) / n;
-  result.externalBytesPerRequest = (after.external + after.arrayBuffers - before.external - before.arrayBuffers) / n;
-  if (confirmed) result.confirmed = confirmed;
-  return finish(client, result);
-}
-
-async function finish(client: BenchClient | undefined, result: ProbeResult): Promise<ProbeResult> {
-  if (client) await Promise.race([client.stop().catch(() => undefined), sleep(5_000)]);
-  return result;
 }
 
 async function main(): Promise<void> {
-  const [name, mode, nText] = process.argv.slice(2);
-  const n = Number(nText ?? 20_000);
-  if (!name || !['raw', 'sdk', 'mcp-ipc', 'none'].includes(name) || !mode || !['idle', 'pending', 'queued'].includes(mode) || !(n > 0)) {
-    process.stderr.write('usage: memory-probe <raw|sdk|mcp-ipc|none> <idle|pending|queued> <N>\n');
+  const [name, nText, json] = process.argv.slice(2);
+  const n = Number(nText);
+  if (!name || !CONTENDERS.includes(name as ContenderName) || !(n > 0) || !json) {
+    process.stderr.write(`usage: memory-probe <${CONTENDERS.join('|')}> <N> '{"server":{"command":…,"args":[…]},"env":{…}}'\n`);
     process.exit(2);
   }
-  const result = await probe(name as ClientName | 'none', mode as ProbeMode, n);
+  const result = await probe(name as ContenderName, n, JSON.parse(json) as Omit<ClientOptions, 'maxInFlight'>);
   process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 }
 

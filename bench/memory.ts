@@ -1,20 +1,20 @@
 /** Runs the memory probes (bench/memory-probe.ts), each in a fresh `node --expose-gc` child. */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { ClientName } from './clients/types.js';
-import type { ProbeMode, ProbeResult } from './memory-probe.js';
+import type { ClientOptions, ContenderName } from './clients/types.js';
+import type { ProbeResult } from './memory-probe.js';
 import { MEMORY_PROBE } from './paths.js';
 
 export class ProbeUnavailableError extends Error {}
 
 const running = new Set<import('node:child_process').ChildProcess>();
 
-export function runProbe(client: ClientName | 'none', mode: ProbeMode, n: number, timeoutMs = 120_000): Promise<ProbeResult> {
+export function runProbe(contender: ContenderName, n: number, base: Omit<ClientOptions, 'maxInFlight'>, timeoutMs = 120_000): Promise<ProbeResult> {
   if (!existsSync(MEMORY_PROBE)) {
     return Promise.reject(new ProbeUnavailableError(`${MEMORY_PROBE} not built (run npm run build)`));
   }
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', MEMORY_PROBE, client, mode, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', MEMORY_PROBE, contender, String(n), JSON.stringify(base)], { stdio: ['ignore', 'pipe', 'pipe'], env: base.env });
     running.add(child);
     let stdout = '';
     let stderr = '';
@@ -38,7 +38,7 @@ export function runProbe(client: ClientName | 'none', mode: ProbeMode, n: number
           // fall through
         }
       }
-      reject(new Error(`memory probe ${client}/${mode} failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
+      reject(new Error(`memory probe ${contender}/${n} failed (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`));
     });
   });
 }

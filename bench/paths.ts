@@ -28,3 +28,9 @@ export const ECHO_SERVER = join(ROOT, 'test', 'fixtures', 'echo-server.mjs');
 export const COMPILED = import.meta.url.endsWith('.js');
 /** The compiled memory probe (children always run compiled JS). */
 export const MEMORY_PROBE = join(ROOT, 'dist', 'bench', 'memory-probe.js');
+/** The instant C stub's source (compiled at bench time, bench/servers.ts). */
+export const STUB_SOURCE = join(ROOT, 'bench', 'stub-server.c');
+/** The stdlib-only Python demo server. */
+export const PYTHON_SERVER = join(ROOT, 'examples', 'python-server', 'server.py');
+/** The compiled gateway host the gateway figures run in a child process (bench/gateway-child.ts). */
+export const GATEWAY_CHILD = join(ROOT, 'dist', 'bench', 'gateway-child.js');

@@ -1,120 +1,202 @@
-/** The human-readable report: a table of medians, the ratios mcp-ipc/raw and mcp-ipc/sdk, and the targets. */
-import { CLIENT_NAMES, type ClientName } from './clients/types.js';
-import { BLOB_KEYS, type BenchResults, type ClientSummary, type TargetCheck } from './results.js';
-import { ratio } from './stats.js';
+/**
+ * Reading a run: the ratios between contenders, the issue's goals checked against the medians (never
+ * a timed test: a goal is a line in the report), and the human-readable table.
+ */
+import { CONTENDER_LABELS, CONTENDERS, type ContenderName } from './clients/types.js';
+import { BLOB_KEYS, type BenchResults, type Goal, type LoadFigures, type Ratio } from './results.js';
+import { type ServerKind, SERVER_KINDS } from './servers.js';
+import { ratio, type Spread } from './stats.js';
 
-export interface Metric {
-  key: string;
-  label: string;
-  get: (s: ClientSummary) => number | null;
-  format: (v: number) => string;
-  /** Which direction is better (for reading the ratios). */
-  better: 'higher' | 'lower';
-}
+const OURS = ['mcp-ipc', 'mcp-ipc-tuned'] as const;
+const OTHERS: ContenderName[] = ['floor', 'sdk-v1', 'sdk-v2', 'vscode-jsonrpc'];
 
-const ms = (v: number) => (v < 1 ? v.toFixed(3) : v < 100 ? v.toFixed(2) : v.toFixed(0));
-const int = (v: number) => Math.round(v).toLocaleString('en-US');
-const rate = (v: number) => (v < 10 ? v.toFixed(2) : v < 1000 ? v.toFixed(1) : int(v));
-const mb = (v: number) => (v / (1024 * 1024)).toFixed(1);
+const med = (s: Spread | null | undefined) => s?.median ?? null;
 
-export const METRICS: Metric[] = [
-  { key: 'latencyP50Ms', label: 'latency p50 (ms)', get: (s) => s.latencyP50Ms, format: ms, better: 'lower' },
-  { key: 'latencyP99Ms', label: 'latency p99 (ms)', get: (s) => s.latencyP99Ms, format: ms, better: 'lower' },
-  { key: 'throughputCallsPerSec', label: 'throughput, 64 in flight (calls/s)', get: (s) => s.throughputCallsPerSec, format: int, better: 'higher' },
-  ...BLOB_KEYS.map(
-    (k): Metric => ({ key: `blob${k}MiBps`, label: `result ${k.replace('Ki', ' Ki').replace('Mi', ' Mi')} (MiB/s)`, get: (s) => s.blobMiBps[k], format: rate, better: 'higher' }),
-  ),
-  { key: 'coldStartMs', label: 'cold start, spawn → initialized (ms)', get: (s) => s.coldStartMs, format: ms, better: 'lower' },
-  { key: 'idleRssBytes', label: 'idle host RSS (MiB)', get: (s) => s.idleRssBytes, format: mb, better: 'lower' },
-  { key: 'idleHeapUsedBytes', label: 'idle host heap used (MiB)', get: (s) => s.idleHeapUsedBytes, format: mb, better: 'lower' },
-  { key: 'bytesPerPending', label: 'heap per pending request (B)', get: (s) => s.bytesPerPending, format: int, better: 'lower' },
-  { key: 'bytesPerQueued', label: 'heap per queued request (B)', get: (s) => s.bytesPerQueued, format: int, better: 'lower' },
-];
-
-export function computeRatios(clients: Record<ClientName, ClientSummary>): BenchResults['ratios'] {
-  const ours = clients['mcp-ipc'];
-  const out: BenchResults['ratios'] = { 'mcp-ipc/raw': {}, 'mcp-ipc/sdk': {} };
-  for (const m of METRICS) {
-    out['mcp-ipc/raw'][m.key] = ratio(m.get(ours), m.get(clients.raw));
-    out['mcp-ipc/sdk'][m.key] = ratio(m.get(ours), m.get(clients.sdk));
+/** Every ratio ours ÷ theirs, keyed `<what>/<ours>÷<theirs>`. */
+export function computeRatios(results: BenchResults): Ratio[] {
+  const out: Ratio[] = [];
+  const push = (key: string, a: number | null, b: number | null, better: Ratio['better']) => out.push({ key, value: ratio(a, b), better });
+  for (const kind of SERVER_KINDS) {
+    for (const [inFlight, row] of Object.entries(results.echo[kind] ?? {})) {
+      const at = `${kind}/${inFlight}`;
+      for (const ours of OURS) {
+        for (const other of OTHERS) {
+          push(`${at}/cpuUsPerCall/${ours}÷${other}`, med(row[ours]?.cpuUsPerCall), med(row[other]?.cpuUsPerCall), 'lower');
+          push(`${at}/callsPerSec/${ours}÷${other}`, med(row[ours]?.callsPerSec), med(row[other]?.callsPerSec), 'higher');
+        }
+      }
+      push(`${at}/cpuUsPerCall/mcp-ipc÷mcp-ipc-tuned`, med(row['mcp-ipc']?.cpuUsPerCall), med(row['mcp-ipc-tuned']?.cpuUsPerCall), 'lower');
+    }
+  }
+  for (const size of BLOB_KEYS) {
+    const row = results.blobs[size];
+    if (!row) continue;
+    for (const ours of OURS) for (const other of OTHERS) push(`blob${size}/mibPerSec/${ours}÷${other}`, med(row[ours]?.mibPerSec), med(row[other]?.mibPerSec), 'higher');
+  }
+  for (const other of OTHERS) push(`coldStartMs/mcp-ipc÷${other}`, med(results.coldStartMs['mcp-ipc']), med(results.coldStartMs[other]), 'lower');
+  for (const [n, row] of Object.entries(results.memory)) {
+    for (const other of OTHERS) push(`pending${n}/bytesPerPending/mcp-ipc-tuned÷${other}`, row['mcp-ipc-tuned']?.bytesPerPending ?? null, row[other]?.bytesPerPending ?? null, 'lower');
   }
   return out;
 }
 
-/** The goals from the issue, checked against the medians. */
-export function checkTargets(clients: Record<ClientName, ClientSummary>): TargetCheck[] {
-  const ours = clients['mcp-ipc'];
-  const check = (name: string, value: number | null, limit: number, kind: '>=' | '<='): TargetCheck => ({
-    name,
-    value,
-    limit,
-    ok: value === null ? null : kind === '>=' ? value >= limit : value <= limit,
-  });
-  const targets = [
-    check('throughput mcp-ipc/sdk ≥ 3', ratio(ours.throughputCallsPerSec, clients.sdk.throughputCallsPerSec), 3, '>='),
-    check('throughput mcp-ipc/raw ≥ 0.5', ratio(ours.throughputCallsPerSec, clients.raw.throughputCallsPerSec), 0.5, '>='),
-    check('latency p50 mcp-ipc/raw ≤ 1.3', ratio(ours.latencyP50Ms, clients.raw.latencyP50Ms), 1.3, '<='),
-    check('heap per pending request ≤ 1024 B', ours.bytesPerPending, 1024, '<='),
-    check('heap per queued request ≤ 200 B', ours.bytesPerQueued, 200, '<='),
-  ];
-  for (const k of BLOB_KEYS) {
-    if (k === '1KiB') continue; // not a large result
-    targets.push(check(`result ${k} MiB/s mcp-ipc/sdk ≥ 1`, ratio(ours.blobMiBps[k], clients.sdk.blobMiBps[k]), 1, '>='));
+/** The goals of issue 14, in its words, against this run's medians. */
+export function checkGoals(results: BenchResults): Goal[] {
+  const goals: Goal[] = [];
+  const check = (goal: string, value: number | null, limit: number, kind: '<=' | '>=', detail?: string) =>
+    goals.push({ goal, value, limit, ok: value === null ? null : kind === '<=' ? value <= limit : value >= limit, ...(detail ? { detail } : {}) });
+  const cpu = (inFlight: number, c: ContenderName) => med(results.echo.instant?.[inFlight]?.[c]?.cpuUsPerCall);
+  for (const n of [64, 256]) {
+    check(`host CPU per call, tuned ÷ floor ≤ 1.4 at ${n} in flight`, ratio(cpu(n, 'mcp-ipc-tuned'), cpu(n, 'floor')), 1.4, '<=');
   }
-  return targets;
+  check('host CPU per call, SDK v1 ÷ tuned ≥ 3 at 64 in flight', ratio(cpu(64, 'sdk-v1'), cpu(64, 'mcp-ipc-tuned')), 3, '>=');
+  check('defaults ÷ tuned CPU per call ≤ 1.2 at 64 in flight', ratio(cpu(64, 'mcp-ipc'), cpu(64, 'mcp-ipc-tuned')), 1.2, '<=');
+  const g = results.gateway;
+  check(`gateway: client + gateway CPU per call ≤ 45 µs at ${g.inFlight} in flight`, med(g.totalCpuUsPerCall), 45, '<=');
+  check('gateway: failed calls with limits raised', g.status === 'ok' ? g.errors : null, 0, '<=', g.firstError);
+  const d = g.defaultHostLimits;
+  check('gateway: no hidden caps (failed calls, host limits at defaults)', d ? d.errors : null, 0, '<=', d?.firstError);
+  const perPending = Object.entries(results.memory).map(([n, row]) => [Number(n), row['mcp-ipc-tuned']?.bytesPerPending ?? null] as const);
+  for (const [n, bytes] of perPending) check(`heap per pending request ≤ 600 B at ${n.toLocaleString('en-US')}`, bytes, 600, '<=');
+  const known = perPending.map(([, b]) => b).filter((b): b is number => b !== null && b > 0);
+  if (known.length > 1) check('heap per pending flat: largest ÷ smallest ≤ 1.2', Math.max(...known) / Math.min(...known), 1.2, '<=');
+  for (const size of ['1MiB', '10MiB'] as const) {
+    const row = results.blobs[size];
+    if (row) check(`${size} results MiB/s, mcp-ipc ÷ floor ≥ 0.95`, ratio(med(row['mcp-ipc']?.mibPerSec), med(row.floor?.mibPerSec)), 0.95, '>=');
+  }
+  check('cold start to first result, mcp-ipc ÷ SDK v1 ≤ 1.05 (same environment)', ratio(med(results.coldStartMs['mcp-ipc']), med(results.coldStartMs['sdk-v1'])), 1.05, '<=');
+  return goals;
 }
 
-function pad(text: string, width: number, left = false): string {
-  return left ? text.padEnd(width) : text.padStart(width);
+// ------------------------------------------------------------------ formatting
+
+const num = (v: number, digits: number) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fixed = (v: number) => (v < 10 ? num(v, 2) : v < 100 ? num(v, 1) : num(v, 0));
+const ms = (v: number) => (v < 1 ? num(v, 3) : v < 100 ? num(v, 2) : num(v, 0));
+const int = (v: number) => num(Math.round(v), 0);
+
+/** "median (min–max)" */
+function cell(s: Spread | null | undefined, format: (v: number) => string): string {
+  if (!s) return '—';
+  return s.n > 1 ? `${format(s.median)} (${format(s.min)}–${format(s.max)})` : format(s.median);
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const render = (r: string[]) => `| ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [render(head), `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 2)}` : `${'-'.repeat(w + 1)}:`)).join('|')}|`, ...rows.map(render)];
 }
 
 const fmtRatio = (v: number | null | undefined) => (typeof v === 'number' ? `${v.toFixed(2)}×` : '—');
 
+function loadRows(row: Partial<Record<ContenderName, LoadFigures>>): string[][] {
+  return CONTENDERS.filter((c) => row[c]).map((c) => {
+    const f = row[c]!;
+    if (f.skipped) return [CONTENDER_LABELS[c], 'n/a (below)', '—', '—', '—', '—'];
+    return [
+      CONTENDER_LABELS[c],
+      cell(f.cpuUsPerCall, fixed),
+      cell(f.callsPerSec, int),
+      cell(f.p50Ms, ms),
+      cell(f.p99Ms, ms),
+      f.errors > 0 ? `${int(f.errors)} (${(f.firstError ?? '').slice(0, 60)})` : '0',
+    ];
+  });
+}
+
+/** The report, as Markdown (it is pasted into README.md's Performance section as is). */
 export function formatReport(results: BenchResults): string {
-  const { meta, clients, ratios } = results;
+  const { meta } = results;
+  const s = meta.settings;
   const lines: string[] = [];
   lines.push(
-    `mcp-ipc bench: ${meta.rounds} round${meta.rounds === 1 ? '' : 's'}${meta.quick ? ' (quick)' : ''}, medians; node ${meta.node}, ${meta.platform}/${meta.arch}, ${meta.cpus} CPU (${meta.cpuModel})`,
+    `mcp-ipc bench, ${meta.date}${meta.quick ? ' (quick: a smoke run, not a measurement)' : ''}`,
+    '',
+    `- command: \`${meta.command}\``,
+    `- node ${meta.node}, ${meta.platform}/${meta.arch}, ${meta.cpus} CPU (${meta.cpuModel}); 1-min load average ${meta.loadAverage.start.toFixed(2)} at the start, ${meta.loadAverage.end.toFixed(2)} at the end`,
+    `- ${s.rounds} round${s.rounds === 1 ? '' : 's'} of ${s.windowMs} ms windows (after ${s.warmupMs} ms warm-up), contenders in an order rotated every round; median (min–max) over the rounds`,
+    `- servers: ${Object.entries(meta.servers).map(([k, label]) => `${k} = ${label}`).join('; ')}`,
+    `- every server gets the same environment: ${meta.serverEnvironment.join(', ')}`,
+    ...meta.notes.map((n) => `- note: ${n}`),
+    '',
   );
-  lines.push('');
-  const head = ['', ...CLIENT_NAMES, 'ipc/raw', 'ipc/sdk'];
-  const rows: string[][] = [];
-  for (const m of METRICS) {
-    const cells = CLIENT_NAMES.map((c) => {
-      const v = m.get(clients[c]);
-      return v === null ? '—' : m.format(v);
-    });
-    rows.push([m.label, ...cells, fmtRatio(ratios['mcp-ipc/raw'][m.key]), fmtRatio(ratios['mcp-ipc/sdk'][m.key])]);
-  }
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const render = (r: string[]) => r.map((cell, i) => pad(cell, widths[i] ?? 0, i === 0)).join('  ');
-  lines.push(render(head));
-  lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) lines.push(render(r));
-
-  const stream = clients['mcp-ipc'].blobStreamMiBps;
-  if (stream) {
-    const parts = BLOB_KEYS.filter((k) => stream[k] !== null).map((k) => `${k} ${rate(stream[k]!)}`);
-    if (parts.length > 0) lines.push('', `mcp-ipc streamed results (MiB/s): ${parts.join(', ')}`);
-  }
-  if (meta.baselineRssBytes !== null) lines.push(`bare node process RSS (reference): ${mb(meta.baselineRssBytes)} MiB`);
-
-  lines.push('');
-  const e2e = results.e2e;
-  lines.push(
-    e2e.status === 'ok'
-      ? `e2e (McpIpcClient → WebSocket gateway → McpBridge → server): ${int(e2e.callsPerSec)} calls/s with ${e2e.inFlight} in flight, p50 ${ms(e2e.p50Ms)} ms, p99 ${ms(e2e.p99Ms)} ms`
-      : `e2e: skipped (${e2e.reason})`,
-  );
-
-  lines.push('', 'targets (mcp-ipc):');
-  for (const t of results.targets) {
-    const mark = t.ok === null ? '[ ? ]' : t.ok ? '[ ok ]' : '[MISS]';
-    const value = t.value === null ? 'n/a' : t.name.includes('B') && !t.name.includes('/') ? `${int(t.value)} B` : `${t.value.toFixed(2)}`;
-    lines.push(`  ${mark} ${t.name}: ${value}`);
+  const head = ['contender', 'host CPU µs/call', 'calls/s', 'p50 ms', 'p99 ms', 'errors'];
+  for (const kind of SERVER_KINDS as readonly ServerKind[]) {
+    for (const [inFlight, row] of Object.entries(results.echo[kind] ?? {})) {
+      const skipped = CONTENDERS.filter((c) => row[c]?.skipped).map((c) => `${CONTENDER_LABELS[c]}: ${row[c]!.skipped}`);
+      lines.push(`**${meta.servers[kind]}, echo, ${inFlight} in flight**`, '', ...table(head, loadRows(row)), '');
+      if (skipped.length > 0) lines.push(...skipped.map((line) => `n/a — ${line}`), '');
+    }
   }
 
-  const errors = CLIENT_NAMES.flatMap((c) => clients[c].errors.map((e) => `  ${c}: ${e}`));
-  if (errors.length > 0) lines.push('', 'errors:', ...errors);
+  const sizes = BLOB_KEYS.filter((k) => results.blobs[k]);
+  if (sizes.length > 0) {
+    lines.push(`**Large results (${meta.servers.instant}), ${s.blobInFlight} in flight: MiB/s**`, '');
+    const rows = CONTENDERS.filter((c) => sizes.some((k) => results.blobs[k]?.[c])).map((c) => [
+      CONTENDER_LABELS[c],
+      ...sizes.map((k) => {
+        const f = results.blobs[k]?.[c];
+        return f && f.errors > 0 && !f.mibPerSec ? `failed: ${(f.firstError ?? '').slice(0, 40)}` : cell(f?.mibPerSec, fixed);
+      }),
+    ]);
+    lines.push(...table(['contender', ...sizes], rows), '');
+  }
+
+  const memoryNs = Object.keys(results.memory);
+  const contendersInRun = CONTENDERS.filter((c) => results.coldStartMs[c] !== undefined || memoryNs.some((n) => results.memory[n]?.[c]));
+  if (contendersInRun.length > 0) {
+    lines.push('**Heap per pending request (B) and cold start to the first tool result (ms)**', '');
+    const rows = contendersInRun.map((c) => [
+      CONTENDER_LABELS[c],
+      ...memoryNs.map((n) => {
+        const f = results.memory[n]?.[c];
+        if (!f) return c === 'mcp-ipc' ? 'see tuned' : '—';
+        return f.bytesPerPending === null ? 'failed' : int(f.bytesPerPending);
+      }),
+      cell(results.coldStartMs[c], ms),
+    ]);
+    lines.push(...table(['contender', ...memoryNs.map((n) => `${int(Number(n))} pending`), 'cold start ms'], rows), '');
+  }
+
+  const g = results.gateway;
+  if (g.status === 'ok') {
+    lines.push(`**Gateway: McpIpcClient → WebSocket → gateway (child process) → ${meta.servers.instant}, ${g.inFlight} in flight**`, '');
+    const errors = g.errors > 0 ? `${int(g.errors)} (${(g.firstError ?? '').slice(0, 60)})` : '0';
+    lines.push(
+      ...table(
+        ['', 'client µs/call', 'gateway µs/call', 'total µs/call', 'calls/s', 'p50 ms', 'p99 ms', 'errors'],
+        [['gateway path', cell(g.clientCpuUsPerCall, fixed), cell(g.gatewayCpuUsPerCall, fixed), cell(g.totalCpuUsPerCall, fixed), cell(g.callsPerSec, int), cell(g.p50Ms, ms), cell(g.p99Ms, ms), errors]],
+      ),
+      '',
+      `gateway config: ${JSON.stringify(g.config)}`,
+      '',
+    );
+    const d = g.defaultHostLimits;
+    if (d) {
+      lines.push(
+        `With the host's resource limits at their defaults (one window): ${int(d.calls)} calls, ${int(d.errors)} failed${d.firstError ? ` (${d.firstError.slice(0, 100)})` : ''}.`,
+        '',
+      );
+    }
+  } else lines.push(`gateway: skipped (${g.reason ?? 'unknown'})`, '');
+
+  lines.push('**Ratios, host CPU per call (instant server; lower is better for mcp-ipc)**', '');
+  const ratioOf = (key: string) => results.ratios.find((r) => r.key === key)?.value ?? null;
+  const ratioRows: string[][] = [];
+  for (const inFlight of Object.keys(results.echo.instant ?? {})) {
+    for (const ours of OURS) {
+      ratioRows.push([`${CONTENDER_LABELS[ours]}, ${inFlight} in flight`, ...OTHERS.map((o) => fmtRatio(ratioOf(`instant/${inFlight}/cpuUsPerCall/${ours}÷${o}`)))]);
+    }
+  }
+  lines.push(...table(['', ...OTHERS.map((o) => `÷ ${o}`)], ratioRows), '');
+  const dt = ratioOf('instant/64/cpuUsPerCall/mcp-ipc÷mcp-ipc-tuned');
+  lines.push(`defaults ÷ tuned, 64 in flight: ${fmtRatio(dt)}; every ratio (calls/s, MiB/s, heap, cold start, each server) is in \`--json\`.`, '');
+
+  lines.push('**Goals of issue 14** (checked against this run, never as timed tests)', '');
+  for (const goal of results.goals) {
+    const mark = goal.ok === null ? '?' : goal.ok ? '✔' : '✘';
+    const value = goal.value === null ? 'n/a' : goal.goal.includes(' B at') ? `${int(goal.value)} B` : goal.goal.includes('µs') ? `${fixed(goal.value)} µs` : goal.goal.includes('failed calls') ? int(goal.value) : `${goal.value.toFixed(2)}`;
+    lines.push(`- ${mark} ${goal.goal}: ${value}${goal.detail ? ` (${goal.detail.slice(0, 80)})` : ''}`);
+  }
   return `${lines.join('\n')}\n`;
 }

@@ -1,96 +1,136 @@
-/** The shape of a benchmark run's results (what `--json` prints and runBench returns). */
-import type { ClientName } from './clients/types.js';
+/** The shape of a benchmark run's results: what `--json` prints and runBench returns. */
+import type { ContenderName } from './clients/types.js';
+import type { ServerKind } from './servers.js';
+import type { Spread } from './stats.js';
+import type { WindowResult } from './workloads.js';
 
 export const BLOB_SIZES = { '1KiB': 1024, '100KiB': 100 * 1024, '1MiB': 1024 * 1024, '10MiB': 10 * 1024 * 1024 } as const;
 export type BlobSize = keyof typeof BLOB_SIZES;
 export const BLOB_KEYS = Object.keys(BLOB_SIZES) as BlobSize[];
 
-export interface Counts {
-  warmup: number;
-  latencyCalls: number;
-  throughputCalls: number;
-  inFlight: number;
-  blobCalls: Record<BlobSize, number>;
+export interface Settings {
+  rounds: number;
+  /** Length of each measured window. */
+  windowMs: number;
+  /** Unmeasured warm-up before each window. */
+  warmupMs: number;
+  /** In-flight counts per server (every contender gets the same). */
+  inFlight: Record<ServerKind, number[]>;
+  /** Calls outstanding in the large-result windows. */
   blobInFlight: number;
-  /** start → initialized samples per client per round. */
-  coldStarts: number;
-  /** Requests for the pending/queued memory probes. */
-  memoryRequests: number;
-  e2eCalls: number;
-  e2eLatencyCalls: number;
+  /** Large-result windows run until at least this many calls are done, even past windowMs. */
+  blobMinCalls: number;
+  blobSizes: BlobSize[];
+  /** Pending requests per memory probe. */
+  memoryPending: number[];
+  gatewayInFlight: number;
 }
 
-/** One client's numbers in one round (null when the measurement failed or does not apply). */
-export interface ClientRound {
-  latencyP50Ms: number | null;
-  latencyP99Ms: number | null;
-  throughputCallsPerSec: number | null;
-  blobMiBps: Record<BlobSize, number | null>;
-  /** mcp-ipc only: the same blobs streamed (notifications/stream/chunk, 64 KiB pieces). */
-  blobStreamMiBps?: Record<BlobSize, number | null>;
-  coldStartMs: number[];
-  idleRssBytes: number | null;
-  idleHeapUsedBytes: number | null;
+/** Figures of one contender at one load, over the rounds (null: no successful window). */
+export interface LoadFigures {
+  cpuUsPerCall: Spread | null;
+  callsPerSec: Spread | null;
+  p50Ms: Spread | null;
+  p99Ms: Spread | null;
+  /** Failed calls over all rounds, and the first failure. */
+  errors: number;
+  firstError?: string;
+  /** Why it was not measured. */
+  skipped?: string;
+}
+
+export interface BlobFigures {
+  mibPerSec: Spread | null;
+  cpuUsPerCall: Spread | null;
+  errors: number;
+  firstError?: string;
+}
+
+export interface GatewayFigures {
+  status: 'ok' | 'skipped';
+  reason?: string;
+  inFlight: number;
+  /** Host CPU per call in the client process, in the gateway process, and both. */
+  clientCpuUsPerCall: Spread | null;
+  gatewayCpuUsPerCall: Spread | null;
+  totalCpuUsPerCall: Spread | null;
+  callsPerSec: Spread | null;
+  p50Ms: Spread | null;
+  p99Ms: Spread | null;
+  errors: number;
+  firstError?: string;
+  /** What the gateway ran with (limits raised beyond the defaults). */
+  config: Record<string, unknown>;
+  /**
+   * The same load with the host's resource limits at their defaults, one window: failed calls here
+   * are a cap the user did not set (the figures above run with it raised, so they are not skewed).
+   */
+  defaultHostLimits?: { calls: number; errors: number; firstError?: string };
+}
+
+export interface MemoryFigure {
+  /** Heap (V8 heapUsed) per pending request, bytes. */
   bytesPerPending: number | null;
-  /** mcp-ipc only (raw and sdk have no queue). */
-  bytesPerQueued: number | null;
-  errors: string[];
+  /** Requests confirmed pending when measured (mcp-ipc only: its in-flight count). */
+  confirmed?: number;
+  error?: string;
 }
 
-/** Medians over the rounds. */
-export interface ClientSummary {
-  latencyP50Ms: number | null;
-  latencyP99Ms: number | null;
-  throughputCallsPerSec: number | null;
-  blobMiBps: Record<BlobSize, number | null>;
-  blobStreamMiBps?: Record<BlobSize, number | null>;
-  coldStartMs: number | null;
-  idleRssBytes: number | null;
-  idleHeapUsedBytes: number | null;
-  bytesPerPending: number | null;
-  bytesPerQueued: number | null;
-  errors: string[];
+/** A ratio a ÷ b of two medians; `better` says which direction is good for mcp-ipc. */
+export interface Ratio {
+  key: string;
+  value: number | null;
+  better: 'lower' | 'higher';
 }
 
-export interface RoundResult {
-  round: number;
-  order: ClientName[];
-  clients: Partial<Record<ClientName, ClientRound>>;
-}
-
-export type E2eResult =
-  | { status: 'ok'; callsPerSec: number; p50Ms: number; p99Ms: number; calls: number; inFlight: number }
-  | { status: 'skipped'; reason: string };
-
-export interface TargetCheck {
-  name: string;
+/** One of the issue's goals, checked against this run's medians. */
+export interface Goal {
+  goal: string;
   value: number | null;
   limit: number;
   ok: boolean | null;
+  detail?: string;
+}
+
+export interface WindowRecord {
+  server: ServerKind;
+  contender: ContenderName | 'gateway';
+  /** echo windows: the in-flight count; blob windows: the size. */
+  load: string;
+  result: WindowResult;
 }
 
 export interface BenchResults {
-  version: 1;
+  version: 2;
   meta: {
     date: string;
+    /** The command line that produced this run. */
+    command: string;
     node: string;
     platform: string;
     arch: string;
     cpus: number;
     cpuModel: string;
+    /** 1-minute load average at the start and the end (the machine may be shared). */
+    loadAverage: { start: number; end: number };
     quick: boolean;
-    rounds: number;
-    counts: Counts;
-    /** RSS of a bare node process running the probe with no client (reference for idleRssBytes). */
-    baselineRssBytes: number | null;
+    settings: Settings;
+    servers: Partial<Record<ServerKind, string>>;
+    /** Names of the variables every server got (bench/env.ts). */
+    serverEnvironment: string[];
+    notes: string[];
     durationMs: number;
   };
-  clients: Record<ClientName, ClientSummary>;
-  ratios: {
-    'mcp-ipc/raw': Record<string, number | null>;
-    'mcp-ipc/sdk': Record<string, number | null>;
-  };
-  targets: TargetCheck[];
-  e2e: E2eResult;
-  rounds: RoundResult[];
+  /** server → in-flight count → contender. */
+  echo: Partial<Record<ServerKind, Record<string, Partial<Record<ContenderName, LoadFigures>>>>>;
+  /** Large results from the instant server: size → contender. */
+  blobs: Partial<Record<BlobSize, Partial<Record<ContenderName, BlobFigures>>>>;
+  /** Spawn → first tool result against the Node echo server, ms. */
+  coldStartMs: Partial<Record<ContenderName, Spread | null>>;
+  /** Pending count → contender. */
+  memory: Record<string, Partial<Record<ContenderName, MemoryFigure>>>;
+  gateway: GatewayFigures;
+  ratios: Ratio[];
+  goals: Goal[];
+  rounds: Array<{ round: number; order: ContenderName[]; windows: WindowRecord[]; coldStartMs: Partial<Record<ContenderName, number>> }>;
 }

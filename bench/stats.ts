@@ -7,7 +7,7 @@ export function percentile(values: readonly number[], p: number): number {
   return percentileSorted(sorted, p);
 }
 
-export function percentileSorted(sorted: readonly number[], p: number): number {
+export function percentileSorted(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = (Math.min(100, Math.max(0, p)) / 100) * (sorted.length - 1);
   const lo = Math.floor(rank);
@@ -21,17 +21,19 @@ export function median(values: readonly number[]): number {
   return percentile(values, 50);
 }
 
-/** Median of the finite numbers among `values`; null when there are none. */
-export function medianOrNull(values: ReadonlyArray<number | null | undefined>): number | null {
-  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-  return finite.length === 0 ? null : median(finite);
+/** A figure over the rounds: the median with the smallest and largest value, and how many rounds gave one. */
+export interface Spread {
+  median: number;
+  min: number;
+  max: number;
+  n: number;
 }
 
-export function mean(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  let sum = 0;
-  for (const v of values) sum += v;
-  return sum / values.length;
+/** The spread of the finite numbers among `values`; null when there are none. */
+export function spread(values: ReadonlyArray<number | null | undefined>): Spread | null {
+  const finite = values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+  if (finite.length === 0) return null;
+  return { median: median(finite), min: Math.min(...finite), max: Math.max(...finite), n: finite.length };
 }
 
 /** a / b, or null when either is missing or b is 0. */

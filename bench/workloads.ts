@@ -1,92 +1,137 @@
-/** The measured workloads, identical for every client. */
+/**
+ * The measured workloads, identical for every contender.
+ *
+ * A window is a closed loop: `inFlight` workers each issue a call, await it, and issue the next,
+ * until `windowMs` have passed; the window then waits for the calls still out. Around it, the host's
+ * `process.cpuUsage()` (user + system) gives the CPU the host spent per successful call — the steady
+ * figure on a shared machine, since it does not count time spent waiting for the CPU — next to
+ * calls/s and the latency of each call (p50/p99) at that load.
+ */
 import { percentileSorted } from './stats.js';
 import type { BenchClient } from './clients/types.js';
 
 export const ECHO_TEXT = 'hello, benchmark';
 
-export interface LatencyResult {
-  p50Ms: number;
-  p99Ms: number;
-  meanMs: number;
+export interface WindowResult {
+  /** Calls that succeeded in the window. */
   calls: number;
-}
-
-/** Sequential round trips: one call at a time, after a warm-up. */
-export async function sequentialLatency(client: BenchClient, calls: number, warmup: number): Promise<LatencyResult> {
-  for (let i = 0; i < warmup; i++) await client.call(ECHO_TEXT);
-  const samples = new Float64Array(calls);
-  for (let i = 0; i < calls; i++) {
-    const t0 = performance.now();
-    const text = await client.call(ECHO_TEXT);
-    samples[i] = performance.now() - t0;
-    if (text !== ECHO_TEXT) throw new Error(`${client.name}: echo returned ${JSON.stringify(text)}`);
-  }
-  const sorted = Array.from(samples).sort((a, b) => a - b);
-  let sum = 0;
-  for (const s of sorted) sum += s;
-  return { p50Ms: percentileSorted(sorted, 50), p99Ms: percentileSorted(sorted, 99), meanMs: sum / calls, calls };
-}
-
-/** Runs `total` tasks with `inFlight` of them outstanding at any time; returns the elapsed ms. */
-export async function closedLoop(total: number, inFlight: number, task: (i: number) => Promise<unknown>): Promise<number> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < total) {
-      const i = next++;
-      await task(i);
-    }
-  };
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: Math.min(inFlight, total) }, worker));
-  return performance.now() - t0;
-}
-
-export interface ThroughputResult {
-  callsPerSec: number;
-  calls: number;
+  /** Calls that failed; the first failure's message is kept. */
+  errors: number;
+  firstError?: string;
   inFlight: number;
   elapsedMs: number;
-}
-
-/** Echo calls with `inFlight` outstanding (closed loop). */
-export async function throughput(client: BenchClient, calls: number, inFlight: number): Promise<ThroughputResult> {
-  await closedLoop(Math.min(calls, inFlight * 4), inFlight, () => client.call(ECHO_TEXT)); // warm-up
-  const elapsedMs = await closedLoop(calls, inFlight, () => client.call(ECHO_TEXT));
-  return { callsPerSec: (calls / elapsedMs) * 1000, calls, inFlight, elapsedMs };
-}
-
-export interface BlobResult {
-  bytes: number;
-  calls: number;
-  inFlight: number;
-  mibPerSec: number;
   callsPerSec: number;
+  /** Host CPU (user + system) per successful call, µs. */
+  cpuUsPerCall: number;
+  /** Latency of each call at this load. */
+  p50Ms: number;
+  p99Ms: number;
+  /** With `otherCpu`: that process's CPU per successful call, µs (e.g. the gateway's). */
+  otherCpuUsPerCall?: number;
+}
+
+export interface WindowOptions {
+  inFlight: number;
+  /** How long to keep issuing calls. */
+  windowMs: number;
+  /** Keep going past windowMs until this many calls are done (slow calls, e.g. 10 MiB results). */
+  minCalls?: number;
+  /** CPU time (µs) of another process taking part (the gateway child), read before and after. */
+  otherCpu?: () => Promise<number>;
+}
+
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return u.user + u.system;
+};
+
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** One measured window of `task`. */
+export async function measureWindow(task: () => Promise<unknown>, options: WindowOptions): Promise<WindowResult> {
+  const { inFlight, windowMs } = options;
+  const minCalls = options.minCalls ?? 0;
+  let samples = new Float64Array(4096);
+  let calls = 0;
+  let errors = 0;
+  let firstError: string | undefined;
+  const other0 = options.otherCpu ? await options.otherCpu() : 0;
+  const cpu0 = cpuNow();
+  const t0 = performance.now();
+  const deadline = t0 + windowMs;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline || calls + errors < minCalls) {
+      const started = performance.now();
+      try {
+        await task();
+      } catch (error) {
+        errors++;
+        firstError ??= error instanceof Error ? error.message : String(error);
+        // A failure can be synchronous (a full queue): give the event loop a turn so this worker
+        // cannot starve the others' I/O.
+        await yieldToLoop();
+        continue;
+      }
+      if (calls === samples.length) {
+        const grown = new Float64Array(samples.length * 2);
+        grown.set(samples);
+        samples = grown;
+      }
+      samples[calls++] = performance.now() - started;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  const elapsedMs = performance.now() - t0;
+  const cpuUs = cpuNow() - cpu0;
+  const otherUs = options.otherCpu ? (await options.otherCpu()) - other0 : undefined;
+  const sorted = samples.subarray(0, calls).sort();
+  const result: WindowResult = {
+    calls,
+    errors,
+    inFlight,
+    elapsedMs,
+    callsPerSec: (calls / elapsedMs) * 1000,
+    cpuUsPerCall: calls > 0 ? cpuUs / calls : Number.NaN,
+    p50Ms: percentileSorted(sorted, 50),
+    p99Ms: percentileSorted(sorted, 99),
+  };
+  if (firstError !== undefined) result.firstError = firstError;
+  if (otherUs !== undefined) result.otherCpuUsPerCall = calls > 0 ? otherUs / calls : Number.NaN;
+  return result;
+}
+
+/** An echo call whose answer is checked (a wrong answer counts as an error). */
+export function echoTask(client: BenchClient): () => Promise<void> {
+  return async () => {
+    const text = await client.call(ECHO_TEXT);
+    if (text !== ECHO_TEXT) throw new Error(`${client.name}: echo returned ${JSON.stringify(text).slice(0, 80)}`);
+  };
+}
+
+/** A blob call whose length is checked. */
+export function blobTask(client: BenchClient, bytes: number): () => Promise<void> {
+  return async () => {
+    const got = await client.callBlob(bytes);
+    if (got !== bytes) throw new Error(`${client.name}: blob(${bytes}) returned ${got} bytes`);
+  };
+}
+
+/** Warm-up before a window: JIT, caches and the server's own warm-up, not measured. */
+export async function warmUp(task: () => Promise<unknown>, inFlight: number, ms: number): Promise<void> {
+  await measureWindow(task, { inFlight, windowMs: ms });
 }
 
 const MiB = 1024 * 1024;
+export const mibPerSec = (bytes: number, w: WindowResult) => (bytes * w.calls) / MiB / (w.elapsedMs / 1000);
 
-/** Large results: `calls` blob calls of `bytes` each, `inFlight` outstanding; MiB of result text per second. */
-export async function blobThroughput(
-  client: BenchClient,
-  bytes: number,
-  calls: number,
-  inFlight: number,
-  fetch: (bytes: number) => Promise<number> = (b) => client.callBlob(b),
-): Promise<BlobResult> {
-  const check = async () => {
-    const got = await fetch(bytes);
-    if (got !== bytes) throw new Error(`${client.name}: blob(${bytes}) returned ${got} bytes`);
-  };
-  await closedLoop(Math.min(2, calls), inFlight, check); // warm-up (and the server caches the payload)
-  const elapsedMs = await closedLoop(calls, inFlight, check);
-  return { bytes, calls, inFlight, mibPerSec: (bytes * calls) / MiB / (elapsedMs / 1000), callsPerSec: (calls / elapsedMs) * 1000 };
-}
-
-/** Spawn → initialized, in ms; the client is stopped again. */
+/** Spawn → handshake → the first echo result, in ms; the client is stopped again. */
 export async function coldStart(client: BenchClient): Promise<number> {
-  const t0 = performance.now();
-  await client.start();
-  const ms = performance.now() - t0;
-  await client.stop();
-  return ms;
+  try {
+    const t0 = performance.now();
+    await client.start();
+    await echoTask(client)();
+    return performance.now() - t0;
+  } finally {
+    await client.stop();
+  }
 }

@@ -1,6 +1,7 @@
-/** Spawning and reaping the server child for the hand-written client, and a registry of live children. */
+/** Spawning and reaping server children, and a registry of live ones (reaped at the end of a run). */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { isAlive } from '../../src/node/orphan-guard.js';
+import type { ClientOptions } from './types.js';
 
 const live = new Set<ChildProcess>();
 /** Children spawned by someone else (the SDK, McpBridge), known by pid only. */
@@ -21,8 +22,9 @@ export async function ensureGone(pid: number): Promise<void> {
   untrackPid(pid);
 }
 
-export function spawnServer(serverPath: string): ChildProcess {
-  const child = spawn(process.execPath, [serverPath], { stdio: ['pipe', 'pipe', 'ignore'] });
+/** Spawns a server for the clients that bring no transport of their own (floor, vscode-jsonrpc). */
+export function spawnServer(options: ClientOptions): ChildProcess {
+  const child = spawn(options.server.command, options.server.args, { stdio: ['pipe', 'pipe', 'ignore'], env: options.env });
   track(child);
   return child;
 }

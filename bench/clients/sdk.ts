@@ -1,21 +1,20 @@
-/** sdk: the official `@modelcontextprotocol/sdk` Client over its StdioClientTransport, default settings. */
+/**
+ * sdk-v1: `@modelcontextprotocol/sdk` 1.x — its Client over its StdioClientTransport, default settings
+ * except the read buffer (raised so the 10 MiB result has a figure) and the shared bench environment.
+ */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { ECHO_SERVER } from '../paths.js';
 import { ensureGone, trackPid } from './child.js';
-import { type BenchClient, type ClientOptions, textOf } from './types.js';
+import { type BenchClient, type ClientOptions, MAX_BUFFER, textOf } from './types.js';
 
-export const SDK_MAX_BUFFER = 64 * 1024 * 1024;
-
-export class SdkClient implements BenchClient {
-  readonly name = 'sdk' as const;
+export class SdkV1Client implements BenchClient {
+  readonly name = 'sdk-v1' as const;
   private client: Client | undefined;
-  private transport: StdioClientTransport | undefined;
   private serverPid: number | undefined;
-  private readonly serverPath: string;
+  private readonly options: ClientOptions;
 
-  constructor(options: ClientOptions = {}) {
-    this.serverPath = options.serverPath ?? ECHO_SERVER;
+  constructor(options: ClientOptions) {
+    this.options = options;
   }
 
   get pid(): number | undefined {
@@ -23,11 +22,9 @@ export class SdkClient implements BenchClient {
   }
 
   async start(): Promise<void> {
-    // maxBufferSize: the SDK's default (10 MiB) rejects a 10 MiB result ("Connection closed"); raised so
-    // the large-result comparison has a number. Everything else is the SDK's default.
-    const transport = new StdioClientTransport({ command: process.execPath, args: [this.serverPath], stderr: 'ignore', maxBufferSize: SDK_MAX_BUFFER });
-    const client = new Client({ name: 'sdk-bench', version: '0' });
-    this.transport = transport;
+    const { command, args } = this.options.server;
+    const transport = new StdioClientTransport({ command, args, env: this.options.env, stderr: 'ignore', maxBufferSize: MAX_BUFFER });
+    const client = new Client({ name: 'sdk-v1-bench', version: '0' });
     this.client = client;
     await client.connect(transport);
     this.serverPid = transport.pid ?? undefined;
@@ -43,19 +40,17 @@ export class SdkClient implements BenchClient {
   }
 
   hang(args: Record<string, unknown>): Promise<unknown> {
-    return this.client!.callTool({ name: 'hang', arguments: args });
+    // No timeout: the memory probe keeps these pending on purpose.
+    return this.client!.callTool({ name: 'hang', arguments: args }, undefined, { timeout: 2 ** 31 - 1 });
   }
 
   async stop(): Promise<void> {
     const client = this.client;
     const pid = this.serverPid;
     this.client = undefined;
-    this.transport = undefined;
     this.serverPid = undefined;
     if (client) await client.close();
-    // The SDK escalates to SIGKILL only after 4 s; make sure it is gone before returning.
+    // The SDK escalates to SIGKILL only after seconds; make sure the server is gone before returning.
     if (pid !== undefined) await ensureGone(pid);
   }
 }
-
-export const createSdkClient = (options?: ClientOptions): BenchClient => new SdkClient(options);

@@ -161,6 +161,8 @@ export class WebSocketTransport implements Transport {
     if (!ws || this.closed || ws.readyState !== OPEN) throw this._closeError ?? new NotConnectedError('WebSocket is not open');
     ws.send(JSON.stringify(message));
     const limit = this.options.maxBufferedBytes ?? 1024 * 1024;
+    // Polled, and only while over the limit: a browser WebSocket fires no event when its buffer
+    // drains (no 'drain', no send callback), so there is nothing to wait on.
     while (ws.bufferedAmount > limit && !this.closed && ws.readyState === OPEN) {
       await new Promise((r) => setTimeout(r, BUFFER_POLL_MS));
     }

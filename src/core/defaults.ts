@@ -71,6 +71,12 @@ export const DEFAULTS = {
     taskPollIntervalMs: 1_000,
     /** A task's own deadline, independent of the request timeout. */
     taskTimeoutMs: 3_600_000,
+    /**
+     * A call to a tool missing from the cached list re-fetches the list at most this often (a
+     * `list_changed` notification refreshes it at once), so calls to unknown tools cannot make
+     * every call a paginated `tools/list`.
+     */
+    unknownToolRefreshMs: 1_000,
   },
   limits: {
     memoryMb: 2_048,

@@ -2,10 +2,26 @@
  * The browser ↔ host protocol: JSON-RPC 2.0 over one WebSocket (text frames, one message or batch
  * per frame). Shared by the Gateway (src/node) and McpIpcClient (src/client); browser-safe.
  *
- * Requests (browser → host) are the `GatewayMethods` below. Host → browser notifications:
+ * Requests (browser → host):
+ * - MCP requests under MCP's own method names (`tools/call`, `resources/read`, `prompts/get`, …, see
+ *   MCP_CLIENT_METHODS), with the params MCP defines plus a server selector `server` and the
+ *   gateway's call options (ForwardOptions). Only methods on the gateway's allow-list are forwarded.
+ * - the gateway's own methods (`GatewayMethods` below): servers, metrics, the event log, host control
+ *   and the forwarding of notifications (`gateway/listen`) and server→client requests (`gateway/handle`).
+ *
+ * Host → browser:
  * - broadcast events (`server/state`, `server/event`, `metrics`, `tools/changed`) carry a gateway-wide
  *   increasing `seq`; they are kept in a bounded log so a reconnecting client calls `events/since`.
- * - per-call notifications (`progress`, `stream/chunk`) go only to the connection that made the call.
+ * - per-call notifications, under MCP's names, go only to the connection that made the call:
+ *   `notifications/progress` (token = the request's `_meta.progressToken`) and mcp-ipc's
+ *   `notifications/stream/chunk` (token = `_meta.streamToken`).
+ * - server notifications (`notifications/message`, `notifications/resources/updated`,
+ *   `notifications/…/list_changed`, …) to the connections that asked (`gateway/listen`,
+ *   `resources/subscribe`), unchanged but for `_meta[SERVER_META_KEY]` naming the server.
+ * - server→client requests (`sampling/createMessage`, `elicitation/create`, `roots/list`, modern
+ *   `input_required` rounds) as JSON-RPC requests to one connection that registered a handler for
+ *   the method (`gateway/handle`), tagged the same way; the browser answers them like any request.
+ * A browser cancels its request with `notifications/cancelled { requestId }`, as in MCP.
  */
 import type { IpcErrorJSON } from './errors.js';
 import type { IpcMetricsSnapshot, Progress } from './ipc-manager.js';
@@ -137,37 +153,115 @@ export interface CallToolResult {
   [k: string]: unknown;
 }
 
-export interface CallParams {
-  server: string;
-  tool: string;
-  arguments?: Record<string, unknown>;
-  /** Client-chosen token; progress notifications for this call carry it. */
-  progressToken?: string | number;
-  /** Client-chosen token; when set the result text arrives as `stream/chunk` notifications before the response. */
-  streamToken?: string | number;
+/**
+ * The gateway's options of a forwarded request, next to the MCP params (the gateway removes them, and
+ * `server`, before the request goes to the server).
+ */
+export interface ForwardOptions {
+  /** Idle timeout of the request on the host (reset by progress). @default the server's queue setting */
   timeoutMs?: number;
   priority?: Priority;
-  /** The caller declares the call safe to resend after a server restart. */
+  /** The caller declares a `tools/call` safe to resend after a server restart. */
   retryable?: boolean;
+  /** Run a `tools/call` as a task when the tool allows it (`taskSupport: 'optional'`). */
+  task?: boolean;
 }
+
+/**
+ * `_meta` of a forwarded request: MCP's `progressToken` and mcp-ipc's `streamToken` are the browser's
+ * own tokens (the per-call notifications carry them back); other keys are passed to the server.
+ */
+export interface ForwardMeta {
+  progressToken?: string | number;
+  /** With it, a `tools/call` result's text arrives as `notifications/stream/chunk` before the response. */
+  streamToken?: string | number;
+  [key: string]: unknown;
+}
+
+/** A forwarded MCP request's params: MCP's own, plus the server selector and ForwardOptions. */
+export type ForwardParams<P extends object = Record<string, unknown>> = P & ForwardOptions & { server: string; _meta?: ForwardMeta };
+
+/** `tools/call` through the gateway: MCP's `{ name, arguments }` plus the selector and options. */
+export type CallParams = ForwardParams<{ name: string; arguments?: Record<string, unknown> }>;
+
+/**
+ * `_meta` key naming the server on everything the gateway forwards from one (notifications,
+ * server→client requests). An MCP `_meta` key: a `mcp-ipc/` prefix keeps it out of MCP's namespace.
+ */
+export const SERVER_META_KEY = 'mcp-ipc/server';
+
+/**
+ * `_meta` key on a text content block whose text was sent as stream chunks: `{ first, count }` are
+ * the `seq` of its first chunk and how many chunks it took. The block keeps its place in `content`
+ * (with `text: ''`), so a result of `[text, image, text]` is rebuilt in that order (see `reassemble`).
+ */
+export const STREAMED_META_KEY = 'mcp-ipc/streamed';
+
+/**
+ * The MCP requests a client sends a server — the whole client-side surface — and so the gateway's
+ * default allow-list of forwarded methods. `logging/setLevel` is included (a server's log level is
+ * what a console sets); nothing here starts, stops or reconfigures the host.
+ */
+export const MCP_CLIENT_METHODS: readonly string[] = [
+  'tools/list',
+  'tools/call',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'prompts/list',
+  'prompts/get',
+  'completion/complete',
+  'logging/setLevel',
+  'tasks/get',
+  'tasks/list',
+  'tasks/result',
+  'tasks/cancel',
+];
+
+/** Server→client requests the gateway can hand to a browser by default (`gateway/handle`). */
+export const MCP_SERVER_REQUEST_METHODS: readonly string[] = ['sampling/createMessage', 'elicitation/create', 'roots/list'];
+
+/** Host-control methods (`allowHostControl`): they change what the host runs or keeps, not what a server says. */
+export const HOST_CONTROL_METHODS: readonly string[] = ['server/start', 'server/stop', 'server/restart', 'server/setRoots', 'cache/invalidate'];
 
 /** method → [params, result] */
 export interface GatewayMethods {
   'servers/list': [Record<string, never> | undefined, ServerSnapshot[]];
-  'tools/list': [{ server: string; refresh?: boolean }, ToolInfo[]];
+  /** The server's tools (cached by the host; `refresh` asks the server again). */
+  'tools/list': [ForwardParams<{ refresh?: boolean; cursor?: string }>, { tools: ToolInfo[] }];
   /**
-   * With `streamToken`, the call's payload text arrives as `stream/chunk` notifications (seq 0, 1, …)
-   * before the response, so no frame carries a huge result. If the MCP server streamed it (mcp-ipc
-   * stream extension), the chunks are the server's and the result is the server's final one; if it
-   * did not, the gateway splits the concatenated text content into chunks and returns the result with
-   * `content: []` and `_meta.streamed = { chunks, bytes }`. Either way: payload = chunks joined in order.
+   * With `_meta.streamToken`, the call's payload text arrives as `notifications/stream/chunk`
+   * (seq 0, 1, …) before the response, so no frame carries a huge result. If the MCP server streamed
+   * it (mcp-ipc stream extension), the chunks are the server's and the result is the server's final
+   * one; if it did not, the gateway sends each text block's text as chunks and returns every block in
+   * its place, a streamed text block as `{ type: 'text', text: '', _meta: { [STREAMED_META_KEY]:
+   * { first, count } } }`, with `_meta.streamed = { chunks, bytes }` on the result.
    */
   'tools/call': [CallParams, CallToolResult];
-  /** Cancels a call of this connection by the JSON-RPC id of its `tools/call` request. */
+  /** Cancels a request of this connection by its JSON-RPC id (older clients; `notifications/cancelled` does the same). */
   cancel: [{ requestId: string | number; reason?: string }, { cancelled: boolean }];
   'server/start': [{ server: string }, ServerSnapshot];
   'server/stop': [{ server: string }, ServerSnapshot];
   'server/restart': [{ server: string }, ServerSnapshot];
+  /** Replaces the roots offered to a server (a legacy server is told `roots/list_changed`). Host control. */
+  'server/setRoots': [{ server: string; roots: Array<{ uri: string; name?: string }> }, Record<string, never>];
+  /**
+   * Forward these server notifications to this connection (`server` `'*'` or absent: every server;
+   * a method `'*'`: every notification). Progress and stream chunks of the connection's own calls
+   * come without asking; `notifications/resources/updated` for a URI it subscribed to as well.
+   */
+  'gateway/listen': [{ server?: string; methods: string[] }, Record<string, never>];
+  'gateway/unlisten': [{ server?: string; methods: string[] }, Record<string, never>];
+  /**
+   * This connection answers these server→client requests (`sampling/createMessage`,
+   * `elicitation/create`, `roots/list`, …; modern `input_required` rounds alike). A request goes to
+   * the connection whose call caused it when that one handles the method, else to the connection
+   * that registered most recently; none → the server gets -32601.
+   */
+  'gateway/handle': [{ methods: string[] }, { methods: string[] }];
+  'gateway/unhandle': [{ methods: string[] }, Record<string, never>];
   'metrics/snapshot': [{ server?: string } | undefined, Record<string, IpcMetricsSnapshot>];
   /** Events after `seq` (exclusive), oldest first. `truncated` when some were already dropped from the log. */
   'events/since': [{ seq: number; limit?: number }, { events: SequencedEvent[]; latestSeq: number; truncated: boolean }];
@@ -191,10 +285,29 @@ export interface GatewayEvents {
   'server/event': ServerEvent;
   metrics: { server: string; snapshot: ServerSnapshot };
   'tools/changed': { server: string; tools: ToolInfo[] };
+  /** The host's server set was reloaded from its config (or a reload was rejected: `errors`). */
+  'host/reload': HostReload;
   /** A call to a `tools.confirm` tool waits for a person: show it, answer with `approvals/answer`. */
   'approval/requested': ApprovalRequest;
   /** It was answered, timed out or cancelled: take it off the screen. */
   'approval/settled': ApprovalSettled;
+}
+
+/**
+ * One config reload: which servers were started (`added`), stopped (`removed`) and restarted with
+ * their new settings (`changed`). A rejected reload (the file does not parse or validate) has
+ * `errors` and changes nothing: the running set is kept. `notes` are settings read but not applied
+ * at run time (e.g. host-wide `limits`).
+ */
+export interface HostReload {
+  /** Where the config came from (a file path), when known. */
+  source?: string;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+  errors: string[];
+  notes: string[];
 }
 
 /** A call waiting for a person's approval (`tools.confirm`). */
@@ -224,16 +337,34 @@ export interface ApprovalSettled {
   by?: string;
 }
 export type GatewayEventName = keyof GatewayEvents;
+
+/** True when a reload changed nothing because its config was rejected. */
+export function reloadRejected(reload: HostReload): boolean {
+  return reload.errors.length > 0 && reload.added.length + reload.removed.length + reload.changed.length === 0;
+}
+
+/** A reload in one line: what changed, or why the edit was rejected (the CLI's and the dashboard's wording). */
+export function describeHostReload(reload: HostReload): string {
+  if (reloadRejected(reload)) return `config reload rejected (the running servers are kept): ${reload.errors.join('; ')}`;
+  const parts = [
+    reload.added.length ? `added ${reload.added.join(', ')}` : '',
+    reload.removed.length ? `removed ${reload.removed.join(', ')}` : '',
+    reload.changed.length ? `restarted ${reload.changed.join(', ')}` : '',
+  ].filter(Boolean);
+  const extra = [...reload.errors, ...reload.notes];
+  return `config reloaded${reload.source ? ` from ${reload.source}` : ''}: ${parts.join('; ') || 'no server changed'}${extra.length ? ` (${extra.join('; ')})` : ''}`;
+}
+
 /**
  * A broadcast event as logged: `time` is when the gateway logged it (epoch ms), so a client catching
  * up shows when it happened, not when it arrived. (Optional only for gateways older than the field.)
  */
 export type SequencedEvent = { [K in GatewayEventName]: { seq: number; time?: number; method: K; params: GatewayEvents[K] } }[GatewayEventName];
 
-/** Per-call notifications (host → the calling client only). */
+/** Per-call notifications (host → the calling client only), under MCP's names. */
 export interface GatewayCallNotifications {
-  progress: Progress & { progressToken: string | number };
-  'stream/chunk': { streamToken: string | number; seq: number; data: string };
+  'notifications/progress': Progress & { progressToken: string | number };
+  'notifications/stream/chunk': { streamToken: string | number; seq: number; data: string };
 }
 
 /** Sent once per connection right after it opens (notification `hello`). */
@@ -243,6 +374,18 @@ export interface HelloParams {
   instance?: string;
   latestSeq: number;
   servers: ServerSnapshot[];
+  /** What this gateway offers (absent from gateways before it): a UI hides what it cannot do. */
+  offers?: GatewayOffers;
+}
+
+/** The gateway's configuration a page needs to know (sent in `hello`). */
+export interface GatewayOffers {
+  /** MCP requests forwarded to servers (the allow-list). */
+  methods: string[];
+  /** `server/start`, `server/stop`, `server/restart`, `server/setRoots` allowed. */
+  hostControl: boolean;
+  /** Server→client requests a page may answer (`gateway/handle`). */
+  serverRequests: string[];
 }
 
 /** Gateway errors use IpcError codes; `data` of the JSON-RPC error is the IpcErrorJSON. */

@@ -19,4 +19,23 @@ export * from './mcp-types.js';
 export * from './mcp-tasks.js';
 export * from './list-cache.js';
 export * from './elicitation.js';
+export * from './rate-window.js';
+export * from './bounded-log.js';
+export {
+  TRACER_NAME,
+  MCP_ATTR,
+  TRACEPARENT_KEY,
+  TRACESTATE_KEY,
+  type McpOutcome,
+  type McpSpanTarget,
+  tracingActive,
+  refreshTracingActive,
+  mcpSpanName,
+  mcpAttributes,
+  startMcpSpan,
+  endMcpSpan,
+  traceContextMeta,
+  injectTraceContext,
+  extractTraceContext,
+} from './tracing.js';
 export * from './canonical-json.js';

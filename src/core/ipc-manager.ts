@@ -104,9 +104,20 @@ export interface RequestOptions {
   onProgress?: (progress: Progress) => void;
   /** Asks the peer to stream the result (`_meta.streamToken`) and receives chunks in order here. */
   onChunk?: (chunk: StreamChunk) => void;
+  /**
+   * Called each time the request leaves the queue to be written, with how long it waited there (ms).
+   * Tracing draws its queue-wait span from it; a throwing callback is ignored.
+   */
+  onSend?: (queuedMs: number) => void;
   /** Safe to resend after a lost connection (idempotent). Write failures are always retried. */
   retryable?: boolean;
   maxRetries?: number;
+  /**
+   * Called with the request's JSON-RPC id each time it is written (again on a resend), before the
+   * peer can answer: for protocols that refer to a request by its id (MCP's `subscriptions/listen`
+   * stream is identified by it).
+   */
+  onSent?: (id: RequestId) => void;
   /** Skip the queue and the concurrency limit (implied for `bypassMethods`). */
   bypassQueue?: boolean;
   /**
@@ -136,6 +147,11 @@ export interface IpcManagerEvents extends Record<string, unknown> {
   error: IpcError;
   /** Every incoming notification. */
   notification: JsonRpcNotification;
+  /**
+   * Nothing is in flight any more (`load.inFlight` dropped to 0; long-lived requests do not count):
+   * what a planned restart waits for. Emitted on a later microtask, and only while someone listens.
+   */
+  idle: undefined;
 }
 
 type Phase = 'queued' | 'in-flight' | 'retry-wait' | 'done';
@@ -217,6 +233,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private pendingWrites = 0;
   /** In-flight requests marked `longLived` (left out of the load and the metrics). */
   private longLived = 0;
+  /** An `idle` event is due on the next microtask. */
+  private idleQueued = false;
   private readonly queue = new PriorityQueue<Pending>({ get: (p) => p.queueNode, set: (p, node) => (p.queueNode = node) });
   /** Not a Map: see InFlightTable for the garbage-collection trap a churning Map sets. */
   private readonly inFlight = new InFlightTable<Pending>();
@@ -484,6 +502,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const id = this.ids.issue();
     p.id = id;
     p.phase = 'in-flight';
+    // Before `p.at` moves on: until now it is when the request was queued (or last sent).
+    if (p.options.onSend) notifySend(p.options.onSend, now - p.at);
     this.metrics.sent(now - p.at);
     const more = p.more;
     if (more !== undefined) {
@@ -497,6 +517,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if ((p.flags & BYPASS) === 0) this.active++;
     const options = p.options;
     if (options.longLived) this.longLived++;
+    if (options.onSent !== undefined) this.sentHook(options.onSent, id);
     // The idle timeout runs from now: only a request that waited (queued, or backing off before a
     // resend) can have its deadline beyond it. A direct send keeps the one set at enqueue.
     const idleAt = now + this.timeoutOf(p);
@@ -624,9 +645,29 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
     if ((p.flags & BYPASS) === 0) this.active--;
-    if (p.options.longLived) this.longLived--;
     // Its deadline stays: expire() skips the idle timeout of a request that is not in flight.
     p.phase = 'retry-wait';
+    if (p.options.longLived) this.longLived--;
+    // Checked only when the last counted one leaves, and the listeners only then: no cost per request.
+    else if (this.inFlight.size === this.longLived && !this.idleQueued && this.listenerCount('idle') > 0) this.queueIdle();
+  }
+
+  /** Runs an `onSent` callback; one that throws must not leave the request half sent. */
+  private sentHook(onSent: (id: RequestId) => void, id: RequestId): void {
+    try {
+      onSent(id);
+    } catch (error) {
+      this.onListenerError(error, 'notification');
+    }
+  }
+
+  /** Emits `idle` once the settling under way is done (listeners never run inside it), if still idle then. */
+  private queueIdle(): void {
+    this.idleQueued = true;
+    queueMicrotask(() => {
+      this.idleQueued = false;
+      if (this.inFlight.size === this.longLived) this.emit('idle', undefined);
+    });
   }
 
   /** Every unsettled request, whatever its phase (a copy: settling them changes the structures). */
@@ -845,4 +886,13 @@ function abortReason(signal: AbortSignal): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error && r.name !== 'AbortError') return r.message;
   return 'aborted';
+}
+
+/** A caller's `onSend` must not break the send path. */
+function notifySend(onSend: (queuedMs: number) => void, queuedMs: number): void {
+  try {
+    onSend(queuedMs);
+  } catch {
+    // the caller's problem; the request goes out regardless
+  }
 }

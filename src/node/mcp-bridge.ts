@@ -13,6 +13,7 @@
 import { Ajv, type ValidateFunction } from 'ajv';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
+import { RateWindow } from '../core/rate-window.js';
 import { type HintedList, ListCache, fetchAllPages } from '../core/list-cache.js';
 import { LOGGING_LEVELS, type LoggingLevel, McpSession, type McpServerIdentity } from '../core/mcp-session.js';
 import { type McpTaskOptions, runAsTask, taskSupportOf } from '../core/mcp-tasks.js';
@@ -62,8 +63,10 @@ import type { ResourceManager } from './resource-manager.js';
 import type { ReplicasConfig } from './pool/scaler.js';
 import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
+import { traceBridgeRequest } from './tracing.js';
+import { tracingActive } from '../core/tracing.js';
 import type { RemoteTlsConfig } from './tls.js';
-import { StreamableHttpTransport } from './transports/streamable-http.js';
+import { redactUrl, StreamableHttpTransport } from './transports/streamable-http.js';
 
 export interface McpServerConfig {
   /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
@@ -128,6 +131,19 @@ export interface McpServerConfig {
    * @default false
    */
   sticky?: boolean;
+  /**
+   * How `serve` exposes the server at `/mcp/NAME` (MCP Streamable HTTP): `false` keeps it off the
+   * endpoint; `tokens` are bearer tokens that open this server only (the gateway's token opens every
+   * server). In a config file: `"expose": false`, `"expose": { "token": "${env:NAME}" }` or `{ "tokens": [...] }`.
+   * @default exposed, the gateway's token only
+   */
+  expose?: ExposeConfig | false;
+}
+
+/** A server's `/mcp/NAME` exposure (see McpServerConfig.expose). */
+export interface ExposeConfig {
+  /** Bearer tokens accepted for this server besides the gateway's own. @default [] */
+  tokens?: string[];
 }
 
 export interface BridgeCallOptions {
@@ -140,8 +156,13 @@ export interface BridgeCallOptions {
   retryable?: boolean;
   /** Check the arguments against the tool's inputSchema, and structuredContent against its outputSchema (default true). */
   validate?: boolean;
-  /** Extra `_meta` for the request (merged under mcp-ipc's own keys). */
+  /**
+   * Extra `_meta` for the request (merged under mcp-ipc's own keys). With tracing on, its
+   * `traceparent` / `tracestate` are replaced by those of the bridge's span.
+   */
   _meta?: Record<string, unknown>;
+  /** Called when the request leaves the queue, with its wait (ms); see RequestOptions.onSend. */
+  onSend?: (queuedMs: number) => void;
   /**
    * Run as a task when the tool allows it (`execution.taskSupport: 'optional'`); tools that
    * require it always run as tasks. @default false
@@ -237,6 +258,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
+  /** When the tool list was last fetched or re-fetched for an unknown tool (engine clock); see prepareCall. */
+  private toolsCheckedAt = -Infinity;
   /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
   private readonly guard: CallGuard;
   private readonly retryableTools: Set<string>;
@@ -251,7 +274,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
-  private diagnosticBudget = { windowStart: 0, count: 0, suppressed: 0 };
+  private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
   /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
   private inputsAnswered = 0;
   /**
@@ -281,6 +304,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     this.tools = new ListCache(
       () => this.fetchList<ToolInfo>('tools/list', 'tools'),
       (tools) => {
+        this.toolsCheckedAt = this.ipc.options.now!();
         this.toolsByName = new Map(tools.map((t) => [t.name, t]));
         this.validators.clear();
         this.output.clear();
@@ -306,7 +330,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     }
     this.process = new ProcessManager<T>(
       name,
-      remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
+      // A remote server's "command" names it in events, resource meta and errors: never with its secrets.
+      remote !== undefined ? { command: redactUrl(remote) } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
@@ -321,6 +346,12 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   get state(): ServerState {
     return this.process.state;
+  }
+
+  /** Its `expose` setting: false when it is kept off `/mcp/NAME`, else its own bearer tokens. */
+  get exposure(): false | { tokens: readonly string[] } {
+    const e = this.config.expose;
+    return e === false ? false : { tokens: e?.tokens ?? [] };
   }
 
   /** What the server said about itself (`server/discover` or `initialize`), and the era spoken. */
@@ -375,6 +406,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   removeRequestHandler(method: string): void {
     this.ipc.removeRequestHandler(method);
+  }
+
+  /** Whether requests of `method` from the server are answered here (a handler, or configured `roots`). */
+  hasRequestHandler(method: string): boolean {
+    return this.ipc.inbound.hasRequestHandler(method);
   }
 
   /**
@@ -503,6 +539,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * against the tool's `outputSchema` (OutputSchemaMismatchError).
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+    if (!tracingActive()) return this.callGuarded(tool, args, options);
+    // The span covers the whole call, a cached answer included (it then has no queue-wait child).
+    return traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) =>
+      this.callGuarded(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) }),
+    );
+  }
+
+  /** `tools/call` through the guard (policy, confirmation, cache, audit) when one is configured. */
+  private callGuarded(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     if (!this.guard.active) return this.callServer(tool, args, options);
     const result = this.guard.callTool(tool, args, {
       origin: options.origin,
@@ -539,8 +584,23 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     return this.runCall(tool, args, prepared, options);
   }
 
-  /** `tools/call` asking the server to stream its result (mcp-ipc extension; plain servers answer whole). */
+  /**
+   * `tools/call` asking the server to stream its result (mcp-ipc extension). Only a plain legacy
+   * call can stream; a modern one (the session's envelope and input_required rounds) and a task
+   * (polled to its end) run as `call()` does, and their result comes whole, with no chunks.
+   */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
+    if (!tracingActive()) return this.callStreamingNow(tool, args, options);
+    let chunks: StreamingRequest<CallToolResult>['chunks'] | undefined;
+    const result = traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) => {
+      const request = this.callStreamingNow(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) });
+      chunks = request.chunks;
+      return request.result;
+    });
+    return { result, chunks: chunks! };
+  }
+
+  private callStreamingNow(tool: string, args: Record<string, unknown>, options: StreamingCallOptions): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
     const guard = this.guard;
@@ -551,6 +611,10 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
         .then((requestOptions) => {
           const unavailable = this.unavailableError();
           if (unavailable) throw unavailable;
+          if (this.identity?.era === 'modern' || this.runsAsTask(tool, options)) {
+            stream.follow(NO_CHUNKS);
+            return this.runCall(tool, args, requestOptions, options);
+          }
           const feed = this.ipc.requestStream<CallToolResult>('tools/call', this.callParams(tool, args, options), { ...requestOptions, onChunk: options.onChunk });
           stream.follow(feed.chunks);
           return feed.result;
@@ -593,7 +657,18 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   private send<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
-    return this.session.request<T>(method, params, options);
+    if (!tracingActive()) return this.session.request<T>(method, params, options);
+    const given = params?._meta;
+    const meta = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : undefined;
+    return traceBridgeRequest(this.spanTarget(method, params), meta, (traced) =>
+      this.session.request<T>(method, traced.meta ? { ...params, _meta: traced.meta } : params, traced.onSend ? { ...options, onSend: chain(options?.onSend, traced.onSend) } : options),
+    );
+  }
+
+  /** What a span says about a request to this server. */
+  private spanTarget(method: string, params: Record<string, unknown> | undefined) {
+    const id = this.identity;
+    return { method, params, server: this.name, era: id?.era, protocolVersion: id?.protocolVersion };
   }
 
   snapshot(): ServerSnapshot {
@@ -650,13 +725,17 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     return options._meta ? { name: tool, arguments: args, _meta: { ...options._meta } } : { name: tool, arguments: args };
   }
 
+  /** Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides. */
+  private runsAsTask(tool: string, options: BridgeCallOptions): boolean {
+    const support = taskSupportOf(this.toolsByName.get(tool));
+    return this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true));
+  }
+
   private runCall(tool: string, args: Record<string, unknown>, requestOptions: RequestOptions, options: BridgeCallOptions): Promise<CallToolResult> {
     const info = this.toolsByName.get(tool);
     const params = this.callParams(tool, args, options);
-    const support = taskSupportOf(info);
     let result: Promise<CallToolResult>;
-    // Legacy: the client asks for a task (2025-11-25 task-augmented request). Modern: the server decides.
-    if (this.identity?.era === 'legacy' && (support === 'required' || (support === 'optional' && options.task === true))) {
+    if (this.runsAsTask(tool, options)) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
         signal: options.signal,
@@ -680,7 +759,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (unavailable) throw unavailable;
     const validating = options.validate !== false && this.identity?.capabilities.tools !== undefined;
     if (validating && !this.toolsByName.has(tool)) {
-      return this.listTools(this.tools.current ? { refresh: true } : {})
+      // A tool added since the list was fetched is found by fetching it again — but at most once
+      // per DEFAULTS.mcp.unknownToolRefreshMs: calls to a tool that does not exist must not each
+      // cost a paginated tools/list. Concurrent ones join the refresh in flight (the list is then
+      // not current), and a list_changed refreshes the list at once anyway.
+      const now = this.ipc.options.now!();
+      const list = this.tools.current;
+      if (list && now - this.toolsCheckedAt < DEFAULTS.mcp.unknownToolRefreshMs) return this.checkCall(tool, args, options, true);
+      if (list) this.toolsCheckedAt = now;
+      return this.listTools(list ? { refresh: true } : {})
         .catch(() => undefined)
         .then(() => this.checkCall(tool, args, options, true));
     }
@@ -850,12 +937,21 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     listen?.abort('subscriptions changed');
   }
 
-  /** Waits (bounded) for in-flight calls to finish before a planned restart. */
+  /** Waits (bounded) for in-flight calls to finish before a planned restart: the engine's `idle` event, no polling. */
   private async drain(timeoutMs: number): Promise<void> {
     this.ipc.pause();
     this.closeListen(); // never finishes by itself (and is not counted in the load anyway)
-    const deadline = Date.now() + timeoutMs;
-    while (this.ipc.load.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    if (this.ipc.load.inFlight === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const off = this.ipc.on('idle', done);
+      const timer = setTimeout(done, timeoutMs);
+      timer.unref?.();
+    });
   }
 
   private wireEvents(): void {
@@ -924,18 +1020,9 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   /** Diagnostics can come in floods (a server logging to stdout): at most N events a second, then a count. */
   private reportDiagnostic(d: Diagnostic): void {
-    const now = Date.now();
-    const budget = this.diagnosticBudget;
-    if (now - budget.windowStart >= 1000) {
-      if (budget.suppressed > 0) this.event('diagnostic', 'warn', `${budget.suppressed} more diagnostics suppressed`);
-      budget.windowStart = now;
-      budget.count = 0;
-      budget.suppressed = 0;
-    }
-    if (++budget.count > DIAGNOSTIC_EVENTS_PER_SECOND) {
-      budget.suppressed++;
-      return;
-    }
+    const { allowed, ended } = this.diagnosticWindow.take();
+    if (ended > 0) this.event('diagnostic', 'warn', `${ended} more diagnostics suppressed`);
+    if (!allowed) return;
     this.event('diagnostic', d.kind === 'unknown-id' && d.reason === 'late' ? 'debug' : 'warn', describeDiagnostic(d), d);
   }
 
@@ -972,6 +1059,8 @@ export function describeDiagnostic(d: Diagnostic): string {
 }
 
 /** An async iterable that relays another one which is only known later, or fails early. */
+const NO_CHUNKS: AsyncIterable<StreamChunk> = { [Symbol.asyncIterator]: () => ({ next: async () => ({ done: true, value: undefined }) }) };
+
 class RelayStream implements AsyncIterable<StreamChunk> {
   private source: AsyncIterable<StreamChunk> | undefined;
   private error: IpcError | undefined;
@@ -992,6 +1081,11 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/** Both hooks, the caller's first. */
+function chain(first: ((queuedMs: number) => void) | undefined, second: (queuedMs: number) => void): (queuedMs: number) => void {
+  return first ? (queuedMs) => (first(queuedMs), second(queuedMs)) : second;
 }
 
 /**

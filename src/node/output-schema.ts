@@ -16,9 +16,12 @@ import type { CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
  *   kept by `speaksDialect`;
  * - `meta: false`: the meta-schemas are not even loaded (parsing their URIs was most of the
  *   constructor's time). A schema that `$ref`s a meta-schema no longer compiles and, like any
- *   schema Ajv cannot compile, is left to the server.
+ *   schema Ajv cannot compile, is left to the server;
+ * - `addUsedSchema: false`: a compiled schema is not registered under its `$id`, so two tools whose
+ *   schemas share an `$id` (generated schemas often do) each get their own validator instead of the
+ *   second compile throwing "already exists" — which would leave that tool unchecked.
  */
-export const AJV_OPTIONS = { allErrors: true, strict: false, validateFormats: false, validateSchema: false, meta: false } as const;
+export const AJV_OPTIONS = { allErrors: true, strict: false, validateFormats: false, validateSchema: false, meta: false, addUsedSchema: false } as const;
 
 /** The dialects of the two Ajv builds used here (input schemas: draft-07; output schemas: 2020-12). */
 export const DRAFT_07 = 'http://json-schema.org/draft-07/schema';

@@ -26,6 +26,13 @@
  * - request handlers, roots and the log level apply to every replica, present and future;
  * - notifications, logs, stderr lines and history events of every replica are forwarded under the
  *   pool's name with the replica's id (`replica`).
+ *
+ * Policy, approvals, cache and audit (the CallGuard) sit at the pool, in front of its queue, and the
+ * replicas run without them: a call is approved once and audited once (one line per caller call,
+ * however many replicas it tried), and one result cache serves every replica, so identical calls
+ * coalesce and hit whichever replica answered first. Replicas keep only `tools.allow`/`tools.deny`,
+ * so their lists and tool counts stay filtered. The cache is dropped on the list and resource
+ * changes any replica reports, and whenever a replica (re)starts: a new process may answer differently.
  */
 import { DEFAULTS } from '../core/defaults.js';
 import { Emitter } from '../core/emitter.js';
@@ -54,6 +61,7 @@ import {
   type ResourceUpdate,
   type StreamingCallOptions,
 } from './mcp-bridge.js';
+import { CallGuard } from './call-guard.js';
 import { ChunkRelay } from './pool/chunk-relay.js';
 import { type DispatchTarget, PoolDispatcher } from './pool/dispatcher.js';
 import { PoolScaler, replicaSettings } from './pool/scaler.js';
@@ -67,7 +75,10 @@ export interface PoolReplica extends McpServerHandle {
 }
 
 export interface ServerPoolOptions extends BridgeOptions {
-  /** Makes each replica (default: an McpBridge named `NAME#ID`). */
+  /**
+   * Makes each replica (default: an McpBridge named `NAME#ID`). It gets `resources` and
+   * `clientInfo`, never `approvals` or `audit`: those act once per call, at the pool.
+   */
   createReplica?: (name: string, config: McpServerConfig, options: BridgeOptions) => PoolReplica;
   /** Clock for the pool's queue and scaling (ms). @default Date.now */
   now?: () => number;
@@ -116,6 +127,11 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private readonly dispatcher: PoolDispatcher;
   private readonly scaler: PoolScaler | undefined;
   private readonly handlers = new Map<string, RequestHandler>();
+  /** Policy, approvals, cache and audit, once per caller call (see the module comment). */
+  private readonly guard: CallGuard;
+  /** Questions the servers asked through our handlers: a result produced meanwhile is not cached. */
+  private inputsAnswered = 0;
+  private readonly uncacheable = new WeakSet<object>();
   private readonly subscriptions = new Map<string, Subscription>();
   private readonly events: ServerEvent[] = [];
   private readonly stderrLines: string[] = [];
@@ -142,7 +158,14 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     this.min = settings.min;
     this.max = settings.max;
     this.sticky = config.sticky === true;
-    const { replicas: _replicas, sticky: _sticky, ...replicaConfig } = config;
+    const { replicas: _replicas, sticky: _sticky, cache, tools, ...rest } = config;
+    const replicaConfig: McpServerConfig = rest;
+    this.guard = new CallGuard(name, { policy: tools, cache, approvals: options.approvals, audit: options.audit });
+    // Replicas filter their lists by allow/deny (tool counts, `tools` events); confirmations and
+    // the cache are the pool's alone.
+    if (tools?.allow !== undefined || tools?.deny !== undefined) {
+      replicaConfig.tools = { ...(tools.allow !== undefined ? { allow: tools.allow } : {}), ...(tools.deny !== undefined ? { deny: tools.deny } : {}) };
+    }
     this.replicaConfig = replicaConfig;
     this.options = options;
     this.now = options.now ?? Date.now;
@@ -164,6 +187,11 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
 
   get state(): ServerState {
     return this.lastState;
+  }
+
+  get exposure(): false | { tokens: readonly string[] } {
+    const e = this.replicaConfig.expose;
+    return e === false ? false : { tokens: e?.tokens ?? [] };
   }
 
   get server(): ServerIdentityView {
@@ -205,13 +233,25 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   }
 
   setRequestHandler(method: string, handler: RequestHandler): void {
-    this.handlers.set(method, handler);
-    for (const r of this.replicas.values()) r.bridge.setRequestHandler(method, handler);
+    // Counted: an answer given while a call runs may shape its result, which then must not be cached.
+    const counted: RequestHandler = (params, context) => {
+      this.inputsAnswered++;
+      return handler(params, context);
+    };
+    this.handlers.set(method, counted);
+    for (const r of this.replicas.values()) r.bridge.setRequestHandler(method, counted);
   }
 
   removeRequestHandler(method: string): void {
     this.handlers.delete(method);
     for (const r of this.replicas.values()) r.bridge.removeRequestHandler(method);
+  }
+
+  hasRequestHandler(method: string): boolean {
+    if (this.handlers.has(method)) return true;
+    // Configured `roots` are answered by every replica's own bridge.
+    for (const r of this.replicas.values()) return r.bridge.hasRequestHandler(method);
+    return false;
   }
 
   async setRoots(roots: Root[]): Promise<void> {
@@ -244,11 +284,20 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
 
   /** `resources/read` on one replica; safe to resend, so it moves if its replica is lost (unless `retryable: false`). */
   readResource(uri: string, options: HandleRequestOptions = {}): Promise<ReadResourceResult> {
-    return this.dispatch(`resources/read ${uri}`, options, options.retryable ?? true, (b, o) => b.readResource(uri, o));
+    const read = (o: HandleRequestOptions) => this.dispatch(`resources/read ${uri}`, o, o.retryable ?? true, (b, x) => b.readResource(uri, x));
+    if (!this.guard.active) return read(options);
+    return this.guard.readResource<ReadResourceResult>(uri, {
+      origin: options.origin,
+      signal: options.signal,
+      send: (signal) => this.noteInputs(read(signal === options.signal ? options : { ...options, signal })),
+      storable: (result) => !this.uncacheable.has(result),
+    });
   }
 
   getPrompt(name: string, args: Record<string, string> = {}, options: HandleRequestOptions = {}): Promise<GetPromptResult> {
-    return this.dispatch(`prompts/get ${name}`, options, options.retryable ?? true, (b, o) => b.getPrompt(name, args, o));
+    return this.guarded('prompts/get', { name, arguments: args }, options, (o) =>
+      this.dispatch(`prompts/get ${name}`, o, o.retryable ?? true, (b, x) => b.getPrompt(name, args, x)),
+    );
   }
 
   complete(
@@ -257,12 +306,14 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     context?: { arguments?: Record<string, string> },
     options: HandleRequestOptions = {},
   ): Promise<CompleteResult> {
-    return this.dispatch('completion/complete', options, options.retryable ?? true, (b, o) => b.complete(ref, argument, context, o));
+    return this.guarded('completion/complete', { ref, argument, ...(context ? { context } : {}) }, options, (o) =>
+      this.dispatch('completion/complete', o, o.retryable ?? true, (b, x) => b.complete(ref, argument, context, x)),
+    );
   }
 
   /** Any method, through the pool's queue; moved after a lost replica only with `retryable: true`. */
   request<T = unknown>(method: string, params?: Record<string, unknown>, options: HandleRequestOptions = {}): Promise<T> {
-    return this.dispatch(method, options, options.retryable === true, (b, o) => b.request<T>(method, params, o));
+    return this.guarded(method, params, options, (o) => this.dispatch(method, o, o.retryable === true, (b, x) => b.request<T>(method, params, x)));
   }
 
   /**
@@ -270,6 +321,69 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
    * Rejects only with IpcError subclasses.
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+    if (!this.guard.active) return this.callReplicas(tool, args, options);
+    // Refused before anyone is asked to approve it, but still recorded.
+    const unavailable = this.unavailableError();
+    if (unavailable) return this.guard.track({ method: 'tools/call', tool }, args, options.origin, () => Promise.reject(unavailable));
+    const result = this.guard.callTool(tool, args, {
+      origin: options.origin,
+      signal: options.signal,
+      describe: () => this.fromOne((b) => b.listTools()).then((tools) => tools.find((t) => t.name === tool), () => undefined),
+      // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
+      send: (signal) => this.noteInputs(this.callReplicas(tool, args, signal === options.signal ? options : { ...options, signal })),
+      storable: (result) => !this.uncacheable.has(result),
+    });
+    // A cache hit never reaches a replica (whose metrics would announce it): announce it here.
+    if (this.guard.cache) result.then(this.metricsChanged, this.metricsChanged);
+    return result;
+  }
+
+  /** `tools/call` with the result streamed; the call moves after a lost replica only before its first chunk. */
+  callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
+    const relay = new ChunkRelay();
+    const guard = this.guard;
+    let result: Promise<CallToolResult>;
+    if (!guard.active) result = this.streamReplicas(tool, args, options, relay);
+    else {
+      // Streamed results are not cached (their chunks go to one caller), but they are approved and audited once.
+      const unavailable = this.unavailableError();
+      const run = () =>
+        unavailable ? Promise.reject(unavailable) : guard.admit(tool, args, options.origin, options.signal).then(() => this.streamReplicas(tool, args, options, relay));
+      result = guard.track({ method: 'tools/call', tool }, args, options.origin, run);
+    }
+    result.then(
+      () => relay.end(),
+      (error: IpcError) => relay.fail(error),
+    );
+    return { result, chunks: relay };
+  }
+
+  private readonly metricsChanged = (): void => this.scheduleMetrics();
+
+  /** Runs a non-`tools/call` request through the guard (audit; a raw `tools/call` obeys the policy). */
+  private guarded<T>(method: string, params: Record<string, unknown> | undefined, options: HandleRequestOptions, run: (o: HandleRequestOptions) => Promise<T>): Promise<T> {
+    if (!this.guard.active) return run(options);
+    return this.guard.request<T>(method, params, {
+      origin: options.origin,
+      signal: options.signal,
+      send: (signal) => run(signal === options.signal ? options : { ...options, signal }),
+    });
+  }
+
+  /**
+   * Marks the result uncacheable when a server asked a question while it was being produced (any
+   * question counts, also one for a concurrent call: wrongly not caching is cheap, wrongly caching is not).
+   */
+  private async noteInputs<T extends object>(request: Promise<T>): Promise<T> {
+    const before = this.inputsAnswered;
+    const result = await request;
+    if (this.inputsAnswered !== before && typeof result === 'object' && result !== null) this.uncacheable.add(result);
+    return result;
+  }
+
+  /** `tools/call` past the guard: through the pool's queue to a replica, moved after a lost one when safe. */
+  private callReplicas(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
+    // Checked again: the guard may have waited (for a person, for a coalesced call) while the pool stopped.
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
     let used: PoolReplica | undefined;
@@ -287,42 +401,34 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     });
   }
 
-  /** `tools/call` with the result streamed; the call moves after a lost replica only before its first chunk. */
-  callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
-    const relay = new ChunkRelay();
+  private streamReplicas(tool: string, args: Record<string, unknown>, options: StreamingCallOptions, relay: ChunkRelay): Promise<CallToolResult> {
+    const unavailable = this.unavailableError();
+    if (unavailable) return Promise.reject(unavailable);
     let delivered = 0;
     let used: PoolReplica | undefined;
-    const unavailable = this.unavailableError();
-    const result: Promise<CallToolResult> = unavailable
-      ? Promise.reject(unavailable)
-      : this.dispatcher.submit({
-          label: `tools/call ${tool}`,
-          priority: options.priority,
-          stickyKey: options.stickyKey,
-          signal: options.signal,
-          hardTimeoutMs: this.hardTimeout(options),
-          run: (id, hardTimeoutMs) => {
-            used = this.bridgeOf(id);
-            // The callback form: the attempt buffers nothing; the relay is the one buffer.
-            const attempt: StreamingCallOptions = {
-              ...options,
-              hardTimeoutMs,
-              maxRetries: 0,
-              onChunk: (chunk) => {
-                delivered++;
-                options.onChunk?.(chunk);
-                relay.push(chunk);
-              },
-            };
-            return used.call(tool, args, attempt);
+    return this.dispatcher.submit({
+      label: `tools/call ${tool}`,
+      priority: options.priority,
+      stickyKey: options.stickyKey,
+      signal: options.signal,
+      hardTimeoutMs: this.hardTimeout(options),
+      run: (id, hardTimeoutMs) => {
+        used = this.bridgeOf(id);
+        // The callback form: the attempt buffers nothing; the relay is the one buffer.
+        const attempt: StreamingCallOptions = {
+          ...options,
+          hardTimeoutMs,
+          maxRetries: 0,
+          onChunk: (chunk) => {
+            delivered++;
+            options.onChunk?.(chunk);
+            relay.push(chunk);
           },
-          reroutable: (error) => delivered === 0 && LOST.has(error.code) && used !== undefined && used.isRetryable(tool, options.retryable),
-        });
-    result.then(
-      () => relay.end(),
-      (error: IpcError) => relay.fail(error),
-    );
-    return { result, chunks: relay };
+        };
+        return used.call(tool, args, attempt);
+      },
+      reroutable: (error) => delivered === 0 && LOST.has(error.code) && used !== undefined && used.isRetryable(tool, options.retryable),
+    });
   }
 
   /**
@@ -387,6 +493,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     });
     const usages = snaps.map((s) => s.usage).filter((u) => u !== null);
     const exits = snaps.map((s) => s.lastExit).filter((e) => e !== null);
+    const cache = this.guard.stats();
     return {
       name: this.name,
       state: this.lastState,
@@ -424,6 +531,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
         scaleDowns: this.scaleDowns,
         replicas: replicaSnaps,
       },
+      ...(cache ? { cache } : {}),
     };
   }
 
@@ -440,21 +548,15 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     return this.sorted().flatMap((r) => r.bridge.pids());
   }
 
+  /** Drops cached results of the pool's one cache (every replica's answers). */
   invalidateCache(what: { tool?: string; uri?: string } = {}): number {
-    let dropped = 0;
-    for (const r of this.sorted()) dropped += r.bridge.invalidateCache(what);
+    const dropped = this.guard.invalidate(what);
+    this.scheduleMetrics();
     return dropped;
   }
 
   cacheStats(): CacheStats | undefined {
-    let total: CacheStats | undefined;
-    for (const r of this.sorted()) {
-      const s = r.bridge.cacheStats();
-      if (!s) continue;
-      total ??= { hits: 0, misses: 0, evictions: 0, coalesced: 0, entries: 0, bytes: 0 };
-      for (const key of Object.keys(total) as Array<keyof CacheStats>) total[key] += s[key];
-    }
-    return total;
+    return this.guard.stats();
   }
 
   /** The replica (bridge) with id `id`, for inspection. */
@@ -557,6 +659,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     let id = 0;
     while (this.replicas.has(id)) id++;
     const create = this.options.createReplica ?? ((name, config, options) => new McpBridge(name, config, options));
+    // No approvals, no audit: the pool's guard approves and records each call once (see the module comment).
     const bridge = create(`${this.name}#${id}`, this.replicaConfig, { resources: this.options.resources, clientInfo: this.options.clientInfo });
     const replica: Replica = { id, bridge, retiring: false, offs: [] };
     for (const [method, handler] of this.handlers) bridge.setRequestHandler(method, handler);
@@ -571,7 +674,10 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       }),
       bridge.on('metrics', () => this.scheduleMetrics()),
       bridge.on('tools', ({ tools }) => this.toolsChanged(tools)),
-      bridge.on('notification', (n) => this.emit('notification', { ...n, server: this.name, replica: id })),
+      bridge.on('notification', (n) => {
+        this.invalidateOn(n.method, n.params);
+        this.emit('notification', { ...n, server: this.name, replica: id });
+      }),
       bridge.on('log', (message) => this.emit('log', { ...message, server: this.name })),
     );
     this.replicas.set(id, replica);
@@ -591,8 +697,10 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   }
 
   private replicaState(replica: Replica, state: ServerState): void {
-    if (state === 'running' && this.logLevel !== undefined) {
-      replica.bridge.setLogLevel(this.logLevel).catch(() => undefined);
+    if (state === 'running') {
+      // A new process (restart, scale-up) may answer differently, as a restarted single server may.
+      if (this.guard.invalidate() > 0) this.scheduleMetrics();
+      if (this.logLevel !== undefined) replica.bridge.setLogLevel(this.logLevel).catch(() => undefined);
     }
     this.dispatcher.targetsChanged();
     this.moveSubscriptions();
@@ -611,6 +719,16 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     else if (next === 'stopped') this.dispatcher.failQueued(new NotConnectedError(`Server "${this.name}" stopped`));
     this.emit('state', { server: this.name, state: next, previous, reason });
     this.scheduleMetrics();
+  }
+
+  /** The pool's cache follows the change notifications of every replica, as a bridge's follows its server's. */
+  private invalidateOn(method: string, params: unknown): void {
+    if (method === 'notifications/tools/list_changed') this.guard.toolsChanged();
+    else if (method === 'notifications/resources/list_changed') this.guard.resourcesChanged();
+    else if (method === 'notifications/resources/updated') {
+      const uri = (params as { uri?: unknown } | undefined)?.uri;
+      if (typeof uri === 'string') this.guard.invalidate({ uri });
+    }
   }
 
   private toolsChanged(tools: ToolInfo[]): void {

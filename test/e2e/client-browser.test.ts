@@ -1,7 +1,10 @@
 /**
  * The browser client (src/client) in headless Chromium against a real gateway hosting the Python
- * demo server: call, progress, cancel, a server restart while connected, and a gateway restart
- * the client recovers from by itself. The client is bundled for the browser by Vite (lib mode).
+ * demo server and server-everything: call, progress, cancel, a server restart while connected, a
+ * gateway restart the client recovers from by itself, the MCP surface (resources and their
+ * updates, prompts, an elicitation answered by the page, logs, a streamed [text, image, text]),
+ * and compression (permessage-deflate negotiated by Chromium, gzip/br HTTP responses). The client
+ * is bundled for the browser by Vite (lib mode).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type * as Demo from '../../src/client/demo.js';
 import { demoServerConfig } from '../../src/node/config.js';
 import { startGateway } from '../../src/node/gateway.js';
 import { McpHost } from '../../src/node/mcp-host.js';
@@ -16,6 +20,7 @@ import { McpHost } from '../../src/node/mcp-host.js';
 const ROOT = resolve(import.meta.dirname, '../..');
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TOKEN = 'e2e-client-token-0123456789abcdef';
+const EVERYTHING = join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 
 let dir: string;
 let host: McpHost;
@@ -24,8 +29,14 @@ let port: number;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
+const handshakes: Array<Record<string, string>> = [];
 
-type Win = Window & { mcp: typeof import('../../src/client/index.js'); client: InstanceType<typeof import('../../src/client/index.js').McpIpcClient>; log: unknown[] };
+type Win = Window & {
+  mcp: typeof import('../../src/client/index.js');
+  demo: typeof Demo;
+  client: InstanceType<typeof import('../../src/client/index.js').McpIpcClient>;
+  log: unknown[];
+};
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-client-e2e-'));
@@ -38,16 +49,19 @@ beforeAll(async () => {
       emptyOutDir: false,
       target: 'es2022',
       minify: false,
-      lib: { entry: join(ROOT, 'src/client/index.ts'), formats: ['es'], fileName: () => 'client.js' },
+      lib: { entry: { client: join(ROOT, 'src/client/index.ts'), demo: join(ROOT, 'src/client/demo.ts') }, formats: ['es'], fileName: (_format, name) => `${name}.js` },
     },
   });
   writeFileSync(
     join(dir, 'index.html'),
-    `<!doctype html><meta charset="utf-8"><title>client e2e</title><script type="module">import * as mcp from './client.js'; window.mcp = mcp; window.ready = true;</script>`,
+    `<!doctype html><meta charset="utf-8"><title>client e2e</title><script type="module">import * as mcp from './client.js'; import * as demo from './demo.js'; window.mcp = mcp; window.demo = demo; window.ready = true;</script>`,
   );
-  host = new McpHost({ mcpServers: { demo: demoServerConfig() } });
-  await host.startAll();
+  host = new McpHost({
+    mcpServers: { demo: demoServerConfig(), everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], process: { healthCheckIntervalMs: 0 } } },
+  });
+  // The gateway first, so that the (legacy) servers learn the page can answer elicitation and sampling.
   gateway = await startGateway({ host, port: 0, staticDir: dir, token: TOKEN });
+  await host.startAll();
   port = Number(new URL(gateway.url).port);
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -55,6 +69,10 @@ beforeAll(async () => {
   });
   page = await browser.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // The WebSocket handshake as Chromium saw it (the extensions the gateway accepted).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.webSocketHandshakeResponseReceived', (e: { response: { headers: Record<string, string> } }) => handshakes.push(e.response.headers));
   await page.goto(gateway.url);
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
   const connected = await page.evaluate(async (url) => {
@@ -77,7 +95,7 @@ describe('McpIpcClient in Chromium', () => {
   it('calls search and gets results as a Result value', async () => {
     const result = await page.evaluate(async () => {
       const w = window as unknown as Win;
-      return w.client.search('advantage', { limit: 3 });
+      return w.demo.search(w.client, 'advantage', { limit: 3 });
     });
     expect(result.ok).toBe(true);
     if (result.ok) expect(JSON.stringify(result.data.content).toLowerCase()).toContain('advantage');
@@ -87,7 +105,7 @@ describe('McpIpcClient in Chromium', () => {
     const out = await page.evaluate(async () => {
       const w = window as unknown as Win;
       const seen: number[] = [];
-      const result = await w.client.processDocument('adventure.md', (p) => seen.push(p.progress), { timeoutMs: 30_000 });
+      const result = await w.demo.processDocument(w.client, 'adventure.md', (p) => seen.push(p.progress), { timeoutMs: 30_000 });
       return { ok: result.ok, seen };
     });
     expect(out.ok).toBe(true);
@@ -136,7 +154,10 @@ describe('McpIpcClient in Chromium', () => {
       const log = (window as unknown as Win).log as string[];
       return log.some((s) => s !== 'running') && log[log.length - 1] === 'running';
     });
-    const after = await page.evaluate(async () => (window as unknown as Win).client.search('cover'));
+    const after = await page.evaluate(async () => {
+      const w = window as unknown as Win;
+      return w.demo.search(w.client, 'cover', { server: 'demo' });
+    });
     expect(after.ok).toBe(true);
   });
 
@@ -155,7 +176,10 @@ describe('McpIpcClient in Chromium', () => {
       return current === 'open';
     }, undefined, { timeout: 15_000 });
     expect(states).toContain('reconnecting');
-    const result = await page.evaluate(async () => (window as unknown as Win).client.search('grapple'));
+    const result = await page.evaluate(async () => {
+      const w = window as unknown as Win;
+      return w.demo.search(w.client, 'grapple', { server: 'demo' });
+    });
     expect(result.ok).toBe(true);
   });
 
@@ -195,6 +219,81 @@ describe('McpIpcClient in Chromium', () => {
     expect(out.kinds).toEqual(Array.from({ length: 6 }, () => 'invalid-message'));
     expect(out.longest).toBeLessThanOrEqual(201);
     expect(out.messages).toEqual([{ jsonrpc: '2.0', method: 'hello', params: {} }]);
+  });
+
+  it('reads a resource and gets its subscription update, gets a prompt', async () => {
+    const out = await page.evaluate(async () => {
+      const c = (window as unknown as Win).client;
+      const resources = await c.listResources('everything');
+      if (!resources.ok) return { error: resources.error.message };
+      const uri = resources.data[0]!.uri;
+      const read = await c.readResource('everything', uri);
+      let updated!: (uri: string) => void;
+      const update = new Promise<string>((r) => (updated = r));
+      const sub = await c.subscribeResource('everything', uri, (u) => updated(String(u.uri)));
+      await c.call('everything', 'toggle-subscriber-updates'); // one update at once, then every 5 s
+      const got = await update;
+      await c.call('everything', 'toggle-subscriber-updates');
+      if (sub.ok) await sub.data();
+      const prompt = await c.getPrompt('everything', 'completable-prompt', { department: 'Sales', name: 'Eve' });
+      return { uri, readUri: read.ok ? read.data.contents[0]?.uri : null, got, prompt: prompt.ok ? JSON.stringify(prompt.data.messages) : prompt.error.message };
+    });
+    expect(out).toMatchObject({ readUri: out.uri, got: out.uri });
+    expect(out.prompt).toContain('Eve');
+  });
+
+  it('answers an elicitation from the page and sees the tool\'s result; logs arrive tagged with the server', async () => {
+    const out = await page.evaluate(async () => {
+      const c = (window as unknown as Win).client;
+      const asked: string[] = [];
+      c.setRequestHandler('elicitation/create', (params, { server }) => {
+        asked.push(`${server}: ${String(params.message)}`);
+        return { action: 'accept', content: { name: 'Ada', color: 'red', email: 'ada@example.com' } };
+      });
+      const logs: string[] = [];
+      const off = c.onServerNotification('*', 'notifications/message', (params, { server }) => logs.push(`${server}:${String(params.level)}`));
+      await c.synced();
+      const result = await c.call('everything', 'trigger-elicitation-request');
+      await c.setLogLevel('everything', 'debug');
+      await c.call('everything', 'toggle-simulated-logging'); // logs at once, then every few seconds
+      await new Promise<void>((resolve) => {
+        const check = () => (logs.length > 0 ? resolve() : setTimeout(check, 20));
+        check();
+      });
+      await c.call('everything', 'toggle-simulated-logging');
+      off();
+      c.removeRequestHandler('elicitation/create');
+      return { asked, text: result.ok ? JSON.stringify(result.data.content) : result.error.message, logs };
+    });
+    expect(out.asked).toHaveLength(1);
+    expect(out.asked[0]).toMatch(/^everything: /);
+    expect(out.text).toContain('Ada');
+    expect(out.logs[0]).toMatch(/^everything:/);
+  });
+
+  it('streams [text, image, text] and gets it back in that order', async () => {
+    const out = await page.evaluate(async () => {
+      const c = (window as unknown as Win).client;
+      const whole = await c.call('everything', 'get-tiny-image');
+      const streamed = await c.call('everything', 'get-tiny-image', {}, { stream: true });
+      return { whole: whole.ok ? whole.data.content : null, streamed: streamed.ok ? streamed.data.content : null };
+    });
+    expect(out.streamed?.map((b) => b.type)).toEqual(['text', 'image', 'text']);
+    expect(out.streamed).toEqual(out.whole);
+  });
+
+  it('negotiates permessage-deflate with Chromium, and gets gzip/br-encoded HTTP responses', async () => {
+    const accepted = handshakes.map((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))['sec-websocket-extensions']);
+    expect(accepted.length).toBeGreaterThan(0);
+    expect(accepted[0]).toMatch(/^permessage-deflate/);
+    expect(accepted[0]).toContain('server_max_window_bits=13');
+    const http = await page.evaluate(async (token) => {
+      const script = await fetch('./client.js', { cache: 'no-store' });
+      const metrics = await fetch('/metrics', { headers: { Authorization: `Bearer ${token}` } });
+      const body = await metrics.text();
+      return { script: script.headers.get('content-encoding'), metrics: metrics.headers.get('content-encoding'), metricsOk: body.includes('mcp_ipc_requests_total') };
+    }, TOKEN);
+    expect(http).toEqual({ script: 'br', metrics: 'br', metricsOk: true });
   });
 
   it('raised no uncaught page errors', () => {

@@ -30,7 +30,14 @@ async function shot(name: string): Promise<void> {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
+/** Shows a tab of the dashboard (`overview`, `tools`, …). */
+async function openTab(id: string): Promise<void> {
+  await page.getByTestId(`tab-${id}`).click();
+  await page.locator(`#tabpanel-${id}`).waitFor({ state: 'visible' });
+}
+
 async function chooseTool(name: string): Promise<void> {
+  await openTab('tools');
   await page.waitForSelector(`[data-testid="tool-select"] option[value="${name}"]`, { state: 'attached' });
   await page.getByTestId('tool-select').selectOption(name);
   await page.getByTestId('run-button').waitFor();
@@ -130,6 +137,7 @@ describe('dashboard', () => {
   });
 
   it('restarts the server: the state passes through restarting/starting and the counter goes up', async () => {
+    await openTab('overview');
     const before = Number(await page.locator(`${card} [data-testid="restarts"]`).textContent());
     await page.evaluate((selector) => {
       const states: string[] = [];
@@ -164,6 +172,7 @@ describe('dashboard', () => {
 
   it('a stopped server: no stale readings, no error, Run disabled, one log row per state change', async () => {
     await chooseTool('echo');
+    await openTab('overview');
     await page.waitForFunction((sel) => document.querySelector(`${sel} [data-testid="cpu"]`)?.textContent !== '—', card);
     await page.locator(`${card} [data-testid="stop-button"]`).click();
     await page.waitForSelector(`${badge}[data-state="stopped"]`);
@@ -174,6 +183,8 @@ describe('dashboard', () => {
     expect(await reason.getAttribute('data-level')).toBe('info');
     expect(await reason.evaluate((el) => getComputedStyle(el).color)).not.toBe('rgb(217, 48, 37)');
     expect(await page.getByTestId('run-button').isDisabled()).toBe(true);
+    await shot('08-stopped-tools');
+    await openTab('overview');
     await page.waitForSelector('[data-testid="event-row"][data-type="state"]');
     const stateRows = await page.locator('[data-testid="event-row"][data-type="state"][data-server="demo"] .message').allTextContents();
     expect(stateRows.filter((m) => /→ stopped/.test(m)), stateRows.join('\n')).toHaveLength(1);
@@ -182,6 +193,7 @@ describe('dashboard', () => {
 
     await page.locator(`${card} [data-testid="start-button"]`).click();
     await page.waitForSelector(`${badge}[data-state="running"]`, { timeout: 20_000 });
+    await openTab('tools');
     await expect.poll(() => page.getByTestId('run-button').isDisabled()).toBe(false);
   });
 

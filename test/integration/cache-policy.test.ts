@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type IpcError, ToolDeniedError } from '../../src/core/errors.js';
-import type { CallToolResult } from '../../src/core/gateway-protocol.js';
+import type { ApprovalRequest, CallToolResult } from '../../src/core/gateway-protocol.js';
 import type { ReadResourceResult } from '../../src/core/mcp-types.js';
 import { AuditLog, type AuditRecord } from '../../src/node/audit-log.js';
 import { type Gateway, startGateway } from '../../src/node/gateway.js';
@@ -176,6 +176,38 @@ describe('tool policy', () => {
   });
 });
 
+describe('a pool (replicas: N) behind one guard', () => {
+  it('asks one approval and runs a confirm call once, shares one cache across replicas, and audits each caller call once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-pool-guard-'));
+    dirs.push(dir);
+    const opsLog = join(dir, 'ops.log');
+    const audit = new AuditLog(join(dir, 'audit.log'));
+    const host = await started(ops({ replicas: 2, env: { OPS_LOG: opsLog }, cache: { tools: ['slow'] }, tools: { confirm: ['pay'] } }), { audit });
+    const pool = host.get('ops')!;
+    const requested: ApprovalRequest[] = [];
+    host.approvals.attachApprover();
+    host.approvals.onRequested((request) => {
+      requested.push(request);
+      host.approvals.answer(request.id, true, 'test');
+    });
+    expect(text(await pool.call('pay', { amount: 5 }))).toBe('pay #1');
+    expect(requested).toEqual([expect.objectContaining({ server: 'ops', tool: 'pay', arguments: { amount: 5 }, door: 'api' })]);
+    // Two identical calls at once: one request (each replica would run its own with split caches).
+    const both = await Promise.all([pool.call('slow', { ms: 300, q: 'x' }), pool.call('slow', { ms: 300, q: 'x' })]);
+    expect(both.map(text)).toEqual(['slow #1 x', 'slow #1 x']);
+    expect(both.map((r) => mark(r)?.coalesced ?? false).sort()).toEqual([false, true]);
+    expect(mark(await pool.call('slow', { q: 'x', ms: 300 }))?.hit).toBe(true);
+    expect(pool.cacheStats()).toMatchObject({ hits: 1, coalesced: 1, entries: 1 });
+    expect(pool.snapshot().cache).toMatchObject({ hits: 1, entries: 1 });
+    audit.close();
+    const calls = readFileSync(opsLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { method: string; params: { name: string } });
+    expect(calls.filter((m) => m.method === 'tools/call').map((m) => m.params.name)).toEqual(['pay', 'slow']);
+    const lines = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+    expect(lines.map((l) => `${l.tool} ${l.outcome}${l.cached ? ' cached' : ''}`)).toEqual(['pay ok', 'slow ok', 'slow ok', 'slow ok cached']);
+    expect(lines.every((l) => l.server === 'ops' && l.door === 'api')).toBe(true);
+  });
+});
+
 /** A minimal gateway client. */
 class Client {
   private nextId = 1;
@@ -241,8 +273,8 @@ describe('through the WebSocket gateway', () => {
     const c = await open();
     const denied = await c.call('tools/call', { server: 'ops', tool: 'delete_all' });
     expect(denied.error?.data).toMatchObject({ code: 'ToolDenied', data: { reason: 'denied', tool: 'delete_all' } });
-    const list = (await c.call('tools/list', { server: 'ops' })).result as Array<{ name: string }>;
-    expect(list.map((t) => t.name)).not.toContain('delete_all');
+    const { tools } = (await c.call('tools/list', { server: 'ops' })).result as { tools: Array<{ name: string }> };
+    expect(tools.map((t) => t.name)).not.toContain('delete_all');
   });
 
   it('forwards a confirmation to the dashboard and accepts its answer', async () => {

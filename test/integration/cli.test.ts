@@ -99,6 +99,8 @@ describe('mcp-ipc help and usage errors', () => {
     ['a bad --timeout', ['call', 'search', '--timeout', 'soon']],
     ['an unknown command', ['frobnicate']],
     ['an unreadable config file', ['tools', '--config', '/nonexistent/mcp.json']],
+    ['a bad bench --rounds', ['bench', '--rounds', '0']],
+    ['an unknown bench contender', ['bench', '--contenders', 'raw']],
   ])('%s → exit 2 with a one-line error', async (_name, args) => {
     const run = await cli(args);
     expect(run.code).toBe(2);

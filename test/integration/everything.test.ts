@@ -86,6 +86,14 @@ describe('server-everything: the whole client surface', () => {
     expect(statuses).toContain('input_required');
   });
 
+  it('streams a task-required tool as a task: the result comes whole, no chunks', async () => {
+    const request = bridge.callStreaming('simulate-research-query', { topic: 'seals' });
+    const chunks: unknown[] = [];
+    for await (const chunk of request.chunks) chunks.push(chunk);
+    expect((await request.result).content[0]?.text).toContain('Research Report');
+    expect(chunks).toEqual([]);
+  });
+
   it('cancels a task (tasks/cancel)', async () => {
     const controller = new AbortController();
     const call = bridge.call('simulate-research-query', { topic: 'otters' }, { signal: controller.signal, taskOptions: { onStatus: () => controller.abort('enough') } });

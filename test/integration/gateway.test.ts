@@ -8,11 +8,12 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/core/defaults.js';
 import type { IpcErrorJSON } from '../../src/core/errors.js';
-import type { CallToolResult, HelloParams, SequencedEvent, ServerSnapshot } from '../../src/core/gateway-protocol.js';
+import { type CallToolResult, type HelloParams, MCP_CLIENT_METHODS, type SequencedEvent, type ServerSnapshot } from '../../src/core/gateway-protocol.js';
 import { DEMO_DOCUMENTS_DIR, demoServerConfig } from '../../src/node/config.js';
 import { Gateway, startGateway } from '../../src/node/gateway.js';
 import { McpHost } from '../../src/node/mcp-host.js';
@@ -171,6 +172,19 @@ function rawRequest(port: number, path: string, headers: Record<string, string>)
   });
 }
 
+/** GET with full control of the request headers; the body as raw bytes (not decoded). */
+function rawGet(port: number, path: string, headers: Record<string, string>, method = 'GET'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, headers, method }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (d: Buffer) => parts.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const upgradeHeaders = () => ({
   Connection: 'Upgrade',
   Upgrade: 'websocket',
@@ -188,6 +202,8 @@ const staticDir = join(tmpRoot, 'public');
 async function connect(options?: WebSocket.ClientOptions, g: Gateway = gateway): Promise<TestClient> {
   const client = await TestClient.open(g.wsUrl, options);
   clients.add(client);
+  // `hello` is the first frame (it may be compressed, so it can arrive after 'open'); a refused connection closes instead.
+  await Promise.race([client.until(() => client.notes.some((n) => n.method === 'hello'), 10_000, 'hello'), client.closed]);
   return client;
 }
 
@@ -292,6 +308,28 @@ describe('security', () => {
     expect((await rawRequest(port, '/health', { Host: `[::1]:${port}` })).status).toBe(200);
   });
 
+  it('negotiates permessage-deflate, and measures the size limit after decompression (a small frame inflating past it is closed with 1009)', async () => {
+    const client = await connect();
+    expect(client.ws.extensions).toMatch(/^permessage-deflate/);
+    // An offer without client_max_window_bits (Firefox's) is accepted too.
+    const plainOffer = await connect({ perMessageDeflate: { clientMaxWindowBits: false } as never });
+    expect(plainOffer.ws.extensions).toMatch(/^permessage-deflate/);
+    await plainOffer.close();
+    // ~100 KiB of JSON that deflates to a few hundred bytes: the limit (64 KiB) holds for what it inflates to.
+    client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(100 * 1024) } }), { compress: true });
+    const { code } = await client.closed;
+    expect(code).toBe(1009);
+    const plain = await startGateway({ host, port: 0, heartbeatMs: 0, compression: false });
+    try {
+      const other = await connect(undefined, plain);
+      expect(other.ws.extensions).toBe('');
+      expect(await other.call('ping')).toEqual({});
+      await other.close();
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('closes a connection that sends an oversized message (1009)', async () => {
     const client = await connect();
     client.ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { pad: 'x'.repeat(100 * 1024) } }));
@@ -357,13 +395,42 @@ describe('security', () => {
 
 describe('JSON-RPC surface', () => {
   it('sends hello on connect', async () => {
+    const before = gateway.latestSeq;
     const client = await connect();
     await client.until(() => client.notesOf('hello').length > 0);
     const hello = client.notesOf('hello')[0] as unknown as HelloParams;
     expect(typeof hello.version).toBe('string');
-    expect(hello.latestSeq).toBe(gateway.latestSeq);
+    // Events may be logged between hello and this line (metrics, stderr): hello's seq is the latest at connect time.
+    expect(hello.latestSeq).toBeGreaterThanOrEqual(before);
+    expect(hello.latestSeq).toBeLessThanOrEqual(gateway.latestSeq);
     expect(hello.servers.map((s) => s.name)).toEqual(['demo']);
     expect(hello.servers[0]?.state).toBe('running');
+    // What a page may do here: the allow-list, host control, the server requests it may answer.
+    expect(hello.offers).toEqual({ methods: [...MCP_CLIENT_METHODS], hostControl: true, serverRequests: ['sampling/createMessage', 'elicitation/create', 'roots/list'] });
+  });
+
+  it('forwards only the configured MCP methods and refuses host control when told to (-32601), also inside a batch', async () => {
+    const strict = await startGateway({ host, port: 0, heartbeatMs: 0, methods: ['tools/list'], allowHostControl: false });
+    try {
+      const client = await connect(undefined, strict);
+      expect((client.notesOf('hello')[0] as unknown as HelloParams).offers).toMatchObject({ methods: ['tools/list'], hostControl: false });
+      expect((await client.call<{ tools: unknown[] }>('tools/list', { server: 'demo' })).tools.length).toBeGreaterThan(0);
+      client.ws.send(
+        JSON.stringify([
+          { jsonrpc: '2.0', id: 'a', method: 'tools/call', params: { server: 'demo', name: 'echo', arguments: { text: 'x' } } },
+          { jsonrpc: '2.0', id: 'b', method: 'server/stop', params: { server: 'demo' } },
+        ]),
+      );
+      const replies = (await client.nextFrame()) as RpcResponse[];
+      expect(replies.map((r) => [r.id, r.error?.code])).toEqual([
+        ['a', -32601],
+        ['b', -32601],
+      ]);
+      expect(host.get('demo')?.state).toBe('running');
+      await client.close();
+    } finally {
+      await strict.close();
+    }
   });
 
   it('lists servers and tools', async () => {
@@ -372,7 +439,7 @@ describe('JSON-RPC surface', () => {
     expect(servers).toHaveLength(1);
     expect(servers[0]).toMatchObject({ name: 'demo', state: 'running' });
     expect(typeof servers[0]?.pid).toBe('number');
-    const tools = await client.call<Array<{ name: string }>>('tools/list', { server: 'demo' });
+    const { tools } = await client.call<{ tools: Array<{ name: string }> }>('tools/list', { server: 'demo' });
     expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(['search', 'process_document', 'generate_large_result', 'echo', 'sleep']));
     const metrics = await client.call<Record<string, { requests: number }>>('metrics/snapshot', {});
     expect(metrics.demo?.requests).toBeGreaterThan(0);
@@ -398,10 +465,10 @@ describe('JSON-RPC surface', () => {
       server: 'demo',
       tool: 'process_document',
       arguments: { file_path: join(DEMO_DOCUMENTS_DIR, file as string), delay_ms: 20 },
-      progressToken: 'doc-1',
+      _meta: { progressToken: 'doc-1' },
     });
     expect(result.isError ?? false).toBe(false);
-    const progress = caller.notesOf('progress');
+    const progress = caller.notesOf('notifications/progress');
     expect(progress.length).toBeGreaterThan(0);
     for (const p of progress) {
       expect(p.progressToken).toBe('doc-1');
@@ -409,15 +476,15 @@ describe('JSON-RPC surface', () => {
     }
     const values = progress.map((p) => p.progress as number);
     expect([...values].sort((a, b) => a - b)).toEqual(values);
-    expect(bystander.notesOf('progress')).toHaveLength(0);
+    expect(bystander.notesOf('notifications/progress')).toHaveLength(0);
   });
 
-  it('streams generate_large_result as stream/chunk notifications', async () => {
+  it('streams generate_large_result as notifications/stream/chunk', async () => {
     const client = await connect();
     const size = 300_000;
-    const response = await client.send('tools/call', { server: 'demo', tool: 'generate_large_result', arguments: { size }, streamToken: 's1' });
+    const response = await client.send('tools/call', { server: 'demo', name: 'generate_large_result', arguments: { size }, _meta: { streamToken: 's1' } });
     expect(response.error).toBeUndefined();
-    const chunks = client.notesOf('stream/chunk').filter((c) => c.streamToken === 's1');
+    const chunks = client.notesOf('notifications/stream/chunk').filter((c) => c.streamToken === 's1');
     expect(chunks.length).toBeGreaterThan(1);
     expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
     const payload = chunks.map((c) => c.data as string).join('');
@@ -429,14 +496,15 @@ describe('JSON-RPC surface', () => {
   it('splits a non-streamed result into chunks when a streamToken is given', async () => {
     const client = await connect();
     const text = 'abcdefghij'.repeat(450); // 4 500 chars, chunkChars 1 000
-    const response = await client.send('tools/call', { server: 'demo', tool: 'echo', arguments: { text }, streamToken: 7 });
+    const response = await client.send('tools/call', { server: 'demo', name: 'echo', arguments: { text }, _meta: { streamToken: 7 } });
     const result = response.result as CallToolResult;
-    const chunks = client.notesOf('stream/chunk').filter((c) => c.streamToken === 7);
+    const chunks = client.notesOf('notifications/stream/chunk').filter((c) => c.streamToken === 7);
     const payload = chunks.map((c) => c.data as string).join('');
     expect(payload).toContain(text);
     expect(chunks.length).toBeGreaterThanOrEqual(5);
     expect(chunks.map((c) => c.seq)).toEqual(chunks.map((_, i) => i));
-    expect(result.content).toEqual([]);
+    // Every block keeps its place: the text block is there, its text carried by chunks 0..n-1.
+    expect(result.content).toEqual([{ type: 'text', text: '', _meta: { 'mcp-ipc/streamed': { first: 0, count: chunks.length } } }]);
     expect(result._meta?.streamed).toEqual({ chunks: chunks.length, bytes: Buffer.byteLength(payload) });
   });
 
@@ -604,6 +672,46 @@ describe('HTTP', () => {
     expect((await fetch(`${base}/metrics?token=${gateway.token}`)).status).toBe(200);
   });
 
+  it('compresses /metrics, /api and dashboard files with br or gzip as the client accepts, and small or already-compressed bodies not at all', async () => {
+    const port = gateway.port;
+    const auth = { Authorization: `Bearer ${gateway.token}` };
+    const br = await rawGet(port, '/metrics', { ...auth, 'Accept-Encoding': 'gzip, deflate, br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(br.headers.vary).toBe('Accept-Encoding');
+    expect(brotliDecompressSync(br.body).toString()).toMatch(/^mcp_ipc_up\{server="demo"\} 1$/m);
+    const gz = await rawGet(port, '/metrics', { ...auth, 'Accept-Encoding': 'gzip;q=1, br;q=0' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    expect(Number(gz.headers['content-length'])).toBe(gz.body.length);
+    const text = gunzipSync(gz.body).toString();
+    expect(text).toMatch(/^mcp_ipc_up\{server="demo"\} 1$/m);
+    expect(gz.body.length).toBeLessThan(text.length / 3);
+    const identity = await rawGet(port, '/metrics', auth);
+    expect(identity.headers['content-encoding']).toBeUndefined();
+    expect(identity.body.toString()).toMatch(/^mcp_ipc_up/m);
+    const refused = await rawGet(port, '/metrics', { ...auth, 'Accept-Encoding': 'gzip;q=0, br;q=0' });
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    const api = await rawGet(port, '/api/servers', { ...auth, 'Accept-Encoding': 'gzip' });
+    expect(api.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(api.body).toString())[0]).toMatchObject({ name: 'demo' });
+    // Below the threshold (1 KiB): as is.
+    const health = await rawGet(port, '/health', { 'Accept-Encoding': 'gzip, br' });
+    expect(health.headers['content-encoding']).toBeUndefined();
+    // Dashboard files: text types streamed through the compressor (chunked), images as they are.
+    const script = 'console.log("dashboard");\n'.repeat(400);
+    writeFileSync(join(staticDir, 'big.js'), script);
+    writeFileSync(join(staticDir, 'big.png'), Buffer.alloc(4096, 7));
+    const js = await rawGet(port, '/big.js', { 'Accept-Encoding': 'br' });
+    expect(js.headers['content-encoding']).toBe('br');
+    expect(js.headers['content-length']).toBeUndefined();
+    expect(brotliDecompressSync(js.body).toString()).toBe(script);
+    const head = await rawGet(port, '/big.js', { 'Accept-Encoding': 'gzip' }, 'HEAD');
+    expect(head.headers['content-encoding']).toBe('gzip');
+    expect(head.body.length).toBe(0);
+    const png = await rawGet(port, '/big.png', { 'Accept-Encoding': 'gzip, br' });
+    expect(png.headers['content-encoding']).toBeUndefined();
+    expect(png.body.length).toBe(4096);
+  });
+
   it('serves /health without a token, /api with one', async () => {
     const base = `http://127.0.0.1:${gateway.port}`;
     const health = await fetch(`${base}/health`);
@@ -728,6 +836,21 @@ describe('hostile frames: deep nesting and empty batches', () => {
     expect(reply.id).toBe('deep');
     expect(reply.error?.code).toBe(-32600);
     expect(reply.error?.message).toContain('nested deeper than 512 levels');
+    expect(await client.call('ping')).toEqual({});
+    await client.close();
+  });
+
+  it('applies the same guards to the forwarded MCP methods and the forwarding controls', async () => {
+    const client = await connect(undefined, roomy);
+    client.ws.send(`{"jsonrpc":"2.0","id":"deep-read","method":"resources/read","params":{"server":"demo","uri":${nestedText('array', 10_000)}}}`);
+    const reply = (await client.nextFrame()) as RpcResponse;
+    expect(reply).toMatchObject({ id: 'deep-read', error: { code: -32600 } });
+    const tooMany = await client.send('gateway/listen', { methods: Array.from({ length: 101 }, (_, i) => `m${i}`) });
+    expect(tooMany.error?.data?.code).toBe('InvalidParams');
+    const notAList = await client.send('gateway/handle', { methods: 'elicitation/create' });
+    expect(notAList.error?.data?.code).toBe('InvalidParams');
+    const arrayParams = await client.send('prompts/get', ['demo', 'x']);
+    expect(arrayParams.error?.data?.code).toBe('InvalidParams');
     expect(await client.call('ping')).toEqual({});
     await client.close();
   });

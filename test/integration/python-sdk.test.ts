@@ -113,6 +113,15 @@ for (const { era, args, protocolVersions } of cases) {
       expect(bridge.history().filter((e) => e.type === 'log' && e.message.includes('almost full'))).toHaveLength(1);
     });
 
+    it('streams a call through the session: envelope, input rounds and structured output as for call()', async () => {
+      const plain = bridge.callStreaming('weather', { city: 'Lima' });
+      const chunks: string[] = [];
+      for await (const chunk of plain.chunks) chunks.push(chunk.data);
+      await expect(plain.result).resolves.toMatchObject({ structuredContent: { city: 'Lima', celsius: 21.5 } });
+      // ask_name needs an elicitation (a modern input_required round, or a legacy elicitation/create).
+      await expect(bridge.callStreaming('ask_name').result).resolves.toMatchObject({ content: [{ type: 'text', text: 'hello Ada' }] });
+    });
+
     it('routes progress, and cancels', async () => {
       const progress: number[] = [];
       await bridge.call('slow', { steps: 3 }, { onProgress: (p) => progress.push(p.progress) });

@@ -3,14 +3,17 @@
  * call, routing prefers the least busy replica, sticky keys stay on one replica, min/max scaling
  * follows the queue, and snapshots, /metrics and streamed calls see the replicas.
  */
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { type IpcError, ServerCrashedError } from '../../src/core/errors.js';
 import type { CallToolResult } from '../../src/core/gateway-protocol.js';
 import { demoServerConfig } from '../../src/node/config.js';
 import { startGateway } from '../../src/node/gateway.js';
-import { GatewayMetrics } from '../../src/node/gateway-metrics.js';
+import { AuditLog, type AuditRecord } from '../../src/node/audit-log.js';
+import { GatewayMetrics } from '../../src/node/gateway/metrics.js';
 import { McpHost } from '../../src/node/mcp-host.js';
 import type { McpServerConfig } from '../../src/node/mcp-bridge.js';
 import { ServerPool } from '../../src/node/server-pool.js';
@@ -96,6 +99,39 @@ describe('ServerPool with real processes', () => {
     // The key now lives on the other replica.
     const r = await p.call('work', { rounds: 1_000 }, { stickyKey: 'k' });
     expect(pidOf(r)).toBe(other.pid);
+  });
+
+  it('a confirm call moved to another replica after a crash is approved once and audited once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-pool-audit-'));
+    const audit = new AuditLog(join(dir, 'audit.log'));
+    const host = new McpHost(
+      { mcpServers: { demo: demoServerConfig({ replicas: 2, tools: { confirm: ['sleep'] }, queue: { maxConcurrent: 4 }, process: FAST }) } },
+      { audit },
+    );
+    try {
+      await host.startAll();
+      const p = host.get('demo') as ServerPool;
+      let asked = 0;
+      host.approvals.attachApprover();
+      host.approvals.onRequested((request) => {
+        asked++;
+        host.approvals.answer(request.id, true, 'test');
+      });
+      const call = p.call('sleep', { ms: 1_000 }, { origin: { door: 'websocket', client: '7' } });
+      await waitFor(() => p.snapshot().pool!.replicas.some((r) => r.load.inFlight === 1), 5_000, 'the call to run');
+      const victim = p.snapshot().pool!.replicas.find((r) => r.load.inFlight === 1)!;
+      await new Promise((r) => setTimeout(r, 100)); // written and running in the server
+      process.kill(victim.pid!, 'SIGKILL');
+      expect((await call).content[0]?.text).toBe('slept 1000 ms');
+      expect(p.snapshot().pool!.rerouted).toBe(1);
+      expect(asked).toBe(1);
+      audit.close();
+      const lines = readFileSync(join(dir, 'audit.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as AuditRecord);
+      expect(lines).toEqual([expect.objectContaining({ server: 'demo', method: 'tools/call', tool: 'sleep', door: 'websocket', client: '7', outcome: 'ok' })]);
+    } finally {
+      await host.stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stop() fails the calls waiting in the pool and refuses new ones', async () => {

@@ -19,7 +19,11 @@ import {
   reassemble,
   writable,
 } from '../../src/client/index.js';
+import { processDocument, search } from '../../src/client/demo.js';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
+import { refreshTracingActive } from '../../src/core/tracing.js';
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -86,6 +90,8 @@ class FakeGateway {
         const message = JSON.parse(String(data)) as JsonRpcMessage;
         this.received.push(message);
         if ('method' in message && 'id' in message) this.handle(ws, message);
+        else if ('method' in message && message.method === 'notifications/cancelled') this.cancelled(message.params as { requestId: string | number });
+        else if (!('method' in message)) this.answers.push(message);
       });
       this.send(ws, { jsonrpc: '2.0', method: 'hello', params: { version: 'test', latestSeq: this.seq, servers: this.servers } });
     });
@@ -122,6 +128,25 @@ class FakeGateway {
     return this.received.filter((m): m is JsonRpcRequest => 'method' in m && 'id' in m && m.method === method);
   }
 
+  notifications(method: string): JsonRpcMessage[] {
+    return this.received.filter((m) => 'method' in m && !('id' in m) && m.method === method);
+  }
+
+  /** Responses the client sent (to requests the gateway made). */
+  readonly answers: JsonRpcMessage[] = [];
+
+  /** Sends any frame to every connected client. */
+  push(message: unknown): void {
+    for (const ws of this.sockets) this.send(ws, message);
+  }
+
+  private cancelled(params: { requestId: string | number }): void {
+    const socket = this.pending.get(params.requestId);
+    this.pending.delete(params.requestId);
+    // MCP: a cancelled request gets no answer; the client settled it already.
+    void socket;
+  }
+
   private send(ws: WebSocket, message: unknown): void {
     ws.send(JSON.stringify(message));
   }
@@ -155,7 +180,17 @@ class FakeGateway {
       case 'server/restart':
         return this.reply(ws, req.id, snapshot(params.server as string));
       case 'tools/list':
-        return this.reply(ws, req.id, [{ name: 'echo', inputSchema: { type: 'object' } }]);
+        return this.reply(ws, req.id, { tools: [{ name: 'echo', inputSchema: { type: 'object' } }] });
+      case 'resources/read':
+        return this.reply(ws, req.id, { contents: [{ uri: params.uri, text: `text of ${String(params.uri)}` }] });
+      case 'resources/subscribe':
+      case 'resources/unsubscribe':
+      case 'gateway/listen':
+      case 'gateway/unlisten':
+      case 'gateway/unhandle':
+        return this.reply(ws, req.id, {});
+      case 'gateway/handle':
+        return this.reply(ws, req.id, { methods: params.methods });
       case 'tools/call':
         return this.call(ws, req, params);
       default:
@@ -166,22 +201,23 @@ class FakeGateway {
   private call(ws: WebSocket, req: JsonRpcRequest, params: Record<string, unknown>): void {
     const args = (params.arguments ?? {}) as Record<string, unknown>;
     const text = (t: string) => ({ content: [{ type: 'text', text: t }] });
-    switch (params.tool) {
+    const meta = (params._meta ?? {}) as { progressToken?: string | number; streamToken?: string | number };
+    switch (params.name) {
       case 'echo':
       case 'search':
       case 'process_document':
-        if (params.progressToken !== undefined) {
+        if (meta.progressToken !== undefined) {
           for (let i = 1; i <= 3; i++) {
-            this.send(ws, { jsonrpc: '2.0', method: 'progress', params: { progressToken: params.progressToken, progress: i, total: 3, message: `step ${i}` } });
+            this.send(ws, { jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: meta.progressToken, progress: i, total: 3, message: `step ${i}` } });
           }
         }
-        return this.reply(ws, req.id, text(JSON.stringify({ server: params.server, tool: params.tool, args })));
+        return this.reply(ws, req.id, text(JSON.stringify({ server: params.server, tool: params.name, args })));
       case 'fail':
         return this.fail(ws, req.id, 'Timeout', 'Request tools/call timed out', -32001, { kind: 'idle', timeoutMs: 5 });
       case 'big': {
         const parts = ['alpha-', 'beta-', 'gamma-', 'delta-', 'omega'];
-        if (params.streamToken === undefined) return this.reply(ws, req.id, text(parts.join('')));
-        parts.forEach((data, seq) => this.send(ws, { jsonrpc: '2.0', method: 'stream/chunk', params: { streamToken: params.streamToken, seq, data } }));
+        if (meta.streamToken === undefined) return this.reply(ws, req.id, text(parts.join('')));
+        parts.forEach((data, seq) => this.send(ws, { jsonrpc: '2.0', method: 'notifications/stream/chunk', params: { streamToken: meta.streamToken, seq, data } }));
         return this.reply(ws, req.id, { content: [], _meta: { streamed: { chunks: parts.length, bytes: parts.join('').length } } });
       }
       case 'slow':
@@ -192,7 +228,7 @@ class FakeGateway {
         if (++this.flakyCalls === 1) return;
         return this.reply(ws, req.id, text(`flaky ok after ${this.flakyCalls}`));
       default:
-        return this.fail(ws, req.id, 'InvalidParams', `Unknown tool ${String(params.tool)}`, -32602);
+        return this.fail(ws, req.id, 'InvalidParams', `Unknown tool ${String(params.name)}`, -32602);
     }
   }
 }
@@ -235,7 +271,7 @@ describe('McpIpcClient', () => {
     expect(JSON.parse(textOf(r)!)).toEqual({ server: 'beta', tool: 'echo', args: { x: 1 } });
 
     // search / processDocument default to the first listed server
-    const s = await client.search('hello', { limit: 2 });
+    const s = await search(client, 'hello', { limit: 2 });
     expect(JSON.parse(textOf(s)!)).toEqual({ server: 'alpha', tool: 'search', args: { query: 'hello', limit: 2 } });
 
     const tools = await client.listTools('alpha');
@@ -246,12 +282,12 @@ describe('McpIpcClient', () => {
     expect(raw.ok && raw.data.length).toBe(2);
     // the wire carries no client internals
     const call = gateway.requests('tools/call')[0]!;
-    expect(Object.keys(call.params as object).sort()).toEqual(['arguments', 'server', 'timeoutMs', 'tool']);
+    expect(Object.keys(call.params as object).sort()).toEqual(['arguments', 'name', 'server', 'timeoutMs']);
   });
 
   it('uses the configured default server', async () => {
     const client = await setup({ server: 'beta' });
-    const r = await client.processDocument('/tmp/a.txt');
+    const r = await processDocument(client, '/tmp/a.txt');
     expect(JSON.parse(textOf(r)!)).toEqual({ server: 'beta', tool: 'process_document', args: { file_path: '/tmp/a.txt' } });
     const short = await client.call('echo', { text: 'hi' }); // call(tool, args): the default server
     expect(JSON.parse(textOf(short)!)).toEqual({ server: 'beta', tool: 'echo', args: { text: 'hi' } });
@@ -279,12 +315,12 @@ describe('McpIpcClient', () => {
   it('reports progress in order and in the requests store', async () => {
     const client = await setup();
     const seen: Progress[] = [];
-    const r = await client.processDocument('/doc.pdf', (p) => seen.push(p), { key: 'doc-1' });
+    const r = await processDocument(client, '/doc.pdf', (p) => seen.push(p), { key: 'doc-1' });
     expect(r.ok).toBe(true);
     expect(seen).toEqual([1, 2, 3].map((i) => ({ progress: i, total: 3, message: `step ${i}` })));
     const call = gateway.requests('tools/call')[0]!;
-    expect((call.params as { progressToken?: unknown }).progressToken).toBe('doc-1');
-    expect((call.params as { _meta?: unknown })._meta).toBeUndefined();
+    // MCP's own progress token: the JSON-RPC id of the request
+    expect((call.params as { _meta?: { progressToken?: unknown } })._meta?.progressToken).toBe(call.id);
     const entry = get(client.requests).find((q) => q.key === 'doc-1')!;
     expect(entry).toMatchObject({ key: 'doc-1', server: 'alpha', tool: 'process_document', status: 'done', progress: { progress: 3, total: 3 } });
   });
@@ -296,7 +332,8 @@ describe('McpIpcClient', () => {
     expect(r.ok).toBe(true);
     expect(chunks.map((c) => c.seq)).toEqual([0, 1, 2, 3, 4]);
     expect(chunks.map((c) => c.data).join('')).toBe('alpha-beta-gamma-delta-omega');
-    expect((gateway.requests('tools/call')[0]!.params as { streamToken?: unknown }).streamToken).toBe('big-1');
+    const first = gateway.requests('tools/call')[0]!;
+    expect((first.params as { _meta?: { streamToken?: unknown } })._meta?.streamToken).toBe(first.id);
 
     const joined = await client.call('alpha', 'big', {}, { stream: true });
     expect(textOf(joined)).toBe('alpha-beta-gamma-delta-omega');
@@ -346,7 +383,7 @@ describe('McpIpcClient', () => {
     expect(get(client.connection)).toBe('open');
   });
 
-  it('reassembles streamed text in front of the content the result kept (images, resources)', () => {
+  it('reassembles streamed text in front of the content the result kept when the server streamed (no marks)', () => {
     const image = { type: 'image', data: 'AAAA', mimeType: 'image/png' };
     const result = reassemble({ content: [image] } as CallToolResult, ['ab', 'cd']);
     expect(result.content).toEqual([{ type: 'text', text: 'abcd' }, image]);
@@ -354,7 +391,17 @@ describe('McpIpcClient', () => {
     expect(reassemble(untouched, [])).toBe(untouched);
   });
 
-  it('cancels a running call: settles at once and sends the gateway cancel', async () => {
+  it('reassembles [text, image, text] in its order when the gateway marked each streamed block', () => {
+    const image = { type: 'image', data: 'AAAA', mimeType: 'image/png' };
+    const mark = (first: number, count: number, extra: Record<string, unknown> = {}) => ({ _meta: { ...extra, 'mcp-ipc/streamed': { first, count } } });
+    const result = reassemble(
+      { content: [{ type: 'text', text: '', ...mark(0, 2) }, image, { type: 'text', text: '', ...mark(2, 1, { keep: 1 }) }] } as CallToolResult,
+      ['he', 'llo', 'world'],
+    );
+    expect(result.content).toEqual([{ type: 'text', text: 'hello' }, image, { type: 'text', text: 'world', _meta: { keep: 1 } }]);
+  });
+
+  it('cancels a running call: settles at once and sends the gateway notifications/cancelled', async () => {
     const client = await setup();
     const pending = client.call('alpha', 'slow', {}, { key: 'k1' });
     await waitFor(() => gateway.requests('tools/call').length === 1, 3_000, 'tools/call');
@@ -363,8 +410,8 @@ describe('McpIpcClient', () => {
     expect(client.cancel('k1')).toBe(true);
     const r = await pending;
     expect(!r.ok && r.error.code).toBe('Cancelled');
-    await waitFor(() => gateway.requests('cancel').length === 1, 3_000, 'cancel');
-    expect(gateway.requests('cancel')[0]!.params).toMatchObject({ requestId: rpcId });
+    await waitFor(() => gateway.notifications('notifications/cancelled').length === 1, 3_000, 'notifications/cancelled');
+    expect((gateway.notifications('notifications/cancelled')[0] as { params: unknown }).params).toMatchObject({ requestId: rpcId });
     expect(client.cancel('k1')).toBe(false);
     expect(client.cancel('never')).toBe(false);
     expect(get(client.requests)[0]!.status).toBe('cancelled');
@@ -375,7 +422,7 @@ describe('McpIpcClient', () => {
     await waitFor(() => gateway.requests('tools/call').length === 2);
     controller.abort();
     expect((await aborted).ok).toBe(false);
-    await waitFor(() => gateway.requests('cancel').length === 2);
+    await waitFor(() => gateway.notifications('notifications/cancelled').length === 2);
     // the connection is still fine
     expect((await client.call('alpha', 'echo')).ok).toBe(true);
   });
@@ -385,7 +432,7 @@ describe('McpIpcClient', () => {
     const r = await client.call('alpha', 'slow', {}, { timeoutMs: 50 });
     expect(!r.ok && r.error.code).toBe('Timeout');
     expect(gateway.requests('tools/call')[0]!.params).toMatchObject({ timeoutMs: 50 });
-    await waitFor(() => gateway.requests('cancel').length === 1);
+    await waitFor(() => gateway.notifications('notifications/cancelled').length === 1);
   });
 
   it('disconnect fails pending calls with NotConnected and does not reconnect', async () => {
@@ -465,7 +512,7 @@ describe('McpIpcClient', () => {
     await gateway.restart();
     const r = await retryable;
     expect(textOf(r)).toBe('flaky ok after 2');
-    expect(gateway.requests('tools/call')[1]!.params).toMatchObject({ tool: 'flaky', retryable: true });
+    expect(gateway.requests('tools/call')[1]!.params).toMatchObject({ name: 'flaky', retryable: true });
     expect(get(client.connection)).toBe('open');
   });
 
@@ -604,13 +651,13 @@ describe('McpIpcClient', () => {
     const r = await client.call('alpha', 'echo');
     expect(!r.ok && r.error.code).toBe('NotConnected');
     // No connection, so no server list: the default server is unknown because the client is not connected.
-    const s = await client.search('q');
+    const s = await search(client, 'q');
     expect(!s.ok && s.error.code).toBe('NotConnected');
     const unreachable = new McpIpcClient({ url: 'ws://127.0.0.1:1/ws', WebSocket });
     const c = await unreachable.connect();
     expect(!c.ok && c.error.code).toBe('NotConnected');
     expect(get(unreachable.connection)).toBe('closed');
-    for (const afterFailedConnect of [unreachable.call('echo', { text: 'hi' }), unreachable.search('q'), unreachable.processDocument('adventure.md')]) {
+    for (const afterFailedConnect of [unreachable.call('echo', { text: 'hi' }), search(unreachable, 'q'), processDocument(unreachable, 'adventure.md')]) {
       const r2 = await afterFailedConnect;
       expect(!r2.ok && r2.error.code).toBe('NotConnected');
       expect(!r2.ok && r2.error.message).toMatch(/Not connected \(closed\)/);
@@ -625,8 +672,95 @@ describe('McpIpcClient', () => {
     await connecting;
     gateway.servers = [];
     const empty = await makeClient();
-    const none = await empty.search('q');
+    const none = await search(empty, 'q');
     expect(!none.ok && none.error.code).toBe('InvalidParams');
+  });
+});
+
+describe('McpIpcClient: the MCP surface', () => {
+  it('sends any MCP request under its own name with the server selector, and typed helpers unwrap lists', async () => {
+    const client = await setup();
+    const read = await client.readResource('beta', 'file:///a.md');
+    expect(read.ok && read.data.contents[0]).toEqual({ uri: 'file:///a.md', text: 'text of file:///a.md' });
+    expect(gateway.requests('resources/read')[0]!.params).toMatchObject({ server: 'beta', uri: 'file:///a.md' });
+    const raw = await client.request('beta', 'resources/read', { uri: 'x:y' });
+    expect(raw.ok).toBe(true);
+    const tools = await client.listTools('alpha', { refresh: true });
+    expect(tools.ok && tools.data.map((t) => t.name)).toEqual(['echo']);
+    expect(gateway.requests('tools/list')[0]!.params).toMatchObject({ server: 'alpha', refresh: true });
+    const unknown = await client.request('alpha', 'nope/nope');
+    expect(!unknown.ok && unknown.error.rpcCode).toBe(-32601);
+    expect(get(client.requests).map((r) => r.method)).toEqual(['resources/read', 'resources/read', 'tools/list', 'nope/nope']);
+  });
+
+  it('asks the gateway for server notifications while someone listens, delivers them untagged, and asks again after a reconnect', async () => {
+    const client = await setup();
+    const seen: Array<[string, string, unknown]> = [];
+    const off = client.onServerNotification('*', 'notifications/message', (params, { server, method }) => seen.push([server, method, params]));
+    const offAll = client.onServerNotification('beta', '*', (_params, { method }) => seen.push(['beta-any', method, null]));
+    await waitFor(() => gateway.requests('gateway/listen').length === 2, 3_000, 'gateway/listen');
+    expect(gateway.requests('gateway/listen').map((r) => r.params)).toEqual([
+      { server: '*', methods: ['notifications/message'] },
+      { server: 'beta', methods: ['*'] },
+    ]);
+    gateway.push({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'hi', _meta: { 'mcp-ipc/server': 'alpha' } } });
+    gateway.push({ jsonrpc: '2.0', method: 'notifications/tools/list_changed', params: { _meta: { 'mcp-ipc/server': 'beta' } } });
+    await waitFor(() => seen.length === 2, 3_000, 'notifications');
+    expect(seen).toEqual([
+      ['alpha', 'notifications/message', { level: 'info', data: 'hi' }],
+      ['beta-any', 'notifications/tools/list_changed', null],
+    ]);
+
+    // After a reconnect the gateway is asked again, before the client counts as open.
+    await gateway.stop();
+    await waitFor(() => get(client.connection) === 'reconnecting');
+    await gateway.restart();
+    await waitFor(() => get(client.connection) === 'open', 5_000, 'reconnect');
+    expect(gateway.requests('gateway/listen').length).toBe(4);
+    off();
+    await waitFor(() => gateway.requests('gateway/unlisten').length === 1, 3_000, 'gateway/unlisten');
+    expect(gateway.requests('gateway/unlisten')[0]!.params).toEqual({ server: '*', methods: ['notifications/message'] });
+    offAll();
+  });
+
+  it('answers server→client requests with the page handler (tag removed, server in the context); errors keep their code', async () => {
+    const client = await setup();
+    const contexts: unknown[] = [];
+    client.setRequestHandler('elicitation/create', (params, { server, method }) => {
+      contexts.push({ params, server, method });
+      return { action: 'accept', content: { name: 'Ada' } };
+    });
+    await waitFor(() => gateway.requests('gateway/handle').length === 1, 3_000, 'gateway/handle');
+    expect(gateway.requests('gateway/handle')[0]!.params).toEqual({ methods: ['elicitation/create'] });
+    gateway.push({ jsonrpc: '2.0', id: 'gw-1', method: 'elicitation/create', params: { message: 'Name?', _meta: { 'mcp-ipc/server': 'alpha' } } });
+    gateway.push({ jsonrpc: '2.0', id: 'gw-2', method: 'sampling/createMessage', params: { messages: [], _meta: { 'mcp-ipc/server': 'alpha' } } });
+    await waitFor(() => gateway.answers.length === 2, 3_000, 'answers');
+    expect(contexts).toEqual([{ params: { message: 'Name?' }, server: 'alpha', method: 'elicitation/create' }]);
+    const byId = Object.fromEntries(gateway.answers.map((a) => [(a as { id: string }).id, a]));
+    expect(byId['gw-1']).toMatchObject({ result: { action: 'accept', content: { name: 'Ada' } } });
+    expect(byId['gw-2']).toMatchObject({ error: { code: -32601 } });
+    client.removeRequestHandler('elicitation/create');
+    await waitFor(() => gateway.requests('gateway/unhandle').length === 1, 3_000, 'gateway/unhandle');
+  });
+
+  it('subscribes to a resource once per URI, calls its listeners on updates, and unsubscribes with the last one', async () => {
+    const client = await setup();
+    const updates: unknown[] = [];
+    const a = await client.subscribeResource('alpha', 'file:///a.md', (u) => updates.push(['a', u]));
+    const b = await client.subscribeResource('alpha', 'file:///a.md', (u) => updates.push(['b', u]));
+    expect(a.ok && b.ok).toBe(true);
+    expect(gateway.requests('resources/subscribe').map((r) => r.params)).toMatchObject([{ server: 'alpha', uri: 'file:///a.md' }]);
+    gateway.push({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'file:///a.md', _meta: { 'mcp-ipc/server': 'alpha' } } });
+    gateway.push({ jsonrpc: '2.0', method: 'notifications/resources/updated', params: { uri: 'file:///a.md', _meta: { 'mcp-ipc/server': 'beta' } } });
+    await waitFor(() => updates.length === 2, 3_000, 'updates');
+    expect(updates).toEqual([
+      ['a', { uri: 'file:///a.md' }],
+      ['b', { uri: 'file:///a.md' }],
+    ]);
+    if (a.ok) await a.data();
+    expect(gateway.requests('resources/unsubscribe').length).toBe(0);
+    if (b.ok) await b.data();
+    expect(gateway.requests('resources/unsubscribe').map((r) => r.params)).toMatchObject([{ server: 'alpha', uri: 'file:///a.md' }]);
   });
 });
 
@@ -698,5 +832,37 @@ describe('WebSocketTransport', () => {
     await t.close();
     expect(closed).toBe(1);
     await expect(t.send({ jsonrpc: '2.0', method: 'x' })).rejects.toMatchObject({ code: 'NotConnected' });
+  });
+});
+
+describe('McpIpcClient: tracing', () => {
+  afterEach(() => {
+    trace.disable();
+    refreshTracingActive();
+  });
+
+  it('without a tracer provider, sends no trace context and keeps the caller\'s _meta', async () => {
+    const client = await setup();
+    await client.call('beta', 'echo', {}, { _meta: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+    await client.call('beta', 'echo', {});
+    const [first, second] = gateway.requests('tools/call');
+    expect((first!.params as { _meta?: unknown })._meta).toEqual({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    expect((second!.params as { _meta?: unknown })._meta).toBeUndefined();
+  });
+
+  it('with one, a span per request whose context goes to the gateway in _meta, ended with the outcome', async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    refreshTracingActive();
+    const client = await setup();
+    expect((await client.call('beta', 'echo', { x: 1 }, { _meta: { keep: true } })).ok).toBe(true);
+    expect((await client.call('beta', 'nope', {})).ok).toBe(false);
+    const spans = exporter.getFinishedSpans();
+    const ok = spans.find((s) => s.name === 'tools/call echo')!;
+    const failed = spans.find((s) => s.name === 'tools/call nope')!;
+    expect(ok.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'echo', 'mcp_ipc.server': 'beta', 'mcp_ipc.outcome': 'ok' });
+    expect(failed.attributes).toMatchObject({ 'mcp_ipc.outcome': 'error', 'error.type': 'InvalidParams' });
+    const sent = gateway.requests('tools/call')[0]!.params as { _meta?: Record<string, unknown> };
+    expect(sent._meta).toEqual({ keep: true, traceparent: `00-${ok.spanContext().traceId}-${ok.spanContext().spanId}-01` });
   });
 });

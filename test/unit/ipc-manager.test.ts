@@ -661,6 +661,90 @@ describe('IpcManager: metrics and backpressure', () => {
   });
 });
 
+describe('IpcManager: onSend (the queue-wait hook tracing uses)', () => {
+  it('reports each request as it leaves the queue, with how long it waited there; a throwing hook changes nothing', async () => {
+    let now = 1_000;
+    const { ipc, peer } = await setup({ maxConcurrent: 1, now: () => now });
+    const waits: Array<[string, number]> = [];
+    const first = ipc.request('first', {}, { onSend: (ms) => waits.push(['first', ms]) });
+    const second = ipc.request('second', {}, {
+      onSend: (ms) => {
+        waits.push(['second', ms]);
+        throw new Error('a broken hook');
+      },
+    });
+    await tick();
+    expect(waits).toEqual([['first', 0]]);
+    now += 250; // `second` waits behind `first` for 250 ms
+    await peer.reply(peer.requests('first')[0]!.id, {});
+    await first;
+    await tick();
+    expect(waits).toEqual([['first', 0], ['second', 250]]);
+    await peer.reply(peer.requests('second')[0]!.id, { fine: true });
+    expect(await second).toEqual({ fine: true });
+  });
+});
+
+describe('IpcManager: idle and sent notifications', () => {
+  it('emits idle once when the last in-flight request settles; long-lived ones do not count', async () => {
+    const { ipc, peer } = await setup();
+    const idles: number[] = [];
+    ipc.on('idle', () => idles.push(ipc.load.inFlight));
+    const stream = ipc.request('listen', undefined, { longLived: true, bypassQueue: true, timeoutMs: Infinity, hardTimeoutMs: Infinity });
+    const a = ipc.request('a');
+    const b = ipc.request('b');
+    await tick();
+    await peer.reply(peer.requests('a')[0]!.id, 1);
+    await a;
+    await tick();
+    expect(idles).toEqual([]); // b still runs
+    await peer.reply(peer.requests('b')[0]!.id, 2);
+    await b;
+    await tick();
+    expect(idles).toEqual([0]);
+    await peer.reply(peer.requests('listen')[0]!.id, {});
+    await stream;
+    await tick();
+    expect(idles).toEqual([0]); // a long-lived request ending is not a change of load
+  });
+
+  it('emits no idle when the settling sends the next queued request', async () => {
+    const { ipc, peer } = await setup({ maxConcurrent: 1 });
+    const idles: number[] = [];
+    ipc.on('idle', () => idles.push(ipc.load.inFlight));
+    const a = ipc.request('a');
+    const b = ipc.request('b');
+    await tick();
+    expect(peer.requests('b')).toHaveLength(0);
+    await peer.reply(peer.requests('a')[0]!.id, 1);
+    await a;
+    await tick();
+    expect(peer.requests('b')).toHaveLength(1);
+    expect(idles).toEqual([]);
+    await peer.reply(peer.requests('b')[0]!.id, 2);
+    await b;
+    await tick();
+    expect(idles).toEqual([0]);
+  });
+
+  it('tells onSent the id of each attempt before the peer can answer', async () => {
+    const { ipc, peer } = await setup();
+    const sent: unknown[] = [];
+    let seenByPeer = -1;
+    const p = ipc.request('m', undefined, {
+      onSent: (id) => {
+        seenByPeer = peer.requests('m').length;
+        sent.push(id);
+      },
+    });
+    await tick();
+    expect(sent).toEqual([peer.requests('m')[0]!.id]);
+    expect(seenByPeer).toBe(0);
+    await peer.reply(sent[0] as number, 'ok');
+    await expect(p).resolves.toBe('ok');
+  });
+});
+
 describe('IpcManager: bookkeeping per request (issue 14)', () => {
   it('sends at once when nothing waits: no queue round trip, and the deadline is set once', async () => {
     const { ipc, peer } = await setup();

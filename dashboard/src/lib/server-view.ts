@@ -61,6 +61,27 @@ export function canRun(server: ServerSnapshot | undefined): boolean {
   return server?.state === 'running';
 }
 
+/**
+ * The server's capabilities as short labels, with their flags: `resources (subscribe, listChanged)`.
+ * Sorted by name; anything not an object (a malformed server) is shown by its name alone.
+ */
+export function capabilityLabels(capabilities: Record<string, unknown> | null | undefined): string[] {
+  if (!capabilities) return [];
+  return Object.keys(capabilities)
+    .sort()
+    .map((name) => {
+      const value = capabilities[name];
+      const flags = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== false) : [];
+      return flags.length > 0 ? `${name} (${flags.join(', ')})` : name;
+    });
+}
+
+/** `modern · 2026-07-28` / `legacy · 2025-11-25`, or null before the server connected. */
+export function eraLabel(server: Pick<ServerSnapshot, 'era' | 'protocolVersion'>): string | null {
+  if (!server.era && !server.protocolVersion) return null;
+  return [server.era, server.protocolVersion].filter(Boolean).join(' · ');
+}
+
 /** A server pool's summary line and one line per replica (state, pid, load, restarts); null for a single server. */
 export function poolView(server: ServerSnapshot): { summary: string; replicas: Array<{ id: number; state: ServerState; tone: Tone; text: string }> } | null {
   const pool = server.pool;

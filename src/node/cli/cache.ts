@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { DEFAULTS } from '../../core/defaults.js';
 import { ipcErrorFromJSON } from '../../core/errors.js';
 import { GATEWAY_PATH, TOKEN_PARAM } from '../../core/gateway-protocol.js';
-import { TOKEN_PROTOCOL_PREFIX } from '../gateway-security.js';
+import { TOKEN_PROTOCOL_PREFIX } from '../gateway/security.js';
 import { EXIT, noExtra, parse, UsageError } from './args.js';
 import { HELP } from './help.js';
 import { type CliIo, writeAll } from './runtime.js';

@@ -1,9 +1,11 @@
 /**
- * raw: the practical floor. A minimal hand-written MCP client: one JSON line out, one JSON line in,
- * correlation by id with a Map. No queue, no timeouts, no validation, no backpressure handling.
+ * floor: the least a client can do, so the others are measured against something real. One JSON line
+ * out, one JSON line in, correlation by id in a Map, no queue, no timeouts, no validation. Like
+ * mcp-ipc's stdio transport it write-combines: lines sent in one tick go out as one write (one
+ * syscall), flushed on process.nextTick — a floor that wrote one syscall per message would be no
+ * floor for an engine that batches.
  */
 import type { ChildProcess } from 'node:child_process';
-import { ECHO_SERVER } from '../paths.js';
 import { reap, spawnServer } from './child.js';
 import { type BenchClient, type ClientOptions, textOf } from './types.js';
 
@@ -14,16 +16,17 @@ interface Waiter {
 
 const NEWLINE = 0x0a;
 
-export class RawClient implements BenchClient {
-  readonly name = 'raw' as const;
+export class FloorClient implements BenchClient {
+  readonly name = 'floor' as const;
   private child: ChildProcess | undefined;
   private readonly pending = new Map<number, Waiter>();
   private nextId = 1;
   private rest: Buffer[] = [];
-  private readonly serverPath: string;
+  private batch = '';
+  private readonly options: ClientOptions;
 
-  constructor(options: ClientOptions = {}) {
-    this.serverPath = options.serverPath ?? ECHO_SERVER;
+  constructor(options: ClientOptions) {
+    this.options = options;
   }
 
   get pid(): number | undefined {
@@ -31,13 +34,13 @@ export class RawClient implements BenchClient {
   }
 
   async start(): Promise<void> {
-    const child = spawnServer(this.serverPath);
+    const child = spawnServer(this.options);
     this.child = child;
     child.stdout!.on('data', (chunk: Buffer) => this.onData(chunk));
     child.stdin!.on('error', () => undefined);
     child.once('exit', () => this.failAll(new Error('server exited')));
-    await this.request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '0' } });
-    child.stdin!.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
+    await this.request('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'floor', version: '0' } });
+    this.write('{"jsonrpc":"2.0","method":"notifications/initialized"}\n');
   }
 
   async call(text: string): Promise<string> {
@@ -60,14 +63,24 @@ export class RawClient implements BenchClient {
   }
 
   request(method: string, params: unknown): Promise<unknown> {
-    const child = this.child;
-    if (!child) return Promise.reject(new Error('not started'));
+    if (!this.child) return Promise.reject(new Error('not started'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      child.stdin!.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
+      this.write(`${JSON.stringify({ jsonrpc: '2.0', id, method, params })}\n`);
     });
   }
+
+  private write(line: string): void {
+    if (this.batch === '') process.nextTick(this.flush);
+    this.batch += line;
+  }
+
+  private readonly flush = (): void => {
+    const lines = this.batch;
+    this.batch = '';
+    if (lines !== '' && this.child?.stdin?.writable) this.child.stdin.write(lines);
+  };
 
   private onData(chunk: Buffer): void {
     let start = 0;
@@ -103,5 +116,3 @@ export class RawClient implements BenchClient {
     this.pending.clear();
   }
 }
-
-export const createRawClient = (options?: ClientOptions): BenchClient => new RawClient(options);

@@ -3,10 +3,17 @@
  * single-page-app fallback to index.html and a small placeholder page when the dashboard is not built.
  */
 import { createReadStream, existsSync } from 'node:fs';
+import { gzipSync, brotliCompressSync, constants as zlib } from 'node:zlib';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, resolve, sep } from 'node:path';
-import type { ResourceHandle, ResourceManager } from './resource-manager.js';
+import type { ResourceHandle, ResourceManager } from '../resource-manager.js';
+import { chooseEncoding, compressible, compressor } from './compression.js';
+
+/** When to compress a response: bodies of at least `thresholdBytes` of a compressible type, if the client accepts it. */
+export interface HttpCompression {
+  thresholdBytes: number;
+}
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -56,10 +63,14 @@ export class StaticFiles {
   readonly root: string;
   private readonly built: boolean;
 
-  /** @param resources when given, each open file is tracked there (its fileHandles limit applies). */
+  /**
+   * @param resources when given, each open file is tracked there (its fileHandles limit applies).
+   * @param compression when given, text files are sent gzip/br-encoded to clients that accept it.
+   */
   constructor(
     root: string,
     private readonly resources?: ResourceManager,
+    private readonly compression?: HttpCompression,
   ) {
     this.root = resolve(root);
     this.built = existsSync(join(this.root, 'index.html'));
@@ -123,10 +134,14 @@ export class StaticFiles {
     input.once('close', () => handle && this.resources?.forget(handle.id));
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const immutable = file.startsWith(join(this.root, 'assets') + sep);
+    const c = this.compression;
+    const encoding = c && size >= c.thresholdBytes && compressible(type) ? chooseEncoding(req) : undefined;
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'Content-Type': type,
-      'Content-Length': String(size),
+      // Encoded on the fly: the encoded length is not known up front (chunked instead).
+      ...(encoding ? { 'Content-Encoding': encoding } : { 'Content-Length': String(size) }),
+      ...(c && compressible(type) ? { Vary: 'Accept-Encoding' } : {}),
       'Cache-Control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
     });
     if (req.method === 'HEAD') {
@@ -136,10 +151,21 @@ export class StaticFiles {
     }
     input.on('error', () => res.destroy());
     res.once('close', () => input.destroy()); // a client that goes away mid-file frees the handle
-    input.pipe(res);
+    if (!encoding) {
+      input.pipe(res);
+      return;
+    }
+    const zip = compressor(encoding, size);
+    zip.on('error', () => res.destroy());
+    res.once('close', () => zip.destroy());
+    input.pipe(zip).pipe(res);
   }
 }
 
+/**
+ * Writes a whole response. With `compression`, a body of a compressible type and at least its
+ * threshold is gzip/br-encoded when the request (`res.req`) accepts one of them.
+ */
 export function send(
   res: ServerResponse,
   status: number,
@@ -147,15 +173,33 @@ export function send(
   body: string,
   headers: Record<string, string> = {},
   method?: string,
+  compression?: HttpCompression,
 ): void {
   if (res.headersSent) {
     res.end();
     return;
   }
-  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), ...headers });
-  res.end(method === 'HEAD' ? undefined : body);
+  let payload: Buffer | string = body;
+  const extra: Record<string, string> = {};
+  if (compression && compressible(type)) {
+    extra.Vary = 'Accept-Encoding';
+    const length = Buffer.byteLength(body);
+    const encoding = length >= compression.thresholdBytes && res.req ? chooseEncoding(res.req) : undefined;
+    if (encoding === 'gzip') payload = gzipSync(body, { level: 6 });
+    else if (encoding === 'br') payload = brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: length } });
+    if (encoding) extra['Content-Encoding'] = encoding;
+  }
+  res.writeHead(status, { ...SECURITY_HEADERS, 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(payload)), ...extra, ...headers });
+  res.end(method === 'HEAD' ? undefined : payload);
 }
 
-export function sendJson(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}, method?: string): void {
-  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`, { 'Cache-Control': 'no-store', ...headers }, method);
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+  method?: string,
+  compression?: HttpCompression,
+): void {
+  send(res, status, 'application/json; charset=utf-8', `${JSON.stringify(value)}\n`, { 'Cache-Control': 'no-store', ...headers }, method, compression);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AddressConnections, addressKey } from '../../src/node/gateway-connections.js';
+import { AddressConnections, addressKey } from '../../src/node/gateway/address-cap.js';
 
 describe('addressKey', () => {
   it('keeps IPv4 addresses, and unwraps IPv4-mapped IPv6 ones', () => {

@@ -1,0 +1,235 @@
+/**
+ * One browser's WebSocket: what the gateway sends it (bounded by a send-buffer budget — a client
+ * that does not read is dropped, the others never wait for it), the heartbeat, and the requests the
+ * gateway itself sends it (server→client requests handed to the page), correlated by id.
+ */
+import type { WebSocket } from 'ws';
+import { CancelledError, type IpcError, type IpcErrorJSON, NotConnectedError, ProtocolError, RpcCode, ServerError, TimeoutError } from '../../core/errors.js';
+import { failure, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from '../../core/jsonrpc.js';
+import { GatewayCloseCode } from '../../core/gateway-protocol.js';
+
+/**
+ * What the method handlers need of a connection; implemented by Connection over a WebSocket and by
+ * plain objects in unit tests.
+ */
+export interface Peer {
+  readonly id: number;
+  /** The door its calls come through, for the tool policy and the audit log. @default 'websocket' */
+  readonly door?: string;
+  /** Who it is within the door, for the audit log and private cache entries. @default String(id) */
+  readonly clientId?: string;
+  /** Aborted when the connection closes (its calls and the requests sent to it end then). */
+  readonly signal: AbortSignal;
+  /** Sends one message; false when it could not be sent (closed, or dropped as a slow consumer). */
+  send(message: JsonRpcMessage): boolean;
+  /** Resolves once the browser has read most of what is buffered for it (for self-paced output). */
+  writable(signal: AbortSignal): Promise<void>;
+  /**
+   * Sends a request to the browser; resolves with its result, rejects with its error (an IpcError
+   * keeping the browser's code), Timeout, Cancelled (`signal`) or NotConnected (the connection closed).
+   */
+  request(method: string, params: Record<string, unknown>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<unknown>;
+}
+
+export interface ConnectionOptions {
+  id: number;
+  /** Bytes buffered towards the client before it is dropped as a slow consumer. */
+  maxSendBufferBytes: number;
+  /** `writable()` waits while more than this is buffered. */
+  highWaterBytes: number;
+  /** How long `writable()` waits for a client that does not read before dropping it. */
+  slowConsumerWaitMs: number;
+  /** Called once when the connection is dropped for not reading (for metrics). */
+  onSlowConsumer?: () => void;
+}
+
+interface OutgoingRequest {
+  resolve: (value: unknown) => void;
+  reject: (error: IpcError) => void;
+}
+
+const OPEN = 1;
+
+export class Connection implements Peer {
+  readonly id: number;
+  private readonly controller = new AbortController();
+  private readonly outgoing = new Map<RequestId, OutgoingRequest>();
+  private readonly drainWaiters = new Set<() => void>();
+  private nextRequestId = 1;
+  /** Answered the last ping (the heartbeat drops a connection that did not). */
+  private alive = true;
+
+  constructor(
+    readonly ws: WebSocket,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.id = options.id;
+    ws.on('pong', () => (this.alive = true));
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  get closed(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  /** Sends one frame, or drops the client when too much is already waiting for it. */
+  deliver(text: string): boolean {
+    if (this.closed || this.ws.readyState !== OPEN) return false;
+    // Counting the new frame too; a single frame over the budget still goes out to an idle socket.
+    const buffered = this.ws.bufferedAmount;
+    if (buffered > 0 && buffered + text.length > this.options.maxSendBufferBytes) {
+      this.dropSlow();
+      return false;
+    }
+    // The callback runs once the frame is handed to the socket: the event `writable()` waits for.
+    this.ws.send(text, () => this.wakeWriters());
+    return true;
+  }
+
+  send(message: JsonRpcMessage): boolean {
+    return this.deliver(stringifyMessage(message));
+  }
+
+  async writable(signal: AbortSignal): Promise<void> {
+    const highWater = this.options.highWaterBytes;
+    if (this.ws.bufferedAmount <= highWater) return;
+    await new Promise<void>((resolve) => {
+      const check = () => {
+        if (this.closed || signal.aborted || this.ws.readyState !== OPEN || this.ws.bufferedAmount <= highWater) done();
+      };
+      const timer = setTimeout(() => {
+        this.dropSlow();
+        done();
+      }, this.options.slowConsumerWaitMs);
+      timer.unref();
+      const done = () => {
+        clearTimeout(timer);
+        this.drainWaiters.delete(check);
+        signal.removeEventListener('abort', done);
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.drainWaiters.add(check);
+      signal.addEventListener('abort', done, { once: true });
+      this.signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  request(method: string, params: Record<string, unknown>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<unknown> {
+    if (this.closed) return Promise.reject(new NotConnectedError('The browser connection is closed'));
+    const id = `gw-${this.nextRequestId++}`;
+    const sentAt = Date.now();
+    return new Promise((resolve, reject) => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.outgoing.delete(id);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        cleanup();
+        // Tell the page to stop asking its user (MCP's cancellation notification).
+        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(options.signal?.reason ?? 'cancelled') } });
+        reject(new CancelledError(`${method} cancelled by the server`, { reason: String(options.signal?.reason ?? 'cancelled'), phase: 'in-flight' }));
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'timed out' } });
+        const inFlightMs = Date.now() - sentAt;
+        reject(new TimeoutError(`The browser did not answer ${method} within ${options.timeoutMs} ms`, { method, kind: 'hard', phase: 'in-flight', timeoutMs: options.timeoutMs, queuedMs: 0, inFlightMs }));
+      }, options.timeoutMs);
+      timer.unref();
+      this.outgoing.set(id, {
+        resolve: (value) => {
+          cleanup();
+          resolve(value);
+        },
+        reject: (error) => {
+          cleanup();
+          reject(error);
+        },
+      });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (!this.send({ jsonrpc: '2.0', id, method, params })) this.outgoing.get(id)?.reject(new NotConnectedError('The browser connection is closed'));
+    });
+  }
+
+  /** The browser answered one of our requests; false when the id is not ours (or no longer pending). */
+  answer(response: JsonRpcResponse): boolean {
+    const pending = response.id === null ? undefined : this.outgoing.get(response.id);
+    if (!pending) return false;
+    if ('error' in response) pending.reject(browserError(response.error));
+    else pending.resolve(response.result);
+    return true;
+  }
+
+  /** One heartbeat tick: false when the client missed the previous ping (the caller drops it). */
+  beat(): boolean {
+    if (!this.alive) return false;
+    this.alive = false;
+    try {
+      this.ws.ping();
+    } catch {
+      // closing anyway
+    }
+    return true;
+  }
+
+  /** Marks the connection closed: aborts `signal`, fails the requests sent to the browser. Idempotent. */
+  dispose(reason: string): void {
+    if (this.closed) return;
+    this.controller.abort(reason);
+    const error = new NotConnectedError(`The browser connection closed (${reason})`);
+    for (const pending of [...this.outgoing.values()]) pending.reject(error);
+    this.wakeWriters();
+  }
+
+  close(code: number, reason: string): void {
+    try {
+      this.ws.close(code, reason);
+    } catch {
+      this.ws.terminate();
+    }
+  }
+
+  private dropSlow(): void {
+    if (this.closed) return;
+    const buffered = this.ws.bufferedAmount;
+    this.options.onSlowConsumer?.();
+    this.dispose('slow consumer');
+    this.close(GatewayCloseCode.SlowConsumer, `slow consumer: ${buffered} bytes unsent`);
+    // The close frame queues behind the unsent data: do not wait for a client that does not read.
+    setTimeout(() => this.ws.terminate(), 1000).unref();
+  }
+
+  private wakeWriters(): void {
+    for (const check of [...this.drainWaiters]) check();
+  }
+}
+
+/** The browser's JSON-RPC error, kept as it came (code and data), so the MCP server gets the page's answer. */
+function browserError(error: { code: number; message: string; data?: unknown }): IpcError {
+  const message = typeof error.message === 'string' ? error.message : 'Error from the browser';
+  const rpcCode = typeof error.code === 'number' && Number.isInteger(error.code) ? error.code : RpcCode.InternalError;
+  return new ServerError(message, rpcCode, error.data);
+}
+
+/** JSON text of a message; a response whose data cannot be serialised keeps its error and code. */
+export function stringifyMessage(message: JsonRpcMessage): string {
+  try {
+    return JSON.stringify(message);
+  } catch {
+    if ('error' in message) {
+      const data = message.error.data as Partial<IpcErrorJSON> | undefined;
+      const slim = typeof data === 'object' && data !== null ? { code: data.code, message: data.message, rpcCode: data.rpcCode } : undefined;
+      return JSON.stringify({ ...message, error: { ...message.error, data: slim } });
+    }
+    if ('id' in message && !('method' in message)) {
+      const error = new ProtocolError('Result could not be serialised', undefined, RpcCode.InternalError);
+      return JSON.stringify(failure(message.id, error.rpcCode, error.message, error.toJSON()));
+    }
+    return JSON.stringify({ jsonrpc: '2.0', method: 'method' in message ? message.method : 'unknown', params: {} });
+  }
+}

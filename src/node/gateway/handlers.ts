@@ -1,0 +1,356 @@
+/**
+ * The gateway's methods, as plain functions of the host and a Peer (no sockets): the gateway's own
+ * (servers, metrics, the event log, host control, `gateway/listen`, `gateway/handle`) and the MCP
+ * requests it forwards under MCP's own names, through the allow-list, with the queue, timeouts,
+ * cancellation, progress and metrics a tool call has. Also the fan-out of server notifications to
+ * the connections that asked for them.
+ */
+import { InvalidParamsError, IpcError, NotConnectedError, ProtocolError, RpcCode } from '../../core/errors.js';
+import { type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
+import type { IpcMetricsSnapshot, Progress } from '../../core/ipc-manager.js';
+import { notification, type RequestId } from '../../core/jsonrpc.js';
+import { LOGGING_LEVELS, type LoggingLevel } from '../../core/mcp-session.js';
+import type { StreamingCallOptions } from '../mcp-bridge.js';
+import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
+import type { McpHost } from '../mcp-host.js';
+import type { Peer } from './connection.js';
+import { clampLimit, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
+import { streamToolCall } from './streaming.js';
+import type { EventLog } from './event-log.js';
+import type { ServerRequestRouter } from './server-requests.js';
+
+export interface HandlerDeps {
+  host: McpHost;
+  events: EventLog;
+  router: ServerRequestRouter;
+  /** MCP methods forwarded to servers. */
+  methods: ReadonlySet<string>;
+  /** `server/start`, `server/stop`, `server/restart`, `server/setRoots` allowed. */
+  allowHostControl: boolean;
+  /** Requests one connection may have in flight. */
+  maxInFlight: number;
+  /** Piece size (characters) when the gateway splits a result's text for a `streamToken` call. */
+  chunkChars: number;
+}
+
+/** What the gateway keeps per connection. */
+interface PeerState {
+  /** Requests in flight by JSON-RPC id (JSON-encoded, so 1 and "1" differ), with the server each runs on. */
+  calls: Map<string, { controller: AbortController; server: string; startedAt: number }>;
+  /** `server\0method` pairs forwarded to it (`*` wildcards). */
+  listens: Set<string>;
+  /** Resource subscriptions by `server\0uri`: the unsubscribe function once subscribed. */
+  subscriptions: Map<string, Promise<(() => Promise<void>) | undefined>>;
+}
+
+type Handler = (peer: Peer, state: PeerState, params: Record<string, unknown>, id: RequestId | undefined) => unknown;
+
+/** Server notifications that are never fanned out: per-call ones go to their caller by token. */
+const PER_CALL = new Set(['notifications/progress', 'notifications/stream/chunk', 'notifications/cancelled']);
+const key2 = (a: string, b: string) => `${a}\u0000${b}`;
+
+export class GatewayHandlers {
+  private readonly peers = new Map<Peer, PeerState>();
+  private readonly own: Record<string, Handler>;
+  private nextNotificationKey = 0;
+
+  constructor(private readonly deps: HandlerDeps) {
+    this.own = this.ownMethods();
+  }
+
+  /** Starts keeping state for a connection. */
+  attach(peer: Peer): void {
+    this.peers.set(peer, { calls: new Map(), listens: new Set(), subscriptions: new Map() });
+  }
+
+  /** A connection closed: its requests are aborted, its subscriptions and handlers dropped. */
+  detach(peer: Peer, reason: string): void {
+    const state = this.peers.get(peer);
+    if (!state) return;
+    this.peers.delete(peer);
+    for (const call of state.calls.values()) call.controller.abort(reason);
+    state.calls.clear();
+    for (const pending of state.subscriptions.values()) void pending.then((off) => off?.()).catch(() => undefined);
+    state.subscriptions.clear();
+    this.deps.router.forget(peer);
+  }
+
+  /** True for a method this gateway answers (own, host control when allowed, or forwarded). */
+  has(method: string): boolean {
+    if (Object.hasOwn(this.own, method)) return !HOST_CONTROL_METHODS.includes(method) || this.deps.allowHostControl;
+    return this.deps.methods.has(method);
+  }
+
+  /** Connections with a request running on `server`, most recent first. */
+  busyOn(server: string): Peer[] {
+    const found: Array<{ peer: Peer; at: number }> = [];
+    for (const [peer, state] of this.peers) {
+      let at = -1;
+      for (const call of state.calls.values()) if (call.server === server) at = Math.max(at, call.startedAt);
+      if (at >= 0) found.push({ peer, at });
+    }
+    return found.sort((a, b) => b.at - a.at).map((f) => f.peer);
+  }
+
+  /**
+   * Runs one request (or notification: `id` undefined) and resolves with its result; rejects with
+   * the IpcError to answer with. MethodNotFound for methods not offered.
+   */
+  async handle(peer: Peer, method: string, params: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
+    const state = this.peers.get(peer);
+    if (!state) throw new NotConnectedError('Connection closed');
+    if (!this.has(method)) throw new ProtocolError(`Method not found: ${method}`, { method }, RpcCode.MethodNotFound);
+    if (Object.hasOwn(this.own, method)) return this.own[method]!(peer, state, params, id);
+    return this.deps.router.asCaller(peer, () => this.forward(peer, state, method, params, id));
+  }
+
+  /** The browser's `notifications/cancelled` (or `cancel` request): aborts one of its requests. */
+  cancel(peer: Peer, requestId: unknown, reason: string): boolean {
+    if (typeof requestId !== 'string' && typeof requestId !== 'number') return false;
+    const call = this.peers.get(peer)?.calls.get(JSON.stringify(requestId));
+    if (!call || call.controller.signal.aborted) return false;
+    call.controller.abort(reason);
+    return true;
+  }
+
+  /** A server's notification: to every connection listening for it, tagged with the server's name. */
+  serverNotification(server: string, method: string, params: unknown): void {
+    if (PER_CALL.has(method)) return;
+    const uri = method === 'notifications/resources/updated' ? (params as { uri?: unknown } | undefined)?.uri : undefined;
+    let message: ReturnType<typeof notification> | undefined;
+    for (const [peer, state] of this.peers) {
+      const l = state.listens;
+      if (!(l.has(key2(server, method)) || l.has(key2('*', method)) || l.has(key2(server, '*')) || l.has(key2('*', '*')))) continue;
+      // Its subscription delivers this one already.
+      if (typeof uri === 'string' && state.subscriptions.has(key2(server, uri))) continue;
+      message ??= notification(method, tagged(params, server));
+      peer.send(message);
+    }
+  }
+
+  // ---------------------------------------------------------------- the gateway's own methods
+
+  private ownMethods(): Record<string, Handler> {
+    const host = this.deps.host;
+    return {
+      'servers/list': (): ServerSnapshot[] => host.list().map((b) => b.snapshot()),
+      cancel: (peer, _state, p): GatewayResult<'cancel'> => {
+        const requestId = p.requestId;
+        if (typeof requestId !== 'string' && typeof requestId !== 'number') throw new InvalidParamsError('cancel: "requestId" must be a string or a number');
+        return { cancelled: this.cancel(peer, requestId, typeof p.reason === 'string' ? p.reason : 'cancelled by client') };
+      },
+      'server/start': async (_peer, _state, p) => {
+        const bridge = this.bridge(p);
+        await bridge.start();
+        return bridge.snapshot();
+      },
+      'server/stop': async (_peer, _state, p) => {
+        const bridge = this.bridge(p);
+        await bridge.stop();
+        return bridge.snapshot();
+      },
+      'server/restart': async (_peer, _state, p) => {
+        const bridge = this.bridge(p);
+        await bridge.restart('restart requested from the gateway');
+        return bridge.snapshot();
+      },
+      'server/setRoots': async (_peer, _state, p) => {
+        const bridge = this.bridge(p);
+        await bridge.setRoots(parseRoots(p.roots));
+        return {};
+      },
+      'metrics/snapshot': (_peer, _state, p) => {
+        const server = p.server;
+        if (server !== undefined && typeof server !== 'string') throw new InvalidParamsError('metrics/snapshot: "server" must be a string');
+        return this.metricsSnapshot(server);
+      },
+      'events/since': (_peer, _state, p) => {
+        const seq = p.seq;
+        if (typeof seq !== 'number' || !Number.isFinite(seq)) throw new InvalidParamsError('events/since: "seq" must be a number');
+        const limit = p.limit;
+        if (limit !== undefined && (typeof limit !== 'number' || !Number.isFinite(limit) || limit < 0)) {
+          throw new InvalidParamsError('events/since: "limit" must be a non-negative number');
+        }
+        return this.deps.events.since(seq, clampLimit(limit, this.deps.events.maxEvents));
+      },
+      'server/stderr': (_peer, _state, p) => {
+        const lines = p.lines;
+        if (lines !== undefined && (typeof lines !== 'number' || !Number.isFinite(lines) || lines < 0)) {
+          throw new InvalidParamsError('server/stderr: "lines" must be a non-negative number');
+        }
+        return this.bridge(p).stderrTail(lines === undefined ? undefined : Math.floor(lines));
+      },
+      'gateway/listen': (_peer, state, p) => {
+        const { server, methods } = parseListen('gateway/listen', p, this.deps.host);
+        for (const m of methods) state.listens.add(key2(server, m));
+        return {};
+      },
+      'gateway/unlisten': (_peer, state, p) => {
+        const { server, methods } = parseListen('gateway/unlisten', p, this.deps.host);
+        for (const m of methods) state.listens.delete(key2(server, m));
+        return {};
+      },
+      'gateway/handle': (peer, _state, p): GatewayResult<'gateway/handle'> => ({ methods: this.deps.router.register(peer, parseMethods('gateway/handle', p)) }),
+      'gateway/unhandle': (peer, _state, p) => {
+        this.deps.router.unregister(peer, parseMethods('gateway/unhandle', p));
+        return {};
+      },
+      'cache/invalidate': (_peer, _state, p) => {
+        for (const key of ['server', 'tool', 'uri'] as const) {
+          if (p[key] !== undefined && typeof p[key] !== 'string') throw new InvalidParamsError(`cache/invalidate: "${key}" must be a string`);
+        }
+        const server = p.server === undefined ? undefined : this.bridge(p).name;
+        return { dropped: host.invalidateCache(server, { tool: p.tool as string | undefined, uri: p.uri as string | undefined }) };
+      },
+      'approvals/list': () => host.approvals.pending(),
+      'approvals/answer': (peer, _state, p) => {
+        if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
+        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`) };
+      },
+      ping: () => ({}),
+    };
+  }
+
+  bridge(p: Record<string, unknown>): McpServerHandle {
+    const host = this.deps.host;
+    const server = p.server;
+    if (typeof server !== 'string' || server === '') throw new InvalidParamsError('"server" (a server name) is required', { available: host.names() });
+    const bridge = host.get(server);
+    if (!bridge) throw new InvalidParamsError(`Unknown server "${server}" (available: ${host.names().join(', ') || 'none'})`, { server, available: host.names() });
+    return bridge;
+  }
+
+  metricsSnapshot(server: string | undefined): Record<string, IpcMetricsSnapshot> {
+    if (server !== undefined) {
+      const bridge = this.bridge({ server });
+      return { [bridge.name]: bridge.snapshot().metrics };
+    }
+    const out: Record<string, IpcMetricsSnapshot> = {};
+    for (const b of this.deps.host.list()) out[b.name] = b.snapshot().metrics;
+    return out;
+  }
+
+  // ---------------------------------------------------------------- forwarded MCP requests
+
+  private async forward(peer: Peer, state: PeerState, method: string, p: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
+    const { server: _server, timeoutMs, priority, retryable, task, _meta, ...mcp } = p;
+    const bridge = this.bridge(p);
+    const options = parseForwardOptions(method, { timeoutMs, priority, retryable, task });
+    const meta = parseMeta(method, _meta);
+    const key = id === undefined ? undefined : JSON.stringify(id);
+    if (key !== undefined && state.calls.has(key)) throw new ProtocolError(`A request with id ${key} is already in flight on this connection`, { id }, RpcCode.InvalidRequest);
+    if (state.calls.size >= this.deps.maxInFlight) {
+      throw new IpcError('QueueFull', `Too many requests in flight on this connection (max ${this.deps.maxInFlight})`, { data: { maxInFlight: this.deps.maxInFlight } });
+    }
+    const controller = new AbortController();
+    // Notifications (no id) are tracked too, under a private key, so a closing connection aborts them.
+    const trackKey = key ?? `notification:${++this.nextNotificationKey}`;
+    // Each request is a task in the host's ResourceManager (concurrent-tasks limit → ResourceLimit).
+    const resources = this.deps.host.resources;
+    const taskHandle = resources.acquire('task', `gateway:${peer.id}`, () => controller.abort('resource released'), { meta: { method, server: bridge.name } });
+    state.calls.set(trackKey, { controller, server: bridge.name, startedAt: Date.now() });
+    const signal = controller.signal;
+    try {
+      const { progressToken, streamToken, ...passMeta } = meta;
+      const request: HandleRequestOptions = {
+        signal,
+        // Where the request came from (audit log, approval dialog, per-client cache scope), and one
+        // replica per connection for a pool with `sticky: true`. An HTTP session is its own door.
+        origin: { door: peer.door ?? 'websocket', client: peer.clientId ?? String(peer.id) },
+        stickyKey: `${peer.door ?? 'gateway'}:${peer.clientId ?? peer.id}`,
+        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+        ...(options.priority !== undefined ? { priority: options.priority } : {}),
+        ...(progressToken !== undefined
+          ? { onProgress: (progress: Progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken })) }
+          : {}),
+      };
+      const withMeta = (params: Record<string, unknown>) => (Object.keys(passMeta).length > 0 ? { ...params, _meta: passMeta } : params);
+      switch (method) {
+        case 'tools/call': {
+          // `tool` is what gateways before MCP's own names took; still accepted.
+          const name = mcp.name ?? mcp.tool;
+          if (typeof name !== 'string' || name === '') throw new InvalidParamsError('tools/call: "name" (a tool name) is required');
+          const args = mcp.arguments ?? {};
+          if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidParamsError('tools/call: "arguments" must be an object');
+          const callOptions: StreamingCallOptions = {
+            ...request,
+            ...(options.retryable !== undefined ? { retryable: options.retryable } : {}),
+            ...(options.task !== undefined ? { task: options.task } : {}),
+            ...(Object.keys(passMeta).length > 0 ? { _meta: passMeta } : {}),
+          };
+          if (streamToken === undefined) return await bridge.call(name, args as Record<string, unknown>, callOptions);
+          // Tracked as a stream while chunks flow (streams are counted, not capped).
+          const stream = resources.acquire('stream', `gateway:${peer.id}`, () => undefined, { meta: { tool: name } });
+          try {
+            return await streamToolCall(peer, bridge, name, args as Record<string, unknown>, callOptions, streamToken, signal, this.deps.chunkChars);
+          } finally {
+            resources.forget(stream.id);
+          }
+        }
+        case 'tools/list':
+          return { tools: await bridge.listTools({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
+        case 'resources/list':
+          return { resources: await bridge.listResources({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
+        case 'resources/templates/list':
+          return { resourceTemplates: await bridge.listResourceTemplates({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
+        case 'prompts/list':
+          return { prompts: await bridge.listPrompts({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
+        case 'resources/subscribe':
+          return await this.subscribe(peer, state, bridge, requiredString(method, mcp, 'uri'));
+        case 'resources/unsubscribe':
+          return await this.unsubscribe(state, bridge, requiredString(method, mcp, 'uri'));
+        case 'logging/setLevel': {
+          const level = mcp.level;
+          if (!LOGGING_LEVELS.includes(level as LoggingLevel)) throw new InvalidParamsError(`logging/setLevel: "level" must be one of ${LOGGING_LEVELS.join(', ')}`);
+          await bridge.setLogLevel(level as LoggingLevel);
+          return {};
+        }
+        default:
+          return await bridge.request(method, withMeta(mcp), request);
+      }
+    } finally {
+      resources.forget(taskHandle.id);
+      const current = state.calls.get(trackKey);
+      if (current?.controller === controller) state.calls.delete(trackKey);
+    }
+  }
+
+  /** One subscription per connection and URI, on the host's (shared) subscription of that URI. */
+  private async subscribe(peer: Peer, state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
+    const k = key2(bridge.name, uri);
+    const existing = state.subscriptions.get(k);
+    if (existing) {
+      await existing;
+      return {};
+    }
+    const server = bridge.name;
+    const pending = bridge
+      .subscribeResource(uri, (update) => void peer.send(notification('notifications/resources/updated', tagged(update, server))))
+      .then(async (off) => {
+        // Closed or unsubscribed meanwhile: undo at once.
+        if (peer.signal.aborted || state.subscriptions.get(k) !== pending) {
+          await off().catch(() => undefined);
+          return undefined;
+        }
+        return off;
+      });
+    state.subscriptions.set(k, pending);
+    try {
+      await pending;
+    } catch (error) {
+      if (state.subscriptions.get(k) === pending) state.subscriptions.delete(k);
+      throw error;
+    }
+    return {};
+  }
+
+  private async unsubscribe(state: PeerState, bridge: McpServerHandle, uri: string): Promise<Record<string, never>> {
+    const k = key2(bridge.name, uri);
+    const pending = state.subscriptions.get(k);
+    if (!pending) return {};
+    state.subscriptions.delete(k);
+    const off = await pending.catch(() => undefined);
+    await off?.();
+    return {};
+  }
+}

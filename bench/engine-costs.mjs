@@ -6,6 +6,7 @@
  *
  *   npm run build
  *   node bench/engine-costs.mjs [--rounds 5] [--server /path/to/stub] [--lib dist --lib /other/dist]
+ *                               [--parts cpu64,cpu256,heap,blob]
  *
  * --server: the MCP server to call (default: the Node echo server in test/fixtures; the C stub of
  * the bench, compiled, is faster and makes host costs stand out). --lib: mcp-ipc builds to compare
@@ -22,10 +23,12 @@ async function main(argv) {
   const libs = [];
   let rounds = 5;
   let server = ECHO;
+  let parts = new Set(['cpu64', 'cpu256', 'heap', 'blob']);
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--lib') libs.push(resolve(argv[++i]));
     else if (argv[i] === '--rounds') rounds = Number(argv[++i]);
     else if (argv[i] === '--server') server = resolve(argv[++i]);
+    else if (argv[i] === '--parts') parts = new Set(argv[++i].split(','));
     else throw new TypeError(`unknown argument ${argv[i]}`);
   }
   if (libs.length === 0) libs.push(resolve(HERE, '..', 'dist'));
@@ -42,11 +45,11 @@ async function main(argv) {
       console.log(`${mode.padEnd(5)} ${name.padEnd(60)} ${values[values.length >> 1].toFixed(2).padStart(9)}  (${values[0].toFixed(2)}–${values[values.length - 1].toFixed(2)})`);
     }
   };
-  const who = (extra) => [['-', 'raw', ...extra], ...libs.flatMap((lib) => ['tuned', 'default', 'bridge'].map((c) => [lib, c, ...extra]))];
+  const who = (extra) => [['-', 'raw', ...extra], ...libs.flatMap((lib) => ['tuned', 'default', 'bridge', 'bridge-default'].map((c) => [lib, c, ...extra]))];
   console.log(`server: ${server}; rounds: ${rounds}; cpu = host µs per call, heap = bytes per pending request, blob = MiB per host CPU second`);
-  for (const inflight of ['64', '256']) table('cpu', who([inflight, '100000']));
-  for (const n of ['1000', '10000', '100000']) table('heap', [['-', 'raw', '0', n], ...libs.map((lib) => [lib, 'tuned', '0', n])]);
-  table('blob', [['-', 'raw', '4', '1048576'], ...libs.map((lib) => [lib, 'tuned', '4', '1048576'])]);
+  for (const inflight of ['64', '256']) if (parts.has(`cpu${inflight}`)) table('cpu', who([inflight, '100000']));
+  if (parts.has('heap')) for (const n of ['1000', '10000', '100000']) table('heap', [['-', 'raw', '0', n], ...libs.map((lib) => [lib, 'tuned', '0', n])]);
+  if (parts.has('blob')) for (const size of ['1048576', '10485760']) table('blob', [['-', 'raw', '4', size], ...libs.map((lib) => [lib, 'tuned', '4', size])]);
 }
 
 async function worker(mode, server, lib, who, inflightText, amountText) {
@@ -58,6 +61,7 @@ async function worker(mode, server, lib, who, inflightText, amountText) {
   const c =
     who === 'raw' ? await raw(command, args)
     : who === 'bridge' ? await bridge(lib, command, args, tuned)
+    : who === 'bridge-default' ? await bridge(lib, command, args, { maxQueueSize: 1_000_000 })
     : await engine(lib, command, args, who === 'tuned' ? tuned : { maxQueueSize: 1_000_000 });
   if (mode === 'cpu') {
     await drive(Math.min(20_000, amount), inflight, c.call);

@@ -43,7 +43,8 @@ import {
 } from './jsonrpc.js';
 import { IPC_MANAGER_OPTIONS, checkOptions } from './options.js';
 import { IpcMetrics, type IpcMetricsSnapshot } from './ipc-metrics.js';
-import { type Priority, PriorityQueue } from './queue.js';
+import { type InFlightItem, InFlightTable } from './in-flight.js';
+import { type Priority, PriorityQueue, type QueueNode } from './queue.js';
 import { RequestIds } from './request-ids.js';
 import { SENT, type Transport } from './transport.js';
 
@@ -184,7 +185,7 @@ interface PendingMore {
  * requests need lives in `more`. A class, so every request has the same shape (monomorphic
  * property access on the hot path).
  */
-class Pending implements DeadlineItem {
+class Pending implements DeadlineItem, InFlightItem {
   phase: Phase = 'queued';
   id: number | undefined = undefined;
   heapIndex = -1;
@@ -192,6 +193,8 @@ class Pending implements DeadlineItem {
   at: number;
   flags: number;
   more: PendingMore | undefined = undefined;
+  /** Its place in the queue while queued (kept here, not in a Map: see PriorityQueue's NodeSlot). */
+  queueNode: QueueNode<Pending> | undefined = undefined;
 
   constructor(
     readonly method: string,
@@ -235,8 +238,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private longLived = 0;
   /** An `idle` event is due on the next microtask. */
   private idleQueued = false;
-  private readonly queue = new PriorityQueue<Pending>();
-  private readonly inFlight = new Map<RequestId, Pending>();
+  private readonly queue = new PriorityQueue<Pending>({ get: (p) => p.queueNode, set: (p, node) => (p.queueNode = node) });
+  /** Not a Map: see InFlightTable for the garbage-collection trap a churning Map sets. */
+  private readonly inFlight = new InFlightTable<Pending>();
   /** Requests backing off before a resend (rare; the queue and inFlight hold all the others). */
   private readonly retrying = new Set<Pending>();
   /** Request ids, and what a response to an id nobody waits for is (late, duplicate, unknown). */
@@ -394,7 +398,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
    * `keepQueued`, every queued one with NotConnected. Used by owners that know the peer is gone.
    */
   failAll(error: IpcError, keepQueued = false): void {
-    for (const p of [...this.inFlight.values()]) this.lostInFlight(p, error);
+    for (const p of this.inFlight.values()) this.lostInFlight(p, error);
     if (!keepQueued) this.failQueued(error);
   }
 
@@ -857,7 +861,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.transport = undefined;
     this.setState('disconnected');
     this.abortIncoming('connection closed');
-    for (const p of [...this.inFlight.values()]) this.lostInFlight(p, error);
+    for (const p of this.inFlight.values()) this.lostInFlight(p, error);
     if (!this.opts.holdQueueOnDisconnect) this.failQueued(error);
   }
 

@@ -29,7 +29,7 @@ import type {
   Root,
 } from '../core/mcp-types.js';
 import type { McpEra } from '../core/mcp-versions.js';
-import { OutputChecker } from './output-schema.js';
+import { AJV_OPTIONS, DRAFT_07, OutputChecker, speaksDialect } from './output-schema.js';
 import type { ApprovalQueue } from './approvals.js';
 import type { AuditSink } from './audit-log.js';
 import { CallGuard, type CallOrigin } from './call-guard.js';
@@ -255,9 +255,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
-  // `addUsedSchema: false`: schemas are not registered by `$id`, so tools sharing one (or a new list
-  // reusing one) each get their own validator instead of a compile error that skips the check.
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false });
+  /** Made on the first input schema to compile (see AJV_OPTIONS). */
+  private ajv: Ajv | undefined;
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
@@ -802,7 +801,9 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (check === undefined) {
       try {
         // Compiled once per tool list; a schema that accepts every object is not run at all.
-        check = acceptsAnyObject(tool.inputSchema) ? null : this.ajv.compile(tool.inputSchema);
+        if (acceptsAnyObject(tool.inputSchema)) check = null;
+        else if (!speaksDialect(DRAFT_07, tool.inputSchema)) return; // as a schema Ajv cannot compile (below)
+        else check = (this.ajv ??= new Ajv(AJV_OPTIONS)).compile(tool.inputSchema);
       } catch {
         return; // a schema ajv cannot compile is the server's problem; let the server judge the arguments
       }

@@ -8,14 +8,35 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import { OutputSchemaMismatchError } from '../core/errors.js';
 import type { CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
 
+/**
+ * Ajv options for tool schemas, chosen for a cold start's first call (~100 ms otherwise):
+ * - `validateSchema: false`: Ajv would check every schema against its dialect's meta-schema,
+ *   compiling that meta-schema first, for a check the compile mostly repeats (a malformed keyword
+ *   still throws); what it also did — refuse a schema in a dialect this Ajv does not speak — is
+ *   kept by `speaksDialect`;
+ * - `meta: false`: the meta-schemas are not even loaded (parsing their URIs was most of the
+ *   constructor's time). A schema that `$ref`s a meta-schema no longer compiles and, like any
+ *   schema Ajv cannot compile, is left to the server;
+ * - `addUsedSchema: false`: a compiled schema is not registered under its `$id`, so two tools whose
+ *   schemas share an `$id` (generated schemas often do) each get their own validator instead of the
+ *   second compile throwing "already exists" — which would leave that tool unchecked.
+ */
+export const AJV_OPTIONS = { allErrors: true, strict: false, validateFormats: false, validateSchema: false, meta: false, addUsedSchema: false } as const;
+
+/** The dialects of the two Ajv builds used here (input schemas: draft-07; output schemas: 2020-12). */
+export const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
+export const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
+
+/** Whether `schema` is in `dialect` (it names none, or that one, with or without the final `#`). */
+export function speaksDialect(dialect: string, schema: unknown): boolean {
+  const declared = typeof schema === 'object' && schema !== null ? (schema as { $schema?: unknown }).$schema : undefined;
+  if (declared === undefined) return true;
+  return typeof declared === 'string' && declared.replace(/#$/, '') === dialect;
+}
+
 export class OutputChecker {
-  /**
-   * One Ajv for every tool of the list (an instance costs a meta-schema compile, ~100 ms), with
-   * `addUsedSchema: false`: a compiled schema is not registered under its `$id`, so two tools whose
-   * schemas share an `$id` (generated schemas often do) each get their own validator instead of the
-   * second compile throwing "already exists" — which would leave that tool unchecked.
-   */
-  private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false });
+  /** Made on the first schema to compile (a bridge whose tools declare none never pays for it). */
+  private ajv: Ajv2020 | undefined;
   /** Per tool name: its compiled validator, or null when its schema could not be compiled. */
   private readonly validators = new Map<string, ValidateFunction | null>();
 
@@ -23,7 +44,7 @@ export class OutputChecker {
   clear(): void {
     this.validators.clear();
     // Compiled schemas are cached by Ajv too; a new list may reuse $ids with new meanings.
-    this.ajv.removeSchema();
+    this.ajv?.removeSchema();
   }
 
   /**
@@ -54,7 +75,7 @@ export class OutputChecker {
     let validate = this.validators.get(tool.name);
     if (validate === undefined) {
       try {
-        validate = this.ajv.compile(tool.outputSchema!);
+        validate = speaksDialect(DRAFT_2020_12, tool.outputSchema) ? (this.ajv ??= new Ajv2020(AJV_OPTIONS)).compile(tool.outputSchema!) : null;
       } catch {
         validate = null;
       }

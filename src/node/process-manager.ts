@@ -34,6 +34,8 @@ import { PROCESS_MANAGER_OPTIONS } from './options.js';
 import { checkOptions } from '../core/options.js';
 
 const PERMANENT_SPAWN_ERRORS = new Set(['ENOENT', 'EACCES', 'ENOTDIR', 'EISDIR', 'ENOEXEC']);
+/** The first usage sample after a (re)start waits this long (or the interval, when shorter). */
+const FIRST_USAGE_SAMPLE_MS = 1_000;
 
 /** What a ProcessManager needs from the transport of one server process (StdioTransport is the real one). */
 export interface ProcessTransport extends Transport {
@@ -91,7 +93,7 @@ export interface ProcessManagerOptions<T extends ProcessTransport = StdioTranspo
   stderrLines?: number;
   /** Lifecycle events kept in the history. @default 1000 */
   eventHistory?: number;
-  /** CPU/RSS sampling over the whole process group; 0 = off. @default 5000 */
+  /** CPU/RSS sampling over the whole process group (0 = off; default 5 000 ms). The first sample is taken 1 s after a (re)start (or after the interval, when shorter), out of the way of the first calls. @default 5000 */
   usageIntervalMs?: number;
   /** CPU alert threshold in percent of one core (a multi-threaded server may exceed 100). @default 90 */
   cpuAlertPercent?: number;
@@ -484,8 +486,13 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
       this.timers.health.unref();
     }
     if (o.usageIntervalMs > 0) {
-      void this.sampleUsage();
-      this.timers.usage = setInterval(() => void this.sampleUsage(), o.usageIntervalMs);
+      // The first sample waits a moment: listing the tree and reading its /proc entries takes
+      // ~15 ms of this thread, which right after the handshake would delay the first call.
+      this.timers.usage = setTimeout(() => {
+        this.timers.usage = setInterval(() => void this.sampleUsage(), o.usageIntervalMs);
+        this.timers.usage.unref();
+        void this.sampleUsage();
+      }, Math.min(FIRST_USAGE_SAMPLE_MS, o.usageIntervalMs));
       this.timers.usage.unref();
     }
     this.timers.stable = setTimeout(() => {

@@ -270,3 +270,31 @@ describe('a server that had been running', () => {
     expect(pm.failure).toBeInstanceOf(NotConnectedError);
   });
 });
+
+describe('ProcessManager usage sampling', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('takes the first sample a moment after the start, not in the way of the first call', async () => {
+    vi.useFakeTimers();
+    const listed: number[] = [];
+    class Sampled extends FakeProcess {
+      treePids(): Promise<number[]> {
+        listed.push(Date.now());
+        return Promise.reject(new Error('no tree here')); // sampleUsage gives up quietly
+      }
+    }
+    const { pm } = manager({}, { usageIntervalMs: 5_000 }, () => new Sampled());
+    await pm.start();
+    expect(pm.state).toBe('running');
+    expect(listed).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(listed).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(listed).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect(listed).toHaveLength(2);
+    await pm.stop();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(listed).toHaveLength(2);
+  });
+});

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PRIORITIES, type Priority, PriorityQueue } from '../../src/core/queue.js';
+import { PRIORITIES, type Priority, PriorityQueue, type QueueNode } from '../../src/core/queue.js';
 
 describe('PriorityQueue', () => {
   it('starts empty', () => {
@@ -266,5 +266,34 @@ describe('PriorityQueue', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('PriorityQueue node slot', () => {
+  it('keeps each node on its item and cuts a removed node loose (no chain from a dead node to live ones)', () => {
+    // A removed node that still pointed at its successor would, once promoted by the GC, keep every
+    // later node alive through each scavenge (GC nepotism); a Map from item to node churns likewise.
+    type Item = { name: string; node?: QueueNode<Item> };
+    const q = new PriorityQueue<Item>({ get: (i) => i.node, set: (i, n) => (i.node = n) });
+    const a: Item = { name: 'a' };
+    const b: Item = { name: 'b' };
+    const c: Item = { name: 'c' };
+    q.push(a);
+    q.push(b);
+    q.push(c);
+    const nodeA = a.node!;
+    const nodeB = b.node!;
+    expect(nodeA.next).toBe(nodeB);
+    expect(q.shift()).toBe(a);
+    expect(a.node).toBeUndefined();
+    expect(nodeA.next).toBeUndefined();
+    expect(q.remove(b)).toBe(true);
+    expect(nodeB.prev).toBeUndefined();
+    expect(nodeB.next).toBeUndefined();
+    expect(q.has(b)).toBe(false);
+    expect(q.size).toBe(1);
+    expect(q.drain()).toEqual([c]);
+    expect(c.node).toBeUndefined();
+    expect(q.size).toBe(0);
   });
 });

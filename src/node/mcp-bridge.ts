@@ -33,6 +33,7 @@ import { OutputChecker } from './output-schema.js';
 import type { ApprovalQueue } from './approvals.js';
 import type { AuditSink } from './audit-log.js';
 import { CallGuard, type CallOrigin } from './call-guard.js';
+import { detached } from './detached.js';
 import type { CacheConfig } from './result-cache.js';
 import type { ToolPolicyConfig } from './tool-policy.js';
 import { InvalidParamsError, type IpcError, NotConnectedError, ProtocolError, ServerCrashedError } from '../core/errors.js';
@@ -990,10 +991,13 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   private scheduleMetrics(): void {
     if (this.metricsTimer || this.listenerCount('metrics') === 0) return;
     const interval = this.config.queue?.metricsIntervalMs ?? DEFAULTS.queue.metricsIntervalMs;
-    this.metricsTimer = setTimeout(() => {
-      this.metricsTimer = undefined;
-      this.emit('metrics', this.snapshot());
-    }, interval);
+    // Armed by whichever request ran last; its listeners must not see that request's context.
+    this.metricsTimer = detached(() =>
+      setTimeout(() => {
+        this.metricsTimer = undefined;
+        this.emit('metrics', this.snapshot());
+      }, interval),
+    );
     this.metricsTimer.unref();
   }
 }

@@ -54,6 +54,7 @@ import {
   type ResourceUpdate,
   type StreamingCallOptions,
 } from './mcp-bridge.js';
+import { detached } from './detached.js';
 import { ChunkRelay } from './pool/chunk-relay.js';
 import { type DispatchTarget, PoolDispatcher } from './pool/dispatcher.js';
 import { PoolScaler, replicaSettings } from './pool/scaler.js';
@@ -707,11 +708,14 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       this.clearScaleTimer();
       if (decision.recheckAt !== undefined) {
         this.scaleTimerAt = decision.recheckAt;
-        this.scaleTimer = setTimeout(() => {
-          this.scaleTimer = undefined;
-          this.scaleTimerAt = undefined;
-          this.loadChanged();
-        }, Math.max(0, decision.recheckAt - now));
+        // Background work: no caller's context (see detached.ts) for the scale-up it may start.
+        this.scaleTimer = detached(() =>
+          setTimeout(() => {
+            this.scaleTimer = undefined;
+            this.scaleTimerAt = undefined;
+            this.loadChanged();
+          }, Math.max(0, decision.recheckAt! - now)),
+        );
         this.scaleTimer.unref?.();
       }
     }
@@ -720,9 +724,10 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private scaleUp(now: number): void {
     this.scaler!.stepped(now);
     this.scaleUps++;
-    const replica = this.addReplica();
+    // Runs inside whichever call raised the load; the replica must not belong to that call (detached.ts).
+    const replica = detached(() => this.addReplica());
     this.record('state', 'info', `scaling up: replica ${replica.id} added (${this.dispatcher.queued} calls waiting)`, { replicas: this.replicas.size }, replica.id);
-    replica.bridge.start().catch((error: IpcError) => {
+    detached(() => replica.bridge.start()).catch((error: IpcError) => {
       this.record('state', 'warn', `replica ${replica.id} did not start: ${error.message}`, undefined, replica.id);
       void replica.bridge.stop().finally(() => this.removeReplica(replica, 'did not start'));
     });
@@ -793,10 +798,12 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private scheduleMetrics(): void {
     if (this.metricsTimer || this.listenerCount('metrics') === 0) return;
     const interval = this.replicaConfig.queue?.metricsIntervalMs ?? DEFAULTS.queue.metricsIntervalMs;
-    this.metricsTimer = setTimeout(() => {
-      this.metricsTimer = undefined;
-      this.emit('metrics', this.snapshot());
-    }, interval);
+    this.metricsTimer = detached(() =>
+      setTimeout(() => {
+        this.metricsTimer = undefined;
+        this.emit('metrics', this.snapshot());
+      }, interval),
+    );
     this.metricsTimer.unref?.();
   }
 }

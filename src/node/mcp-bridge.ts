@@ -259,6 +259,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why `retire` was called; start() and restart() refuse from then on. */
+  private retiredBecause: string | undefined;
   private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
   /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
   private inputsAnswered = 0;
@@ -351,6 +353,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   /** Starts the server and settles the era (probe or handshake). Rejects if it cannot be brought up. */
   async start(): Promise<void> {
+    this.refuseIfRetired('start');
     await this.process.start();
   }
 
@@ -361,7 +364,21 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   }
 
   async restart(reason = 'restart requested'): Promise<void> {
+    this.refuseIfRetired('restart');
     await this.process.restart(reason);
+  }
+
+  get retired(): boolean {
+    return this.retiredBecause !== undefined;
+  }
+
+  async retire(reason: string): Promise<void> {
+    this.retiredBecause = reason;
+    await this.stop();
+  }
+
+  private refuseIfRetired(what: string): void {
+    if (this.retiredBecause !== undefined) throw new NotConnectedError(`Server "${this.name}" cannot ${what}: it was retired (${this.retiredBecause})`);
   }
 
   /**

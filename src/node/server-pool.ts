@@ -130,6 +130,8 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private lastTools: string | undefined;
   private scaleTimer: ReturnType<typeof setTimeout> | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why `retire` was called; start() and restart() refuse from then on. */
+  private retiredBecause: string | undefined;
   private readonly drainWaiters = new Set<() => void>();
   private scaleTimerAt: number | undefined;
   private scaleUps = 0;
@@ -177,6 +179,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
    * least one runs; rejects with the first replica's error when none could start.
    */
   async start(): Promise<void> {
+    this.refuseIfRetired('start');
     this.wanted = true;
     while (this.replicas.size < this.min) this.addReplica();
     const replicas = this.sorted();
@@ -198,11 +201,25 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
 
   /** Rolling restart: one replica after the other, so that the others keep serving. */
   async restart(reason = 'restart requested'): Promise<void> {
+    this.refuseIfRetired('restart');
     if (!this.wanted || this.lastState === 'stopped' || this.lastState === 'failed') return this.start();
     for (const r of this.sorted()) {
       if (!this.replicas.has(r.id) || r.retiring) continue;
       await r.bridge.restart(reason).catch((error: IpcError) => this.record('restart', 'warn', `replica ${r.id} did not restart: ${error.message}`, undefined, r.id));
     }
+  }
+
+  get retired(): boolean {
+    return this.retiredBecause !== undefined;
+  }
+
+  async retire(reason: string): Promise<void> {
+    this.retiredBecause = reason;
+    await this.stop();
+  }
+
+  private refuseIfRetired(what: string): void {
+    if (this.retiredBecause !== undefined) throw new NotConnectedError(`Server "${this.name}" cannot ${what}: it was retired (${this.retiredBecause})`);
   }
 
   setRequestHandler(method: string, handler: RequestHandler): void {

@@ -81,3 +81,34 @@ it("routes a scaled-up replica's elicitations to the connection calling it, not 
   expect(askedA).toEqual([]);
   expect(askedB).toHaveLength(6);
 }, 60_000);
+
+it('keeps a resource subscription across a reload that replaces its server, and drops it when the server is removed', async () => {
+  const ops = resolve(import.meta.dirname, '../fixtures/ops-server.mjs');
+  const server = (tag: string) => ({ command: process.execPath, args: [ops], env: { TAG: tag } });
+  host = new McpHost({ mcpServers: { o: server('1') } });
+  await host.startAll();
+  gateway = await startGateway({ host, port: 0, heartbeatMs: 0 });
+  const c = new McpIpcClient({ url: gateway.wsUrl, WebSocket, reconnect: false, timeoutMs: 20_000 });
+  clients.push(c);
+  expect((await c.connect()).ok).toBe(true);
+  const updates: string[] = [];
+  const sub = await c.subscribeResource('o', 'ops://public', (u) => updates.push(String(u.uri)));
+  expect(sub.ok).toBe(true);
+  expect(textOf(await c.call('o', 'touch', { uri: 'ops://public' }))).toContain('touched');
+  await until(() => updates.length === 1, 'the first update');
+
+  // The server's config changes: a new process on a new handle; the subscription follows it.
+  const old = host.get('o')!;
+  expect(await host.apply({ mcpServers: { o: server('2') } })).toMatchObject({ changed: ['o'], errors: [] });
+  expect(host.get('o')).not.toBe(old);
+  // Re-made on the new handle once it runs (the gateway does it on its own).
+  await until(() => (host!.get('o') as unknown as { resourceListeners: Map<string, unknown> }).resourceListeners.has('ops://public'), 'the subscription on the new handle');
+  expect(textOf(await c.call('o', 'touch', { uri: 'ops://public' }))).toContain('touched');
+  await until(() => updates.length === 2, 'an update from the new process');
+  expect(updates).toEqual(['ops://public', 'ops://public']);
+
+  // Removed: the old entry is gone, so unsubscribing succeeds and a server of that name added
+  // later starts with no stale subscription.
+  await host.apply({ mcpServers: {} });
+  if (sub.ok) await sub.data();
+}, 60_000);

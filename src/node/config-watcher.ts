@@ -38,7 +38,8 @@ export const CONFIG_WATCH_DEFAULTS = { debounceMs: 150 } as const;
 
 /**
  * Calls `onChange` after each settled change of `path`'s content (not for the initial content;
- * `initialText` is what counts as unchanged). Changes are reported one at a time: `onChange`'s
+ * `initialText` is what counts as unchanged). The file is compared with `initialText` once right
+ * after watching starts too, so an edit saved after `initialText` was read is not missed. Changes are reported one at a time: `onChange`'s
  * promise settles before the next read. Returns the function that stops watching.
  */
 export function watchConfigFile(
@@ -113,6 +114,9 @@ export function watchConfigFile(
     if (filename === null || filename === name) schedule();
   });
   watcher.on('error', () => schedule());
+  // `initialText` was read before watching began (`serve` reads it, then starts every server, then
+  // watches): a save in between raised no event here, so compare once now.
+  schedule();
   return () => {
     closed = true;
     if (timer !== undefined) clearTimer(timer);

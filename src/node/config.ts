@@ -68,9 +68,27 @@ export function parseConfigText(text: string, path: string, env: NodeJS.ProcessE
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`Config file ${path} is not valid JSON: ${(error as Error).message}`);
+    throw new ConfigError(`Config file ${path} is not valid JSON${jsonErrorLocation((error as Error).message, text)}`);
   }
   return parseConfig(json, dirname(resolve(path)), env);
+}
+
+/**
+ * Where a JSON.parse error is, as ` (line L, column C: what)`, never with the file's text: V8 may
+ * quote the text near the error (`Unexpected token 'x', "…" is not valid JSON`), and a config file
+ * holds env values (secrets) while the message is broadcast, logged and printed. Only V8's fixed
+ * descriptions and the position are kept; a message without a position gives no detail at all.
+ */
+export function jsonErrorLocation(message: string, text: string): string {
+  const m = /^(.*?)\s+(?:in JSON\s+)?at position (\d+)/.exec(message);
+  if (!m) return /end of JSON input/.test(message) ? ' (it ends too early)' : '';
+  const position = Math.min(Number(m[2]), text.length);
+  const before = text.slice(0, position);
+  const line = before.split('\n').length;
+  const column = position - before.lastIndexOf('\n');
+  // The description before "at position" is V8's own fixed wording; a quote in it would be file text.
+  const what = /["]/.test(m[1]!) ? '' : `: ${m[1]}`;
+  return ` (line ${line}, column ${column}${what})`;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -33,6 +33,7 @@ import { AJV_OPTIONS, DRAFT_07, OutputChecker, speaksDialect } from './output-sc
 import type { ApprovalQueue } from './approvals.js';
 import type { AuditSink } from './audit-log.js';
 import { CallGuard, type CallOrigin } from './call-guard.js';
+import { detached } from './detached.js';
 import type { CacheConfig } from './result-cache.js';
 import type { ToolPolicyConfig } from './tool-policy.js';
 import { InvalidParamsError, type IpcError, NotConnectedError, ProtocolError, ServerCrashedError } from '../core/errors.js';
@@ -276,6 +277,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
   private listen: AbortController | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why `retire` was called; start() and restart() refuse from then on. */
+  private retiredBecause: string | undefined;
   private readonly diagnosticWindow = new RateWindow(DIAGNOSTIC_EVENTS_PER_SECOND, 1000);
   /** Questions the server asked through our handlers (sampling, elicitation, …): see `uncacheable`. */
   private inputsAnswered = 0;
@@ -379,6 +382,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   /** Starts the server and settles the era (probe or handshake). Rejects if it cannot be brought up. */
   async start(): Promise<void> {
+    this.refuseIfRetired('start');
     await this.process.start();
   }
 
@@ -389,7 +393,21 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   }
 
   async restart(reason = 'restart requested'): Promise<void> {
+    this.refuseIfRetired('restart');
     await this.process.restart(reason);
+  }
+
+  get retired(): boolean {
+    return this.retiredBecause !== undefined;
+  }
+
+  async retire(reason: string): Promise<void> {
+    this.retiredBecause = reason;
+    await this.stop();
+  }
+
+  private refuseIfRetired(what: string): void {
+    if (this.retiredBecause !== undefined) throw new NotConnectedError(`Server "${this.name}" cannot ${what}: it was retired (${this.retiredBecause})`);
   }
 
   /**
@@ -1038,10 +1056,13 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   private scheduleMetrics(): void {
     if (this.metricsTimer || this.listenerCount('metrics') === 0) return;
     const interval = this.config.queue?.metricsIntervalMs ?? DEFAULTS.queue.metricsIntervalMs;
-    this.metricsTimer = setTimeout(() => {
-      this.metricsTimer = undefined;
-      this.emit('metrics', this.snapshot());
-    }, interval);
+    // Armed by whichever request ran last; its listeners must not see that request's context.
+    this.metricsTimer = detached(() =>
+      setTimeout(() => {
+        this.metricsTimer = undefined;
+        this.emit('metrics', this.snapshot());
+      }, interval),
+    );
     this.metricsTimer.unref();
   }
 }

@@ -170,14 +170,24 @@ export class McpHost extends Emitter<McpHostEvents> {
     if (limitsKey !== this.limitsKey) result.notes.push('host-wide "limits" changed: they apply after a restart of mcp-ipc');
 
     // Stop first (removed and changed), so a changed server never runs twice at once.
+    // Every leaving handle is out of `hosted` and retired before the first await: nothing (a
+    // gateway's server/start, a dashboard click) can find and restart an old process meanwhile.
+    const order = [...this.hosted.keys()];
     const leaving = [...result.removed, ...result.changed].map((name) => this.hosted.get(name)!);
-    for (const name of result.removed) this.hosted.delete(name);
-    const stopped = await Promise.allSettled(leaving.map((h) => h.bridge.stop()));
+    for (const name of [...result.removed, ...result.changed]) this.hosted.delete(name);
+    const stopped = await Promise.allSettled(leaving.map((h) => h.bridge.retire(result.removed.includes(h.bridge.name) ? 'removed from the config' : 'replaced by a changed config')));
     stopped.forEach((outcome, i) => {
       if (outcome.status === 'rejected') result.errors.push(`stopping "${leaving[i]!.bridge.name}": ${describe(outcome.reason)}`);
       leaving[i]!.detach();
     });
     const starting = [...result.added, ...result.changed].map((name) => this.add(name, wanted.get(name)!.config));
+    // A replaced server keeps its place in the list (added ones come last, as before).
+    const placed = [...order.filter((name) => this.hosted.has(name)), ...result.added];
+    for (const name of placed) {
+      const entry = this.hosted.get(name)!;
+      this.hosted.delete(name);
+      this.hosted.set(name, entry);
+    }
     this.emit('reload', result);
     // Started after `reload` is out, so listeners (the gateway) can install their handlers on the new
     // bridges before the servers' first requests arrive.

@@ -29,6 +29,7 @@ import type { Transport } from '../core/transport.js';
 import type { Platform } from './platform/index.js';
 import type { ResourceHandle, ResourceManager } from './resource-manager.js';
 import { tellingLine } from './stderr-summary.js';
+import { detached } from './detached.js';
 import { type StdioServerParams, StdioTransport, type StdioTransportOptions } from './stdio-transport.js';
 import { PROCESS_MANAGER_OPTIONS } from './options.js';
 import { checkOptions } from '../core/options.js';
@@ -266,7 +267,8 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
       this._reason = null;
       this._failure = null;
       this.everRunning = false;
-      void this.spawnCycle('starting');
+      // Spawned outside the caller's context: the process outlives the request that started it.
+      void detached(() => this.spawnCycle('starting'));
     }
     return promise;
   }
@@ -313,7 +315,7 @@ export class ProcessManager<T extends ProcessTransport = StdioTransport> extends
       if (generation !== this.generation) throw new NotConnectedError(`Restart of "${this.name}" superseded (${this._state})`);
       this._restarts++;
       const running = this.waitRunning();
-      void this.spawnCycle('starting');
+      void detached(() => this.spawnCycle('starting'));
       await running;
     })();
     this.restarting = run;

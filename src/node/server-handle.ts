@@ -50,6 +50,14 @@ export interface McpServerHandle extends Pick<Emitter<McpBridgeEvents>, 'on' | '
   stop(): Promise<void>;
   /** Planned restart (a pool restarts its replicas one after the other and keeps serving). */
   restart(reason?: string): Promise<void>;
+  /**
+   * Stops for good: the handle was replaced or removed (a config reload). From the call on,
+   * `start()` and `restart()` reject with NotConnected, so nothing that still holds the old handle
+   * can bring back a process nobody tracks any more.
+   */
+  retire(reason: string): Promise<void>;
+  /** True once `retire` was called. */
+  readonly retired: boolean;
   setRequestHandler(method: string, handler: RequestHandler): void;
   removeRequestHandler(method: string): void;
   /** Whether requests of `method` from the server are answered here (a handler, or configured `roots`). */

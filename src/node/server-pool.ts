@@ -62,6 +62,7 @@ import {
   type StreamingCallOptions,
 } from './mcp-bridge.js';
 import { CallGuard } from './call-guard.js';
+import { detached } from './detached.js';
 import { ChunkRelay } from './pool/chunk-relay.js';
 import { type DispatchTarget, PoolDispatcher } from './pool/dispatcher.js';
 import { PoolScaler, replicaSettings } from './pool/scaler.js';
@@ -147,6 +148,8 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private lastTools: string | undefined;
   private scaleTimer: ReturnType<typeof setTimeout> | undefined;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why `retire` was called; start() and restart() refuse from then on. */
+  private retiredBecause: string | undefined;
   private readonly drainWaiters = new Set<() => void>();
   private scaleTimerAt: number | undefined;
   private scaleUps = 0;
@@ -208,6 +211,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
    * least one runs; rejects with the first replica's error when none could start.
    */
   async start(): Promise<void> {
+    this.refuseIfRetired('start');
     this.wanted = true;
     while (this.replicas.size < this.min) this.addReplica();
     const replicas = this.sorted();
@@ -229,11 +233,25 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
 
   /** Rolling restart: one replica after the other, so that the others keep serving. */
   async restart(reason = 'restart requested'): Promise<void> {
+    this.refuseIfRetired('restart');
     if (!this.wanted || this.lastState === 'stopped' || this.lastState === 'failed') return this.start();
     for (const r of this.sorted()) {
       if (!this.replicas.has(r.id) || r.retiring) continue;
       await r.bridge.restart(reason).catch((error: IpcError) => this.record('restart', 'warn', `replica ${r.id} did not restart: ${error.message}`, undefined, r.id));
     }
+  }
+
+  get retired(): boolean {
+    return this.retiredBecause !== undefined;
+  }
+
+  async retire(reason: string): Promise<void> {
+    this.retiredBecause = reason;
+    await this.stop();
+  }
+
+  private refuseIfRetired(what: string): void {
+    if (this.retiredBecause !== undefined) throw new NotConnectedError(`Server "${this.name}" cannot ${what}: it was retired (${this.retiredBecause})`);
   }
 
   setRequestHandler(method: string, handler: RequestHandler): void {
@@ -822,11 +840,14 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       this.clearScaleTimer();
       if (decision.recheckAt !== undefined) {
         this.scaleTimerAt = decision.recheckAt;
-        this.scaleTimer = setTimeout(() => {
-          this.scaleTimer = undefined;
-          this.scaleTimerAt = undefined;
-          this.loadChanged();
-        }, Math.max(0, decision.recheckAt - now));
+        // Background work: no caller's context (see detached.ts) for the scale-up it may start.
+        this.scaleTimer = detached(() =>
+          setTimeout(() => {
+            this.scaleTimer = undefined;
+            this.scaleTimerAt = undefined;
+            this.loadChanged();
+          }, Math.max(0, decision.recheckAt! - now)),
+        );
         this.scaleTimer.unref?.();
       }
     }
@@ -835,9 +856,10 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private scaleUp(now: number): void {
     this.scaler!.stepped(now);
     this.scaleUps++;
-    const replica = this.addReplica();
+    // Runs inside whichever call raised the load; the replica must not belong to that call (detached.ts).
+    const replica = detached(() => this.addReplica());
     this.record('state', 'info', `scaling up: replica ${replica.id} added (${this.dispatcher.queued} calls waiting)`, { replicas: this.replicas.size }, replica.id);
-    replica.bridge.start().catch((error: IpcError) => {
+    detached(() => replica.bridge.start()).catch((error: IpcError) => {
       this.record('state', 'warn', `replica ${replica.id} did not start: ${error.message}`, undefined, replica.id);
       void replica.bridge.stop().finally(() => this.removeReplica(replica, 'did not start'));
     });
@@ -908,10 +930,12 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   private scheduleMetrics(): void {
     if (this.metricsTimer || this.listenerCount('metrics') === 0) return;
     const interval = this.replicaConfig.queue?.metricsIntervalMs ?? DEFAULTS.queue.metricsIntervalMs;
-    this.metricsTimer = setTimeout(() => {
-      this.metricsTimer = undefined;
-      this.emit('metrics', this.snapshot());
-    }, interval);
+    this.metricsTimer = detached(() =>
+      setTimeout(() => {
+        this.metricsTimer = undefined;
+        this.emit('metrics', this.snapshot());
+      }, interval),
+    );
     this.metricsTimer.unref?.();
   }
 }

@@ -22,6 +22,27 @@ function alive(pid: number | null | undefined): boolean {
 }
 
 describe('McpHost.apply', () => {
+  it('retires a changed server before stopping it: the old handle cannot be restarted while the reload waits', async () => {
+    const fake = (tag: string) => ({ command: process.execPath, args: [join(resolve(import.meta.dirname, '..'), 'fixtures/fake-mcp.mjs'), '--era', 'legacy'], env: { TAG: tag } });
+    // b ignores SIGTERM, so the reload waits on its stop for a while after a's stop is done.
+    const stubborn = (tag: string) => ({ command: process.execPath, args: [join(resolve(import.meta.dirname, '..'), 'fixtures/stubborn-mcp.mjs'), '--era', 'legacy'], env: { TAG: tag }, process: { shutdownTimeoutMs: 1500 } });
+    const host = new McpHost({ mcpServers: { a: fake('1'), b: stubborn('1') } });
+    hosts.push(host);
+    await host.startAll();
+    const oldA = host.get('a')!;
+    const stoppedA = new Promise<void>((r) => oldA.on('state', (s) => s.state === 'stopped' && r()));
+    const applying = host.apply({ mcpServers: { a: fake('2'), b: stubborn('2') } });
+    await stoppedA;
+    // What a gateway's server/start does meanwhile: find the server by name and start it.
+    expect(host.get('a')).not.toBe(oldA);
+    expect(oldA.retired).toBe(true);
+    await expect(oldA.start()).rejects.toMatchObject({ code: 'NotConnected' });
+    await expect(oldA.restart()).rejects.toMatchObject({ code: 'NotConnected' });
+    expect(await applying).toMatchObject({ changed: ['a', 'b'], errors: [] });
+    expect(oldA.state).toBe('stopped');
+    expect(host.get('a')!.state).toBe('running');
+  }, 30_000);
+
   it('leaves an unchanged config alone, restarts a changed one, and reports through `reload`', async () => {
     const host = new McpHost({ mcpServers: { a: echo(), b: echo() } });
     hosts.push(host);

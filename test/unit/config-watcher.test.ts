@@ -54,6 +54,25 @@ function fakeFs(initial: string | undefined) {
 }
 
 describe('watchConfigFile', () => {
+  it('reports an edit saved after the initial text was read and before watching began', async () => {
+    // serve reads the config, starts every server (seconds), then watches: no event covers a save meanwhile.
+    const fs = fakeFs('{"v":2}');
+    const changes: ConfigChange[] = [];
+    const stop = watchConfigFile('/cfg/mcp.json', (c) => void changes.push(c), '{"v":1}', fs.options);
+    await fs.flush();
+    expect(changes).toEqual([{ path: '/cfg/mcp.json', text: '{"v":2}' }]);
+    stop();
+  });
+
+  it('reports nothing at start when the file still holds the initial text', async () => {
+    const fs = fakeFs('{"v":1}');
+    const changes: ConfigChange[] = [];
+    const stop = watchConfigFile('/cfg/mcp.json', (c) => void changes.push(c), '{"v":1}', fs.options);
+    await fs.flush();
+    expect(changes).toEqual([]);
+    stop();
+  });
+
   it('debounces a burst of events into one read, and reports only a real change of text', async () => {
     const fs = fakeFs('{"v":1}');
     const changes: ConfigChange[] = [];

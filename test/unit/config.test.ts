@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../src/node/config.js';
+import { ConfigError, jsonErrorLocation, parseConfig, parseConfigText } from '../../src/node/config.js';
 
 const one = (server: Record<string, unknown>) => parseConfig({ mcpServers: { s: { command: 'x', ...server } } }).mcpServers.s!;
 
@@ -86,5 +86,32 @@ describe('parseConfig: server pools', () => {
     expect(bad({ replicas: { min: 1, max: 2, cooldownMs: 'soon' } })).toThrow(/cooldownMs must be a number/);
     expect(bad({ replicas: 2, sticky: 'yes' })).toThrow(/sticky must be true or false/);
     expect(bad({ sticky: true })).toThrow(/sticky needs "replicas"/);
+  });
+});
+
+describe('parseConfigText on text that is not JSON', () => {
+  // V8 quotes the text near the error in some messages; a config holds env values (secrets), and
+  // the reload error is broadcast and printed: only the line and column may be reported.
+  const secret = 'sk-live-0123456789abcdef';
+  it.each([
+    [`{"mcpServers": {"a": {"command": "x", "env": {"KEY": "${secret}" "B": "1"}}}}`, /line 1, column \d+/],
+    [`{"mcpServers": {"a": {"command": "x",\n  "env": {"KEY": ${secret}}}}}`, /line 2, column \d+|not valid JSON$/],
+    [`x{"KEY": "${secret}"}`, /not valid JSON$/],
+    [`{"KEY": "${secret}`, /line 1, column \d+|ends too early/],
+  ])('reports where, never the text (%#)', (text, where) => {
+    let message = '';
+    try {
+      parseConfigText(text, 'mcp.json', {});
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/^Config file mcp\.json is not valid JSON/);
+    expect(message).toMatch(where);
+    expect(message).not.toContain(secret.slice(0, 7));
+    expect(message).not.toContain('"');
+  });
+
+  it('gives line and column of a position', () => {
+    expect(jsonErrorLocation("Expected ',' or '}' after property value in JSON at position 8", '{"a":\n1 2}')).toBe(" (line 2, column 3: Expected ',' or '}' after property value)");
   });
 });

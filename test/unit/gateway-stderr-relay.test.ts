@@ -25,4 +25,17 @@ describe('StderrRelay', () => {
     expect(events).toHaveLength(5);
     relay.close();
   });
+
+  it('forgets a removed server: its held-back count and timer go with it', () => {
+    vi.useFakeTimers();
+    const events: ServerEvent[] = [];
+    const relay = new StderrRelay(1, (e) => events.push(e));
+    relay.line('gone', 'a');
+    relay.line('gone', 'b');
+    relay.forget('gone');
+    expect(vi.getTimerCount()).toBe(0);
+    vi.advanceTimersByTime(1000);
+    expect(events.map((e) => e.message)).toEqual(['a']);
+    relay.close();
+  });
 });

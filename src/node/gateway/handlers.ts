@@ -83,6 +83,46 @@ export class GatewayHandlers {
     return this.deps.methods.has(method);
   }
 
+  /**
+   * After a config reload: resource subscriptions on servers that were removed or replaced point at
+   * a retired handle (no updates, and they would shadow new subscribes). They are dropped; on a
+   * replaced (changed) server each is made again on the new handle once it runs.
+   */
+  serversReplaced(changed: readonly string[], removed: readonly string[]): void {
+    const gone = new Set([...changed, ...removed]);
+    if (gone.size === 0) return;
+    for (const [peer, state] of this.peers) {
+      for (const [k, pending] of [...state.subscriptions]) {
+        const cut = k.indexOf('\u0000');
+        const server = k.slice(0, cut);
+        if (!gone.has(server)) continue;
+        state.subscriptions.delete(k);
+        // Only drops the listener on the old handle (its process is stopped already).
+        void pending.then((off) => off?.()).catch(() => undefined);
+        if (changed.includes(server)) void this.resubscribe(peer, state, server, k.slice(cut + 1));
+      }
+    }
+  }
+
+  private async resubscribe(peer: Peer, state: PeerState, server: string, uri: string): Promise<void> {
+    const bridge = this.deps.host.get(server);
+    if (!bridge) return;
+    // The new handle starts after the reload is announced: wait until it runs (or fails, is retired, or the peer goes).
+    await new Promise<void>((resolve) => {
+      const settled = () => bridge.state === 'running' || bridge.state === 'failed' || bridge.retired || peer.signal.aborted;
+      if (settled()) return resolve();
+      const finish = () => {
+        off();
+        peer.signal.removeEventListener('abort', finish);
+        resolve();
+      };
+      const off = bridge.on('state', () => settled() && finish());
+      peer.signal.addEventListener('abort', finish, { once: true });
+    });
+    if (peer.signal.aborted || bridge.state !== 'running' || this.deps.host.get(server) !== bridge || this.peers.get(peer) !== state) return;
+    await this.subscribe(peer, state, bridge, uri).catch(() => undefined);
+  }
+
   /** Connections with a request running on `server`, most recent first. */
   busyOn(server: string): Peer[] {
     const found: Array<{ peer: Peer; at: number }> = [];

@@ -423,8 +423,11 @@ export class Gateway {
       h.on('stderr', ({ server, line }) => this.stderr.line(server, line)),
       h.on('notification', ({ server, method, params }) => this.handlers.serverNotification(server, method, params)),
       h.on('reload', (reload) => {
-        // Servers added or replaced at run time get the browser-forwarding request handlers too.
+        // Servers added or replaced at run time get the browser-forwarding request handlers too;
+        // what pointed at removed or replaced handles is dropped (subscriptions are made again).
         this.router.install();
+        this.handlers.serversReplaced(reload.changed, reload.removed);
+        for (const name of reload.removed) this.stderr.forget(name);
         this.broadcast('host/reload', reload);
       }),
       // The dashboard is where a person approves `tools.confirm` calls.

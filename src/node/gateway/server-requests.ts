@@ -14,6 +14,7 @@ import { ProtocolError, RpcCode } from '../../core/errors.js';
 import { SERVER_META_KEY } from '../../core/gateway-protocol.js';
 import type { RequestContext } from '../../core/ipc-manager.js';
 import type { McpHost } from '../mcp-host.js';
+import type { McpServerHandle } from '../server-handle.js';
 import type { Peer } from './connection.js';
 
 export interface ServerRequestRouterOptions {
@@ -29,7 +30,8 @@ export class ServerRequestRouter {
   private readonly caller = new AsyncLocalStorage<Peer>();
   /** method → registered connections, in registration order (the last is the most recent). */
   private readonly handlers = new Map<string, Peer[]>();
-  private readonly installed: Array<{ server: string; method: string }> = [];
+  /** What `install` added, by handle: a replaced server's name now names another handle. */
+  private readonly installed: Array<{ bridge: McpServerHandle; method: string }> = [];
   private readonly methods: ReadonlySet<string>;
 
   constructor(
@@ -46,18 +48,21 @@ export class ServerRequestRouter {
 
   /** Installs the forwarding handlers on every server that has none of its own for a method. */
   install(): void {
-    for (const bridge of this.host.list()) {
+    // Handles the host no longer holds (removed or replaced by a reload) are forgotten.
+    const current = new Set(this.host.list());
+    for (let i = this.installed.length - 1; i >= 0; i--) if (!current.has(this.installed[i]!.bridge)) this.installed.splice(i, 1);
+    for (const bridge of current) {
       for (const method of this.methods) {
         if (bridge.hasRequestHandler(method)) continue;
         bridge.setRequestHandler(method, (params, context) => this.route(bridge.name, method, params, context));
-        this.installed.push({ server: bridge.name, method });
+        this.installed.push({ bridge, method });
       }
     }
   }
 
-  /** Removes what `install` added. */
+  /** Removes what `install` added (never a handler set since on a new handle of the same name). */
   uninstall(): void {
-    for (const { server, method } of this.installed.splice(0)) this.host.get(server)?.removeRequestHandler(method);
+    for (const { bridge, method } of this.installed.splice(0)) bridge.removeRequestHandler(method);
   }
 
   /** `peer` answers `methods` from now on (the most recent registration wins ties). Returns the methods accepted. */

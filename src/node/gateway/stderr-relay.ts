@@ -33,6 +33,13 @@ export class StderrRelay {
     this.emit({ time: Date.now(), server, type: 'stderr', level: 'info', message: line });
   }
 
+  /** Drops the budget of a server that is gone (removed by a reload): its timer and its count. */
+  forget(server: string): void {
+    const b = this.budgets.get(server);
+    if (b?.timer) clearTimeout(b.timer);
+    this.budgets.delete(server);
+  }
+
   /** Stops the timers (what is still held back is dropped). */
   close(): void {
     for (const b of this.budgets.values()) if (b.timer) clearTimeout(b.timer);

@@ -113,7 +113,9 @@ describe('mcp-ipc serve --host beyond loopback', () => {
     const hello = await new Promise<{ method: string }>((r, j) => {
       const ws = new WebSocket(`wss://127.0.0.1:${port}/ws?token=${token}`, { ca: cert });
       ws.on('message', (data) => {
-        r(JSON.parse(String(data)) as { method: string });
+        // One message per frame, or an array of them (the gateway batches what it sends in one tick).
+        const parsed = JSON.parse(String(data)) as unknown;
+        r((Array.isArray(parsed) ? parsed[0] : parsed) as { method: string });
         ws.close();
       });
       ws.on('error', j);

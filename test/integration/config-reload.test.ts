@@ -61,9 +61,13 @@ class Browser {
   private readonly waiters = new Set<() => void>();
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data) => {
-      const msg = JSON.parse(data.toString()) as { id?: number; method?: string; params?: Note['params']; result?: unknown; error?: unknown };
-      if (typeof msg.method === 'string') this.notes.push({ method: msg.method, params: msg.params as Note['params'] });
-      else if (typeof msg.id === 'number') this.pending.get(msg.id)?.(msg);
+      // The gateway sends what it has for one browser in a tick as one frame: a message or an array of them.
+      const parsed = JSON.parse(data.toString()) as unknown;
+      type Msg = { id?: number; method?: string; params?: Note['params']; result?: unknown; error?: unknown };
+      for (const msg of (Array.isArray(parsed) ? parsed : [parsed]) as Msg[]) {
+        if (typeof msg.method === 'string') this.notes.push({ method: msg.method, params: msg.params as Note['params'] });
+        else if (typeof msg.id === 'number') this.pending.get(msg.id)?.(msg);
+      }
       for (const w of [...this.waiters]) w();
     });
   }

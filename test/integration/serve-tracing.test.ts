@@ -70,8 +70,9 @@ it('serve exports the spans of a traced request over OTLP/HTTP, flushing at shut
     await new Promise((r, j) => ws.once('open', r).once('error', j));
     const reply = await new Promise<{ result?: { structuredContent?: { traceparent?: string } } }>((res) => {
       ws.on('message', (data) => {
-        const msg = JSON.parse(data.toString()) as { id?: number };
-        if (msg.id === 1) res(msg as never);
+        // One message per frame, or an array of them (the gateway batches what it sends in one tick).
+        const parsed = JSON.parse(data.toString()) as unknown;
+        for (const msg of (Array.isArray(parsed) ? parsed : [parsed]) as Array<{ id?: number }>) if (msg.id === 1) res(msg as never);
       });
       ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { server: 'node', name: 'traceparent', arguments: {}, _meta: { traceparent: `00-${TRACE}-${PARENT}-01` } } }));
     });

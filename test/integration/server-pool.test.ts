@@ -250,8 +250,11 @@ describe('ServerPool with real processes', () => {
         let id = 0;
         const pending = new Map<number, (r: { result?: CallToolResult }) => void>();
         ws.on('message', (data) => {
-          const m = JSON.parse(String(data)) as { id?: number; result?: CallToolResult };
-          if (typeof m.id === 'number') pending.get(m.id)?.(m);
+          // One message per frame, or an array of them (the gateway batches what it sends in one tick).
+          const parsed = JSON.parse(String(data)) as unknown;
+          for (const m of (Array.isArray(parsed) ? parsed : [parsed]) as Array<{ id?: number; result?: CallToolResult }>) {
+            if (typeof m.id === 'number') pending.get(m.id)?.(m);
+          }
         });
         return async () => {
           const n = ++id;

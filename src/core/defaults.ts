@@ -71,6 +71,13 @@ export const DEFAULTS = {
     taskPollIntervalMs: 1_000,
     /** A task's own deadline, independent of the request timeout. */
     taskTimeoutMs: 3_600_000,
+    /**
+     * A modern change stream (`subscriptions/listen`) that ends while its server keeps running is
+     * reopened after `delayMs`, doubling (with jitter) up to `maxDelayMs`; after `attempts` reopens
+     * in a row it is left closed until the server restarts or a subscription changes. A stream that
+     * stayed open for `maxDelayMs` starts the count afresh.
+     */
+    listenReopen: { delayMs: 500, maxDelayMs: 30_000, attempts: 5 },
   },
   limits: {
     memoryMb: 2_048,

@@ -1,5 +1,5 @@
 /**
- * Every default of mcp-ipc, in one place (values from shared/DESIGN.md). Pure data: safe in browsers.
+ * Every default of mcp-ipc, in one place (the specification's values). Pure data: safe in browsers.
  * Each options object elsewhere documents its fields and falls back to these.
  */
 export const DEFAULTS = {

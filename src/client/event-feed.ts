@@ -147,6 +147,12 @@ export class EventFeed {
         this.setServers(this._servers.get().map((s) => (s.name === server ? { ...s, toolCount: tools.length } : s)));
         break;
       }
+      case 'host/reload': {
+        // Servers taken out of the config are gone; added ones appear with their first snapshot.
+        const removed = event.params.removed;
+        if (Array.isArray(removed) && removed.length > 0) this.setServers(this._servers.get().filter((s) => !removed.includes(s.name)));
+        break;
+      }
       case 'server/event': {
         // The process facts a card shows change with these before the next `metrics` snapshot comes.
         const { server, type, data } = event.params;

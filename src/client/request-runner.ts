@@ -10,6 +10,8 @@ import type { IpcManager, Progress, StreamChunk } from '../core/ipc-manager.js';
 import { type JsonRpcMessage, isRequest } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { type Result, err, ok } from '../core/result.js';
+import { endMcpSpan, injectTraceContext, startMcpSpan, tracingActive } from '../core/tracing.js';
+import type { Span } from '@opentelemetry/api';
 import type { ClientState } from './connection.js';
 import type { RequestLog } from './request-log.js';
 
@@ -53,6 +55,8 @@ interface Tracker {
   sent: boolean;
   done: boolean;
   finish: (result: Result<unknown>) => void;
+  /** The request's span while tracing is on (ended by `finish`); its context goes in `_meta`. */
+  span?: Span;
 }
 
 /** The local timer runs a little longer than the gateway's so that its (richer) Timeout wins the race. */
@@ -127,12 +131,15 @@ export class RequestRunner {
         finish: (result) => {
           if (tracker.done) return;
           tracker.done = true;
+          if (tracker.span) endMcpSpan(tracker.span, result.ok ? { result: result.data } : { error: result.error });
           this.trackers.delete(key);
           signal?.removeEventListener('abort', onAbort);
           this.deps.log.finish(key, result);
           resolve(result as Result<T>);
         },
       };
+      // One span per request (across reconnect attempts), a child of the caller's active span.
+      if (tracingActive()) tracker.span = startMcpSpan({ method, params, server });
       this.trackers.set(key, tracker);
       this.deps.log.add({ key, server, method, tool: label, startedAt: Date.now(), status: this.deps.connection.current === 'open' ? 'running' : 'waiting' });
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -154,7 +161,9 @@ export class RequestRunner {
       if (options.priority) forward.priority = options.priority;
       if (options.retryable) forward.retryable = true;
       const params: Record<string, unknown> & { [TRACKER]?: Tracker } = { ...mcpParams, server: t.server, ...forward };
-      if (options._meta) params._meta = { ...options._meta };
+      // The gateway continues the trace from `_meta.traceparent` (MCP's place for W3C trace context).
+      const meta = t.span ? injectTraceContext(options._meta, t.span) : options._meta;
+      if (meta) params._meta = { ...meta };
       params[TRACKER] = t;
       t.sent = false;
       const chunks: string[] = [];

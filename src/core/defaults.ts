@@ -78,6 +78,12 @@ export const DEFAULTS = {
      * stayed open for `maxDelayMs` starts the count afresh.
      */
     listenReopen: { delayMs: 500, maxDelayMs: 30_000, attempts: 5 },
+    /**
+     * A call to a tool missing from the cached list re-fetches the list at most this often (a
+     * `list_changed` notification refreshes it at once), so calls to unknown tools cannot make
+     * every call a paginated `tools/list`.
+     */
+    unknownToolRefreshMs: 1_000,
   },
   limits: {
     memoryMb: 2_048,

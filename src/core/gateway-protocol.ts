@@ -288,10 +288,29 @@ export interface GatewayEvents {
   'server/event': ServerEvent;
   metrics: { server: string; snapshot: ServerSnapshot };
   'tools/changed': { server: string; tools: ToolInfo[] };
+  /** The host's server set was reloaded from its config (or a reload was rejected: `errors`). */
+  'host/reload': HostReload;
   /** A call to a `tools.confirm` tool waits for a person: show it, answer with `approvals/answer`. */
   'approval/requested': ApprovalRequest;
   /** It was answered, timed out or cancelled: take it off the screen. */
   'approval/settled': ApprovalSettled;
+}
+
+/**
+ * One config reload: which servers were started (`added`), stopped (`removed`) and restarted with
+ * their new settings (`changed`). A rejected reload (the file does not parse or validate) has
+ * `errors` and changes nothing: the running set is kept. `notes` are settings read but not applied
+ * at run time (e.g. host-wide `limits`).
+ */
+export interface HostReload {
+  /** Where the config came from (a file path), when known. */
+  source?: string;
+  added: string[];
+  removed: string[];
+  changed: string[];
+  unchanged: string[];
+  errors: string[];
+  notes: string[];
 }
 
 /** A call waiting for a person's approval (`tools.confirm`). */
@@ -321,6 +340,24 @@ export interface ApprovalSettled {
   by?: string;
 }
 export type GatewayEventName = keyof GatewayEvents;
+
+/** True when a reload changed nothing because its config was rejected. */
+export function reloadRejected(reload: HostReload): boolean {
+  return reload.errors.length > 0 && reload.added.length + reload.removed.length + reload.changed.length === 0;
+}
+
+/** A reload in one line: what changed, or why the edit was rejected (the CLI's and the dashboard's wording). */
+export function describeHostReload(reload: HostReload): string {
+  if (reloadRejected(reload)) return `config reload rejected (the running servers are kept): ${reload.errors.join('; ')}`;
+  const parts = [
+    reload.added.length ? `added ${reload.added.join(', ')}` : '',
+    reload.removed.length ? `removed ${reload.removed.join(', ')}` : '',
+    reload.changed.length ? `restarted ${reload.changed.join(', ')}` : '',
+  ].filter(Boolean);
+  const extra = [...reload.errors, ...reload.notes];
+  return `config reloaded${reload.source ? ` from ${reload.source}` : ''}: ${parts.join('; ') || 'no server changed'}${extra.length ? ` (${extra.join('; ')})` : ''}`;
+}
+
 /**
  * A broadcast event as logged: `time` is when the gateway logged it (epoch ms), so a client catching
  * up shows when it happened, not when it arrived. (Optional only for gateways older than the field.)

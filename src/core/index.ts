@@ -21,4 +21,21 @@ export * from './list-cache.js';
 export * from './elicitation.js';
 export * from './rate-window.js';
 export * from './bounded-log.js';
+export {
+  TRACER_NAME,
+  MCP_ATTR,
+  TRACEPARENT_KEY,
+  TRACESTATE_KEY,
+  type McpOutcome,
+  type McpSpanTarget,
+  tracingActive,
+  refreshTracingActive,
+  mcpSpanName,
+  mcpAttributes,
+  startMcpSpan,
+  endMcpSpan,
+  traceContextMeta,
+  injectTraceContext,
+  extractTraceContext,
+} from './tracing.js';
 export * from './canonical-json.js';

@@ -103,6 +103,11 @@ export interface RequestOptions {
   onProgress?: (progress: Progress) => void;
   /** Asks the peer to stream the result (`_meta.streamToken`) and receives chunks in order here. */
   onChunk?: (chunk: StreamChunk) => void;
+  /**
+   * Called each time the request leaves the queue to be written, with how long it waited there (ms).
+   * Tracing draws its queue-wait span from it; a throwing callback is ignored.
+   */
+  onSend?: (queuedMs: number) => void;
   /** Safe to resend after a lost connection (idempotent). Write failures are always retried. */
   retryable?: boolean;
   maxRetries?: number;
@@ -493,6 +498,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const id = this.ids.issue();
     p.id = id;
     p.phase = 'in-flight';
+    // Before `p.at` moves on: until now it is when the request was queued (or last sent).
+    if (p.options.onSend) notifySend(p.options.onSend, now - p.at);
     this.metrics.sent(now - p.at);
     const more = p.more;
     if (more !== undefined) {
@@ -875,4 +882,13 @@ function abortReason(signal: AbortSignal): string {
   if (typeof r === 'string') return r;
   if (r instanceof Error && r.name !== 'AbortError') return r.message;
   return 'aborted';
+}
+
+/** A caller's `onSend` must not break the send path. */
+function notifySend(onSend: (queuedMs: number) => void, queuedMs: number): void {
+  try {
+    onSend(queuedMs);
+  } catch {
+    // the caller's problem; the request goes out regardless
+  }
 }

@@ -12,11 +12,14 @@
  *   capabilities, log level). A result with `resultType: "input_required"` is answered through
  *   the same request handlers that answer legacy server→client requests, and the original request
  *   is retried with the `inputResponses` (and the opaque `requestState` echoed verbatim); the
- *   caller only sees the final result. A result without `resultType` is complete.
+ *   caller only sees the final result. A result without `resultType` is complete. The request's
+ *   hard cap covers every round and the answering between them: one deadline is set at round 0,
+ *   each retry gets only the time left, and handlers still answering when it passes are aborted
+ *   (their `signal`) and the request fails with Timeout.
  * - **Health**: `ping` in the legacy era, `server/discover` in the modern one (it has no ping).
  */
 import { DEFAULTS } from './defaults.js';
-import { IpcError, ProtocolError, RpcCode, UnsupportedProtocolVersionError, toIpcError } from './errors.js';
+import { CancelledError, IpcError, ProtocolError, RpcCode, TimeoutError, UnsupportedProtocolVersionError, toIpcError } from './errors.js';
 import type { IpcManager, RequestOptions } from './ipc-manager.js';
 import { previewValue } from './jsonrpc.js';
 import { type McpTaskOptions, TASKS_EXTENSION, followModernTask, isModernTaskResult } from './mcp-tasks.js';
@@ -322,9 +325,33 @@ export class McpSession {
     }
     const base = params ?? {};
     let extra: { inputResponses?: Record<string, unknown>; requestState?: string } = {};
+    // One deadline for the whole exchange (the request's hard cap), set now: nothing is in flight
+    // while the handlers answer, so the IpcManager would arm none then, and a fresh cap per round
+    // would let a chatty server stretch the call to maxInputRounds + 1 caps.
+    const clock = this.ipc.options.now!;
+    const startedAt = clock();
+    const capMs = this.hardCapOf(options);
+    const deadline: InputDeadline = {
+      at: startedAt + capMs,
+      now: clock,
+      expired: () => new TimeoutError(`Request ${method} timed out (hard cap after ${Math.round(capMs)} ms, while its input_required rounds were answered)`, {
+        method,
+        kind: 'hard',
+        phase: 'in-flight',
+        timeoutMs: capMs,
+        queuedMs: 0,
+        inFlightMs: Math.round(clock() - startedAt),
+      }),
+    };
     for (let round = 0; ; round++) {
       const meta = { ...(isRecord(base._meta) ? base._meta : {}), ...this.envelope(version) };
-      const result = await this.ipc.request<unknown>(method, { ...base, ...extra, _meta: meta }, options);
+      let roundOptions = options;
+      if (round > 0) {
+        const left = deadline.at - clock();
+        if (left <= 0) throw deadline.expired();
+        roundOptions = { ...options, hardTimeoutMs: left };
+      }
+      const result = await this.ipc.request<unknown>(method, { ...base, ...extra, _meta: meta }, roundOptions);
       if (isModernTaskResult(result)) return this.followTask<T>(method, result, options, version);
       if (!isInputRequired(result)) return result as T;
       if (round >= this.maxInputRounds) {
@@ -332,7 +359,7 @@ export class McpSession {
       }
       // Each round's answers go only to the retry of this request (never to parallel ones).
       extra = {};
-      if (result.inputRequests !== undefined) extra.inputResponses = await this.answerInputs(method, result.inputRequests, options.signal);
+      if (result.inputRequests !== undefined) extra.inputResponses = await this.answerInputs(method, result.inputRequests, options.signal, deadline);
       if (typeof result.requestState === 'string') extra.requestState = result.requestState;
     }
   }
@@ -351,34 +378,80 @@ export class McpSession {
     );
   }
 
-  /** Answers an `input_required` round with the handlers that answer legacy server→client requests. */
-  private async answerInputs(method: string, requests: unknown, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+  /** The hard cap of a request with `options`, as the IpcManager computes it. */
+  private hardCapOf(options: RequestOptions): number {
+    const defaults = this.ipc.options;
+    return options.hardTimeoutMs ?? defaults.hardTimeoutMs ?? (options.timeoutMs ?? defaults.timeoutMs ?? DEFAULTS.queue.timeoutMs) * DEFAULTS.queue.hardTimeoutFactor;
+  }
+
+  /**
+   * Answers an `input_required` round with the handlers that answer legacy server→client requests.
+   * The handlers' `signal` aborts when the caller's does (CancelledError) or the deadline passes
+   * (TimeoutError); the round fails at that moment even if a handler ignores its signal.
+   */
+  private async answerInputs(method: string, requests: unknown, signal: AbortSignal | undefined, deadline?: InputDeadline): Promise<Record<string, unknown>> {
     if (!isRecord(requests)) throw new ProtocolError(`${method} returned input_required with malformed inputRequests`, requests);
     const entries = Object.entries(requests);
-    const answers = await Promise.all(
+    for (const [key, request] of entries) {
+      if (!isRecord(request) || typeof request.method !== 'string') throw new ProtocolError(`${method}: malformed input request "${key}"`, request);
+      if (!this.ipc.inbound.hasRequestHandler(request.method)) {
+        throw new ProtocolError(`${method}: the server asked for ${request.method} (input "${key}"), which has no handler here and was not declared`, {
+          method,
+          input: key,
+          requested: request.method,
+        });
+      }
+    }
+    const controller = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      const stop = (error: IpcError) => {
+        controller.abort(error);
+        reject(error);
+      };
+      onAbort = () => stop(new CancelledError(`Request ${method} cancelled while its input_required round was answered`, { reason: reasonOf(signal!), phase: 'in-flight' }));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (deadline && Number.isFinite(deadline.at)) {
+        timer = setTimeout(() => stop(deadline.expired()), Math.max(0, deadline.at - deadline.now()));
+        (timer as { unref?: () => void }).unref?.();
+      }
+    });
+    const answering = Promise.all(
       entries.map(async ([key, request]) => {
-        if (!isRecord(request) || typeof request.method !== 'string') throw new ProtocolError(`${method}: malformed input request "${key}"`, request);
-        if (!this.ipc.inbound.hasRequestHandler(request.method)) {
-          throw new ProtocolError(`${method}: the server asked for ${request.method} (input "${key}"), which has no handler here and was not declared`, {
-            method,
-            input: key,
-            requested: request.method,
-          });
-        }
-        const controller = new AbortController();
-        const abort = () => controller.abort(signal?.reason);
-        signal?.addEventListener('abort', abort, { once: true });
+        const { method: asked, params } = request as { method: string; params?: unknown };
         try {
-          return [key, await this.ipc.inbound.handle(request.method, request.params, { id: key, method: request.method, signal: controller.signal })] as const;
+          return [key, await this.ipc.inbound.handle(asked, params, { id: key, method: asked, signal: controller.signal })] as const;
         } catch (error) {
           throw toIpcError(error); // the caller's request fails with the handler's reason, typed
-        } finally {
-          signal?.removeEventListener('abort', abort);
         }
       }),
     );
-    return Object.fromEntries(answers);
+    try {
+      return Object.fromEntries(await Promise.race([answering, stopped]));
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+      answering.catch(() => undefined); // a handler that fails after the round was given up on
+    }
   }
+}
+
+/** The overall deadline of a modern request's `input_required` exchange. */
+interface InputDeadline {
+  /** When it passes, on `now`'s clock. */
+  at: number;
+  now: () => number;
+  /** The error the request fails with once it passed. */
+  expired: () => TimeoutError;
+}
+
+function reasonOf(signal: AbortSignal): string {
+  const r: unknown = signal.reason;
+  if (typeof r === 'string') return r;
+  if (r instanceof Error && r.name !== 'AbortError') return r.message;
+  return 'aborted';
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

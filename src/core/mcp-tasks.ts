@@ -1,7 +1,8 @@
 /**
  * Tool calls as tasks, in both eras. The task has its own deadline, independent of the request
  * timeout, so a long task survives it; its progress token stays valid for the task's whole life;
- * aborting sends `tasks/cancel`.
+ * any failure while the task may still run (abort, deadline, a failed handler or poll) sends
+ * a bounded, best-effort `tasks/cancel`.
  *
  * - Legacy (2025-11-25 "task-augmented requests", `runAsTask`): `tools/call` with a `task`
  *   parameter answers at once with `{ task }`; the client polls `tasks/get` until the task is
@@ -70,6 +71,7 @@ export async function runAsTask<T>(session: McpSession, ipc: IpcManager, method:
   const onAbort = () => control.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let taskId: string | undefined;
+  let finished = false;
   try {
     const created = await session.request<Record<string, unknown>>(method, { ...params, task, _meta: meta }, { ...options.request, signal: control.signal });
     if (!isTaskResult(created)) return created as T; // the server ran it at once (allowed for 'optional')
@@ -82,22 +84,37 @@ export async function runAsTask<T>(session: McpSession, ipc: IpcManager, method:
       info = parseTask(await session.request('tasks/get', { taskId: info.taskId }, { priority: 'high', signal: control.signal }));
       options.onStatus?.(info);
     }
+    finished = TERMINAL.has(info.status);
     if (info.status === 'cancelled') throw new CancelledError(`Task ${info.taskId} was cancelled by the server${info.statusMessage ? `: ${info.statusMessage}` : ''}`, { reason: info.statusMessage ?? 'cancelled', phase: 'in-flight' });
     // `tasks/result` blocks until the task is terminal; input the task needs arrives meanwhile as
     // server→client requests (answered by the registered handlers). It lives as long as the task.
     const left = remaining(deadline);
-    return await session.request<T>('tasks/result', { taskId: info.taskId }, { timeoutMs: left, hardTimeoutMs: left, signal: control.signal, priority: 'high' });
-  } catch (error) {
-    if (taskId !== undefined && (control.signal.aborted || error instanceof TimeoutError)) {
-      // Best effort: the server may already have finished or forgotten it.
-      await session.request('tasks/cancel', { taskId }, { priority: 'high', timeoutMs: 5_000, bypassQueue: true }).catch(() => undefined);
+    try {
+      return await session.request<T>('tasks/result', { taskId: info.taskId }, { timeoutMs: left, hardTimeoutMs: left, signal: control.signal, priority: 'high' });
+    } catch (error) {
+      // The server's own error is the task's outcome: it is over.
+      if (error instanceof ServerError || error instanceof InvalidParamsError) finished = true;
+      throw error;
     }
+  } catch (error) {
+    // Any failure after the task was created, unless the task is known to be over (a terminal
+    // status, or the server's own answer to tasks/result), would leave it running: cancel it.
+    if (taskId !== undefined && !finished) await cancelTask((m, p, o) => session.request(m, p, o), taskId);
     if (control.signal.aborted && !(error instanceof CancelledError)) throw new CancelledError('Task cancelled', { reason: String(control.signal.reason ?? 'aborted'), phase: 'in-flight' });
     throw error;
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     untrack?.();
   }
+}
+
+/** How long a best-effort `tasks/cancel` may take (it never holds up the caller's error for longer). */
+const CANCEL_TIMEOUT_MS = 5_000;
+
+/** Best effort: the server may already have finished or forgotten the task. Bounded, never retried, never throws. */
+async function cancelTask(request: (method: string, params: Record<string, unknown>, options: RequestOptions) => Promise<unknown>, taskId: string): Promise<void> {
+  const options: RequestOptions = { priority: 'high', timeoutMs: CANCEL_TIMEOUT_MS, hardTimeoutMs: CANCEL_TIMEOUT_MS, bypassQueue: true, maxRetries: 0 };
+  await request('tasks/cancel', { taskId }, options).catch(() => undefined);
 }
 
 function isTaskResult(result: unknown): result is { task: unknown } {
@@ -213,9 +230,10 @@ export async function followModernTask<T>(deps: ModernTaskDeps, created: unknown
       task = parseModernTask(await deps.request('tasks/get', { taskId: task.taskId }, { priority: 'high', signal: control.signal }));
     }
   } catch (error) {
-    if (control.signal.aborted || error instanceof TimeoutError) {
-      await deps.request('tasks/cancel', { taskId: task.taskId }, { priority: 'high', timeoutMs: 5_000, bypassQueue: true }).catch(() => undefined);
-    }
+    // Any failure while the task may still run (a handler that threw, a failed tasks/update or
+    // tasks/get, an abort, the deadline) leaves it waiting on the server: cancel it. A task that
+    // reported a terminal status needs nothing.
+    if (!TERMINAL.has(task.status)) await cancelTask(deps.request, task.taskId);
     if (control.signal.aborted && !(error instanceof CancelledError)) throw new CancelledError('Task cancelled', { reason: String(control.signal.reason ?? 'aborted'), phase: 'in-flight' });
     throw error;
   } finally {

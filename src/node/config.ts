@@ -1,5 +1,5 @@
 /**
- * Config loading: the `mcpServers` JSON used by common MCP hosts, plus optional per-server
+ * Config loading: the `mcpServers` JSON used by common MCP hosts (or VS Code's `servers`), plus optional per-server
  * `queue`, `process`, `limits` sections, MCP settings (`roots`, `capabilities`,
  * `protocolVersions`, `probeTimeoutMs`), the result `cache` and the tool policy (`tools`), a server
  * pool's `replicas` and `sticky`, and a host-wide `limits` section. Errors name the exact path.
@@ -17,7 +17,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROTOCOL_VERSIONS } from '../core/mcp-versions.js';
-import type { McpServerConfig } from './mcp-bridge.js';
+import type { ExposeConfig, McpServerConfig } from './mcp-bridge.js';
 import type { CacheConfig } from './result-cache.js';
 import { type ToolPolicyConfig, compileGlob } from './tool-policy.js';
 import type { McpConfigFile } from './mcp-host.js';
@@ -57,6 +57,11 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   } catch (error) {
     throw new ConfigError(`Cannot read config file ${path}: ${(error as Error).message}`);
   }
+  return parseConfigText(text, path, env);
+}
+
+/** `loadConfig` on text already read from `path` (relative `cwd`s resolve against its folder). */
+export function parseConfigText(text: string, path: string, env: NodeJS.ProcessEnv = process.env): McpConfigFile {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -71,17 +76,52 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /**
  * Validates a parsed config; relative `cwd`s are resolved against `baseDir`, `${env:NAME}`
  * references against `env`.
+ *
+ * Two shapes are accepted, alone or side by side (a name in both is an error): the `mcpServers`
+ * object of most MCP hosts, and VS Code's `servers` object (`.vscode/mcp.json`), whose entries
+ * carry `"type": "stdio"`. VS Code's `inputs` (values it prompts the user for) are ignored: a
+ * `${input:ID}` reference is a ConfigError, since a host has nobody to prompt; use `${env:NAME}`.
+ * So is any other VS Code variable (`${workspaceFolder}`, …): they are not expanded here.
  */
 export function parseConfig(json: unknown, baseDir = process.cwd(), env: NodeJS.ProcessEnv = process.env): McpConfigFile {
-  if (!isObject(json) || !isObject(json.mcpServers)) throw new ConfigError('Config must be an object with an "mcpServers" object');
+  if (!isObject(json) || (!isObject(json.mcpServers) && !isObject(json.servers))) {
+    throw new ConfigError('Config must be an object with an "mcpServers" object (or VS Code\'s "servers" object)');
+  }
+  if (json.mcpServers !== undefined && !isObject(json.mcpServers)) throw new ConfigError('"mcpServers" must be an object');
+  if (json.servers !== undefined && !isObject(json.servers)) throw new ConfigError('"servers" must be an object');
   const servers: Record<string, McpServerConfig> = {};
-  for (const [name, raw] of Object.entries(json.mcpServers)) {
+  for (const [name, raw] of Object.entries((json.mcpServers ?? {}) as Record<string, unknown>)) {
     servers[name] = parseServer(`mcpServers.${name}`, raw, baseDir, env);
   }
-  if (Object.keys(servers).length === 0) throw new ConfigError('"mcpServers" names no server');
+  for (const [name, raw] of Object.entries((json.servers ?? {}) as Record<string, unknown>)) {
+    const path = `servers.${name}`;
+    if (Object.hasOwn(servers, name)) throw new ConfigError(`${path}: "${name}" is also in "mcpServers" (a server name must be unique)`);
+    servers[name] = parseServer(path, vscodeEntry(path, raw), baseDir, env);
+  }
+  if (Object.keys(servers).length === 0) throw new ConfigError(`${isObject(json.mcpServers) ? '"mcpServers"' : '"servers"'} names no server`);
   const config: McpConfigFile = { mcpServers: servers };
   if (json.limits !== undefined) config.limits = numbers('limits', json.limits);
   return config;
+}
+
+const INPUT_REFERENCE = /\$\{input:[^}]*\}/;
+/** VS Code's other variables (`${workspaceFolder}`, `${userHome}`, `${config:…}`, …): not `${env:…}`, not escaped. */
+const VSCODE_VARIABLE = /(?<!\$)\$\{(?!env:)[^}]*\}/;
+
+/**
+ * A VS Code `servers` entry: the same shape as an `mcpServers` one (`"type": "stdio"` with a
+ * command, `"type": "http"` with a url), but `${input:…}` and VS Code's own variables are refused.
+ */
+function vscodeEntry(path: string, raw: unknown): unknown {
+  if (!isObject(raw)) return raw;
+  const rest = raw;
+  const found = JSON.stringify(rest).match(INPUT_REFERENCE);
+  if (found) {
+    throw new ConfigError(`${path} references ${found[0]}: VS Code "inputs" are not supported (nobody is there to prompt); use \${env:NAME} instead`);
+  }
+  const variable = JSON.stringify(rest).match(VSCODE_VARIABLE);
+  if (variable) throw new ConfigError(`${path} references ${variable[0]}: only \${env:NAME} is expanded here (give a path relative to the config file's folder in "cwd" instead)`);
+  return rest;
 }
 
 function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.ProcessEnv): McpServerConfig {
@@ -102,6 +142,7 @@ function parseServer(path: string, raw: unknown, baseDir: string, hostEnv: NodeJ
   parseMcpSettings(path, raw, server);
   if (raw.cache !== undefined) server.cache = parseCache(`${path}.cache`, raw.cache);
   if (raw.tools !== undefined) server.tools = parseToolPolicy(`${path}.tools`, raw.tools);
+  if (raw.expose !== undefined) server.expose = parseExpose(`${path}.expose`, raw.expose, hostEnv);
   parsePool(path, raw, server);
   return server;
 }
@@ -154,7 +195,8 @@ function parseRemote(path: string, raw: Record<string, unknown>, baseDir: string
   try {
     parsed = new URL(url);
   } catch {
-    throw new ConfigError(`${path}.url is not a valid URL: ${JSON.stringify(url)}`);
+    // The text as written (`${env:…}` unexpanded): the expanded one may carry a secret.
+    throw new ConfigError(`${path}.url is not a valid URL: ${JSON.stringify(raw.url)}`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new ConfigError(`${path}.url must be an http:// or https:// URL`);
   const server: McpServerConfig = { url };
@@ -212,6 +254,28 @@ function parseTls(path: string, raw: unknown, baseDir: string, hostEnv: NodeJS.P
     tls.servername = raw.servername;
   }
   return tls;
+}
+
+/** `expose: false | { token: "..." } | { tokens: [...] }`; token values may be `${env:NAME}`. */
+function parseExpose(path: string, raw: unknown, hostEnv: NodeJS.ProcessEnv): ExposeConfig | false {
+  if (raw === false) return false;
+  if (raw === true) return {};
+  if (!isObject(raw)) throw new ConfigError(`${path} must be false or an object ({ "token": "..." } or { "tokens": [...] })`);
+  for (const key of Object.keys(raw)) if (key !== 'token' && key !== 'tokens') throw new ConfigError(`${path}.${key} is not an expose setting (token, tokens)`);
+  const given: Array<[string, unknown]> = [];
+  if (raw.token !== undefined) given.push([`${path}.token`, raw.token]);
+  if (raw.tokens !== undefined) {
+    if (!Array.isArray(raw.tokens)) throw new ConfigError(`${path}.tokens must be an array of strings`);
+    raw.tokens.forEach((t, i) => given.push([`${path}.tokens[${i}]`, t]));
+  }
+  const tokens = given.map(([p, t]) => {
+    if (typeof t !== 'string') throw new ConfigError(`${p} must be a string`);
+    const value = expandEnv(t, p, hostEnv);
+    // A short token is guessable over the network; the gateway's own is 64 hex characters.
+    if (value.length < 16) throw new ConfigError(`${p} must be at least 16 characters (use a random token, e.g. "openssl rand -hex 32")`);
+    return value;
+  });
+  return tokens.length > 0 ? { tokens } : {};
 }
 
 const stringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((t) => typeof t === 'string' && t !== '');

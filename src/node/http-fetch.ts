@@ -2,8 +2,8 @@
  * A `fetch` for remote MCP servers built on node:http/node:https, for two reasons Node's global
  * fetch (undici) cannot serve without the `undici` package: a custom CA and a client certificate
  * need an agent of our own, and deciding whether a lost request may be resent needs to know how far
- * it got — refused before the connection was made, reset on a stale keep-alive socket before any
- * answer (never reached the server), or lost after it was written (may have run). Every failure
+ * it got — refused before the connection was made, reset on a reused keep-alive socket before any
+ * answer (and whether the request had been written by then), or lost after it was written (may have run). Every failure
  * is a FetchFailure saying which.
  *
  * It does what the SDK's Streamable HTTP transport asks of a fetch: string / URLSearchParams bodies,
@@ -19,7 +19,11 @@ import type { TlsOptions } from './tls.js';
 export type FetchFailurePhase =
   /** Before a connection existed (DNS, refused, TLS handshake): the server never saw the request. */
   | 'connect'
-  /** A reused keep-alive socket was reset before any answer: the server had closed it, never saw the request. */
+  /**
+   * A reused keep-alive socket was reset before any answer. Usually the server had closed it and
+   * never read the request — but a server that read it and then died looks the same (Node reports
+   * both as ECONNRESET), so `written` says whether the request had been handed over in full.
+   */
   | 'stale-socket'
   /** After the request was written: the server may have run it. */
   | 'sent'
@@ -30,11 +34,14 @@ export class FetchFailure extends Error {
   readonly phase: FetchFailurePhase;
   /** The system error code (ECONNREFUSED, ECONNRESET, SELF_SIGNED_CERT_IN_CHAIN, …). */
   readonly code: string | undefined;
-  constructor(message: string, phase: FetchFailurePhase, cause: unknown) {
+  /** The request had been handed to the socket in full ('finish'): the server may have read it. */
+  readonly written: boolean;
+  constructor(message: string, phase: FetchFailurePhase, cause: unknown, written = false) {
     super(message, { cause });
     this.name = 'FetchFailure';
     this.phase = phase;
     this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    this.written = written;
   }
 }
 
@@ -101,7 +108,11 @@ export function createHttpFetch(options: HttpFetchOptions = {}, hooks: HttpFetch
         if (req.reusedSocket) connected = true;
         else socket.once(secure ? 'secureConnect' : 'connect', () => (connected = true));
       });
-      req.on('finish', () => hooks.onWritten?.(init));
+      let written = false;
+      req.on('finish', () => {
+        written = true;
+        hooks.onWritten?.(init);
+      });
       req.on('error', (error: NodeJS.ErrnoException) => {
         if (answered) return; // the response stream carries it
         let phase: FetchFailurePhase;
@@ -109,11 +120,12 @@ export function createHttpFetch(options: HttpFetchOptions = {}, hooks: HttpFetch
         // TLS alerts (e.g. "certificate required" in TLS 1.3) can arrive after the client thought the
         // handshake done: the server refused the connection, not the request.
         else if (!connected || /^(ERR_SSL_|ERR_TLS_)/.test(error.code ?? '')) phase = 'connect';
-        // Node's advice for keep-alive races: a reset on a reused socket before any answer means the
-        // server had closed it; it never read this request.
+        // Node's advice for keep-alive races: a reset on a reused socket before any answer usually
+        // means the server had closed it. Only usually: `written` lets the caller tell whether the
+        // server may have read the request (and resend only what is safe to resend).
         else if (req.reusedSocket && error.code === 'ECONNRESET') phase = 'stale-socket';
         else phase = 'sent';
-        reject(new FetchFailure(`${request.method} ${url.origin}${url.pathname} failed: ${error.message}`, phase, error));
+        reject(new FetchFailure(`${request.method} ${url.origin}${url.pathname} failed: ${error.message}`, phase, error, written));
       });
       req.end(body);
     });

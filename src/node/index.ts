@@ -22,6 +22,17 @@ export { PoolScaler, replicaSettings, type ReplicasConfig, type PoolLoad, type S
 export * from './config.js';
 export * from './gateway.js';
 export * from './output-schema.js';
+export { watchConfigFile, CONFIG_WATCH_DEFAULTS, type ConfigWatcherOptions, type ConfigChange } from './config-watcher.js';
+export {
+  startOtlpTracing,
+  traceGatewayRequest,
+  traceBridgeRequest,
+  tracesEndpoint,
+  OTLP_PACKAGES,
+  type OtlpTracing,
+  type OtlpTracingOptions,
+  type TracedRequest,
+} from './tracing.js';
 export * from './tool-policy.js';
 export * from './approvals.js';
 export * from './result-cache.js';

@@ -64,8 +64,10 @@ import type { ResourceManager } from './resource-manager.js';
 import type { ReplicasConfig } from './pool/scaler.js';
 import type { McpServerHandle } from './server-handle.js';
 import type { StdioTransport } from './stdio-transport.js';
+import { traceBridgeRequest } from './tracing.js';
+import { tracingActive } from '../core/tracing.js';
 import type { RemoteTlsConfig } from './tls.js';
-import { StreamableHttpTransport } from './transports/streamable-http.js';
+import { redactUrl, StreamableHttpTransport } from './transports/streamable-http.js';
 
 export interface McpServerConfig {
   /** The server's command (a local server over stdio). Exactly one of `command` and `url`. */
@@ -130,6 +132,19 @@ export interface McpServerConfig {
    * @default false
    */
   sticky?: boolean;
+  /**
+   * How `serve` exposes the server at `/mcp/NAME` (MCP Streamable HTTP): `false` keeps it off the
+   * endpoint; `tokens` are bearer tokens that open this server only (the gateway's token opens every
+   * server). In a config file: `"expose": false`, `"expose": { "token": "${env:NAME}" }` or `{ "tokens": [...] }`.
+   * @default exposed, the gateway's token only
+   */
+  expose?: ExposeConfig | false;
+}
+
+/** A server's `/mcp/NAME` exposure (see McpServerConfig.expose). */
+export interface ExposeConfig {
+  /** Bearer tokens accepted for this server besides the gateway's own. @default [] */
+  tokens?: string[];
 }
 
 export interface BridgeCallOptions {
@@ -142,8 +157,13 @@ export interface BridgeCallOptions {
   retryable?: boolean;
   /** Check the arguments against the tool's inputSchema, and structuredContent against its outputSchema (default true). */
   validate?: boolean;
-  /** Extra `_meta` for the request (merged under mcp-ipc's own keys). */
+  /**
+   * Extra `_meta` for the request (merged under mcp-ipc's own keys). With tracing on, its
+   * `traceparent` / `tracestate` are replaced by those of the bridge's span.
+   */
   _meta?: Record<string, unknown>;
+  /** Called when the request leaves the queue, with its wait (ms); see RequestOptions.onSend. */
+  onSend?: (queuedMs: number) => void;
   /**
    * Run as a task when the tool allows it (`execution.taskSupport: 'optional'`); tools that
    * require it always run as tasks. @default false
@@ -246,10 +266,14 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
-  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false });
+  // `addUsedSchema: false`: schemas are not registered by `$id`, so tools sharing one (or a new list
+  // reusing one) each get their own validator instead of a compile error that skips the check.
+  private readonly ajv = new Ajv({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false });
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
   private readonly validators = new Map<string, ValidateFunction | null>();
   private readonly output = new OutputChecker();
+  /** When the tool list was last fetched or re-fetched for an unknown tool (engine clock); see prepareCall. */
+  private toolsCheckedAt = -Infinity;
   /** Policy, cache and audit: what every door's calls go through (skipped when none is configured). */
   private readonly guard: CallGuard;
   private readonly retryableTools: Set<string>;
@@ -301,6 +325,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     this.tools = new ListCache(
       () => this.fetchList<ToolInfo>('tools/list', 'tools'),
       (tools) => {
+        this.toolsCheckedAt = this.ipc.options.now!();
         this.toolsByName = new Map(tools.map((t) => [t.name, t]));
         this.validators.clear();
         this.output.clear();
@@ -326,7 +351,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     }
     this.process = new ProcessManager<T>(
       name,
-      remote !== undefined ? { command: remote } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
+      // A remote server's "command" names it in events, resource meta and errors: never with its secrets.
+      remote !== undefined ? { command: redactUrl(remote) } : { command: config.command!, args: config.args, env: config.env, inheritEnv: config.inheritEnv, cwd: config.cwd },
       {
         onSpawn: (transport) => this.handshake(transport),
         ping: (timeoutMs) => this.session.healthCheck(timeoutMs),
@@ -341,6 +367,12 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
 
   get state(): ServerState {
     return this.process.state;
+  }
+
+  /** Its `expose` setting: false when it is kept off `/mcp/NAME`, else its own bearer tokens. */
+  get exposure(): false | { tokens: readonly string[] } {
+    const e = this.config.expose;
+    return e === false ? false : { tokens: e?.tokens ?? [] };
   }
 
   /** What the server said about itself (`server/discover` or `initialize`), and the era spoken. */
@@ -528,6 +560,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * against the tool's `outputSchema` (OutputSchemaMismatchError).
    */
   call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+    if (!tracingActive()) return this.callGuarded(tool, args, options);
+    // The span covers the whole call, a cached answer included (it then has no queue-wait child).
+    return traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) =>
+      this.callGuarded(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) }),
+    );
+  }
+
+  /** `tools/call` through the guard (policy, confirmation, cache, audit) when one is configured. */
+  private callGuarded(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     if (!this.guard.active) return this.callServer(tool, args, options);
     const result = this.guard.callTool(tool, args, {
       origin: options.origin,
@@ -570,6 +611,17 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * (polled to its end) run as `call()` does, and their result comes whole, with no chunks.
    */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
+    if (!tracingActive()) return this.callStreamingNow(tool, args, options);
+    let chunks: StreamingRequest<CallToolResult>['chunks'] | undefined;
+    const result = traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) => {
+      const request = this.callStreamingNow(tool, args, { ...options, ...(meta ? { _meta: meta } : {}), ...(onSend ? { onSend: chain(options.onSend, onSend) } : {}) });
+      chunks = request.chunks;
+      return request.result;
+    });
+    return { result, chunks: chunks! };
+  }
+
+  private callStreamingNow(tool: string, args: Record<string, unknown>, options: StreamingCallOptions): StreamingRequest<CallToolResult> {
     // Validation is async (the tool list may need loading), so the chunk iterator is relayed.
     const stream = new RelayStream();
     const guard = this.guard;
@@ -626,7 +678,18 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   private send<T = unknown>(method: string, params?: Record<string, unknown>, options?: RequestOptions): Promise<T> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
-    return this.session.request<T>(method, params, options);
+    if (!tracingActive()) return this.session.request<T>(method, params, options);
+    const given = params?._meta;
+    const meta = typeof given === 'object' && given !== null && !Array.isArray(given) ? (given as Record<string, unknown>) : undefined;
+    return traceBridgeRequest(this.spanTarget(method, params), meta, (traced) =>
+      this.session.request<T>(method, traced.meta ? { ...params, _meta: traced.meta } : params, traced.onSend ? { ...options, onSend: chain(options?.onSend, traced.onSend) } : options),
+    );
+  }
+
+  /** What a span says about a request to this server. */
+  private spanTarget(method: string, params: Record<string, unknown> | undefined) {
+    const id = this.identity;
+    return { method, params, server: this.name, era: id?.era, protocolVersion: id?.protocolVersion };
   }
 
   snapshot(): ServerSnapshot {
@@ -717,7 +780,15 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (unavailable) throw unavailable;
     const validating = options.validate !== false && this.identity?.capabilities.tools !== undefined;
     if (validating && !this.toolsByName.has(tool)) {
-      return this.listTools(this.tools.current ? { refresh: true } : {})
+      // A tool added since the list was fetched is found by fetching it again — but at most once
+      // per DEFAULTS.mcp.unknownToolRefreshMs: calls to a tool that does not exist must not each
+      // cost a paginated tools/list. Concurrent ones join the refresh in flight (the list is then
+      // not current), and a list_changed refreshes the list at once anyway.
+      const now = this.ipc.options.now!();
+      const list = this.tools.current;
+      if (list && now - this.toolsCheckedAt < DEFAULTS.mcp.unknownToolRefreshMs) return this.checkCall(tool, args, options, true);
+      if (list) this.toolsCheckedAt = now;
+      return this.listTools(list ? { refresh: true } : {})
         .catch(() => undefined)
         .then(() => this.checkCall(tool, args, options, true));
     }
@@ -1113,6 +1184,11 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     if (!this.source) throw this.error;
     yield* this.source;
   }
+}
+
+/** Both hooks, the caller's first. */
+function chain(first: ((queuedMs: number) => void) | undefined, second: (queuedMs: number) => void): (queuedMs: number) => void {
+  return first ? (queuedMs) => (first(queuedMs), second(queuedMs)) : second;
 }
 
 /**

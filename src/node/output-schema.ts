@@ -9,7 +9,13 @@ import { OutputSchemaMismatchError } from '../core/errors.js';
 import type { CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
 
 export class OutputChecker {
-  private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+  /**
+   * One Ajv for every tool of the list (an instance costs a meta-schema compile, ~100 ms), with
+   * `addUsedSchema: false`: a compiled schema is not registered under its `$id`, so two tools whose
+   * schemas share an `$id` (generated schemas often do) each get their own validator instead of the
+   * second compile throwing "already exists" — which would leave that tool unchecked.
+   */
+  private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, addUsedSchema: false });
   /** Per tool name: its compiled validator, or null when its schema could not be compiled. */
   private readonly validators = new Map<string, ValidateFunction | null>();
 

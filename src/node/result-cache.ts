@@ -131,8 +131,13 @@ export class ResultCache {
       // Each joiner gets its own copy; the one who started the flight keeps the original.
       return joined ? { value: structuredClone(value), mark: { hit: false, coalesced: true } } : { value };
     } finally {
-      // The last caller gone: stop the request if it is still running (a no-op once it settled).
-      if (--shared.waiters === 0) shared.controller.abort('every caller left');
+      // The last caller gone: stop the request if it is still running (a no-op once it settled),
+      // and forget it at once — an identical call made before the aborted fetch settles must start
+      // a request of its own, not join one that is being cancelled.
+      if (--shared.waiters === 0) {
+        if (this.flights.get(request.key) === shared) this.flights.delete(request.key);
+        shared.controller.abort('every caller left');
+      }
     }
   }
 

@@ -42,6 +42,8 @@ export interface McpServerHandle extends Pick<Emitter<McpBridgeEvents>, 'on' | '
   readonly name: string;
   readonly state: ServerState;
   readonly server: ServerIdentityView;
+  /** Its `expose` setting (McpServerConfig.expose): false when kept off `/mcp/NAME`, else its own bearer tokens. */
+  readonly exposure: false | { tokens: readonly string[] };
   /** Starts the server (every replica of a pool); rejects if it cannot be brought up at all. */
   start(): Promise<void>;
   /** Stops gracefully; everything pending fails with NotConnected. */

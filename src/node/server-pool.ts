@@ -189,6 +189,11 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     return this.lastState;
   }
 
+  get exposure(): false | { tokens: readonly string[] } {
+    const e = this.replicaConfig.expose;
+    return e === false ? false : { tokens: e?.tokens ?? [] };
+  }
+
   get server(): ServerIdentityView {
     const replica = this.pick(true) ?? this.sorted()[0];
     return replica ? replica.bridge.server : { era: null, info: null, protocolVersion: null, capabilities: {} };

@@ -290,6 +290,70 @@ describe('modern era over HTTP', () => {
     expect(b.state).toBe('running');
   });
 
+  it('a reused socket reset after the request was written: a non-idempotent call is never resent, a read-only request is', async () => {
+    const b = bridge('modern-reset', { url: server.url });
+    await b.start();
+    await b.listTools(); // the keep-alive socket the next requests reuse
+
+    const charged = server.calls.get('charge') ?? 0;
+    server.dropNext('tools/call:charge'); // the server charges, then dies before answering
+    const error = await b.call('charge', {}).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(ServerCrashedError);
+    expect((error as ServerCrashedError).data.outcomeUnknown).toBe(true);
+    expect(server.calls.get('charge')).toBe(charged + 1);
+
+    await b.listTools();
+    server.dropNext('tools/list');
+    const before = server.methods.get('tools/list') ?? 0;
+    expect((await b.request<{ tools: unknown[] }>('tools/list')).tools).toHaveLength(3);
+    expect(server.methods.get('tools/list')).toBe(before + 2);
+  });
+
+  it("a gateway's 502/504 may have delivered the call (outcome unknown, never resent); its 503 did not (resent after the reconnect)", async () => {
+    const b = bridge('modern-gateway', { url: server.url, process: { healthCheckIntervalMs: 0, usageIntervalMs: 0, restartDelayMs: 20, restartMaxDelayMs: 40, maxRestarts: 50 } });
+    await b.start();
+    const charged = server.calls.get('charge') ?? 0;
+    for (const status of [504, 502]) {
+      server.statusNext('tools/call:charge', status);
+      const error = await b.call('charge', {}).then(() => undefined, (e: unknown) => e);
+      expect(error).toBeInstanceOf(ServerCrashedError);
+      expect((error as ServerCrashedError).data.outcomeUnknown).toBe(true);
+    }
+    expect(server.calls.get('charge')).toBe(charged + 2); // each ran once, none twice
+
+    server.statusNext('tools/call:charge', 503);
+    expect(JSON.stringify((await b.call('charge', {}, { timeoutMs: 5000 })).content)).toContain('charge done');
+    expect(server.calls.get('charge')).toBe(charged + 3);
+  });
+
+  it('never lets secrets in the URL (query, userinfo) into events, snapshots, errors or the connection log', async () => {
+    const secretUrl = `${server.url.replace('http://', 'http://alice:pa55-SECRET-word@')}?api_key=KEY-SECRET-123`;
+    const b = bridge('modern-secret', { url: secretUrl, process: { healthCheckIntervalMs: 0, usageIntervalMs: 0, restartDelayMs: 20, restartMaxDelayMs: 40, maxRestarts: 50 } });
+    await b.start();
+    // The secrets are used for the requests themselves.
+    expect(server.last.url).toBe('/mcp?api_key=KEY-SECRET-123');
+    expect(server.last.authorization).toBe(`Basic ${Buffer.from('alice:pa55-SECRET-word').toString('base64')}`);
+    const errors: unknown[] = [];
+    server.statusNext('tools/call:charge', 504); // the connection "exits" and reconnects
+    errors.push(await b.call('charge', {}).catch((e: unknown) => e));
+    server.statusNext('tools/call:lookup', 500); // answered with an HTTP error
+    errors.push(await b.call('lookup', {}).catch((e: unknown) => e));
+    await b.stop();
+    errors.push(await b.call('lookup', {}).catch((e: unknown) => e));
+    // Never reachable: a start-up failure names the endpoint too.
+    const dead = bridge('dead-secret', { url: `http://bob:dead-SECRET@127.0.0.1:${await freePort()}/mcp?token=DEAD-SECRET` });
+    errors.push(await dead.start().catch((e: unknown) => e));
+    const seen = JSON.stringify({
+      history: [...b.process.history(), ...dead.process.history()],
+      snapshot: [b.snapshot(), dead.snapshot()],
+      errors: errors.map((e) => ({ message: (e as Error).message, json: (e as { toJSON?: () => unknown }).toJSON?.() })),
+      stderr: [...b.stderrTail(200), ...dead.stderrTail(200)],
+    });
+    expect(errors.every((e) => e instanceof Error)).toBe(true);
+    expect(seen).toContain('/mcp'); // named, by origin and path
+    expect(seen).not.toMatch(/SECRET|alice|bob/);
+  });
+
   it('cancels by closing the request\'s stream (the modern signal), without a notifications/cancelled', async () => {
     const b = bridge('modern-cancel', { url: server.url });
     await b.start();

@@ -21,6 +21,9 @@ import {
 } from '../../src/client/index.js';
 import { processDocument, search } from '../../src/client/demo.js';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
+import { refreshTracingActive } from '../../src/core/tracing.js';
+import { trace } from '@opentelemetry/api';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 
 const tick = (ms = 0) => new Promise((r) => setTimeout(r, ms));
 
@@ -829,5 +832,37 @@ describe('WebSocketTransport', () => {
     await t.close();
     expect(closed).toBe(1);
     await expect(t.send({ jsonrpc: '2.0', method: 'x' })).rejects.toMatchObject({ code: 'NotConnected' });
+  });
+});
+
+describe('McpIpcClient: tracing', () => {
+  afterEach(() => {
+    trace.disable();
+    refreshTracingActive();
+  });
+
+  it('without a tracer provider, sends no trace context and keeps the caller\'s _meta', async () => {
+    const client = await setup();
+    await client.call('beta', 'echo', {}, { _meta: { traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' } });
+    await client.call('beta', 'echo', {});
+    const [first, second] = gateway.requests('tools/call');
+    expect((first!.params as { _meta?: unknown })._meta).toEqual({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' });
+    expect((second!.params as { _meta?: unknown })._meta).toBeUndefined();
+  });
+
+  it('with one, a span per request whose context goes to the gateway in _meta, ended with the outcome', async () => {
+    const exporter = new InMemorySpanExporter();
+    trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }));
+    refreshTracingActive();
+    const client = await setup();
+    expect((await client.call('beta', 'echo', { x: 1 }, { _meta: { keep: true } })).ok).toBe(true);
+    expect((await client.call('beta', 'nope', {})).ok).toBe(false);
+    const spans = exporter.getFinishedSpans();
+    const ok = spans.find((s) => s.name === 'tools/call echo')!;
+    const failed = spans.find((s) => s.name === 'tools/call nope')!;
+    expect(ok.attributes).toMatchObject({ 'mcp.method.name': 'tools/call', 'gen_ai.tool.name': 'echo', 'mcp_ipc.server': 'beta', 'mcp_ipc.outcome': 'ok' });
+    expect(failed.attributes).toMatchObject({ 'mcp_ipc.outcome': 'error', 'error.type': 'InvalidParams' });
+    const sent = gateway.requests('tools/call')[0]!.params as { _meta?: Record<string, unknown> };
+    expect(sent._meta).toEqual({ keep: true, traceparent: `00-${ok.spanContext().traceId}-${ok.spanContext().spanId}-01` });
   });
 });

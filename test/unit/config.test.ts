@@ -26,6 +26,29 @@ describe('parseConfig: MCP settings', () => {
   });
 });
 
+describe("parseConfig: VS Code's servers format", () => {
+  it('reads "servers" entries of type stdio beside "mcpServers", ignoring "inputs"', () => {
+    const config = parseConfig(
+      { inputs: [{ id: 'key', type: 'promptString' }], mcpServers: { a: { command: 'a' } }, servers: { b: { type: 'stdio', command: 'b', args: ['-x'], env: { K: 'v' } } } },
+      '/base',
+      {},
+    );
+    expect(config.mcpServers).toMatchObject({ a: { command: 'a' }, b: { command: 'b', args: ['-x'], env: { K: 'v' } } });
+    expect(parseConfig({ servers: { only: { command: 'c' } } }, '/base', {}).mcpServers).toMatchObject({ only: { command: 'c' } });
+  });
+
+  it('refuses what it cannot host, naming the path', () => {
+    expect(parseConfig({ servers: { r: { type: 'http', url: 'https://x.example/mcp' } } }).mcpServers.r).toMatchObject({ url: 'https://x.example/mcp' });
+    expect(() => parseConfig({ servers: { r: { type: 'sse', url: 'https://x.example/sse' } } })).toThrow(/servers\.r\.type must be "http" \(Streamable HTTP\) or "stdio"/);
+    expect(() => parseConfig({ servers: { s: { type: 'stdio', command: 'c', env: { KEY: '${input:key}' } } } })).toThrow(/servers\.s references \$\{input:key\}: VS Code "inputs" are not supported/);
+    expect(() => parseConfig({ mcpServers: { s: { command: 'a' } }, servers: { s: { command: 'b' } } })).toThrow(/servers\.s: "s" is also in "mcpServers"/);
+    expect(() => parseConfig({ servers: { w: { command: 'node', args: ['${workspaceFolder}/server.js'] } } })).toThrow(/servers\.w references \$\{workspaceFolder\}: only \$\{env:NAME\} is expanded/);
+    expect(parseConfig({ servers: { e: { command: 'node', args: ['${env:HOME_DIR}/x', '$${literal}'] } } }, '/base', { HOME_DIR: '/h' }).mcpServers.e?.args).toEqual(['/h/x', '$${literal}']);
+    expect(() => parseConfig({ servers: {} })).toThrow(/"servers" names no server/);
+    expect(() => parseConfig({ servers: [] })).toThrow(ConfigError);
+  });
+});
+
 describe('parseConfig: cache and tool policy', () => {
   it('keeps the cache and tools sections', () => {
     const server = one({

@@ -127,3 +127,29 @@ describe('metrics history', () => {
     expect(samples.map((s) => s.memoryMb)).toEqual([50, 64, Number.NaN]);
   });
 });
+
+describe('event log: config reloads', () => {
+  const reload = (patch: Partial<Extract<SequencedEvent, { method: 'host/reload' }>['params']>): SequencedEvent => ({
+    seq: 7,
+    time: 1_000,
+    method: 'host/reload',
+    params: { source: 'mcp.json', added: [], removed: [], changed: [], unchanged: [], errors: [], notes: [], ...patch },
+  });
+
+  it('shows an applied reload as one info row naming what changed', () => {
+    expect(toRow(reload({ added: ['c'], removed: ['b'], changed: ['a'] }))).toEqual({
+      seq: 7,
+      time: 1_000,
+      server: 'host',
+      type: 'reload',
+      level: 'info',
+      message: 'config reloaded from mcp.json: added c; removed b; restarted a',
+    });
+  });
+
+  it('shows a rejected reload as an error row with the reason', () => {
+    const row = toRow(reload({ errors: ['Config file mcp.json is not valid JSON: Unexpected end of JSON input'], unchanged: ['a'] }));
+    expect(row).toMatchObject({ type: 'reload', level: 'error', message: 'config reload rejected (the running servers are kept): Config file mcp.json is not valid JSON: Unexpected end of JSON input' });
+    expect(filterRows([reload({ added: ['x'] })], { ...NO_FILTER, type: 'reload' }, 10)).toHaveLength(1);
+  });
+});

@@ -661,6 +661,30 @@ describe('IpcManager: metrics and backpressure', () => {
   });
 });
 
+describe('IpcManager: onSend (the queue-wait hook tracing uses)', () => {
+  it('reports each request as it leaves the queue, with how long it waited there; a throwing hook changes nothing', async () => {
+    let now = 1_000;
+    const { ipc, peer } = await setup({ maxConcurrent: 1, now: () => now });
+    const waits: Array<[string, number]> = [];
+    const first = ipc.request('first', {}, { onSend: (ms) => waits.push(['first', ms]) });
+    const second = ipc.request('second', {}, {
+      onSend: (ms) => {
+        waits.push(['second', ms]);
+        throw new Error('a broken hook');
+      },
+    });
+    await tick();
+    expect(waits).toEqual([['first', 0]]);
+    now += 250; // `second` waits behind `first` for 250 ms
+    await peer.reply(peer.requests('first')[0]!.id, {});
+    await first;
+    await tick();
+    expect(waits).toEqual([['first', 0], ['second', 250]]);
+    await peer.reply(peer.requests('second')[0]!.id, { fine: true });
+    expect(await second).toEqual({ fine: true });
+  });
+});
+
 describe('IpcManager: idle and sent notifications', () => {
   it('emits idle once when the last in-flight request settles; long-lived ones do not count', async () => {
     const { ipc, peer } = await setup();

@@ -28,6 +28,9 @@ class FakeServerProcess implements ProcessTransport {
   readonly pid = FakeServerProcess.nextPid++;
   exit: ExitInfo | undefined;
   readonly exited: Promise<ExitInfo>;
+  /** tools/list requests answered, and tools the server offers beyond TOOLS (added without list_changed). */
+  listed = 0;
+  readonly added: Array<{ name: string; inputSchema: Record<string, unknown> }> = [];
   /** Calls to `read` wait here until the test answers them (or the process dies). */
   readonly held: JsonRpcRequest[] = [];
   private readonly client: MemoryTransport;
@@ -107,7 +110,8 @@ class FakeServerProcess implements ProcessTransport {
       case 'initialize':
         return reply({ protocolVersion: params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'fake', version: '1' } });
       case 'tools/list':
-        return reply(this.modern ? { resultType: 'complete', tools: TOOLS } : { tools: TOOLS });
+        this.listed++;
+        return reply(this.modern ? { resultType: 'complete', tools: [...TOOLS, ...this.added] } : { tools: [...TOOLS, ...this.added] });
       case 'tools/call':
         if (params.name === 'read' && this.holdReads) {
           this.held.push(m);
@@ -127,7 +131,7 @@ afterEach(async () => {
   await Promise.all(bridges.splice(0).map((b) => b.stop()));
 });
 
-function bridge(holdReads = false, modern = false) {
+function bridge(holdReads = false, now?: () => number, modern = false) {
   const spawned: FakeServerProcess[] = [];
   const b = new McpBridge<FakeServerProcess>(
     'fake',
@@ -145,6 +149,7 @@ function bridge(holdReads = false, modern = false) {
         spawned.push(p);
         return p;
       },
+      ...(now ? { now } : {}),
     },
   );
   bridges.push(b);
@@ -196,6 +201,39 @@ describe('McpBridge call path', () => {
     await expect(b.call('echo', {})).rejects.toBeInstanceOf(InvalidParamsError);
     // Skipping the schema does not let a non-object through (plain JavaScript callers can pass one).
     await expect(b.call('any', [] as unknown as Record<string, unknown>)).rejects.toBeInstanceOf(InvalidParamsError);
+  });
+
+  it('calls to unknown tools re-fetch the tool list at most once per interval, and still find a tool added since', async () => {
+    let now = 1_000_000;
+    const { b, spawned } = bridge(false, () => now);
+    await b.start();
+    await b.listTools();
+    const server = spawned[0]!;
+    const listed = server.listed;
+    // Within the interval after the last fetch: no fetch per call, however many calls.
+    const unknown = await Promise.all([1, 2, 3].map(() => b.call('nope', {}).catch((e: unknown) => e)));
+    for (const e of unknown) expect(e).toBeInstanceOf(InvalidParamsError);
+    expect(server.listed).toBe(listed);
+    // A burst after the interval shares one refresh.
+    now += 1_000;
+    await Promise.all([1, 2, 3].map(() => b.call('nope', {}).catch(() => undefined)));
+    expect(server.listed).toBe(listed + 1);
+    // A tool added without list_changed is found once the interval has passed.
+    server.added.push({ name: 'fresh', inputSchema: { type: 'object' } });
+    now += 1_000;
+    await expect(b.call('fresh', {})).resolves.toEqual({ content: [{ type: 'text', text: 'fresh' }] });
+    expect(server.listed).toBe(listed + 2);
+  });
+
+  it('validates the arguments of tools whose input schemas share an $id, each against its own', async () => {
+    const { b, spawned } = bridge();
+    await b.start();
+    const schema = (type: string) => ({ $id: 'https://example.com/args', type: 'object', properties: { v: { type } }, required: ['v'] });
+    spawned[0]!.added.push({ name: 'str', inputSchema: schema('string') }, { name: 'num', inputSchema: schema('number') });
+    await b.listTools({ refresh: true });
+    await expect(b.call('str', { v: 1 })).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(b.call('num', { v: 'x' })).rejects.toBeInstanceOf(InvalidParamsError);
+    await expect(b.call('num', { v: 1 })).resolves.toBeDefined();
   });
 
   it('tells trivial input schemas from the rest', () => {
@@ -257,7 +295,7 @@ describe('McpBridge restart policy (injected transports, no processes)', () => {
   it('reopens a change stream the server keeps ending with growing delays, and stops after the bound until a subscription change', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     try {
-      const { b, spawned } = bridge(false, true);
+      const { b, spawned } = bridge(false, undefined, true);
       const attempt = (n: number) => eventMatching(b, new RegExp(`attempt ${n} of 5\\)$`));
       const first = attempt(1);
       await b.start(); // the handshake's stream: acknowledged, then closed at once

@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { IpcManager, type JsonRpcMessage, type JsonRpcRequest, MemoryTransport, isRequest } from '../../src/core/index.js';
-import { IpcError, ProtocolError, UnsupportedProtocolVersionError } from '../../src/core/errors.js';
+import { IpcError, ProtocolError, TimeoutError, UnsupportedProtocolVersionError } from '../../src/core/errors.js';
 import { McpSession, META_CLIENT_CAPABILITIES, META_LOG_LEVEL, META_PROTOCOL_VERSION } from '../../src/core/mcp-session.js';
 
 type Answer = { result: unknown } | { error: { code: number; message: string; data?: unknown } } | 'silence';
 
 /** A scripted server: `answer(method, params)` decides each reply; everything received is kept. */
-async function setup(answer: (request: JsonRpcRequest) => Answer) {
+async function setup(answer: (request: JsonRpcRequest) => Answer, options: ConstructorParameters<typeof IpcManager>[1] = {}) {
   const [client, server] = MemoryTransport.pair();
   const received: JsonRpcMessage[] = [];
   server.onmessage = (m) => {
@@ -17,7 +17,7 @@ async function setup(answer: (request: JsonRpcRequest) => Answer) {
     void server.send('result' in a ? { jsonrpc: '2.0', id: m.id, result: a.result } : { jsonrpc: '2.0', id: m.id, error: a.error });
   };
   await server.start();
-  const ipc = new IpcManager(client);
+  const ipc = new IpcManager(client, options);
   managers.push(ipc);
   await ipc.start();
   const requests = (method?: string) => received.filter((m): m is JsonRpcRequest => isRequest(m) && (method === undefined || m.method === method));
@@ -149,6 +149,65 @@ describe('McpSession: modern requests', () => {
     expect(error).toBeInstanceOf(IpcError);
     expect((error as IpcError).message).toBe('no roots for you');
     expect(requests('tools/call')).toHaveLength(1);
+  });
+
+  it('one deadline covers every round: a handler that never answers is aborted and the call times out at the hard cap', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const { ipc, requests } = await setup(
+        (r) => (r.method === 'server/discover' ? discovered : { result: { resultType: 'input_required', inputRequests: { q: { method: 'elicitation/create', params: {} } } } }),
+        { timeoutMs: 100, hardTimeoutMs: 1_000, now: () => Date.now() },
+      );
+      let handlerSignal: AbortSignal | undefined;
+      ipc.setRequestHandler('elicitation/create', (_params, context) => {
+        handlerSignal = context.signal;
+        return new Promise(() => undefined); // a person who never answers, and a handler that ignores its signal
+      });
+      const session = new McpSession(ipc);
+      await session.connect(1000);
+      const call = session.request('tools/call', { name: 't' }).catch((e: unknown) => e);
+      await vi.advanceTimersByTimeAsync(999);
+      expect(handlerSignal?.aborted).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const error = await call;
+      expect(error).toBeInstanceOf(TimeoutError);
+      expect((error as TimeoutError).data).toMatchObject({ method: 'tools/call', kind: 'hard', timeoutMs: 1_000 });
+      expect(handlerSignal?.aborted).toBe(true);
+      expect(handlerSignal?.reason).toBe(error);
+      expect(requests('tools/call')).toHaveLength(1);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('each retry round gets only the time left of the one hard cap', async () => {
+    let now = 0;
+    const { ipc } = await setup(
+      (r) => {
+        if (r.method === 'server/discover') return discovered;
+        const p = r.params as { inputResponses?: unknown };
+        return p.inputResponses ? { result: { content: [] } } : { result: { resultType: 'input_required', inputRequests: { r: { method: 'roots/list' } } } };
+      },
+      { timeoutMs: 100, hardTimeoutMs: 1_000, now: () => now },
+    );
+    ipc.setRequestHandler('roots/list', () => {
+      now += 400; // answering took 400 ms of the cap
+      return { roots: [] };
+    });
+    const session = new McpSession(ipc);
+    await session.connect(1000);
+    const request = vi.spyOn(ipc, 'request');
+    await session.request('tools/call', { name: 't' });
+    expect(request.mock.calls.map((c) => c[2]?.hardTimeoutMs)).toEqual([undefined, 600]);
+
+    // Nothing left once the answers are in: the retry is not sent at all.
+    ipc.setRequestHandler('roots/list', () => {
+      now += 5_000;
+      return { roots: [] };
+    });
+    request.mockClear();
+    await expect(session.request('tools/call', { name: 't' })).rejects.toBeInstanceOf(TimeoutError);
+    expect(request).toHaveBeenCalledTimes(1);
   });
 
   it('gives up after maxInputRounds with a ProtocolError', async () => {

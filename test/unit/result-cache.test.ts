@@ -154,6 +154,34 @@ describe('ResultCache', () => {
     expect(signal!.aborted).toBe(true);
   });
 
+  it('an identical call made while an abandoned request is being cancelled starts its own, never joining it', async () => {
+    const cache = new ResultCache();
+    const fetches: Array<{ signal: AbortSignal; answer: ReturnType<typeof deferred<string>> }> = [];
+    const request = (signal?: AbortSignal) => ({
+      key: 'k',
+      tags: [],
+      fetch: (s: AbortSignal) => {
+        const answer = deferred<string>();
+        fetches.push({ signal: s, answer });
+        return answer.promise;
+      },
+      ttlMs: () => 1000,
+      signal,
+    });
+    const leaving = new AbortController();
+    const a = cache.run(request(leaving.signal));
+    leaving.abort();
+    await expect(a).rejects.toBeInstanceOf(CancelledError);
+    expect(fetches[0]!.signal.aborted).toBe(true);
+    // The aborted request has not settled yet (its cancellation is still on its way).
+    const b = cache.run(request());
+    fetches[0]!.answer.reject(new CancelledError('Request cancelled'));
+    expect(fetches).toHaveLength(2);
+    fetches[1]!.answer.resolve('fresh');
+    expect(await b).toEqual({ value: 'fresh' });
+    expect(cache.stats()).toMatchObject({ misses: 2, coalesced: 0 });
+  });
+
   it('looks up and stores under the keys it is told (cache scopes)', async () => {
     const cache = new ResultCache();
     const read = (client: string, scope: string) =>

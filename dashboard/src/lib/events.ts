@@ -2,19 +2,20 @@
  * Gateway events → event-log rows. Left out: metrics ticks (the charts show them) and `server/state`
  * (it drives the cards; the server's own `state` event, with its own time, is the log's one row per change).
  */
-import type { SequencedEvent, ServerEvent } from '../../../src/core/gateway-protocol.js';
+import { describeHostReload, reloadRejected, type SequencedEvent, type ServerEvent } from '../../../src/core/gateway-protocol.js';
 
 export interface LogRow {
   seq: number;
   time: number;
   server: string;
-  type: ServerEvent['type'];
+  /** A server event's type, or `reload` for a config reload of the host (server: `host`). */
+  type: ServerEvent['type'] | 'reload';
   level: ServerEvent['level'];
   message: string;
 }
 
 export const LEVELS: ServerEvent['level'][] = ['debug', 'info', 'warn', 'error'];
-export const TYPES: ServerEvent['type'][] = ['state', 'spawn', 'exit', 'health', 'restart', 'usage', 'alert', 'stderr', 'diagnostic', 'tools', 'log'];
+export const TYPES: LogRow['type'][] = ['state', 'spawn', 'exit', 'health', 'restart', 'usage', 'alert', 'stderr', 'diagnostic', 'tools', 'log', 'reload'];
 
 /** Time first seen, for events from a gateway that does not stamp its events (`time`). */
 const firstSeen = new Map<number, number>();
@@ -41,6 +42,10 @@ export function toRow(event: SequencedEvent): LogRow | null {
     case 'tools/changed': {
       const p = event.params;
       return { seq: event.seq, time: event.time ?? seenAt(event.seq), server: p.server, type: 'tools', level: 'info', message: `${p.tools.length} tools listed` };
+    }
+    case 'host/reload': {
+      const r = event.params;
+      return { seq: event.seq, time: event.time ?? seenAt(event.seq), server: 'host', type: 'reload', level: reloadRejected(r) ? 'error' : r.errors.length ? 'warn' : 'info', message: describeHostReload(r) };
     }
     default:
       return null;

@@ -45,23 +45,39 @@ Options:
 
 Exit codes: 0 ok, 1 tool or server error, 2 usage error.`,
 
-  serve: `Usage: mcp-ipc serve [--config FILE] [--port N] [--host ADDR] [--audit FILE] [-- CMD ARGS...]
+  serve: `Usage: mcp-ipc serve [--config FILE [--no-watch]] [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE | --insecure] [--allow-host NAME] [--audit FILE] [-- CMD ARGS...]
 
 Starts the MCP servers, the WebSocket gateway and the dashboard, and prints
   mcp-ipc dashboard: http://127.0.0.1:PORT/?token=…
+Every server is also an MCP Streamable HTTP endpoint at /mcp/NAME for any MCP client
+(header "Authorization: Bearer TOKEN": the dashboard's token, or the server's "expose" tokens).
 Ctrl-C (SIGINT) or SIGTERM shuts everything down; a second Ctrl-C forces the exit.
 
 Options:
-  --config FILE        An mcpServers JSON config file (every server in it is started)
+  --config FILE        An mcpServers (or VS Code "servers") JSON config file: every
+                       server in it is started, and the file is watched: on each
+                       edit added servers start, removed ones stop, changed ones
+                       restart; an edit that does not parse or validate is rejected
+                       (the running servers are kept)
+  --no-watch           Do not watch the config file
   --port N             Gateway port (default 7400; 0 picks a free one)
-  --host ADDR          Address to listen on (default 127.0.0.1)
+  --host ADDR          Address to listen on (default 127.0.0.1); any other than loopback
+                       needs TLS (or --insecure)
+  --tls-cert FILE      Serve HTTPS/WSS with this certificate (PEM) ...
+  --tls-key FILE       ... and this private key (PEM)
+  --insecure           Listen beyond loopback without TLS (only behind a TLS proxy)
+  --allow-host NAME    Accept this name in the Host header too (repeatable; e.g. the name
+                       an MCP gateway in front uses); loopback names and the bind address always
   --audit FILE         Append one JSON line per call to FILE (rotated at 16 MiB, 5 kept);
                        arguments are hashed (HMAC-SHA256, key MCP_IPC_AUDIT_KEY or random)
   -- CMD ARGS...       Run this command as the only server
   -h, --help           Show this help
 
 Environment:
-  MCP_IPC_TOKEN        Use this access token instead of a random one per start`,
+  MCP_IPC_TOKEN        Use this access token instead of a random one per start
+  OTEL_EXPORTER_OTLP_ENDPOINT  Export OpenTelemetry traces over OTLP/HTTP to this
+                       collector (needs @opentelemetry/sdk-trace-node,
+                       @opentelemetry/exporter-trace-otlp-http, @opentelemetry/resources)`,
 
   call: `Usage: mcp-ipc call TOOL [JSON_ARGS] [--timeout MS] [--task] (--config FILE --server NAME | -- CMD ARGS...)
 

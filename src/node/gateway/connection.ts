@@ -14,6 +14,10 @@ import { GatewayCloseCode } from '../../core/gateway-protocol.js';
  */
 export interface Peer {
   readonly id: number;
+  /** The door its calls come through, for the tool policy and the audit log. @default 'websocket' */
+  readonly door?: string;
+  /** Who it is within the door, for the audit log and private cache entries. @default String(id) */
+  readonly clientId?: string;
   /** Aborted when the connection closes (its calls and the requests sent to it end then). */
   readonly signal: AbortSignal;
   /** Sends one message; false when it could not be sent (closed, or dropped as a slow consumer). */

@@ -10,6 +10,7 @@ import { stringifyMessage } from './connection.js';
 import type { Peer } from './connection.js';
 import type { GatewayHandlers } from './handlers.js';
 import type { GatewayMetrics } from './metrics.js';
+import { traceGatewayRequest } from '../tracing.js';
 
 export interface DispatchTarget extends Peer {
   /** Sends an already serialised frame. */
@@ -78,7 +79,9 @@ export class FrameDispatcher {
     try {
       const params = message.params;
       if (known && Array.isArray(params)) throw new InvalidParamsError(`${method}: params must be an object`);
-      const result = await this.handlers.handle(conn, method, (params as Record<string, unknown> | undefined) ?? {}, id);
+      const p = (params as Record<string, unknown> | undefined) ?? {};
+      // A span per request that reaches a server, continuing the browser's trace (`_meta.traceparent`).
+      const result = await traceGatewayRequest(method, p, () => this.handlers.handle(conn, method, p, id));
       return id === undefined ? undefined : success(id, result ?? {});
     } catch (error) {
       const e = toIpcError(error);

@@ -180,19 +180,6 @@ export class GatewayHandlers {
         }
         return this.bridge(p).stderrTail(lines === undefined ? undefined : Math.floor(lines));
       },
-      'cache/invalidate': (_peer, _state, p) => {
-        for (const key of ['server', 'tool', 'uri'] as const) {
-          if (p[key] !== undefined && typeof p[key] !== 'string') throw new InvalidParamsError(`cache/invalidate: "${key}" must be a string`);
-        }
-        const server = p.server === undefined ? undefined : this.bridge(p).name;
-        return { dropped: host.invalidateCache(server, { tool: p.tool as string | undefined, uri: p.uri as string | undefined }) };
-      },
-      'approvals/list': () => host.approvals.pending(),
-      'approvals/answer': (peer, _state, p) => {
-        if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
-        // The connection that made the call cannot approve it (an agent holding the token): refused with InvalidParams.
-        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`, { door: 'websocket', client: String(peer.id) }) };
-      },
       'gateway/listen': (_peer, state, p) => {
         const { server, methods } = parseListen('gateway/listen', p, this.deps.host);
         for (const m of methods) state.listens.add(key2(server, m));
@@ -207,6 +194,19 @@ export class GatewayHandlers {
       'gateway/unhandle': (peer, _state, p) => {
         this.deps.router.unregister(peer, parseMethods('gateway/unhandle', p));
         return {};
+      },
+      'cache/invalidate': (_peer, _state, p) => {
+        for (const key of ['server', 'tool', 'uri'] as const) {
+          if (p[key] !== undefined && typeof p[key] !== 'string') throw new InvalidParamsError(`cache/invalidate: "${key}" must be a string`);
+        }
+        const server = p.server === undefined ? undefined : this.bridge(p).name;
+        return { dropped: host.invalidateCache(server, { tool: p.tool as string | undefined, uri: p.uri as string | undefined }) };
+      },
+      'approvals/list': () => host.approvals.pending(),
+      'approvals/answer': (peer, _state, p) => {
+        if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
+        // The connection that made the call cannot approve it (an agent holding the token): refused with InvalidParams.
+        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`, { door: 'websocket', client: String(peer.id) }) };
       },
       ping: () => ({}),
     };
@@ -256,9 +256,9 @@ export class GatewayHandlers {
       const request: HandleRequestOptions = {
         signal,
         // Where the request came from (audit log, approval dialog, per-client cache scope), and one
-        // replica per connection for a pool with `sticky: true`.
-        origin: { door: 'websocket', client: String(peer.id) },
-        stickyKey: `gateway:${peer.id}`,
+        // replica per connection for a pool with `sticky: true`. An HTTP session is its own door.
+        origin: { door: peer.door ?? 'websocket', client: peer.clientId ?? String(peer.id) },
+        stickyKey: `${peer.door ?? 'gateway'}:${peer.clientId ?? peer.id}`,
         ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
         ...(options.priority !== undefined ? { priority: options.priority } : {}),
         ...(progressToken !== undefined

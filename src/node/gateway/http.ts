@@ -7,14 +7,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { InvalidParamsError, type IpcError, toIpcError } from '../../core/errors.js';
+import { InvalidParamsError, type IpcError, RpcCode, toIpcError } from '../../core/errors.js';
 import { GATEWAY_PATH, GatewayCloseCode } from '../../core/gateway-protocol.js';
 import type { McpHost } from '../mcp-host.js';
 import type { EventLog } from './event-log.js';
 import type { GatewayHandlers } from './handlers.js';
+import { MCP_HTTP_PREFIX, type McpHttpEndpoint } from './mcp-http.js';
 import { clampLimit } from './params.js';
 import type { GatewayMetrics } from './metrics.js';
-import { GATEWAY_PROTOCOL, type HostPolicy, hostAllowed, httpToken, offeredProtocols, originAllowed, tokensEqual, upgradeToken } from './security.js';
+import { bearerToken, GATEWAY_PROTOCOL, type HostPolicy, hostAllowed, httpToken, offeredProtocols, originAllowed, tokensEqual, upgradeToken } from './security.js';
 import { type HttpCompression, send, sendJson, type StaticFiles } from './static.js';
 
 export interface HttpDeps {
@@ -29,6 +30,8 @@ export interface HttpDeps {
   connections: () => number;
   /** Compression of /metrics and /api bodies (undefined: none). */
   compression: HttpCompression | undefined;
+  /** `/mcp/NAME` (MCP Streamable HTTP); undefined: not served. */
+  mcp: McpHttpEndpoint | undefined;
 }
 
 /** How an upgrade request fared at the guards. */
@@ -68,6 +71,7 @@ export class HttpRoutes {
     if (path === GATEWAY_PATH) {
       return send(res, 426, 'text/plain; charset=utf-8', 'Upgrade Required: this endpoint speaks WebSocket\n', { Upgrade: 'websocket', Connection: 'Upgrade' });
     }
+    if (path.startsWith(MCP_HTTP_PREFIX) && this.deps.mcp) return this.mcp(req, res, url, this.deps.mcp);
     if (path === '/metrics' || path === '/api' || path.startsWith('/api/')) {
       if (!this.authorize(req, res, url)) return;
       if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'Method Not Allowed\n', { Allow: 'GET, HEAD' });
@@ -105,6 +109,44 @@ export class HttpRoutes {
       return ours ? { ok: false, status: 401, message, closeCode: GatewayCloseCode.Unauthorized } : { ok: false, status: 401, message };
     }
     return { ok: true, url };
+  }
+
+  /**
+   * `/mcp/NAME`: the same Host and Origin rules as the WebSocket, then a bearer token — the
+   * gateway's, or one of the server's own (`expose.tokens`). A browser page on an allowed origin
+   * gets CORS headers (its preflight carries no token, so it is answered before the token check).
+   */
+  private async mcp(req: IncomingMessage, res: ServerResponse, url: URL, endpoint: McpHttpEndpoint): Promise<void> {
+    const name = safeDecode(url.pathname.slice(MCP_HTTP_PREFIX.length));
+    const bridge = name.includes('/') ? undefined : this.deps.host.get(name);
+    const exposure = bridge?.exposure;
+    const origin = headerValue(req.headers.origin);
+    if (!originAllowed(origin, this.origins, this.deps.allowedOrigins)) {
+      this.deps.metrics.rejected.inc({ reason: 'origin' });
+      return send(res, 403, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RpcCode.InvalidRequest, message: 'Forbidden: origin not allowed' } }));
+    }
+    if (origin !== undefined) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+      res.setHeader('Access-Control-Expose-Headers', 'Mcp-Session-Id, WWW-Authenticate');
+    }
+    if (req.method === 'OPTIONS') {
+      return send(res, 204, 'text/plain; charset=utf-8', '', {
+        'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Mcp-Method, Mcp-Name, Last-Event-ID',
+        'Access-Control-Max-Age': '600',
+      });
+    }
+    const given = bearerToken(req);
+    const accepted = given !== undefined && (tokensEqual(given, this.deps.token) || (exposure ? exposure.tokens.some((t) => tokensEqual(given, t)) : false));
+    if (!accepted) {
+      this.deps.metrics.rejected.inc({ reason: 'token' });
+      res.setHeader('WWW-Authenticate', 'Bearer realm="mcp-ipc", error="invalid_token"');
+      return send(res, 401, 'application/json', JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: RpcCode.InvalidRequest, message: 'Unauthorized: Authorization: Bearer <token> is required' } }));
+    }
+    // Checked after the token, so that names of servers are not disclosed to a client without one.
+    if (!bridge || exposure === false) return send(res, 404, 'text/plain; charset=utf-8', `Not Found: no MCP endpoint ${url.pathname}\n`);
+    return endpoint.handle(req, res, bridge.name);
   }
 
   private authorize(req: IncomingMessage, res: ServerResponse, url: URL): boolean {

@@ -5,17 +5,19 @@
  * - `GET /metrics`     Prometheus text (token required)
  * - `GET /api/...`     read-only JSON views (token required)
  * - `GET /health`      liveness (no token)
+ * - `/mcp/NAME`        each hosted server as an MCP Streamable HTTP endpoint (bearer token; mcp-http.ts)
  *
  * This module wires the parts together: `http.ts` (routing and guards), `connection.ts` (one
  * WebSocket: backpressure, heartbeat, requests to the browser), `dispatch.ts` (frames → handlers),
  * `handlers.ts` (the methods, MCP forwarding, notification fan-out) with `params.ts` and
  * `streaming.ts`, `server-requests.ts` (server→client requests to browsers), `event-log.ts` (the
- * sequenced broadcast log), `stderr-relay.ts`, `compression.ts`, `security.ts`, `static.ts`,
+ * sequenced broadcast log), `mcp-http.ts` (`/mcp/NAME`), `stderr-relay.ts`, `compression.ts`, `security.ts`, `static.ts`,
  * `metrics.ts`, `address-cap.ts`.
  * Closing the gateway never stops the host's servers.
  */
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -44,6 +46,7 @@ import { FrameDispatcher } from './dispatch.js';
 import { EventLog } from './event-log.js';
 import { GatewayHandlers } from './handlers.js';
 import { HttpRoutes, refuse } from './http.js';
+import { McpHttpEndpoint } from './mcp-http.js';
 import { GatewayMetrics } from './metrics.js';
 import { GATEWAY_PROTOCOL, generateToken, hostForUrl, hostPolicy, ownOrigins, TOKEN_PROTOCOL_PREFIX } from './security.js';
 import { ServerRequestRouter } from './server-requests.js';
@@ -123,6 +126,31 @@ export interface GatewayOptions {
    * @default on, see CompressionOptions for the bounds
    */
   compression?: CompressionOptions | false;
+  /**
+   * Serve over TLS (node:https) with this certificate and key (PEM): the dashboard, the WebSocket
+   * (`wss://`) and `/mcp/NAME`. Needed for any bind beyond loopback — a bearer token sent in clear
+   * text can be read by anyone on the path.
+   * @default plain HTTP
+   */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * `/mcp/NAME`: each hosted server as an MCP Streamable HTTP endpoint (bearer token: the gateway's,
+   * or the server's `expose.tokens`); `false` turns it off.
+   * @default on, see McpHttpSettings
+   */
+  mcpHttp?: McpHttpSettings | false;
+}
+
+/** Settings of the `/mcp/NAME` endpoints. */
+export interface McpHttpSettings {
+  /** MCP sessions open at once over all servers (each also counts against `limits.connections`). @default 100 */
+  maxSessions?: number;
+  /** A session with nothing in flight and no stream open is closed after this long. @default 1 800 000 (30 min) */
+  sessionIdleMs?: number;
+  /** Largest POST body. @default 16 MiB (the stdio line limit: nothing larger could reach a server) */
+  maxBodyBytes?: number;
+  /** SSE keep-alive comments on open streams, so that proxies do not drop quiet ones (0: none). @default 15 000 */
+  keepAliveMs?: number;
 }
 
 const VERSION = readVersion();
@@ -170,6 +198,8 @@ export class Gateway {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly stderr: StderrRelay;
   private readonly offers: GatewayOffers;
+  private readonly secure: boolean;
+  private readonly mcpHttp: McpHttpEndpoint | undefined;
   private nextConnectionId = 1;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private started = false;
@@ -202,6 +232,7 @@ export class Gateway {
       connections: () => this.connections.size,
       eventLogSize: () => this.events.size,
       latestSeq: () => this.events.latestSeq,
+      mcpSessions: () => this.mcpHttp?.sessionCount ?? 0,
     });
     this.router = new ServerRequestRouter(this.host, {
       methods: this.offers.serverRequests,
@@ -218,6 +249,26 @@ export class Gateway {
       chunkChars: this.chunkChars,
     });
     this.dispatcher = new FrameDispatcher(this.handlers, this.metrics, Math.max(1, options.maxBatchSize ?? d.maxBatchSize));
+    const mcp = options.mcpHttp === false ? undefined : (options.mcpHttp ?? {});
+    if (mcp) {
+      for (const key of ['maxSessions', 'sessionIdleMs', 'maxBodyBytes'] as const) {
+        const v = mcp[key];
+        if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new TypeError(`mcpHttp.${key} must be a positive number, got ${v}`);
+      }
+      this.mcpHttp = new McpHttpEndpoint({
+        host: this.host,
+        handlers: this.handlers,
+        router: this.router,
+        methods: new Set(this.offers.methods),
+        metrics: this.metrics,
+        maxBodyBytes: mcp.maxBodyBytes ?? DEFAULTS.transport.maxMessageBytes,
+        maxSessions: mcp.maxSessions ?? 100,
+        sessionIdleMs: mcp.sessionIdleMs ?? 30 * 60_000,
+        serverRequestTimeoutMs,
+        keepAliveMs: mcp.keepAliveMs ?? 15_000,
+      });
+    }
+    this.secure = options.tls !== undefined;
     const httpCompression = compression.http ? { thresholdBytes: compression.thresholdBytes } : undefined;
     this.http = new HttpRoutes({
       host: this.host,
@@ -230,14 +281,16 @@ export class Gateway {
       version: VERSION,
       connections: () => this.connections.size,
       compression: httpCompression,
+      mcp: this.mcpHttp,
     });
 
-    this.server = createServer((req, res) => {
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
       this.http.onRequest(req, res).catch((error: unknown) => {
         if (!res.headersSent) sendJson(res, 500, { error: toIpcError(error).toJSON() });
         else res.destroy();
       });
-    });
+    };
+    this.server = options.tls ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest) : createServer(onRequest);
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.server.on('clientError', (_error, socket) => {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
@@ -267,10 +320,15 @@ export class Gateway {
     return address?.port ?? this.requestedPort;
   }
 
-  /** `http://host:port` (loopback name for wildcard binds). */
+  /** `http://host:port` (`https://` with TLS; loopback name for wildcard binds). */
   get origin(): string {
     const h = ['0.0.0.0', '::', ''].includes(this.hostname) ? '127.0.0.1' : this.hostname;
-    return `http://${hostForUrl(h)}:${this.port}`;
+    return `${this.secure ? 'https' : 'http'}://${hostForUrl(h)}:${this.port}`;
+  }
+
+  /** The MCP Streamable HTTP endpoint of one hosted server (send the token as `Authorization: Bearer`). */
+  mcpUrl(server: string): string {
+    return `${this.origin}/mcp/${encodeURIComponent(server)}`;
   }
 
   /** The dashboard URL, token included. */
@@ -312,7 +370,7 @@ export class Gateway {
       this.started = false;
       throw error;
     });
-    const policy = hostPolicy(this.hostname, this.port, this.allowedHosts);
+    const policy = hostPolicy(this.hostname, this.port, this.allowedHosts, this.secure);
     this.http.policy = policy;
     this.http.origins = ownOrigins(policy);
     this.router.install();
@@ -349,6 +407,11 @@ export class Gateway {
       h.on('tools', (payload) => this.broadcast('tools/changed', payload)),
       h.on('stderr', ({ server, line }) => this.stderr.line(server, line)),
       h.on('notification', ({ server, method, params }) => this.handlers.serverNotification(server, method, params)),
+      h.on('reload', (reload) => {
+        // Servers added or replaced at run time get the browser-forwarding request handlers too.
+        this.router.install();
+        this.broadcast('host/reload', reload);
+      }),
       // The dashboard is where a person approves `tools.confirm` calls.
       h.approvals.attachApprover(),
       h.approvals.onRequested((request) => this.broadcast('approval/requested', request)),
@@ -460,6 +523,7 @@ export class Gateway {
     this.stderr.close();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.router.uninstall();
+    this.mcpHttp?.close();
     const sockets = [...this.connections.keys()].map((c) => c.ws);
     for (const conn of [...this.connections.keys()]) this.dropConnection(conn, 'gateway shutting down');
     const closed = Promise.all(

@@ -32,12 +32,16 @@ export interface GatewayCounters {
   connections: () => number;
   eventLogSize: () => number;
   latestSeq: () => number;
+  /** Open `/mcp/NAME` sessions (MCP Streamable HTTP). */
+  mcpSessions?: () => number;
 }
 
 export class GatewayMetrics {
   readonly registry = new Registry();
   /** WebSocket connections accepted since start. */
   readonly connectionsTotal: Counter<never>;
+  /** Requests from MCP clients on `/mcp/NAME`, by method (`unknown` for methods not offered). */
+  readonly mcpRequests: Counter<'method'>;
   /** Upgrades / HTTP requests refused by the guards, by reason (token, origin, host). */
   readonly rejected: Counter<'reason'>;
   /** Frames that were not usable JSON-RPC (parse errors, invalid requests). */
@@ -191,6 +195,18 @@ export class GatewayMetrics {
       help: 'Sequence number of the latest broadcast event.',
       registers,
       collect: () => latestSeq.set(counters.latestSeq()),
+    });
+    const mcpSessions: Gauge<never> = new Gauge({
+      name: 'mcp_ipc_gateway_mcp_sessions',
+      help: 'Open MCP Streamable HTTP sessions on /mcp/NAME.',
+      registers,
+      collect: () => mcpSessions.set(counters.mcpSessions?.() ?? 0),
+    });
+    this.mcpRequests = new Counter({
+      name: 'mcp_ipc_gateway_mcp_requests_total',
+      help: 'JSON-RPC requests from MCP clients on /mcp/NAME, by method (errors are in mcp_ipc_gateway_request_errors_total).',
+      labelNames: ['method'],
+      registers,
     });
     this.connectionsTotal = new Counter({ name: 'mcp_ipc_gateway_connections_total', help: 'WebSocket connections accepted.', registers });
     this.rejected = new Counter({

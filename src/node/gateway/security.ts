@@ -42,6 +42,14 @@ export function upgradeToken(req: IncomingMessage, url: URL): string | undefined
   return proto ? proto.slice(TOKEN_PROTOCOL_PREFIX.length) : undefined;
 }
 
+/** `Authorization: Bearer <token>` only (the MCP endpoint: a token in a URL ends up in logs). */
+export function bearerToken(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization;
+  if (typeof auth !== 'string') return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+  return m ? m[1] : undefined;
+}
+
 /** The token an HTTP request carries: `?token=` or `Authorization: Bearer <token>`. */
 export function httpToken(req: IncomingMessage, url: URL): string | undefined {
   const fromQuery = url.searchParams.get(TOKEN_PARAM);
@@ -66,14 +74,16 @@ export interface HostPolicy {
   /** Host names (as they appear in a Host header / URL, IPv6 bracketed) the gateway answers to. */
   names: Set<string>;
   port: number;
+  /** Served over TLS: own origins are `https://…` and a Host header without a port means 443. */
+  secure?: boolean;
 }
 
 /** Loopback names always; plus the bind address (unless a wildcard) and any extra names. */
-export function hostPolicy(bindHost: string, port: number, extra: readonly string[] = []): HostPolicy {
+export function hostPolicy(bindHost: string, port: number, extra: readonly string[] = [], secure = false): HostPolicy {
   const names = new Set(['localhost', '127.0.0.1', '[::1]']);
   if (!WILDCARDS.has(bindHost.toLowerCase())) names.add(hostForUrl(bindHost));
   for (const e of extra) names.add(hostForUrl(e));
-  return { names, port };
+  return { names, port, secure };
 }
 
 /** DNS-rebinding guard: the Host header must name this gateway (a known name and its port). */
@@ -86,14 +96,15 @@ export function hostAllowed(hostHeader: string | undefined, policy: HostPolicy):
     return false;
   }
   if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return false;
-  const port = url.port === '' ? 80 : Number(url.port);
+  const port = url.port === '' ? (policy.secure ? 443 : 80) : Number(url.port);
   return port === policy.port && policy.names.has(url.hostname.toLowerCase());
 }
 
 /** The gateway's own origins (`http://name:port` for each allowed name). */
 export function ownOrigins(policy: HostPolicy): Set<string> {
   const out = new Set<string>();
-  for (const name of policy.names) out.add(normalizeOrigin(`http://${name}:${policy.port}`) ?? '');
+  const scheme = policy.secure ? 'https' : 'http';
+  for (const name of policy.names) out.add(normalizeOrigin(`${scheme}://${name}:${policy.port}`) ?? '');
   out.delete('');
   return out;
 }

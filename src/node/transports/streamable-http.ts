@@ -8,16 +8,27 @@
  *
  * Requests and their fate. Every request is one POST; its answer comes as JSON or on an SSE stream.
  * - Not delivered (connection refused, TLS refused, credentials refused, legacy session gone after
- *   a server restart, a proxy's 502/503/504): the server is unreachable, which for a remote server is what an exit is. The
- *   connection "exits" (`exitError` says why) and the requests that never reached the server are
- *   reported lost with `delivered: false`, so the IpcManager resends them after the reconnect.
- * - Stale keep-alive socket reset before any answer: resent at once on a fresh connection.
+ *   a server restart, a proxy's 503): the server is unreachable, which for a remote server is what
+ *   an exit is. The connection "exits" (`exitError` says why) and the requests that never reached
+ *   the server are reported lost with `delivered: false`, so the IpcManager resends them after the
+ *   reconnect.
+ * - A proxy's 502/504: the connection exits as well, but the proxy may have handed the request to
+ *   the server (504: it did, then gave up waiting), so the request counts as delivered — resent
+ *   only if it is side-effect free or the caller marked it retryable, else ServerCrashed with
+ *   `outcomeUnknown`.
+ * - Reused keep-alive socket reset before any answer: resent at once on a fresh connection if the
+ *   request had not been written in full, or if its method has no side effects; otherwise the
+ *   server may have read it and died (Node cannot tell the two apart), so it is delivered-and-lost.
  * - Delivered, but the response stream broke before the answer (a legacy server with event ids is
  *   resumed by the SDK first, via `Last-Event-ID`): a modern-era request whose method has no side
  *   effects is re-issued as it was (the modern era is stateless, so the same request is valid on a
  *   new POST); anything else is reported lost with `delivered: true`, and the IpcManager resends it
  *   only if the caller marked it retryable (e.g. a tool annotated idempotent), else fails it with
  *   ServerCrashed and `outcomeUnknown`. A non-idempotent call is never resent blindly.
+ * - Secrets in the URL (a `?api_key=` query, `user:password@`) are used for the requests only:
+ *   every message, event, error and log line names the endpoint by its redacted form (origin and
+ *   path, see `redactUrl`). Userinfo is sent as `Authorization: Basic` (as node:http does) unless
+ *   the headers name an Authorization of their own.
  * - Any other HTTP error answers the request with a JSON-RPC error (the server's own body when it
  *   is one, else -32603 naming the status), so a 400 to a `server/discover` probe reads as "not modern".
  */
@@ -63,7 +74,7 @@ export interface StreamableHttpTransportOptions {
   authProvider?: AuthProvider | OAuthClientProvider;
 }
 
-/** Modern-era methods without side effects: re-issuing them after a broken stream cannot do harm. */
+/** Methods without side effects: re-issuing them (after a broken stream in the modern era, or a reset socket in either) cannot do harm. */
 const REISSUABLE = new Set([
   'server/discover',
   'tools/list',
@@ -77,8 +88,10 @@ const REISSUABLE = new Set([
   'tasks/list',
   'subscriptions/listen',
 ]);
-/** A proxy's "the server behind me is not there": the request never reached the MCP server. */
-const UNAVAILABLE = new Set([502, 503, 504]);
+/** A proxy's "the server behind me is not there" (503: the request never reached the MCP server). */
+const NOT_DELIVERED = 503;
+/** A proxy's "bad gateway" / "gateway timeout": the server may have taken the request (504: it did). */
+const MAYBE_DELIVERED = new Set([502, 504]);
 const STALE_SOCKET_RESENDS = 2;
 const LOG_CHARS = 500;
 
@@ -110,7 +123,11 @@ export class StreamableHttpTransport implements ProcessTransport {
 
   private readonly params: RemoteServerParams;
   private readonly options: StreamableHttpTransportOptions;
+  /** The endpoint the requests go to (query kept, userinfo moved to a header). */
   private readonly url: URL;
+  /** The endpoint as every message names it: origin and path, never userinfo or query. */
+  private readonly label: string;
+  private readonly headers: Record<string, string> | undefined;
   private sdk: StreamableHTTPClientTransport | undefined;
   private fetch: HttpFetch | undefined;
   private readonly tracks = new Map<RequestId, Track>();
@@ -123,7 +140,17 @@ export class StreamableHttpTransport implements ProcessTransport {
   constructor(params: RemoteServerParams, options: StreamableHttpTransportOptions = {}) {
     this.params = params;
     this.options = options;
-    this.url = new URL(params.url);
+    const url = new URL(params.url);
+    this.label = redactUrl(url);
+    this.headers = params.headers;
+    if (url.username || url.password) {
+      const named = Object.keys(params.headers ?? {}).some((name) => name.toLowerCase() === 'authorization');
+      const basic = Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64');
+      if (!named) this.headers = { ...params.headers, Authorization: `Basic ${basic}` };
+      url.username = '';
+      url.password = '';
+    }
+    this.url = url;
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
   }
 
@@ -164,18 +191,18 @@ export class StreamableHttpTransport implements ProcessTransport {
     const sdk = new StreamableHTTPClientTransport(this.url, {
       fetch: this.fetch,
       authProvider: this.options.authProvider ?? authProviderFor(this.params.auth),
-      requestInit: this.params.headers ? { headers: { ...this.params.headers } } : undefined,
+      requestInit: this.headers ? { headers: { ...this.headers } } : undefined,
     });
     sdk.onmessage = (message) => this.receive(message as JsonRpcMessage);
     sdk.onerror = (error) => this.note(`${error.message}`);
     this.sdk = sdk;
     await sdk.start();
-    this.note(`connecting to ${this.url.origin}${this.url.pathname}`);
+    this.note(`connecting to ${this.label}`);
   }
 
   send(message: JsonRpcMessage): Promise<void> {
     const sdk = this.sdk;
-    if (!sdk || this._exit) return Promise.reject(new NotConnectedError(`Not connected to ${this.params.url}`));
+    if (!sdk || this._exit) return Promise.reject(new NotConnectedError(`Not connected to ${this.label}`));
     if (isRequest(message)) {
       const meta = (message.params as { _meta?: Record<string, unknown> } | undefined)?._meta;
       const track: Track = {
@@ -221,7 +248,7 @@ export class StreamableHttpTransport implements ProcessTransport {
       await Promise.race([sdk.terminateSession().catch(() => undefined), new Promise((r) => (timer = setTimeout(r, budget)))]);
       clearTimeout(timer);
     }
-    this.finish(new NotConnectedError(`Connection to ${this.params.url} closed: ${reason}`), undefined, reason);
+    this.finish(new NotConnectedError(`Connection to ${this.label} closed: ${reason}`), undefined, reason);
   }
 
   /** The connection is judged broken (failed health checks, start-up timeout): pending requests fail with ServerCrashed. */
@@ -260,15 +287,19 @@ export class StreamableHttpTransport implements ProcessTransport {
     if (track.answered || track.abort.signal.aborted || this.tracks.get(track.id) !== track || this._exit) return;
     const failure = findCause(error, FetchFailure);
     if (failure) {
-      if (failure.phase === 'stale-socket' && track.staleResends < STALE_SOCKET_RESENDS) {
+      // A reset on a reused socket is the keep-alive race only while the request was not written in
+      // full; once it was, the server may have read it and died, and only a side-effect-free
+      // request may go again (else it is lost after delivery: the IpcManager's retryable rule decides).
+      const resendable = failure.phase === 'stale-socket' && (!failure.written || REISSUABLE.has(track.message.method));
+      if (resendable && track.staleResends < STALE_SOCKET_RESENDS) {
         track.staleResends++;
         this.note(`${track.message.method}: keep-alive connection was closed by the server; resending on a new one`);
         void this.post(track);
         return;
       }
-      if (failure.phase === 'connect' || failure.phase === 'stale-socket') {
+      if (failure.phase === 'connect' || resendable) {
         const cause = failure.cause ?? failure;
-        return this.connectionLost(tlsErrorOf(cause, this.params.url) ?? new NotConnectedError(`Cannot reach ${this.params.url}: ${messageOf(cause)}`, { cause }));
+        return this.connectionLost(tlsErrorOf(cause, this.label) ?? new NotConnectedError(`Cannot reach ${this.label}: ${messageOf(cause)}`, { cause }));
       }
       return this.lost(track, this.crashError(`the connection broke while waiting for ${track.message.method}: ${messageOf(failure.cause ?? failure)}`));
     }
@@ -278,8 +309,14 @@ export class StreamableHttpTransport implements ProcessTransport {
     if (auth) return this.connectionLost(auth, track);
     const status = error instanceof SdkHttpError ? error.status : undefined;
     if (status !== undefined) {
-      if (this.sessionGone(status, error as SdkHttpError)) return this.connectionLost(new NotConnectedError(`${this.params.url}: the server no longer knows our session (HTTP ${status}); reconnecting`), track);
-      if (UNAVAILABLE.has(status)) return this.connectionLost(new NotConnectedError(`${this.params.url} is unavailable (HTTP ${status})`), track);
+      if (this.sessionGone(status, error as SdkHttpError)) return this.connectionLost(new NotConnectedError(`${this.label}: the server no longer knows our session (HTTP ${status}); reconnecting`), track);
+      if (status === NOT_DELIVERED) return this.connectionLost(new NotConnectedError(`${this.label} is unavailable (HTTP ${status})`), track);
+      if (MAYBE_DELIVERED.has(status)) {
+        // Unreachable for now, but this request may have run: it stays written (lost with the
+        // connection, as delivered) unless resending it cannot do harm.
+        const unavailable = new NotConnectedError(`${this.label} is unavailable (HTTP ${status} from a gateway; the request may have reached the server)`);
+        return this.connectionLost(unavailable, REISSUABLE.has(track.message.method) ? track : undefined);
+      }
       return this.answerWithError(track, status, error as SdkHttpError);
     }
     if (error instanceof SdkError) return this.answerWithError(track, null, error);
@@ -326,7 +363,7 @@ export class StreamableHttpTransport implements ProcessTransport {
         // not JSON: described below
       }
     }
-    rpc ??= { code: RpcCode.InternalError, message: `HTTP ${status ?? ''} from ${this.params.url}: ${error.message}`.replace('HTTP  ', 'HTTP '), data: { httpStatus: status, body: text === undefined ? undefined : previewValue(text, 500) } };
+    rpc ??= { code: RpcCode.InternalError, message: `HTTP ${status ?? ''} from ${this.label}: ${error.message}`.replace('HTTP  ', 'HTTP '), data: { httpStatus: status, body: text === undefined ? undefined : previewValue(text, 500) } };
     this.onmessage?.({ jsonrpc: '2.0', id: track.id, error: rpc });
   }
 
@@ -334,13 +371,13 @@ export class StreamableHttpTransport implements ProcessTransport {
     return sdk.send(message as never).catch((error: unknown) => {
       const failure = findCause(error, FetchFailure);
       const auth = this.authError(error);
-      const ipc = auth ?? (failure?.phase === 'connect' ? (tlsErrorOf(failure.cause, this.params.url) ?? undefined) : undefined);
+      const ipc = auth ?? (failure?.phase === 'connect' ? (tlsErrorOf(failure.cause, this.label) ?? undefined) : undefined);
       if (ipc || failure?.phase === 'connect') {
-        const lostError = ipc ?? new NotConnectedError(`Cannot reach ${this.params.url}: ${messageOf(failure!.cause)}`);
+        const lostError = ipc ?? new NotConnectedError(`Cannot reach ${this.label}: ${messageOf(failure!.cause)}`);
         queueMicrotask(() => this.connectionLost(lostError));
         throw lostError;
       }
-      throw new NotConnectedError(`Could not send ${'method' in message ? message.method : 'a response'} to ${this.params.url}: ${messageOf(error)}`, { cause: error });
+      throw new NotConnectedError(`Could not send ${'method' in message ? message.method : 'a response'} to ${this.label}: ${messageOf(error)}`, { cause: error });
     });
   }
 
@@ -404,11 +441,11 @@ export class StreamableHttpTransport implements ProcessTransport {
   }
 
   private crashError(reason: string): ServerCrashedError {
-    return new ServerCrashedError(`Remote server ${this.params.url}: ${reason}`, { exitCode: null, signal: null, stderrTail: this.stderrTail(20) });
+    return new ServerCrashedError(`Remote server ${this.label}: ${reason}`, { exitCode: null, signal: null, stderrTail: this.stderrTail(20) });
   }
 
   private authError(error: unknown): UnauthorizedError | undefined {
-    const url = this.params.url;
+    const url = this.label;
     const login = findCause(error, InteractiveLoginRequired);
     if (login) return new UnauthorizedError(`${url}: ${login.message}`, { url, status: 401, reason: 'interactive-login-required' }, { cause: error });
     if (error instanceof SdkUnauthorizedError) {
@@ -434,6 +471,20 @@ export class StreamableHttpTransport implements ProcessTransport {
     this.log.push(text);
     if (this.log.length > (this.options.stderrLines ?? 200)) this.log.shift();
     this.onstderr?.(text);
+  }
+}
+
+/**
+ * A remote endpoint as messages, events and logs name it: origin and path only. Userinfo and the
+ * query (where API keys often ride) are left out; the real URL is used for the requests alone.
+ * An unparsable URL is named by what it is, not by its text.
+ */
+export function redactUrl(url: string | URL): string {
+  try {
+    const parsed = typeof url === 'string' ? new URL(url) : url;
+    return `${parsed.origin}${parsed.pathname}`;
+  } catch {
+    return '(invalid URL)';
   }
 }
 

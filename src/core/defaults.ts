@@ -1,5 +1,5 @@
 /**
- * Every default of mcp-ipc, in one place (values from shared/DESIGN.md). Pure data: safe in browsers.
+ * Every default of mcp-ipc, in one place (the specification's values). Pure data: safe in browsers.
  * Each options object elsewhere documents its fields and falls back to these.
  */
 export const DEFAULTS = {
@@ -71,6 +71,13 @@ export const DEFAULTS = {
     taskPollIntervalMs: 1_000,
     /** A task's own deadline, independent of the request timeout. */
     taskTimeoutMs: 3_600_000,
+    /**
+     * A modern change stream (`subscriptions/listen`) that ends while its server keeps running is
+     * reopened after `delayMs`, doubling (with jitter) up to `maxDelayMs`; after `attempts` reopens
+     * in a row it is left closed until the server restarts or a subscription changes. A stream that
+     * stayed open for `maxDelayMs` starts the count afresh.
+     */
+    listenReopen: { delayMs: 500, maxDelayMs: 30_000, attempts: 5 },
     /**
      * A call to a tool missing from the cached list re-fetches the list at most this often (a
      * `list_changed` notification refreshes it at once), so calls to unknown tools cannot make

@@ -271,7 +271,10 @@ export interface GatewayMethods {
   'cache/invalidate': [{ server?: string; tool?: string; uri?: string } | undefined, { dropped: number }];
   /** Calls to `tools.confirm` tools waiting for a person. */
   'approvals/list': [Record<string, never> | undefined, ApprovalRequest[]];
-  /** A person's answer; `settled: false` when it was already answered elsewhere or timed out. */
+  /**
+   * A person's answer; `settled: false` when it was already answered elsewhere or timed out. The
+   * connection that made the call cannot answer it (InvalidParams, `data.reason: 'self-approval'`).
+   */
   'approvals/answer': [{ id: string; approved: boolean }, { settled: boolean }];
   ping: [Record<string, never> | undefined, Record<string, never>];
 }

@@ -6,9 +6,13 @@
  * Nothing here knows about WebSockets: whoever can ask a person (the gateway) attaches itself as an
  * approver, listens to `onRequested` / `onSettled` and calls `answer()`. With no approver attached,
  * a confirmation is refused at once (`no-approver`) instead of stalling the caller for the timeout.
+ *
+ * The caller never approves its own call: an answer from the door and client that made the request
+ * (e.g. the same gateway connection) is refused, so an agent sharing the gateway token cannot
+ * confirm its own `confirm` call — that takes another connection (the dashboard).
  */
 import { Emitter } from '../core/emitter.js';
-import { CancelledError, ToolDeniedError } from '../core/errors.js';
+import { CancelledError, InvalidParamsError, ToolDeniedError } from '../core/errors.js';
 import { DEFAULTS } from '../core/defaults.js';
 import type { ApprovalRequest, ApprovalSettled } from '../core/gateway-protocol.js';
 
@@ -132,11 +136,22 @@ export class ApprovalQueue {
 
   /**
    * A person's answer. Returns false when the request is unknown or already settled (answered
-   * elsewhere, timed out): the first answer wins.
+   * elsewhere, timed out): the first answer wins. `from` names where the answer comes from (door
+   * and client); one from the caller itself is refused.
+   * @throws InvalidParamsError (`data.reason: 'self-approval'`) when `from` is the request's own door and client
    */
-  answer(id: string, approved: boolean, by?: string): boolean {
+  answer(id: string, approved: boolean, by?: string, from?: { door: string; client?: string }): boolean {
     const waiting = this.waiting.get(id);
     if (!waiting) return false;
+    const request = waiting.request;
+    if (from?.client !== undefined && request.door === from.door && request.client === from.client) {
+      throw new InvalidParamsError(`Approval ${id} cannot be answered by the ${from.door} client that made the call (${from.client}): approve it from another connection, such as the dashboard`, {
+        id,
+        reason: 'self-approval',
+        door: from.door,
+        client: from.client,
+      });
+    }
     waiting.settle(approved ? 'approved' : 'rejected', by);
     return true;
   }

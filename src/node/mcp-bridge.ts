@@ -55,7 +55,8 @@ import {
   type StreamChunk,
   type StreamingRequest,
 } from '../core/ipc-manager.js';
-import { type Diagnostic, previewValue } from '../core/jsonrpc.js';
+import { type Diagnostic, previewValue, type RequestId } from '../core/jsonrpc.js';
+import { backoffDelay } from '../core/backoff.js';
 import type { Priority } from '../core/queue.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { ProcessManager, type ProcessManagerOptions, type ProcessTransport, type ProcessTransportFactory } from './process-manager.js';
@@ -230,6 +231,18 @@ const DIAGNOSTIC_EVENTS_PER_SECOND = 20;
 const METHOD_RESOURCE_UPDATED = 'notifications/resources/updated';
 const METHOD_LISTEN = 'subscriptions/listen';
 const METHOD_LISTEN_ACK = 'notifications/subscriptions/acknowledged';
+const METHOD_CANCELLED = 'notifications/cancelled';
+/** Names the stream a message belongs to: the JSON-RPC id of its `subscriptions/listen` request. */
+const META_SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
+
+/** One modern change stream: a `subscriptions/listen` request kept open. */
+interface ListenStream {
+  readonly controller: AbortController;
+  /** The listen request's JSON-RPC id once written: the stream's subscription id. */
+  id: RequestId | undefined;
+  /** When the server acknowledged it (the engine's clock); undefined until then. */
+  acknowledgedAt: number | undefined;
+}
 
 /** A resource changed (`notifications/resources/updated`). */
 export interface ResourceUpdate {
@@ -275,7 +288,12 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   private roots: Root[] | undefined;
   private readonly resourceListeners = new Map<string, Set<(update: ResourceUpdate) => void>>();
   /** The modern era's change-notification stream (`subscriptions/listen`), while open. */
-  private listen: AbortController | undefined;
+  private listen: ListenStream | undefined;
+  /** Reopening a stream that ended while the server runs: reopens in a row, and the pending one. */
+  private listenReopens = 0;
+  private listenReopenTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly now: () => number;
+  private readonly random: () => number;
   private metricsTimer: ReturnType<typeof setTimeout> | undefined;
   /** Why `retire` was called; start() and restart() refuse from then on. */
   private retiredBecause: string | undefined;
@@ -296,6 +314,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     this.name = name;
     this.config = config;
     this.retryableTools = new Set(config.retryableTools ?? []);
+    this.now = options.now ?? (() => performance.now());
+    this.random = options.random ?? Math.random;
     this.guard = new CallGuard(name, { policy: config.tools, cache: config.cache, approvals: options.approvals, audit: options.audit });
     this.ipc = new IpcManager(undefined, {
       ...config.queue,
@@ -906,10 +926,12 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /**
    * (Re)opens the modern change stream: one `subscriptions/listen` request, open for as long as the
    * server runs, whose filter names the list changes and every subscribed URI. Resolves when the
-   * server acknowledges it; the stream's notifications arrive like legacy ones.
+   * server acknowledges it; the stream's notifications arrive like legacy ones. A stream the server
+   * ends while it keeps running (a graceful close, `notifications/cancelled`, an error after the
+   * acknowledgement) is reopened with backoff (see `listenEnded`). `reopening`: called for that.
    */
-  private async openListen(): Promise<void> {
-    this.closeListen();
+  private async openListen(reopening = false): Promise<void> {
+    this.closeListen(reopening);
     const caps = this.identity?.capabilities ?? {};
     const notifications: Record<string, unknown> = {};
     const listChanged = (c: unknown) => typeof c === 'object' && c !== null && (c as { listChanged?: unknown }).listChanged === true;
@@ -918,8 +940,8 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (listChanged(caps.resources)) notifications.resourcesListChanged = true;
     if (this.resourceListeners.size > 0) notifications.resourceSubscriptions = [...this.resourceListeners.keys()];
     if (Object.keys(notifications).length === 0) return;
-    const controller = new AbortController();
-    this.listen = controller;
+    const stream: ListenStream = { controller: new AbortController(), id: undefined, acknowledgedAt: undefined };
+    this.listen = stream;
     const acknowledged = new Promise<void>((resolve, reject) => {
       // A server that never acknowledges must not stall the caller (or a restart) for good.
       const ackMs = this.config.probeTimeoutMs ?? DEFAULTS.mcp.probeTimeoutMs;
@@ -933,31 +955,93 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
         clearTimeout(timer);
         offAck();
       };
-      const offAck = this.ipc.onNotification(METHOD_LISTEN_ACK, () => {
+      const offAck = this.ipc.onNotification(METHOD_LISTEN_ACK, (params) => {
+        // On stdio every stream shares one channel: an ack naming another stream (the late ack of
+        // one we cancelled) is not this one's. An untagged ack, from a server that predates the
+        // rule, is taken as ours.
+        const sid = subscriptionIdOf(params);
+        if (sid !== undefined && !sameRequestId(sid, stream.id)) return;
         off();
+        stream.acknowledgedAt = this.now();
+        if (reopening) this.event('log', 'info', 'Change stream (subscriptions/listen) reopened');
         resolve();
       });
-      this.send(METHOD_LISTEN, { notifications }, { bypassQueue: true, longLived: true, timeoutMs: Infinity, hardTimeoutMs: Infinity, signal: controller.signal, maxRetries: 0 }).then(
+      this.send(METHOD_LISTEN, { notifications }, {
+        bypassQueue: true,
+        longLived: true,
+        timeoutMs: Infinity,
+        hardTimeoutMs: Infinity,
+        signal: stream.controller.signal,
+        maxRetries: 0,
+        onSent: (id) => (stream.id = id),
+      }).then(
         () => {
           off();
-          if (this.listen === controller) this.listen = undefined;
-          resolve(); // the server ended the stream gracefully
+          resolve();
+          this.listenEnded(stream, 'was closed by the server');
         },
         (error: IpcError) => {
           off();
-          if (this.listen === controller) this.listen = undefined;
-          if (controller.signal.aborted) return resolve();
-          reject(error);
+          // Closed by us, or ended by the server's notifications/cancelled (handled there).
+          if (stream.controller.signal.aborted || this.listen !== stream) return resolve();
+          if (stream.acknowledgedAt === undefined && !reopening) {
+            // Refused outright (e.g. -32601): the caller reports it; reopening would not help.
+            this.listen = undefined;
+            return reject(error);
+          }
+          resolve();
+          this.listenEnded(stream, `failed (${error.message})`);
         },
       );
     });
     await acknowledged;
   }
 
-  private closeListen(): void {
+  /**
+   * The current change stream ended while nothing asked it to. While the server keeps running it
+   * is reopened after a backoff delay — bounded: after `DEFAULTS.mcp.listenReopen.attempts` reopens
+   * in a row it stays closed (an error in the history) until a restart or a subscription change
+   * opens one again. A lost connection is left to the restart, whose handshake opens a new stream
+   * (and cancels a pending reopen).
+   */
+  private listenEnded(stream: ListenStream, why: string): void {
+    if (this.listen !== stream) return; // superseded, or closed by us
+    this.listen = undefined;
+    // Still the connection it was opened on (also during the handshake, before `running`)?
+    if (this.ipc.state !== 'connected' || this.unavailableError()) return;
+    const policy = DEFAULTS.mcp.listenReopen;
+    // One that stayed open a good while was not part of a run of failures.
+    if (stream.acknowledgedAt !== undefined && this.now() - stream.acknowledgedAt >= policy.maxDelayMs) this.listenReopens = 0;
+    const attempt = this.listenReopens;
+    if (attempt >= policy.attempts) {
+      this.event(
+        'log',
+        'error',
+        `Change stream (subscriptions/listen) ${why}; not reopened after ${attempt} reopens in a row: no change notifications until the server restarts or a subscription changes`,
+      );
+      return;
+    }
+    this.listenReopens = attempt + 1;
+    const delay = backoffDelay(attempt, { initialMs: policy.delayMs, maxMs: policy.maxDelayMs }, this.random);
+    this.event('log', 'warn', `Change stream (subscriptions/listen) ${why}; reopening in ${delay} ms (attempt ${attempt + 1} of ${policy.attempts})`);
+    this.listenReopenTimer = setTimeout(() => {
+      this.listenReopenTimer = undefined;
+      if (this.listen || this.identity?.era !== 'modern' || this.ipc.state !== 'connected' || this.unavailableError()) return;
+      this.openListen(true).catch((error: IpcError) => this.event('log', 'warn', `Could not reopen the change stream: ${error.message}`));
+    }, delay);
+    this.listenReopenTimer.unref?.();
+  }
+
+  /** Closes the change stream; unless `reopening`, also forgets a pending reopen and the count of them. */
+  private closeListen(reopening = false): void {
+    if (!reopening) {
+      if (this.listenReopenTimer) clearTimeout(this.listenReopenTimer);
+      this.listenReopenTimer = undefined;
+      this.listenReopens = 0;
+    }
     const listen = this.listen;
     this.listen = undefined;
-    listen?.abort('subscriptions changed');
+    listen?.controller.abort('subscriptions changed');
   }
 
   /** Waits (bounded) for in-flight calls to finish before a planned restart: the engine's `idle` event, no polling. */
@@ -1013,6 +1097,14 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     });
     this.ipc.onNotification('notifications/prompts/list_changed', () => this.prompts.invalidate());
     this.ipc.onNotification(METHOD_RESOURCE_UPDATED, (params) => this.resourceUpdated(params));
+    // Modern servers send no requests to cancel: on stdio their notifications/cancelled ends a change stream.
+    this.ipc.onNotification(METHOD_CANCELLED, (params) => {
+      const stream = this.listen;
+      const id = (params as { requestId?: unknown } | undefined)?.requestId;
+      if (this.identity?.era !== 'modern' || !stream || !sameRequestId(id, stream.id)) return;
+      this.listenEnded(stream, 'was cancelled by the server');
+      stream.controller.abort('ended by the server'); // settles our request; its cancel reaches a server that already forgot it
+    });
     this.ipc.onNotification('notifications/message', (params) => this.logMessage(params));
   }
 
@@ -1065,6 +1157,18 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     );
     this.metricsTimer.unref();
   }
+}
+
+/** The stream a notification belongs to (`_meta["io.modelcontextprotocol/subscriptionId"]`), if it names one. */
+function subscriptionIdOf(params: unknown): unknown {
+  const meta = (params as { _meta?: unknown } | undefined)?._meta;
+  return typeof meta === 'object' && meta !== null ? (meta as Record<string, unknown>)[META_SUBSCRIPTION_ID] : undefined;
+}
+
+/** Request ids compared as the peer may echo them (a number's digits as a string count as the number). */
+function sameRequestId(a: unknown, b: RequestId | undefined): boolean {
+  if (b === undefined || (typeof a !== 'string' && typeof a !== 'number')) return false;
+  return a === b || String(a) === String(b);
 }
 
 export function describeDiagnostic(d: Diagnostic): string {

@@ -292,6 +292,21 @@ describe('through the WebSocket gateway', () => {
     expect((await dashboard.note('approval/settled')).data).toMatchObject({ id: requested.id, outcome: 'approved' });
   });
 
+  it('refuses an answer from the connection that made the call; another connection (the dashboard) approves it', async () => {
+    const caller = await open();
+    const dashboard = await open();
+    const pending = caller.call('tools/call', { server: 'ops', tool: 'pay', arguments: { to: 'me' } });
+    // The caller sees the request too, as every connection does …
+    const requested = (await caller.note('approval/requested')).data as { id: string; door: string; client: string };
+    expect(requested).toMatchObject({ door: 'websocket', tool: 'pay', arguments: { to: 'me' } });
+    // … but cannot answer it.
+    const self = await caller.call('approvals/answer', { id: requested.id, approved: true });
+    expect(self.error?.data).toMatchObject({ code: 'InvalidParams', data: { id: requested.id, reason: 'self-approval', door: 'websocket', client: requested.client } });
+    expect(((await dashboard.call('approvals/list', {})).result as Array<{ id: string }>).map((r) => r.id)).toEqual([requested.id]);
+    expect((await dashboard.call('approvals/answer', { id: requested.id, approved: true })).result).toEqual({ settled: true });
+    expect(text((await pending).result as CallToolResult)).toMatch(/^pay #\d+$/);
+  });
+
   it('cache/invalidate empties the cache the dashboard button clears', async () => {
     const c = await open();
     const call = async () => text((await c.call('tools/call', { server: 'ops', tool: 'slow', arguments: { q: 'g' } })).result as CallToolResult);

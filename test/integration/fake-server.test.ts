@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CancelledError, OutputSchemaMismatchError, ProtocolError, TimeoutError } from '../../src/core/errors.js';
-import { McpBridge } from '../../src/node/mcp-bridge.js';
+import type { ServerEvent } from '../../src/core/gateway-protocol.js';
+import { McpBridge, type ResourceUpdate } from '../../src/node/mcp-bridge.js';
 
 const script = resolve(import.meta.dirname, '../fixtures/fake-mcp.mjs');
 const dir = mkdtempSync(join(tmpdir(), 'mcp-ipc-fake-'));
@@ -108,6 +109,81 @@ for (const era of ['modern', 'legacy'] as const) {
     });
   });
 }
+
+/** Resolves with the first history event (past or future) whose message matches. */
+function eventMatching(bridge: McpBridge, pattern: RegExp): Promise<ServerEvent> {
+  const past = bridge.history().find((e) => pattern.test(e.message));
+  if (past) return Promise.resolve(past);
+  return new Promise((resolve) => {
+    const off = bridge.on('event', (e) => {
+      if (!pattern.test(e.message)) return;
+      off();
+      resolve(e);
+    });
+  });
+}
+
+/** Resource updates as they come, awaited one by one. */
+function updatesOf(): { listener: (u: ResourceUpdate) => void; next: () => Promise<ResourceUpdate> } {
+  const queued: ResourceUpdate[] = [];
+  let wake: (() => void) | undefined;
+  return {
+    listener: (u) => {
+      queued.push(u);
+      wake?.();
+    },
+    next: async () => {
+      while (queued.length === 0) await new Promise<void>((r) => (wake = r));
+      return queued.shift()!;
+    },
+  };
+}
+
+describe('fake server: the modern change stream (subscriptions/listen)', () => {
+  const why = { end: 'was closed by the server', cancel: 'was cancelled by the server', fail: 'failed' };
+  for (const action of ['end', 'cancel', 'fail'] as const) {
+    it(`reopens a stream the server ${action === 'end' ? 'closes gracefully' : action === 'cancel' ? 'cancels (notifications/cancelled)' : 'fails after the ack'}, and updates flow again`, async () => {
+      const { bridge, requests } = fake('modern');
+      await bridge.start();
+      const updates = updatesOf();
+      await bridge.subscribeResource('fake://a', updates.listener);
+      await bridge.call('listen', { do: 'touch', uri: 'fake://a' });
+      expect((await updates.next()).uri).toBe('fake://a');
+      const reopened = eventMatching(bridge, /^Change stream \(subscriptions\/listen\) reopened$/);
+      await bridge.call('listen', { do: action });
+      await reopened;
+      const ended = bridge.history().find((e) => e.message.includes(why[action]))!;
+      expect(ended).toMatchObject({ level: 'warn' });
+      expect(ended.message).toMatch(/reopening in \d+ ms \(attempt 1 of 5\)$/);
+      await bridge.call('listen', { do: 'touch', uri: 'fake://a' });
+      expect((await updates.next()).uri).toBe('fake://a');
+      const listens = requests().filter((r) => r.method === 'subscriptions/listen');
+      expect(listens.at(-1)!.params!.notifications).toMatchObject({ resourceSubscriptions: ['fake://a'] });
+    });
+  }
+
+  it('waits for the ack naming its own stream: a late ack of a cancelled stream does not count', async () => {
+    const { bridge } = fake('modern');
+    await bridge.start();
+    const acks: unknown[] = [];
+    bridge.ipc.onNotification('notifications/subscriptions/acknowledged', (p) => acks.push((p as { _meta: Record<string, unknown> })._meta['io.modelcontextprotocol/subscriptionId']));
+    await bridge.call('listen', { do: 'hold' });
+    const first = bridge.subscribeResource('fake://a', () => undefined); // a stream whose ack is held back
+    const second = bridge.subscribeResource('fake://b', () => undefined); // cancels it, opens another
+    await first;
+    let settled = false;
+    void second.then(() => (settled = true));
+    // The server sends the cancelled stream's ack now (before answering this call, on the same pipe).
+    await bridge.call('listen', { do: 'release-stale' });
+    await new Promise((r) => setTimeout(r, 20));
+    expect(acks).toHaveLength(1);
+    expect(settled).toBe(false);
+    await bridge.call('listen', { do: 'release' });
+    await second;
+    expect(acks).toHaveLength(2);
+    expect(acks[1]).not.toEqual(acks[0]);
+  });
+});
 
 describe('fake server: modern tasks extension', () => {
   it('follows a task through input_required (tasks/update) to its result, with progress after the call returned', async () => {

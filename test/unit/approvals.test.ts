@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CancelledError, ToolDeniedError } from '../../src/core/errors.js';
+import { CancelledError, InvalidParamsError, ToolDeniedError } from '../../src/core/errors.js';
 import { ApprovalQueue, type ApprovalRequest, type ApprovalSettled } from '../../src/node/approvals.js';
 
 function setup() {
@@ -72,5 +72,24 @@ describe('ApprovalQueue', () => {
     detach();
     detach(); // idempotent
     await expect(queue.request(call)).rejects.toMatchObject({ data: { reason: 'no-approver' } });
+  });
+
+  it('refuses an answer from the client that made the call; another client settles it', async () => {
+    const { queue, settled } = setup();
+    queue.attachApprover();
+    const waiting = queue.request(call);
+    let refused: unknown;
+    try {
+      queue.answer('approval-1', true, 'websocket:7', { door: 'websocket', client: '7' });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(InvalidParamsError);
+    expect((refused as InvalidParamsError).data).toEqual({ id: 'approval-1', reason: 'self-approval', door: 'websocket', client: '7' });
+    expect(settled).toEqual([]);
+    expect(queue.pending()).toHaveLength(1);
+    // Same client id through another door is another caller.
+    expect(queue.answer('approval-1', true, 'http:7', { door: 'http', client: '7' })).toBe(true);
+    await waiting;
   });
 });

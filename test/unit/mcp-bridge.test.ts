@@ -6,7 +6,7 @@
 import { Ajv } from 'ajv';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvalidParamsError } from '../../src/core/errors.js';
-import type { ExitInfo, ServerState } from '../../src/core/gateway-protocol.js';
+import type { ExitInfo, ServerEvent, ServerState } from '../../src/core/gateway-protocol.js';
 import { type JsonRpcMessage, type JsonRpcRequest, failure, success } from '../../src/core/jsonrpc.js';
 import { MemoryTransport } from '../../src/core/memory-transport.js';
 import { acceptsAnyObject, McpBridge } from '../../src/node/mcp-bridge.js';
@@ -18,7 +18,11 @@ const TOOLS = [
   { name: 'read', inputSchema: { type: 'object' }, annotations: { readOnlyHint: true } },
 ];
 
-/** One scripted server process: a legacy MCP server answering over a MemoryTransport pair. */
+/**
+ * One scripted server process answering over a MemoryTransport pair: a legacy MCP server, or with
+ * `modern` a 2026-07-28 one whose every change stream (`subscriptions/listen`) is acknowledged and
+ * then at once closed again (a server that keeps ending them).
+ */
 class FakeServerProcess implements ProcessTransport {
   static nextPid = 5000;
   readonly pid = FakeServerProcess.nextPid++;
@@ -33,7 +37,13 @@ class FakeServerProcess implements ProcessTransport {
   private readonly server: MemoryTransport;
   private resolveExited!: (info: ExitInfo) => void;
 
-  constructor(private readonly holdReads: boolean) {
+  /** The `subscriptions/listen` requests received (modern). */
+  readonly listens: JsonRpcRequest[] = [];
+
+  constructor(
+    private readonly holdReads: boolean,
+    private readonly modern = false,
+  ) {
     this.exited = new Promise((resolve) => (this.resolveExited = resolve));
     [this.client, this.server] = MemoryTransport.pair();
     this.server.onmessage = (m) => this.answer(m);
@@ -87,11 +97,21 @@ class FakeServerProcess implements ProcessTransport {
     const reply = (result: unknown) => void this.server.send(success(m.id, result));
     const params = (m.params ?? {}) as { name?: string; arguments?: { text?: string }; protocolVersion?: string };
     switch (m.method) {
+      case 'server/discover':
+        if (!this.modern) break;
+        return reply({ resultType: 'complete', supportedVersions: ['2026-07-28'], capabilities: { tools: { listChanged: true } }, _meta: { 'io.modelcontextprotocol/serverInfo': { name: 'fake', version: '1' } } });
+      case 'subscriptions/listen': {
+        if (!this.modern) break;
+        this.listens.push(m);
+        const meta = { 'io.modelcontextprotocol/subscriptionId': m.id };
+        void this.server.send({ jsonrpc: '2.0', method: 'notifications/subscriptions/acknowledged', params: { _meta: meta, notifications: (m.params as { notifications: unknown }).notifications } });
+        return reply({ resultType: 'complete', _meta: meta });
+      }
       case 'initialize':
         return reply({ protocolVersion: params.protocolVersion, capabilities: { tools: {} }, serverInfo: { name: 'fake', version: '1' } });
       case 'tools/list':
         this.listed++;
-        return reply({ tools: [...TOOLS, ...this.added] });
+        return reply(this.modern ? { resultType: 'complete', tools: [...TOOLS, ...this.added] } : { tools: [...TOOLS, ...this.added] });
       case 'tools/call':
         if (params.name === 'read' && this.holdReads) {
           this.held.push(m);
@@ -100,9 +120,8 @@ class FakeServerProcess implements ProcessTransport {
         return reply({ content: [{ type: 'text', text: params.arguments?.text ?? params.name }] });
       case 'ping':
         return reply({});
-      default:
-        void this.server.send(failure(m.id, -32601, `Method not found: ${m.method}`));
     }
+    void this.server.send(failure(m.id, -32601, `Method not found: ${m.method}`));
   }
 }
 
@@ -112,7 +131,7 @@ afterEach(async () => {
   await Promise.all(bridges.splice(0).map((b) => b.stop()));
 });
 
-function bridge(holdReads = false, now?: () => number) {
+function bridge(holdReads = false, now?: () => number, modern = false) {
   const spawned: FakeServerProcess[] = [];
   const b = new McpBridge<FakeServerProcess>(
     'fake',
@@ -123,8 +142,10 @@ function bridge(holdReads = false, now?: () => number) {
       process: { healthCheckIntervalMs: 0, usageIntervalMs: 0, restartDelayMs: 5, restartMaxDelayMs: 20, shutdownTimeoutMs: 100 },
     },
     {
+      // Backoff delays without jitter: each one is its full step.
+      random: () => 1,
       createTransport: () => {
-        const p = new FakeServerProcess(holdReads);
+        const p = new FakeServerProcess(holdReads, modern);
         spawned.push(p);
         return p;
       },
@@ -270,4 +291,48 @@ describe('McpBridge restart policy (injected transports, no processes)', () => {
     expect(spawned).toHaveLength(2);
     expect(b.state).toBe('running');
   });
+
+  it('reopens a change stream the server keeps ending with growing delays, and stops after the bound until a subscription change', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const { b, spawned } = bridge(false, undefined, true);
+      const attempt = (n: number) => eventMatching(b, new RegExp(`attempt ${n} of 5\\)$`));
+      const first = attempt(1);
+      await b.start(); // the handshake's stream: acknowledged, then closed at once
+      expect(b.server.era).toBe('modern');
+      expect((await first).message).toBe('Change stream (subscriptions/listen) was closed by the server; reopening in 500 ms (attempt 1 of 5)');
+      for (let n = 2; n <= 5; n++) {
+        const next = attempt(n);
+        await vi.advanceTimersByTimeAsync(500 * 2 ** (n - 2));
+        expect((await next).message).toContain(`reopening in ${500 * 2 ** (n - 1)} ms`);
+      }
+      const gaveUp = eventMatching(b, /not reopened after 5 reopens in a row/);
+      await vi.advanceTimersByTimeAsync(8_000);
+      expect(await gaveUp).toMatchObject({ level: 'error' });
+      expect(spawned[0]!.listens).toHaveLength(6);
+      await vi.advanceTimersByTimeAsync(120_000);
+      expect(spawned[0]!.listens).toHaveLength(6); // bounded: nothing more
+      // A subscription change opens a stream again, and the count starts afresh.
+      const again = eventMatching(b, /^Change stream .* \(attempt 1 of 5\)$/, b.history().length);
+      await b.subscribeResource('fake://r', () => undefined);
+      await again;
+      expect(spawned[0]!.listens).toHaveLength(7);
+      expect(spawned[0]!.listens[6]!.params).toMatchObject({ notifications: { toolsListChanged: true, resourceSubscriptions: ['fake://r'] } });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
+
+/** Resolves with the first history event from index `from` on (past or future) whose message matches. */
+function eventMatching(b: McpBridge<FakeServerProcess>, pattern: RegExp, from = 0): Promise<ServerEvent> {
+  const past = b.history().slice(from).find((e) => pattern.test(e.message));
+  if (past) return Promise.resolve(past);
+  return new Promise((resolve) => {
+    const off = b.on('event', (e) => {
+      if (!pattern.test(e.message)) return;
+      off();
+      resolve(e);
+    });
+  });
+}

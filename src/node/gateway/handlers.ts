@@ -247,7 +247,8 @@ export class GatewayHandlers {
       'approvals/list': () => host.approvals.pending(),
       'approvals/answer': (peer, _state, p) => {
         if (typeof p.id !== 'string' || typeof p.approved !== 'boolean') throw new InvalidParamsError('approvals/answer: "id" (a string) and "approved" (true or false) are required');
-        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`) };
+        // The connection that made the call cannot approve it (an agent holding the token): refused with InvalidParams.
+        return { settled: host.approvals.answer(p.id, p.approved, `websocket:${peer.id}`, { door: 'websocket', client: String(peer.id) }) };
       },
       ping: () => ({}),
     };

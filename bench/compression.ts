@@ -94,11 +94,11 @@ async function webSocketMode(run: GatewayRun, deflate: boolean): Promise<Mode> {
   };
 }
 
-/** One POST to the Streamable HTTP endpoint; resolves with the decoded body, its headers and the socket's bytes. */
-function post(url: URL, body: unknown, headers: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; bytes: number }> {
+/** One POST (or DELETE) to the Streamable HTTP endpoint; resolves with the decoded body, its headers and the socket's bytes. */
+function post(url: URL, body: unknown, headers: Record<string, string>, method = 'POST'): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; text: string; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const payload = JSON.stringify(body);
-    const req = request(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(payload)), ...headers } }, (res) => {
+    const payload = body === null ? '' : JSON.stringify(body);
+    const req = request(url, { method, agent: false, headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'content-length': String(Buffer.byteLength(payload)), ...headers } }, (res) => {
       const encoding = res.headers['content-encoding'];
       const decoded = encoding === 'br' ? res.pipe(createBrotliDecompress()) : encoding === 'gzip' ? res.pipe(createGunzip()) : res;
       const chunks: Buffer[] = [];
@@ -153,7 +153,8 @@ async function httpMode(run: GatewayRun, encoding: 'br' | 'gzip' | 'identity'): 
       const window = await measureWindow(call, { inFlight: 1, windowMs: 0, minCalls: calls, otherCpu: run.gatewayCpu });
       return { window, bytesPerCall: bytes / Math.max(1, window.calls) };
     },
-    close: () => void post(url, {}, headers).catch(() => undefined),
+    // Ends the session (the gateway closes idle ones anyway; it is stopped right after).
+    close: () => void post(url, null, headers, 'DELETE').catch(() => undefined),
   };
 }
 

@@ -17,6 +17,10 @@ import { ECHO_TEXT, measureWindow, type WindowResult } from './workloads.js';
 
 export interface GatewayRun {
   config: Record<string, unknown>;
+  /** The gateway's WebSocket URL, token included (bench/compression.ts opens its own clients). */
+  url: string;
+  /** The gateway process's CPU time so far (user + system), µs. */
+  gatewayCpu(): Promise<number>;
   /** One window; `otherCpuUsPerCall` is the gateway's share. */
   window(windowMs: number): Promise<WindowResult>;
   warmUp(ms: number): Promise<void>;
@@ -80,6 +84,8 @@ export async function startGateway(params: GatewayChildParams): Promise<GatewayR
     };
     return {
       config: ready.config,
+      url: ready.url,
+      gatewayCpu,
       window: (windowMs) => measureWindow(call, { inFlight: params.inFlight, windowMs, otherCpu: gatewayCpu }),
       warmUp: async (ms) => void (await measureWindow(call, { inFlight: params.inFlight, windowMs: ms })),
       close,

@@ -104,6 +104,39 @@ function loadRows(row: Partial<Record<ContenderName, LoadFigures>>): string[][] 
   });
 }
 
+const COMPRESSION_LABELS = {
+  'ws-deflate': 'WebSocket, permessage-deflate',
+  'ws-plain': 'WebSocket, no compression',
+  'http-br': 'POST /mcp/NAME, Accept-Encoding: br',
+  'http-gzip': 'POST /mcp/NAME, Accept-Encoding: gzip',
+  'http-identity': 'POST /mcp/NAME, Accept-Encoding: identity',
+} as const;
+
+function compressionLines(results: BenchResults): string[] {
+  const c = results.compression;
+  if (c.status !== 'ok') return [`compression: skipped (${c.reason ?? 'unknown'})`, ''];
+  const kib = (v: number) => num(v / 1024, 1);
+  const rows = (Object.keys(COMPRESSION_LABELS) as Array<keyof typeof COMPRESSION_LABELS>).map((k) => {
+    const f = c.modes[k];
+    if (!f) return [COMPRESSION_LABELS[k], '—', '—', '—', '—', '—', '—'];
+    return [
+      COMPRESSION_LABELS[k],
+      f.onWire,
+      cell(f.bytesPerCall, kib),
+      cell(f.clientCpuUsPerCall, int),
+      cell(f.gatewayCpuUsPerCall, int),
+      cell(f.p50Ms, ms),
+      f.errors > 0 || f.firstError ? `${int(f.errors)} (${(f.firstError ?? '').slice(0, 60)})` : '0',
+    ];
+  });
+  return [
+    `**Compression: a ${int(c.resultBytes)}-byte result (${c.tool}) through the gateway, one call at a time, ${c.callsPerRound} calls per mode per round**`,
+    '',
+    ...table(['', 'sent as', 'KiB on the wire/call', 'client µs/call', 'gateway µs/call', 'p50 ms', 'errors'], rows),
+    '',
+  ];
+}
+
 /** The report, as Markdown (it is pasted into README.md's Performance section as is). */
 export function formatReport(results: BenchResults): string {
   const { meta } = results;
@@ -179,6 +212,8 @@ export function formatReport(results: BenchResults): string {
       );
     }
   } else lines.push(`gateway: skipped (${g.reason ?? 'unknown'})`, '');
+
+  lines.push(...compressionLines(results));
 
   lines.push('**Ratios, host CPU per call (instant server; lower is better for mcp-ipc)**', '');
   const ratioOf = (key: string) => results.ratios.find((r) => r.key === key)?.value ?? null;

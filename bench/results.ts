@@ -24,6 +24,9 @@ export interface Settings {
   /** Pending requests per memory probe. */
   memoryPending: number[];
   gatewayInFlight: number;
+  /** The compression comparison: calls per mode per round (one at a time), unmeasured calls first. */
+  compressionCalls: number;
+  compressionWarmupCalls: number;
 }
 
 /** Figures of one contender at one load, over the rounds (null: no successful window). */
@@ -130,7 +133,34 @@ export interface BenchResults {
   /** Pending count → contender. */
   memory: Record<string, Partial<Record<ContenderName, MemoryFigure>>>;
   gateway: GatewayFigures;
+  /** The gateway's compression, on and off, for a 1 MB result. */
+  compression: CompressionFigures;
   ratios: Ratio[];
   goals: Goal[];
   rounds: Array<{ round: number; order: ContenderName[]; windows: WindowRecord[]; coldStartMs: Partial<Record<ContenderName, number>> }>;
+}
+
+/** One way of carrying the 1 MB result (bench/compression.ts), one call at a time. */
+export interface CompressionModeFigures {
+  /** Bytes on the client's TCP socket per call, both directions (frames / HTTP headers included). */
+  bytesPerCall: Spread | null;
+  clientCpuUsPerCall: Spread | null;
+  gatewayCpuUsPerCall: Spread | null;
+  p50Ms: Spread | null;
+  /** What the gateway actually sent: the negotiated WebSocket extension, or the response's Content-Encoding. */
+  onWire: string;
+  errors: number;
+  firstError?: string;
+}
+
+/** Compression on the gateway (issue 13): a 1 MB result with and without it. */
+export interface CompressionFigures {
+  status: 'ok' | 'skipped';
+  reason?: string;
+  resultBytes: number;
+  tool: string;
+  rounds: number;
+  callsPerRound: number;
+  /** ws-deflate / ws-plain (permessage-deflate offered or not), http-br / http-gzip / http-identity (POST /mcp/NAME). */
+  modes: Partial<Record<'ws-deflate' | 'ws-plain' | 'http-br' | 'http-gzip' | 'http-identity', CompressionModeFigures>>;
 }

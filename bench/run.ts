@@ -7,7 +7,8 @@
  *   npm run bench                    the full run (5 rounds of 1 s windows; several minutes)
  *   node dist/bench/run.js --json    the same, every figure and ratio as JSON
  *   node dist/bench/run.js --quick   a smoke run (1 round, short windows)
- *   --rounds N, --window-ms MS, --contenders floor,mcp-ipc, --servers instant,node, --no-gateway, --no-memory
+ *   --rounds N, --window-ms MS, --contenders floor,mcp-ipc, --servers instant,node, --no-gateway, --no-memory,
+ *   --no-compression
  *
  * Each server's contenders are started once and kept; each round measures them one after another in
  * an order rotated every round, so drift on a shared machine does not favour one. Figures are the
@@ -22,6 +23,7 @@ import { killAllChildren } from './clients/child.js';
 import { createClient } from './clients/index.js';
 import { type BenchClient, CONTENDERS, type ContenderName } from './clients/types.js';
 import { benchEnvironment } from './env.js';
+import { runCompression } from './compression.js';
 import { startGateway } from './gateway.js';
 import { killProbes, runProbe } from './memory.js';
 import { checkGoals, computeRatios, formatReport } from './report.js';
@@ -31,6 +33,7 @@ import {
   type BenchResults,
   type BlobFigures,
   type BlobSize,
+  type CompressionFigures,
   type GatewayFigures,
   type LoadFigures,
   type MemoryFigure,
@@ -62,6 +65,8 @@ export interface BenchOptions {
   servers?: ServerKind[];
   /** Skip the gateway figures. */
   skipGateway?: boolean;
+  /** Skip the compression comparison (gateway, 1 MB result, with and without). */
+  skipCompression?: boolean;
   /** Skip the memory probes. */
   skipMemory?: boolean;
   /** Recorded in the results (default: this process's argv). */
@@ -80,6 +85,8 @@ function settingsFor(options: BenchOptions): Settings {
     blobSizes: BLOB_KEYS,
     memoryPending: quick ? [1000] : [1000, 10_000, 100_000],
     gatewayInFlight: 64,
+    compressionCalls: quick ? 2 : 10,
+    compressionWarmupCalls: quick ? 1 : 3,
   };
 }
 
@@ -149,6 +156,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
   const coldStartMs: BenchResults['coldStartMs'] = {};
   const memory: BenchResults['memory'] = {};
   let gateway: GatewayFigures = emptyGateway(settings.gatewayInFlight, 'not run');
+  let compression: CompressionFigures = emptyCompression(settings, 'not run');
 
   try {
     for (const kind of kinds) {
@@ -162,6 +170,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
     if (!options.skipMemory && instant) await runMemory(instant);
     if (!options.skipGateway && instant) gateway = await runGateway(instant);
     else if (options.skipGateway) gateway = emptyGateway(settings.gatewayInFlight, 'skipped (--no-gateway)');
+    compression = options.skipCompression ? emptyCompression(settings, 'skipped (--no-compression)') : await runCompressionPart();
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -333,6 +342,22 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
     return g;
   }
 
+  /** The 1 MB result needs realistic text: the Python demo's generate_large_result (resolved even when --servers leaves python out). */
+  async function runCompressionPart(): Promise<CompressionFigures> {
+    const pySet = set.servers.python ? undefined : resolveServers(['python']);
+    const python = set.servers.python ?? pySet?.servers.python;
+    try {
+      if (!python) return emptyCompression(settings, 'no Python interpreter (set $PYTHON)');
+      log(`compression (1 MB result from ${python.label})`);
+      return await runCompression(python, env, { rounds: settings.rounds, calls: settings.compressionCalls, warmupCalls: settings.compressionWarmupCalls }, log);
+    } catch (error) {
+      log(`  compression skipped: ${message(error)}`);
+      return emptyCompression(settings, message(error));
+    } finally {
+      pySet?.dispose();
+    }
+  }
+
   const cpu = cpus();
   const results: BenchResults = {
     version: 2,
@@ -357,6 +382,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
     coldStartMs,
     memory,
     gateway,
+    compression,
     ratios: [],
     goals: [],
     rounds,
@@ -368,6 +394,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchResults
     await new Promise<void>((resolve) => out.write(text, () => resolve()));
   }
   return results;
+}
+
+function emptyCompression(settings: Settings, reason: string): CompressionFigures {
+  return { status: 'skipped', reason, resultBytes: 0, tool: '', rounds: settings.rounds, callsPerRound: settings.compressionCalls, modes: {} };
 }
 
 function emptyGateway(inFlight: number, reason: string): GatewayFigures {
@@ -387,7 +417,7 @@ function emptyGateway(inFlight: number, reason: string): GatewayFigures {
 }
 
 const USAGE = `usage: node dist/bench/run.js [--json] [--quick] [--rounds N] [--window-ms MS]
-       [--contenders ${CONTENDERS.join(',')}] [--servers ${SERVER_KINDS.join(',')}] [--no-gateway] [--no-memory]
+       [--contenders ${CONTENDERS.join(',')}] [--servers ${SERVER_KINDS.join(',')}] [--no-gateway] [--no-memory] [--no-compression]
 `;
 
 /** Parses the bench's own arguments; throws a TypeError naming a bad one. */
@@ -412,6 +442,7 @@ export function parseBenchArgs(argv: string[]): BenchOptions {
     else if (flag === '--quick') options.quick = true;
     else if (flag === '--no-gateway') options.skipGateway = true;
     else if (flag === '--no-memory') options.skipMemory = true;
+    else if (flag === '--no-compression') options.skipCompression = true;
     else if (flag === '--rounds') options.rounds = positive(value(), 'rounds');
     else if (flag === '--window-ms') options.windowMs = positive(value(), 'window-ms');
     else if (flag === '--contenders') options.contenders = list(value(), CONTENDERS, 'contenders');

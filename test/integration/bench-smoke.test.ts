@@ -55,6 +55,16 @@ describe('bench (quick)', () => {
       expect(results.gateway.errors, results.gateway.firstError).toBe(0);
       // The second gateway, with the host's limits at their defaults, reports what it saw (a cap or none).
       expect(typeof results.gateway.defaultHostLimits?.errors).toBe('number');
+      // Compression (issue 13): every way of carrying the 1 MB result has its figures (never their values).
+      const c = results.compression;
+      expect(c.status, c.reason).toBe('ok');
+      for (const mode of ['ws-deflate', 'ws-plain', 'http-br', 'http-gzip', 'http-identity'] as const) {
+        const f = c.modes[mode];
+        expect(f?.errors, `${mode}: ${f?.firstError}`).toBe(0);
+        for (const key of ['bytesPerCall', 'clientCpuUsPerCall', 'gatewayCpuUsPerCall', 'p50Ms'] as const) expect(positive(f?.[key]?.median), `${mode} ${key}`).toBe(true);
+      }
+      expect(c.modes['ws-deflate']?.onWire).toContain('permessage-deflate');
+      expect(c.modes['ws-plain']?.onWire).not.toContain('permessage-deflate');
     }
     const tunedVsFloor = results.ratios.find((r) => r.key === 'instant/64/cpuUsPerCall/mcp-ipc-tuned÷floor');
     expect(positive(tunedVsFloor?.value)).toBe(true);
@@ -63,6 +73,7 @@ describe('bench (quick)', () => {
     const report = formatReport(results);
     expect(report).toContain('host CPU µs/call');
     expect(report).toContain('Goals of issue 14');
+    expect(report).toContain(existsSync(GATEWAY_CHILD) ? 'KiB on the wire/call' : 'compression: skipped');
 
     // Every server the bench started carried this run's tree id: none may be left.
     const runId = process.env[TREE_VARIABLE];
@@ -74,6 +85,7 @@ describe('bench (quick)', () => {
     expect(parseBenchArgs(['--window-ms=500', '--servers=instant'])).toEqual({ windowMs: 500, servers: ['instant'] });
     expect(() => parseBenchArgs(['--rounds', '0'])).toThrow(/--rounds/);
     expect(() => parseBenchArgs(['--contenders', 'raw'])).toThrow(/--contenders/);
+    expect(parseBenchArgs(['--no-compression', '--no-gateway'])).toEqual({ skipCompression: true, skipGateway: true });
     expect(() => parseBenchArgs(['--fast'])).toThrow(/unknown argument --fast/);
   });
 });

@@ -182,12 +182,14 @@ Environment:
 
   bench: `Usage: mcp-ipc bench [--json] [--quick] [--rounds N] [--window-ms MS]
                     [--contenders LIST] [--servers LIST] [--no-gateway] [--no-memory]
+                    [--no-compression]
 
 Measures mcp-ipc against a write-combining raw floor, the MCP SDK v1 and v2
 clients and vscode-jsonrpc, all with the same calls in flight, against an
 instant C stub (compiled now when cc exists; else the Node echo server), the
 Node echo server and the Python demo: host CPU per call, calls/s, p50/p99,
-large results, heap per pending request, cold start and the gateway path.
+large results, heap per pending request, cold start, the gateway path and
+the gateway's compression (a 1 MB result with and without).
 A full run takes several minutes.
 
 Options:
@@ -199,6 +201,7 @@ Options:
   --servers LIST       Comma-separated: instant,node,python
   --no-gateway         Skip the gateway figures
   --no-memory          Skip the heap-per-pending probes
+  --no-compression     Skip the compression comparison (1 MB result, on vs off)
   -h, --help           Show this help`,
 } as const;
 

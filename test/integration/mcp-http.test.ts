@@ -4,6 +4,8 @@
  * (`@modelcontextprotocol/client`) and v1 (`@modelcontextprotocol/sdk`) — connecting unchanged.
  */
 import { execFile } from 'node:child_process';
+import { type IncomingHttpHeaders, request as httpRequest } from 'node:http';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -247,6 +249,48 @@ describe('/mcp/NAME guards', () => {
     });
     expect(after.status).toBe(404);
     await after.body?.cancel();
+  });
+});
+
+describe('/mcp/NAME compression', () => {
+  /** One POST through node:http, which (unlike fetch) leaves the body as it came off the wire. */
+  function rawPost(body: unknown, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; wire: Buffer }> {
+    return new Promise((resolveRes, reject) => {
+      const url = new URL(gateway.mcpUrl('demo'));
+      const req = httpRequest(
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'Content-Type': 'application/json', Accept: 'application/json, text/event-stream', Authorization: `Bearer ${gateway.token}`, ...headers } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolveRes({ status: res.statusCode ?? 0, headers: res.headers, wire: Buffer.concat(chunks) }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(JSON.stringify(body));
+    });
+  }
+
+  it('answers a large tools/call (an SSE stream) and a large JSON answer gzip- or br-encoded when accepted, and plain otherwise', async () => {
+    const init = await rawPost({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'x', version: '1' } } }, {});
+    const session = String(init.headers['mcp-session-id']);
+    const call = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'generate_large_result', arguments: { size: 200_000 } } };
+    const gz = await rawPost(call, { 'Mcp-Session-Id': session, 'Accept-Encoding': 'gzip' });
+    expect(gz.headers['content-encoding']).toBe('gzip');
+    const text = gunzipSync(gz.wire).toString('utf8');
+    expect(text).toMatch(/^event: message\ndata: /);
+    expect(gz.wire.length).toBeLessThan(text.length / 4);
+    const br = await rawPost({ ...call, id: 3 }, { 'Mcp-Session-Id': session, 'Accept-Encoding': 'br' });
+    expect(br.headers['content-encoding']).toBe('br');
+    expect(brotliDecompressSync(br.wire).toString('utf8')).toContain('"result"');
+    const plainCall = await rawPost({ ...call, id: 4 }, { 'Mcp-Session-Id': session });
+    expect(plainCall.headers['content-encoding']).toBeUndefined();
+    expect(plainCall.wire.toString('utf8')).toContain('"result"');
+    // tools/list is answered as JSON; the demo's list is over the 1 KiB threshold.
+    const list = await rawPost({ jsonrpc: '2.0', id: 5, method: 'tools/list' }, { 'Mcp-Session-Id': session, 'Accept-Encoding': 'gzip' });
+    expect(list.headers['content-type']).toMatch(/application\/json/);
+    expect(list.headers['content-encoding']).toBe('gzip');
+    expect(JSON.parse(gunzipSync(list.wire).toString('utf8'))).toMatchObject({ id: 5, result: { tools: expect.any(Array) } });
   });
 });
 

@@ -281,6 +281,7 @@ export class Gateway {
         sessionIdleMs: mcp.sessionIdleMs ?? 30 * 60_000,
         serverRequestTimeoutMs,
         keepAliveMs: mcp.keepAliveMs ?? 15_000,
+        ...(compression.http ? { compressThresholdBytes: compression.thresholdBytes } : {}),
       });
     }
     this.secure = options.tls !== undefined;

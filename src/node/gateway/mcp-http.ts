@@ -23,11 +23,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { BrotliCompress, Gzip } from 'node:zlib';
 import { CancelledError, type IpcError, NotConnectedError, ProtocolError, RpcCode, ServerError, TimeoutError, toIpcError } from '../../core/errors.js';
 import { isNotification, isRequest, type JsonRpcMessage, type JsonRpcResponse, decodeText, failure, success } from '../../core/jsonrpc.js';
 import { LATEST_LEGACY_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSIONS } from '../../core/mcp-versions.js';
 import type { McpHost } from '../mcp-host.js';
 import type { ResourceHandle } from '../resource-manager.js';
+import { chooseEncoding, compressor } from './compression.js';
 import { errorResponse } from './dispatch.js';
 import { stringifyMessage, type Peer } from './connection.js';
 import type { GatewayHandlers } from './handlers.js';
@@ -55,6 +57,12 @@ export interface McpHttpOptions {
   serverRequestTimeoutMs: number;
   /** SSE keep-alive comment interval on open streams (0: none). */
   keepAliveMs: number;
+  /**
+   * JSON answers of at least this many bytes are sent gzip/br-encoded when the client accepts it
+   * (`compression.http` of the gateway); undefined: never. SSE streams are compressed too when
+   * the client accepts it, with a flush after every event so none is held back.
+   */
+  compressThresholdBytes?: number;
 }
 
 /** Methods whose answer comes as an SSE stream: they may send progress or ask the client first. */
@@ -66,20 +74,31 @@ const CAPABILITY_METHODS: Record<string, string> = { sampling: 'sampling/createM
 class SseStream {
   closed = false;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private zip: Gzip | BrotliCompress | undefined;
 
   constructor(
     private readonly res: ServerResponse,
     keepAliveMs: number,
     onClose: () => void,
   ) {
+    // Compressed when the client accepts it, flushed after every event so none is held back.
+    const encoding = compressFrom.has(res) ? chooseEncoding(res.req) : undefined;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       // Reverse proxies (nginx) would otherwise hold events back.
       'X-Accel-Buffering': 'no',
+      Vary: 'Accept-Encoding',
+      ...(encoding ? { 'Content-Encoding': encoding } : {}),
     });
     res.flushHeaders();
+    if (encoding) {
+      const zip = compressor(encoding);
+      zip.on('error', () => res.destroy());
+      zip.pipe(res);
+      this.zip = zip;
+    }
     res.on('close', () => {
       this.stop();
       onClose();
@@ -97,12 +116,16 @@ class SseStream {
   end(): void {
     if (this.closed) return;
     this.stop();
-    this.res.end();
+    if (this.zip) this.zip.end();
+    else this.res.end();
   }
 
   private write(text: string): boolean {
     if (this.closed || this.res.writableEnded || this.res.destroyed) return false;
-    this.res.write(text);
+    if (this.zip) {
+      this.zip.write(text);
+      this.zip.flush(); // sync flush: the event reaches the client now, compressed against the ones before
+    } else this.res.write(text);
     return true;
   }
 
@@ -239,6 +262,7 @@ export class McpHttpEndpoint {
   /** Answers one request to `/mcp/NAME` (already through the Host, Origin and token guards). */
   async handle(req: IncomingMessage, res: ServerResponse, server: string): Promise<void> {
     if (this.closed) return plain(res, 503, 'Service Unavailable: shutting down');
+    if (this.options.compressThresholdBytes !== undefined) compressFrom.set(res, this.options.compressThresholdBytes);
     if (!this.options.host.get(server)) return plain(res, 404, `Not Found: no server "${server}" here`);
     if (req.method === 'POST') return this.post(req, res, server);
     if (req.method === 'GET') return this.get(req, res, server);
@@ -473,9 +497,22 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return s === undefined || s === '' ? undefined : s;
 }
 
+/** Responses whose JSON answers may be compressed, with the size from which they are. */
+const compressFrom = new WeakMap<ServerResponse, number>();
+
 function json(res: ServerResponse, message: JsonRpcMessage, headers: Record<string, string> = {}, status = 200): void {
   const body = stringifyMessage(message);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers }).end(body);
+  const threshold = compressFrom.get(res);
+  const encoding = threshold !== undefined && body.length >= threshold ? chooseEncoding(res.req) : undefined;
+  if (!encoding) {
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', Vary: 'Accept-Encoding', ...headers }).end(body);
+    return;
+  }
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Encoding': encoding, 'Cache-Control': 'no-store', Vary: 'Accept-Encoding', ...headers });
+  const zip = compressor(encoding, Buffer.byteLength(body));
+  zip.on('error', () => res.destroy());
+  zip.pipe(res);
+  zip.end(body);
 }
 
 function rpcError(res: ServerResponse, status: number, id: JsonRpcResponse['id'], error: IpcError, headers: Record<string, string> = {}): void {

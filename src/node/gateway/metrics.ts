@@ -185,40 +185,20 @@ export class GatewayMetrics {
       },
     });
 
-    const connections: Gauge<never> = new Gauge({
-      name: 'mcp_ipc_gateway_connections',
-      help: 'Open WebSocket connections.',
-      registers,
-      collect: () => connections.set(counters.connections()),
-    });
-    const logSize: Gauge<never> = new Gauge({
-      name: 'mcp_ipc_gateway_event_log_size',
-      help: 'Events kept for reconnecting clients.',
-      registers,
-      collect: () => logSize.set(counters.eventLogSize()),
-    });
-    const latestSeq: Gauge<never> = new Gauge({
-      name: 'mcp_ipc_gateway_latest_seq',
-      help: 'Sequence number of the latest broadcast event.',
-      registers,
-      collect: () => latestSeq.set(counters.latestSeq()),
-    });
-    const mcpSessions: Gauge<never> = new Gauge({
-      name: 'mcp_ipc_gateway_mcp_sessions',
-      help: 'Open MCP Streamable HTTP sessions on /mcp/NAME.',
-      registers,
-      collect: () => mcpSessions.set(counters.mcpSessions?.() ?? 0),
-    });
+    const gauge = (name: string, help: string, value: (() => number) | undefined) => {
+      if (!value) return;
+      const g: Gauge<never> = new Gauge({ name, help, registers, collect: () => g.set(value()) });
+    };
+    gauge('mcp_ipc_gateway_connections', 'Open WebSocket connections.', counters.connections);
+    gauge('mcp_ipc_gateway_event_log_size', 'Events kept for reconnecting clients.', counters.eventLogSize);
+    gauge('mcp_ipc_gateway_latest_seq', 'Sequence number of the latest broadcast event.', counters.latestSeq);
+    gauge('mcp_ipc_gateway_mcp_sessions', 'Open MCP Streamable HTTP sessions on /mcp/NAME.', () => counters.mcpSessions?.() ?? 0);
     this.mcpRequests = new Counter({
       name: 'mcp_ipc_gateway_mcp_requests_total',
       help: 'JSON-RPC requests from MCP clients on /mcp/NAME, by method (errors are in mcp_ipc_gateway_request_errors_total).',
       labelNames: ['method'],
       registers,
     });
-    const gauge = (name: string, help: string, value: (() => number) | undefined) => {
-      if (!value) return;
-      const g: Gauge<never> = new Gauge({ name, help, registers, collect: () => g.set(value()) });
-    };
     gauge('mcp_ipc_gateway_tasks', 'Calls running on the host now (tasks counted against limits.concurrentTasks).', counters.tasks);
     gauge('mcp_ipc_gateway_task_limit', "The host's concurrent-task limit (limits.concurrentTasks): calls over it are refused with ResourceLimit.", counters.taskLimit);
     gauge('mcp_ipc_gateway_in_flight_limit', 'Requests one connection may have in flight (maxInFlightPerConnection): more are refused with QueueFull.', counters.inFlightLimit);

@@ -32,7 +32,7 @@ export function ensurePythonSdk(): string {
   const staging = mkdtempSync(join(root, '.venv-mcp-staging-'));
   try {
     execFileSync(process.platform === 'win32' ? 'python' : 'python3', ['-m', 'venv', staging], { stdio: 'pipe' });
-    execFileSync(pythonIn(staging), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--retries', '1', '--timeout', '30', `mcp==${PYTHON_SDK_VERSION}`], { stdio: 'pipe' });
+    execFileSync(pythonIn(staging), ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--retries', '0', '--timeout', '5', `mcp==${PYTHON_SDK_VERSION}`], { stdio: 'pipe' });
     rmSync(VENV, { recursive: true, force: true });
     renameSync(staging, VENV);
   } catch (error) {

@@ -63,7 +63,7 @@ import {
 } from './mcp-bridge.js';
 import { CallGuard } from './call-guard.js';
 import { detached } from './detached.js';
-import { ChunkRelay } from './pool/chunk-relay.js';
+import { ChunkStream } from '../core/chunk-stream.js';
 import { type DispatchTarget, PoolDispatcher } from './pool/dispatcher.js';
 import { PoolScaler, replicaSettings } from './pool/scaler.js';
 import { checkServerConfig } from './options.js';
@@ -362,7 +362,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
 
   /** `tools/call` with the result streamed; the call moves after a lost replica only before its first chunk. */
   callStreaming(tool: string, args: Record<string, unknown> = {}, options: StreamingCallOptions = {}): StreamingRequest<CallToolResult> {
-    const relay = new ChunkRelay();
+    const relay = new ChunkStream();
     const guard = this.guard;
     let result: Promise<CallToolResult>;
     if (!guard.active) result = this.streamReplicas(tool, args, options, relay);
@@ -423,7 +423,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     });
   }
 
-  private streamReplicas(tool: string, args: Record<string, unknown>, options: StreamingCallOptions, relay: ChunkRelay): Promise<CallToolResult> {
+  private streamReplicas(tool: string, args: Record<string, unknown>, options: StreamingCallOptions, relay: ChunkStream): Promise<CallToolResult> {
     const unavailable = this.unavailableError();
     if (unavailable) return Promise.reject(unavailable);
     let delivered = 0;

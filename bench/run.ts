@@ -79,7 +79,9 @@ function settingsFor(options: BenchOptions): Settings {
     rounds: Math.max(1, Math.floor(options.rounds ?? (quick ? 1 : 5))),
     windowMs: Math.max(10, options.windowMs ?? (quick ? 100 : 1000)),
     warmupMs: quick ? 30 : 250,
-    inFlight: { instant: [64, 256], node: [64], python: [64] },
+    // 10 against the instant server: the specification's default depth, so mcp-ipc's defaults can be
+    // set beside the floor at the depth they put on the wire (report.ts, the defaults goal).
+    inFlight: { instant: [10, 64, 256], node: [64], python: [64] },
     blobInFlight: quick ? 1 : 4,
     blobMinCalls: quick ? 1 : 8,
     blobSizes: BLOB_KEYS,

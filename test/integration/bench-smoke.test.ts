@@ -40,7 +40,9 @@ describe('bench (quick)', () => {
         }
       }
     }
-    expect(Object.keys(results.echo.instant ?? {})).toEqual(['64', '256']);
+    expect(Object.keys(results.echo.instant ?? {})).toEqual(['10', '64', '256']);
+    // The defaults goal carries the same-depth comparison (defaults beside the floor at 10 in flight).
+    expect(results.goals.find((g) => g.goal.startsWith('defaults ÷ tuned'))?.detail).toMatch(/^defaults ÷ floor at 10 in flight \d/);
     for (const size of ['1KiB', '100KiB', '1MiB', '10MiB'] as const) {
       for (const name of CONTENDERS) expect(positive(results.blobs[size]?.[name]?.mibPerSec?.median), `${name} blob ${size}`).toBe(true);
     }

@@ -9,9 +9,10 @@
  * replies to one read from the server pipe are answered with one frame instead of dozens.
  */
 import type { WebSocket } from 'ws';
-import { CancelledError, type IpcError, type IpcErrorJSON, NotConnectedError, ProtocolError, RpcCode, ServerError, TimeoutError } from '../../core/errors.js';
-import { failure, type JsonRpcMessage, type JsonRpcResponse, type RequestId } from '../../core/jsonrpc.js';
+import { type IpcErrorJSON, NotConnectedError, ProtocolError, RpcCode } from '../../core/errors.js';
+import { failure, type JsonRpcMessage, type JsonRpcResponse } from '../../core/jsonrpc.js';
 import { GatewayCloseCode } from '../../core/gateway-protocol.js';
+import { PeerRequests, type PeerRequestOptions } from './peer-requests.js';
 
 /**
  * What the method handlers need of a connection; implemented by Connection over a WebSocket and by
@@ -33,7 +34,7 @@ export interface Peer {
    * Sends a request to the browser; resolves with its result, rejects with its error (an IpcError
    * keeping the browser's code), Timeout, Cancelled (`signal`) or NotConnected (the connection closed).
    */
-  request(method: string, params: Record<string, unknown>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<unknown>;
+  request(method: string, params: Record<string, unknown>, options: PeerRequestOptions): Promise<unknown>;
 }
 
 export interface ConnectionOptions {
@@ -64,19 +65,14 @@ export interface ConnectionOptions {
 const MAX_BATCH_CHARS = 64 * 1024;
 const COMPRESS_THRESHOLD = 1024;
 
-interface OutgoingRequest {
-  resolve: (value: unknown) => void;
-  reject: (error: IpcError) => void;
-}
-
 const OPEN = 1;
 
 export class Connection implements Peer {
   readonly id: number;
   private readonly controller = new AbortController();
-  private readonly outgoing = new Map<RequestId, OutgoingRequest>();
+  /** Our requests to the browser (server→client requests routed here). */
+  private readonly outgoing = new PeerRequests({ send: (m) => this.send(m), idPrefix: 'gw-', peer: 'the browser' });
   private readonly drainWaiters = new Set<() => void>();
-  private nextRequestId = 1;
   /** Answered the last ping (the heartbeat drops a connection that did not). */
   private alive = true;
   /** Serialised messages waiting for this tick's flush (each one JSON value: an object or a batch array). */
@@ -169,51 +165,14 @@ export class Connection implements Peer {
     });
   }
 
-  request(method: string, params: Record<string, unknown>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<unknown> {
+  request(method: string, params: Record<string, unknown>, options: PeerRequestOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new NotConnectedError('The browser connection is closed'));
-    const id = `gw-${this.nextRequestId++}`;
-    const sentAt = Date.now();
-    return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.outgoing.delete(id);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        cleanup();
-        // Tell the page to stop asking its user (MCP's cancellation notification).
-        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(options.signal?.reason ?? 'cancelled') } });
-        reject(new CancelledError(`${method} cancelled by the server`, { reason: String(options.signal?.reason ?? 'cancelled'), phase: 'in-flight' }));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'timed out' } });
-        const inFlightMs = Date.now() - sentAt;
-        reject(new TimeoutError(`The browser did not answer ${method} within ${options.timeoutMs} ms`, { method, kind: 'hard', phase: 'in-flight', timeoutMs: options.timeoutMs, queuedMs: 0, inFlightMs }));
-      }, options.timeoutMs);
-      timer.unref();
-      this.outgoing.set(id, {
-        resolve: (value) => {
-          cleanup();
-          resolve(value);
-        },
-        reject: (error) => {
-          cleanup();
-          reject(error);
-        },
-      });
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (!this.send({ jsonrpc: '2.0', id, method, params })) this.outgoing.get(id)?.reject(new NotConnectedError('The browser connection is closed'));
-    });
+    return this.outgoing.request(method, params, options);
   }
 
   /** The browser answered one of our requests; false when the id is not ours (or no longer pending). */
   answer(response: JsonRpcResponse): boolean {
-    const pending = response.id === null ? undefined : this.outgoing.get(response.id);
-    if (!pending) return false;
-    if ('error' in response) pending.reject(browserError(response.error));
-    else pending.resolve(response.result);
-    return true;
+    return this.outgoing.answer(response);
   }
 
   /** One heartbeat tick: false when the client missed the previous ping (the caller drops it). */
@@ -233,7 +192,7 @@ export class Connection implements Peer {
     if (this.closed) return;
     this.controller.abort(reason);
     const error = new NotConnectedError(`The browser connection closed (${reason})`);
-    for (const pending of [...this.outgoing.values()]) pending.reject(error);
+    this.outgoing.failAll(error);
     this.wakeWriters();
   }
 
@@ -284,12 +243,6 @@ export function worthCompressing(text: string, threshold: number): boolean {
 }
 
 /** The browser's JSON-RPC error, kept as it came (code and data), so the MCP server gets the page's answer. */
-function browserError(error: { code: number; message: string; data?: unknown }): IpcError {
-  const message = typeof error.message === 'string' ? error.message : 'Error from the browser';
-  const rpcCode = typeof error.code === 'number' && Number.isInteger(error.code) ? error.code : RpcCode.InternalError;
-  return new ServerError(message, rpcCode, error.data);
-}
-
 /** JSON text of a message; a response whose data cannot be serialised keeps its error and code. */
 export function stringifyMessage(message: JsonRpcMessage): string {
   try {

@@ -24,7 +24,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { BrotliCompress, Gzip } from 'node:zlib';
-import { CancelledError, type IpcError, NotConnectedError, ProtocolError, RpcCode, ServerError, TimeoutError, toIpcError } from '../../core/errors.js';
+import { type IpcError, NotConnectedError, ProtocolError, RpcCode, toIpcError } from '../../core/errors.js';
 import { isNotification, isRequest, type JsonRpcMessage, type JsonRpcResponse, decodeText, failure, success } from '../../core/jsonrpc.js';
 import { LATEST_LEGACY_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSIONS } from '../../core/mcp-versions.js';
 import type { McpHost } from '../mcp-host.js';
@@ -32,6 +32,7 @@ import type { ResourceHandle } from '../resource-manager.js';
 import { chooseEncoding, compressor } from './compression.js';
 import { errorResponse } from './dispatch.js';
 import { stringifyMessage, type Peer } from './connection.js';
+import { PeerRequests, type PeerRequestOptions } from './peer-requests.js';
 import type { GatewayHandlers } from './handlers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { ServerRequestRouter } from './server-requests.js';
@@ -145,11 +146,11 @@ class HttpSession implements Peer {
   /** SSE streams of requests in flight, by progress token and in start order. */
   readonly streams = new Set<SseStream>();
   readonly byProgressToken = new Map<string | number, SseStream>();
-  readonly outgoing = new Map<string, { resolve: (v: unknown) => void; reject: (e: IpcError) => void }>();
+  /** Our requests to the HTTP client (server→client requests routed here). */
+  private readonly outgoing = new PeerRequests({ send: (m) => this.send(m), idPrefix: 'srv-', peer: 'the HTTP client' });
   inFlight = 0;
   lastActive = Date.now();
   initialized = false;
-  private nextRequestId = 1;
 
   constructor(
     readonly id: number,
@@ -186,58 +187,20 @@ class HttpSession implements Peer {
     return Promise.resolve();
   }
 
-  request(method: string, params: Record<string, unknown>, options: { timeoutMs: number; signal?: AbortSignal }): Promise<unknown> {
+  request(method: string, params: Record<string, unknown>, options: PeerRequestOptions): Promise<unknown> {
     if (this.signal.aborted) return Promise.reject(new NotConnectedError('The HTTP session is closed'));
-    const id = `srv-${this.nextRequestId++}`;
-    const timeoutMs = Math.min(options.timeoutMs, this.timeoutMs);
-    return new Promise((resolve, reject) => {
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.outgoing.delete(id);
-        options.signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        cleanup();
-        this.send({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: String(options.signal?.reason ?? 'cancelled') } });
-        reject(new CancelledError(`${method} cancelled by the server`, { reason: String(options.signal?.reason ?? 'cancelled'), phase: 'in-flight' }));
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new TimeoutError(`The HTTP client did not answer ${method} within ${timeoutMs} ms`, { method, kind: 'hard', phase: 'in-flight', timeoutMs, queuedMs: 0, inFlightMs: timeoutMs }));
-      }, timeoutMs);
-      timer.unref();
-      this.outgoing.set(id, {
-        resolve: (v) => {
-          cleanup();
-          resolve(v);
-        },
-        reject: (e) => {
-          cleanup();
-          reject(e);
-        },
-      });
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      if (!this.send({ jsonrpc: '2.0', id, method, params })) {
-        this.outgoing.get(id)?.reject(new NotConnectedError(`No open stream to send ${method} to the HTTP client on`));
-      }
-    });
+    return this.outgoing.request(method, params, { ...options, timeoutMs: Math.min(options.timeoutMs, this.timeoutMs) });
   }
 
   answer(response: JsonRpcResponse): boolean {
-    const pending = typeof response.id === 'string' ? this.outgoing.get(response.id) : undefined;
-    if (!pending) return false;
-    if ('error' in response) {
-      const e = response.error;
-      pending.reject(new ServerError(typeof e.message === 'string' ? e.message : 'Error from the HTTP client', Number.isInteger(e.code) ? e.code : RpcCode.InternalError, e.data));
-    } else pending.resolve(response.result);
-    return true;
+    return this.outgoing.answer(response);
   }
 
   close(reason: string): void {
     if (this.signal.aborted) return;
     this.controller.abort(reason);
     const error = new NotConnectedError(`The HTTP session closed (${reason})`);
-    for (const pending of [...this.outgoing.values()]) pending.reject(error);
+    this.outgoing.failAll(error);
     this.notifications?.end();
     for (const s of this.streams) s.end();
   }

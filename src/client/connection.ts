@@ -8,7 +8,7 @@
 import { backoffDelay, sleep } from '../core/backoff.js';
 import { type IpcError, NotConnectedError, toIpcError } from '../core/errors.js';
 import { GatewayCloseCode, type HelloParams } from '../core/gateway-protocol.js';
-import type { IpcManager } from '../core/ipc-manager.js';
+import type { CancelSignal, IpcManager } from '../core/ipc-manager.js';
 import { type Diagnostic, type JsonRpcMessage, type JsonRpcNotification, isNotification } from '../core/jsonrpc.js';
 import { type Result, err, ok } from '../core/result.js';
 import { SENT, type Transport } from '../core/transport.js';
@@ -49,8 +49,10 @@ export interface ConnectionHooks {
   established(link: GatewayLink, hello: HelloParams | undefined): Promise<void>;
   /** Every notification from the gateway, as it came (before IpcManager sees it). */
   notification(link: GatewayLink, message: JsonRpcNotification): void;
-  /** A message is being written; the returned function runs if writing it failed. */
-  sending?(message: JsonRpcMessage): (() => void) | undefined;
+  /** A message is being written … */
+  sending?(message: JsonRpcMessage): void;
+  /** … and could not be written after all. */
+  unsent?(message: JsonRpcMessage): void;
 }
 
 export class ClientConnection {
@@ -91,7 +93,7 @@ export class ClientConnection {
   }
 
   /** Waits for the connection when it is coming (see OfflineWaiters). */
-  waitOpen(signal?: AbortSignal): Promise<Result<void>> {
+  waitOpen(signal?: CancelSignal): Promise<Result<void>> {
     return this.waiters.wait(this.current, this._error.get(), signal);
   }
 
@@ -167,6 +169,7 @@ export class ClientConnection {
       notification: (message) => this.hooks.notification(link, message),
       closed: () => this.linkClosed(link),
       sending: this.hooks.sending,
+      unsent: this.hooks.unsent,
     });
     this.opening = link;
     this.hooks.opening(link);
@@ -247,7 +250,8 @@ export class ClientConnection {
 interface LinkHooks {
   notification: (message: JsonRpcNotification) => void;
   closed: () => void;
-  sending?: (message: JsonRpcMessage) => (() => void) | undefined;
+  sending?: (message: JsonRpcMessage) => void;
+  unsent?: (message: JsonRpcMessage) => void;
 }
 
 /** The Transport IpcManager runs on: the WebSocket, plus `hello` and a look at what goes by. */
@@ -306,9 +310,14 @@ export class GatewayLink implements Transport {
   }
 
   send(message: JsonRpcMessage): Promise<void> {
-    const undo = this.hooks.sending?.(message);
-    const sending = this.ws.send(message);
+    const { sending, unsent } = this.hooks;
+    sending?.(message);
+    const written = this.ws.send(message);
     // SENT (handed over at once) passes through as it is: the IpcManager recognises that exact promise.
-    return undo && sending !== SENT ? sending.catch((error: unknown) => (undo(), Promise.reject(error))) : sending;
+    if (written === SENT || !unsent) return written;
+    return written.catch((error: unknown) => {
+      unsent(message);
+      return Promise.reject(error);
+    });
   }
 }

@@ -80,6 +80,7 @@ export {
   type IpcManagerOptions,
   type IpcManagerEvents,
   type RequestOptions,
+  type CancelSignal,
   type StreamingRequest,
   type ConnectionState,
   type Progress,

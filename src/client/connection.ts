@@ -7,7 +7,7 @@
  */
 import { backoffDelay, sleep } from '../core/backoff.js';
 import { type IpcError, NotConnectedError, toIpcError } from '../core/errors.js';
-import { GatewayCloseCode, type HelloParams } from '../core/gateway-protocol.js';
+import { BATCH_PROTOCOL, GatewayCloseCode, type HelloParams } from '../core/gateway-protocol.js';
 import type { CancelSignal, IpcManager } from '../core/ipc-manager.js';
 import { type Diagnostic, type JsonRpcMessage, type JsonRpcNotification, isNotification } from '../core/jsonrpc.js';
 import { type Result, err, ok } from '../core/result.js';
@@ -162,7 +162,9 @@ export class ClientConnection {
   private async open(): Promise<Result<void>> {
     const s = this.settings;
     // Always offer `mcp-ipc`: it tells the gateway to report a refused token as close code 4401.
-    const protocols = [...(s.protocols ?? []), CLIENT_PROTOCOL];
+    // Independent batches after it: a server that simply takes the first protocol offered (and so
+    // does not know them) takes `mcp-ipc`; the gateway prefers them (see GatewayLink.agreeOnBatches).
+    const protocols = [...(s.protocols ?? []), CLIENT_PROTOCOL, BATCH_PROTOCOL];
     if (s.token) protocols.push(TOKEN_PROTOCOL_PREFIX + s.token);
     const ws = new WebSocketTransport(s.url, { WebSocket: s.WebSocket, connectTimeoutMs: s.connectTimeoutMs, protocols });
     const link = new GatewayLink(ws, {
@@ -276,7 +278,11 @@ export class GatewayLink implements Transport {
     this.helloPromise.catch(() => undefined);
     ws.onmessage = (message) => {
       if (isNotification(message)) {
-        if (message.method === 'hello') this.resolveHello(message.params as unknown as HelloParams);
+        if (message.method === 'hello') {
+          const hello = message.params as unknown as HelloParams;
+          this.agreeOnBatches(hello);
+          this.resolveHello(hello);
+        }
         this.hooks.notification(message);
       }
       this.onmessage?.(message);
@@ -292,6 +298,18 @@ export class GatewayLink implements Transport {
 
   get closeError(): IpcError | undefined {
     return this.ws.closeError;
+  }
+
+  /**
+   * The gateway selected BATCH_PROTOCOL and said how big a batch frame may be: from now on the
+   * messages of one task go out as one frame. Anything else (an older gateway, no limits): one
+   * frame per message, as ever.
+   */
+  private agreeOnBatches(hello: HelloParams | undefined): void {
+    const limits = hello?.batch;
+    if (this.ws.protocol !== BATCH_PROTOCOL || typeof limits !== 'object' || limits === null) return;
+    const { maxItems, maxBytes } = limits;
+    if (typeof maxItems === 'number' && maxItems > 1 && typeof maxBytes === 'number' && maxBytes > 0) this.ws.coalesce({ maxItems, maxBytes });
   }
 
   /** Resolves with the gateway's hello, or undefined after `timeoutMs`; rejects if the socket closes first. */

@@ -151,6 +151,7 @@ export {
 // The browser ↔ host wire contract of the gateway (shared by the gateway and the client).
 export {
   GATEWAY_PATH,
+  BATCH_PROTOCOL,
   TOKEN_PARAM,
   GATEWAY_EVENTS,
   GatewayCloseCode,

@@ -53,9 +53,13 @@ export class RequestLog<E extends LogEntry = LogEntry> {
    * and what they hold — alive through scavenges (see core's InFlightTable).
    */
   private readonly running = new InFlightTable<E>();
-  /** Finished requests, the one finished longest ago first: their ids (for the order of the list) and infos. */
+  /**
+   * The last `maxFinished` finished requests, a ring: their ids (for the order of the list) and
+   * infos; once full, `oldest` is the slot of the one finished longest ago (the next to go).
+   */
   private finishedIds: number[] = [];
   private finishedInfos: RequestInfo[] = [];
+  private oldest = 0;
   private nextId = 1;
   /** The list as last read; undefined after a change. */
   private list: RequestInfo[] | undefined = [];
@@ -115,14 +119,22 @@ export class RequestLog<E extends LogEntry = LogEntry> {
     done.finishedAt = Date.now();
     if (!result.ok) done.error = result.error.code;
     entry.info = done;
-    this.finishedIds.push(entry.id!);
-    this.finishedInfos.push(done);
-    if (this.finishedIds.length > this.maxFinished) {
-      const drop = this.finishedIds.length - this.maxFinished;
-      this.finishedIds.splice(0, drop);
-      this.finishedInfos.splice(0, drop);
-    }
+    this.keepFinished(entry.id!, done);
     this.changed();
+  }
+
+  private keepFinished(id: number, info: RequestInfo): void {
+    const max = this.maxFinished;
+    if (max <= 0) return;
+    if (this.finishedIds.length < max) {
+      this.finishedIds.push(id);
+      this.finishedInfos.push(info);
+      return;
+    }
+    const at = this.oldest;
+    this.finishedIds[at] = id;
+    this.finishedInfos[at] = info;
+    this.oldest = at + 1 === max ? 0 : at + 1;
   }
 
   private isRunning(entry: E): boolean {

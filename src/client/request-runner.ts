@@ -57,7 +57,8 @@ class Tracker implements CancelSignal, LogEntry {
   id: number | undefined = undefined;
   /** The current attempt reached the socket (its outcome is unknown if the connection drops). */
   sent = false;
-  done = false;
+  /** How it settled (first come: a cancel, or the last attempt). */
+  result: Result<unknown> | undefined = undefined;
   aborted = false;
   reason: unknown = undefined;
   /** The request's span while tracing is on (ended by `finish`); its context goes in `_meta`. */
@@ -76,7 +77,6 @@ class Tracker implements CancelSignal, LogEntry {
     readonly options: CallOptions,
     /** What the `requests` store shows of it (replaced on every change). */
     public info: RequestInfo,
-    readonly resolve: (result: Result<unknown>) => void,
   ) {}
 
   addEventListener(_type: 'abort', listener: () => void): void {
@@ -162,7 +162,7 @@ export class RequestRunner {
    */
   cancel(key: string, reason: string): boolean {
     const t = this.running(key);
-    if (!t || t.done) return false;
+    if (!t || t.result) return false;
     this.cancelTracker(t, reason);
     return true;
   }
@@ -185,35 +185,38 @@ export class RequestRunner {
     const key = chosen ?? this.newKey();
     const signal = options.signal;
     if (signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));
-    return new Promise<Result<unknown>>((resolve) => {
-      const status = this.deps.connection.current === 'open' ? 'running' : 'waiting';
-      const info: RequestInfo = { key, server, method, tool: label, startedAt: Date.now(), status };
-      const t = new Tracker(key, server, method, label, params, options, info, resolve);
-      // One span per request (across reconnect attempts), a child of the caller's active span.
-      if (tracingActive()) t.span = startMcpSpan({ method, params, server });
-      this.log.add(t);
-      if (chosen !== undefined) this.chosenKeys.set(key, t);
-      if (signal) {
-        const onAbort = () => this.cancelTracker(t, 'aborted by the caller');
-        signal.addEventListener('abort', onAbort, { once: true });
-        t.unlisten = () => signal.removeEventListener('abort', onAbort);
-      }
-      void this.run(t);
-    }) as Promise<Result<T>>;
+    const status = this.deps.connection.current === 'open' ? 'running' : 'waiting';
+    const info: RequestInfo = { key, server, method, tool: label, startedAt: Date.now(), status };
+    const t = new Tracker(key, server, method, label, params, options, info);
+    // One span per request (across reconnect attempts), a child of the caller's active span.
+    if (tracingActive()) t.span = startMcpSpan({ method, params, server });
+    this.log.add(t);
+    if (chosen !== undefined) this.chosenKeys.set(key, t);
+    if (signal) {
+      const onAbort = () => this.cancelTracker(t, 'aborted by the caller');
+      signal.addEventListener('abort', onAbort, { once: true });
+      t.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
+    return this.run(t) as Promise<Result<T>>;
   }
 
-  private finish(t: Tracker, result: Result<unknown>): void {
-    if (t.done) return;
-    t.done = true;
+  /** Settles the request once (a cancel may come first); returns how it settled. */
+  private finish(t: Tracker, result: Result<unknown>): Result<unknown> {
+    if (t.result) return t.result;
+    t.result = result;
     if (t.span) endMcpSpan(t.span, result.ok ? { result: result.data } : { error: result.error });
     if (this.chosenKeys.get(t.key) === t) this.chosenKeys.delete(t.key);
     t.unlisten?.();
     this.log.finish(t, result);
-    t.resolve(result);
+    return result;
   }
 
-  /** Every attempt of a request, until it settles; never rejects. */
-  private async run(t: Tracker): Promise<void> {
+  /**
+   * Every attempt of a request, until it settles; resolves with how it settled, never rejects. A
+   * cancel settles it at once (`finish`) and aborts its signal: the attempt under way then ends
+   * promptly (IpcManager and the offline wait both listen), and this returns that same result.
+   */
+  private async run(t: Tracker): Promise<Result<unknown>> {
     const { options, method } = t;
     const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
     const wantsStream = method === 'tools/call' && (options.stream === true || options.onChunk !== undefined);
@@ -224,7 +227,7 @@ export class RequestRunner {
         if (connection.current !== 'open') {
           log.setStatus(t, 'waiting');
           const ready = await connection.waitOpen(t);
-          if (t.done) return;
+          if (t.result) return t.result;
           if (!ready.ok) return this.finish(t, ready);
         }
         log.setStatus(t, 'running');
@@ -232,7 +235,7 @@ export class RequestRunner {
         const result = await this.deps.manager.request<unknown>(method, this.wireParams(t, timeoutMs), this.managerOptions(t, timeoutMs, wantsStream, chunks));
         return this.finish(t, ok(chunks ? reassemble(result as CallToolResult, chunks) : result));
       } catch (e) {
-        if (t.done) return;
+        if (t.result) return t.result;
         const error = errorFromWire(e);
         if (error.code !== 'NotConnected') return this.finish(t, err(error));
         const mayResend = !t.sent || options.retryable === true;
@@ -269,7 +272,7 @@ export class RequestRunner {
     const { onProgress, onChunk } = options;
     if (onProgress) {
       forward.onProgress = (progress: Progress) => {
-        if (t.done) return;
+        if (t.result) return;
         this.log.patch(t, { progress });
         onProgress(progress);
       };
@@ -277,7 +280,7 @@ export class RequestRunner {
     if (wantsStream) {
       let chunkCount = 0;
       forward.onChunk = (chunk: StreamChunk) => {
-        if (t.done) return;
+        if (t.result) return;
         chunkCount++;
         this.log.patch(t, { chunks: chunkCount });
         if (onChunk) onChunk({ seq: chunk.seq, data: chunk.data });
@@ -297,7 +300,7 @@ export class RequestRunner {
   }
 
   private cancelTracker(t: Tracker, reason: string): void {
-    if (t.done) return;
+    if (t.result) return;
     this.finish(t, err(new CancelledError(`${t.label} cancelled: ${reason}`, { reason, phase: t.sent ? 'in-flight' : 'queued' })));
     // IpcManager then sends `notifications/cancelled` for it, which the gateway acts on.
     t.abort(reason);

@@ -243,8 +243,15 @@ export class WebSocketTransport implements Transport {
     const ws = this.ws;
     // A closed socket fails every request in flight (onclose): these are among them.
     if (!ws || this.closed || ws.readyState !== OPEN) return;
+    const n = queued.length;
+    if (n > 1) {
+      // Brackets on the first and last items, then one join: the frame is made as one flat string
+      // (`'[' + join + ']'` would be a rope that the socket's UTF-8 encoding copies once more).
+      queued[0] = `[${queued[0]!}`;
+      queued[n - 1] = `${queued[n - 1]!}]`;
+    }
     try {
-      ws.send(queued.length === 1 ? queued[0]! : `[${queued.join(',')}]`);
+      ws.send(n === 1 ? queued[0]! : queued.join(','));
     } catch (error) {
       this.onerror?.(error instanceof Error ? error : new Error(String(error)));
     }

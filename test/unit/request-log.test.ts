@@ -52,6 +52,19 @@ describe('RequestLog', () => {
     expect(keys(log.store.get())).toEqual(['a:done', 'b:running', 'd:done']);
     log.finish(e[1]!, ok(1));
     expect(keys(log.store.get())).toEqual(['b:done', 'd:done']);
+    for (const k of ['f', 'g', 'h']) {
+      const x = entry(k);
+      log.add(x);
+      log.finish(x, ok(1));
+    }
+    expect(keys(log.store.get())).toEqual(['g:done', 'h:done']);
+
+    const none = setup(0).log;
+    const x = entry('x');
+    none.add(x);
+    none.add(entry('y'));
+    none.finish(x, ok(1));
+    expect(keys(none.store.get())).toEqual(['y:running']);
   });
 
   it('replaces entries instead of changing them: a list read earlier stays as it was', () => {

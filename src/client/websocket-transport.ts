@@ -209,9 +209,8 @@ export class WebSocketTransport implements Transport {
   send(message: JsonRpcMessage): Promise<void> {
     const ws = this.ws;
     if (!ws || this.closed || ws.readyState !== OPEN) return Promise.reject(this._closeError ?? new NotConnectedError('WebSocket is not open'));
-    let text: string;
     try {
-      text = JSON.stringify(message);
+      const text = JSON.stringify(message);
       if (this.maxItems > 1) this.enqueue(text);
       else ws.send(text);
     } catch (error) {

@@ -48,7 +48,7 @@ import { type Result, err, ok } from '../core/result.js';
 import { ClientConnection, type ClientState, type GatewayLink } from './connection.js';
 import { EventFeed, isBroadcast } from './event-feed.js';
 import { OfflineWaiters } from './offline-waiters.js';
-import { type RequestInfo, RequestLog } from './request-log.js';
+import type { RequestInfo } from './request-log.js';
 import { type CallOptions, type RequestOptions, RequestRunner, errorFromWire } from './request-runner.js';
 import { type ServerNotificationListener, type ServerRequestHandler, ServerMessages } from './server-messages.js';
 import { type Readable, readonly, writable } from './store.js';
@@ -147,7 +147,6 @@ export class McpIpcClient {
   private readonly manager: IpcManager;
   private readonly conn: ClientConnection;
   private readonly feed: EventFeed;
-  private readonly log: RequestLog;
   private readonly runner: RequestRunner;
   private readonly listeners = new Map<string, Set<NotificationListener>>();
   private readonly messages: ServerMessages;
@@ -169,7 +168,6 @@ export class McpIpcClient {
       bypassMethods: ['ping', 'gateway/listen', 'gateway/unlisten', 'gateway/handle', 'gateway/unhandle'],
     });
     this.feed = new EventFeed({ maxEvents: options.maxEvents ?? 500, initialEvents: options.initialEvents ?? 200 });
-    this.log = new RequestLog(options.maxFinishedRequests ?? 100);
     const offlineWaitMs = options.offlineWaitMs ?? d.offlineWaitMs;
     this.conn = new ClientConnection(
       {
@@ -193,6 +191,7 @@ export class McpIpcClient {
         established: (link, hello) => this.established(link, hello),
         notification: (link, message) => this.incoming(link, message),
         sending: (message) => this.runner.sending(message),
+        unsent: (message) => this.runner.unsent(message),
       },
     );
     this.connection = this.conn.state;
@@ -201,8 +200,8 @@ export class McpIpcClient {
     this.metrics = this.feed.metrics;
     this.events = this.feed.events;
     this.missedEvents = this.feed.missedEvents;
-    this.requests = this.log.store;
-    this.runner = new RequestRunner({ manager: this.manager, log: this.log, connection: this.conn, timeoutMs, random });
+    this.runner = new RequestRunner({ manager: this.manager, maxFinishedRequests: options.maxFinishedRequests ?? 100, connection: this.conn, timeoutMs, random });
+    this.requests = this.runner.requests;
     this.offers = readonly(this._offers);
     this.messages = new ServerMessages({
       manager: this.manager,

@@ -7,8 +7,8 @@
  */
 import { backoffDelay, sleep } from '../core/backoff.js';
 import { type IpcError, NotConnectedError, toIpcError } from '../core/errors.js';
-import { GatewayCloseCode, type HelloParams } from '../core/gateway-protocol.js';
-import type { IpcManager } from '../core/ipc-manager.js';
+import { BATCH_PROTOCOL, GatewayCloseCode, type HelloParams } from '../core/gateway-protocol.js';
+import type { CancelSignal, IpcManager } from '../core/ipc-manager.js';
 import { type Diagnostic, type JsonRpcMessage, type JsonRpcNotification, isNotification } from '../core/jsonrpc.js';
 import { type Result, err, ok } from '../core/result.js';
 import { SENT, type Transport } from '../core/transport.js';
@@ -49,8 +49,10 @@ export interface ConnectionHooks {
   established(link: GatewayLink, hello: HelloParams | undefined): Promise<void>;
   /** Every notification from the gateway, as it came (before IpcManager sees it). */
   notification(link: GatewayLink, message: JsonRpcNotification): void;
-  /** A message is being written; the returned function runs if writing it failed. */
-  sending?(message: JsonRpcMessage): (() => void) | undefined;
+  /** A message is being written … */
+  sending?(message: JsonRpcMessage): void;
+  /** … and could not be written after all. */
+  unsent?(message: JsonRpcMessage): void;
 }
 
 export class ClientConnection {
@@ -91,7 +93,7 @@ export class ClientConnection {
   }
 
   /** Waits for the connection when it is coming (see OfflineWaiters). */
-  waitOpen(signal?: AbortSignal): Promise<Result<void>> {
+  waitOpen(signal?: CancelSignal): Promise<Result<void>> {
     return this.waiters.wait(this.current, this._error.get(), signal);
   }
 
@@ -160,13 +162,16 @@ export class ClientConnection {
   private async open(): Promise<Result<void>> {
     const s = this.settings;
     // Always offer `mcp-ipc`: it tells the gateway to report a refused token as close code 4401.
-    const protocols = [...(s.protocols ?? []), CLIENT_PROTOCOL];
+    // Independent batches after it: a server that simply takes the first protocol offered (and so
+    // does not know them) takes `mcp-ipc`; the gateway prefers them (see GatewayLink.agreeOnBatches).
+    const protocols = [...(s.protocols ?? []), CLIENT_PROTOCOL, BATCH_PROTOCOL];
     if (s.token) protocols.push(TOKEN_PROTOCOL_PREFIX + s.token);
     const ws = new WebSocketTransport(s.url, { WebSocket: s.WebSocket, connectTimeoutMs: s.connectTimeoutMs, protocols });
     const link = new GatewayLink(ws, {
       notification: (message) => this.hooks.notification(link, message),
       closed: () => this.linkClosed(link),
       sending: this.hooks.sending,
+      unsent: this.hooks.unsent,
     });
     this.opening = link;
     this.hooks.opening(link);
@@ -247,7 +252,8 @@ export class ClientConnection {
 interface LinkHooks {
   notification: (message: JsonRpcNotification) => void;
   closed: () => void;
-  sending?: (message: JsonRpcMessage) => (() => void) | undefined;
+  sending?: (message: JsonRpcMessage) => void;
+  unsent?: (message: JsonRpcMessage) => void;
 }
 
 /** The Transport IpcManager runs on: the WebSocket, plus `hello` and a look at what goes by. */
@@ -272,7 +278,11 @@ export class GatewayLink implements Transport {
     this.helloPromise.catch(() => undefined);
     ws.onmessage = (message) => {
       if (isNotification(message)) {
-        if (message.method === 'hello') this.resolveHello(message.params as unknown as HelloParams);
+        if (message.method === 'hello') {
+          const hello = message.params as unknown as HelloParams;
+          this.agreeOnBatches(hello);
+          this.resolveHello(hello);
+        }
         this.hooks.notification(message);
       }
       this.onmessage?.(message);
@@ -288,6 +298,18 @@ export class GatewayLink implements Transport {
 
   get closeError(): IpcError | undefined {
     return this.ws.closeError;
+  }
+
+  /**
+   * The gateway selected BATCH_PROTOCOL and said how big a batch frame may be: from now on the
+   * messages of one task go out as one frame. Anything else (an older gateway, no limits): one
+   * frame per message, as ever.
+   */
+  private agreeOnBatches(hello: HelloParams | undefined): void {
+    const limits = hello?.batch;
+    if (this.ws.protocol !== BATCH_PROTOCOL || typeof limits !== 'object' || limits === null) return;
+    const { maxItems, maxBytes } = limits;
+    if (typeof maxItems === 'number' && maxItems > 1 && typeof maxBytes === 'number' && maxBytes > 0) this.ws.coalesce({ maxItems, maxBytes });
   }
 
   /** Resolves with the gateway's hello, or undefined after `timeoutMs`; rejects if the socket closes first. */
@@ -306,9 +328,14 @@ export class GatewayLink implements Transport {
   }
 
   send(message: JsonRpcMessage): Promise<void> {
-    const undo = this.hooks.sending?.(message);
-    const sending = this.ws.send(message);
+    const { sending, unsent } = this.hooks;
+    sending?.(message);
+    const written = this.ws.send(message);
     // SENT (handed over at once) passes through as it is: the IpcManager recognises that exact promise.
-    return undo && sending !== SENT ? sending.catch((error: unknown) => (undo(), Promise.reject(error))) : sending;
+    if (written === SENT || !unsent) return written;
+    return written.catch((error: unknown) => {
+      unsent(message);
+      return Promise.reject(error);
+    });
   }
 }

@@ -32,6 +32,7 @@ export {
   type WebSocketLike,
   type WebSocketConstructor,
   type CloseInfo,
+  type CoalesceLimits,
 } from './websocket-transport.js';
 
 // From core: typed errors, Result values, the engine types that appear in the client's API.
@@ -88,6 +89,7 @@ export type {
 // From core: the browser ↔ host wire contract.
 export {
   GATEWAY_PATH,
+  BATCH_PROTOCOL,
   TOKEN_PARAM,
   GATEWAY_EVENTS,
   GatewayCloseCode,

@@ -3,6 +3,7 @@
  * (`offlineWaitMs`) and in number (`maxOfflineQueue`) — instead of failing at once.
  */
 import { CancelledError, type IpcError, NotConnectedError, QueueFullError } from '../core/errors.js';
+import type { CancelSignal } from '../core/ipc-manager.js';
 import { type Result, err, ok } from '../core/result.js';
 
 export interface OfflineWaitersOptions {
@@ -27,7 +28,7 @@ export class OfflineWaiters {
    * Resolves at once when `state` is open; waits while a connection is coming; fails at once when
    * none is (`why`: the last connection error, for the message).
    */
-  wait(state: ConnectionPhase, why: IpcError | null, signal?: AbortSignal): Promise<Result<void>> {
+  wait(state: ConnectionPhase, why: IpcError | null, signal?: CancelSignal): Promise<Result<void>> {
     if (state === 'open') return Promise.resolve(ok(undefined));
     if (signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));
     const coming = state === 'connecting' || state === 'reconnecting';

@@ -6,14 +6,16 @@
  */
 import { CancelledError, InvalidParamsError, IpcError, IpcErrorCode, ipcErrorFromJSON, toIpcError } from '../core/errors.js';
 import { type CallToolResult, type ForwardOptions, STREAMED_META_KEY } from '../core/gateway-protocol.js';
-import type { IpcManager, Progress, StreamChunk } from '../core/ipc-manager.js';
+import type { CancelSignal, IpcManager, Progress, RequestOptions as ManagerOptions, StreamChunk } from '../core/ipc-manager.js';
 import { type JsonRpcMessage, isRequest } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
 import { type Result, err, ok } from '../core/result.js';
 import { endMcpSpan, injectTraceContext, startMcpSpan, tracingActive } from '../core/tracing.js';
 import type { Span } from '@opentelemetry/api';
 import type { ClientState } from './connection.js';
-import type { RequestLog } from './request-log.js';
+import type { TaskScheduler } from './after-task.js';
+import { type LogEntry, type RequestInfo, RequestLog } from './request-log.js';
+import type { Readable } from './store.js';
 
 /** Options of one request (any method). */
 export interface RequestOptions {
@@ -45,23 +47,70 @@ export interface CallOptions extends RequestOptions {
 /** Params of a request, tagged (invisibly to JSON) with the request it belongs to. */
 const TRACKER = Symbol('mcp-ipc.request');
 
-interface Tracker {
-  key: string;
-  server: string;
-  method: string;
-  label: string;
-  controller: AbortController;
+/**
+ * One request across its attempts. It is also the request's cancel signal (a CancelSignal for
+ * IpcManager and the offline wait): a flag and the listener or two of the moment, where an
+ * AbortController would be an EventTarget per call.
+ */
+class Tracker implements CancelSignal, LogEntry {
+  /** Given by the RequestLog. */
+  id: number | undefined = undefined;
   /** The current attempt reached the socket (its outcome is unknown if the connection drops). */
-  sent: boolean;
-  done: boolean;
-  finish: (result: Result<unknown>) => void;
+  sent = false;
+  /** How it settled (first come: a cancel, or the last attempt). */
+  result: Result<unknown> | undefined = undefined;
+  aborted = false;
+  reason: unknown = undefined;
   /** The request's span while tracing is on (ended by `finish`); its context goes in `_meta`. */
-  span?: Span;
+  span: Span | undefined = undefined;
+  /** Removes the listener on the caller's `signal`, when there is one. */
+  unlisten: (() => void) | undefined = undefined;
+  private listener: (() => void) | undefined = undefined;
+  private others: Array<() => void> | undefined = undefined;
+
+  constructor(
+    readonly key: string,
+    readonly server: string,
+    readonly method: string,
+    readonly label: string,
+    readonly params: Record<string, unknown>,
+    readonly options: CallOptions,
+    /** What the `requests` store shows of it (replaced on every change). */
+    public info: RequestInfo,
+  ) {}
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    if (this.listener === undefined) this.listener = listener;
+    else (this.others ??= []).push(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    if (this.listener === listener) this.listener = undefined;
+    else if (this.others) {
+      const i = this.others.indexOf(listener);
+      if (i >= 0) this.others.splice(i, 1);
+    }
+  }
+
+  /** Aborts once: every listener runs (once), then none is kept. */
+  abort(reason: string): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const first = this.listener;
+    const others = this.others;
+    this.listener = undefined;
+    this.others = undefined;
+    first?.();
+    if (others) for (const listener of others) listener();
+  }
 }
 
 /** The local timer runs a little longer than the gateway's so that its (richer) Timeout wins the race. */
 const localTimeout = (timeoutMs: number) => timeoutMs + Math.min(1_000, Math.ceil(timeoutMs / 10));
 const MAX_ATTEMPTS = 5;
+/** The form of the keys `newKey` makes. */
+const GENERATED_KEY = /^c[0-9a-z]+-[0-9a-z]+$/;
 const ERROR_CODES: ReadonlySet<string> = new Set(Object.values(IpcErrorCode));
 
 /** Restores the typed error a gateway put in `error.data` (an IpcErrorJSON). */
@@ -78,147 +127,192 @@ export function errorFromWire(value: unknown): IpcError {
 
 export interface RunnerDeps {
   manager: IpcManager;
-  log: RequestLog;
+  /** Finished requests kept in the `requests` store. */
+  maxFinishedRequests: number;
+  /** When `requests` subscribers hear of changes. @default afterTask */
+  schedule?: TaskScheduler;
   /** The connection: its state, waiting for it, and whether the user closed it. */
-  connection: { readonly current: ClientState; readonly closedByUser: boolean; waitOpen(signal?: AbortSignal): Promise<Result<void>> };
+  connection: { readonly current: ClientState; readonly closedByUser: boolean; waitOpen(signal?: CancelSignal): Promise<Result<void>> };
   timeoutMs: number;
   random: () => number;
 }
 
 export class RequestRunner {
-  private readonly trackers = new Map<string, Tracker>();
+  /** The `requests` store. */
+  readonly requests: Readable<RequestInfo[]> & { get(): RequestInfo[] };
+  /** Every running request (the log keeps them without a Map that churns: see RequestLog.running). */
+  private readonly log: RequestLog<Tracker>;
+  /** Running requests whose key the caller chose (generated keys are unique by construction). */
+  private readonly chosenKeys = new Map<string, Tracker>();
   private keyCounter = 0;
 
-  constructor(private readonly deps: RunnerDeps) {}
+  constructor(private readonly deps: RunnerDeps) {
+    this.log = new RequestLog<Tracker>(deps.maxFinishedRequests, deps.schedule);
+    this.requests = this.log.store;
+  }
+
+  /** The running request with this key (only a key of the generated form takes a scan). */
+  private running(key: string): Tracker | undefined {
+    return this.chosenKeys.get(key) ?? (GENERATED_KEY.test(key) ? this.log.find(key) : undefined);
+  }
 
   /**
    * Cancels a request by key: IpcManager sends `notifications/cancelled` for it and the request
    * settles at once with Cancelled. False when no such request is running.
    */
   cancel(key: string, reason: string): boolean {
-    const t = this.trackers.get(key);
-    if (!t || t.done) return false;
+    const t = this.running(key);
+    if (!t || t.result) return false;
     this.cancelTracker(t, reason);
     return true;
   }
 
   /** Marks the request a message belongs to as sent (its outcome is unknown if the link drops now). */
-  sending(message: JsonRpcMessage): (() => void) | undefined {
-    if (!isRequest(message) || !message.params || Array.isArray(message.params)) return undefined;
-    const tracker = (message.params as { [TRACKER]?: Tracker })[TRACKER];
-    if (!tracker) return undefined;
-    tracker.sent = true;
-    return () => {
-      tracker.sent = false;
-    };
+  sending(message: JsonRpcMessage): void {
+    const tracker = trackerOf(message);
+    if (tracker) tracker.sent = true;
+  }
+
+  /** The message could not be written after all: its request was not sent. */
+  unsent(message: JsonRpcMessage): void {
+    const tracker = trackerOf(message);
+    if (tracker) tracker.sent = false;
   }
 
   track<T>(server: string, method: string, label: string, params: Record<string, unknown>, options: CallOptions): Promise<Result<T>> {
-    const key = options.key ?? this.newKey();
-    if (this.trackers.has(key)) return Promise.resolve(err(new InvalidParamsError(`A request with key "${key}" is already running`)));
-    if (options.signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));
-    return new Promise((resolve) => {
-      const signal = options.signal;
-      const onAbort = () => this.cancelTracker(tracker, 'aborted by the caller');
-      const tracker: Tracker = {
-        key,
-        server,
-        method,
-        label,
-        controller: new AbortController(),
-        sent: false,
-        done: false,
-        finish: (result) => {
-          if (tracker.done) return;
-          tracker.done = true;
-          if (tracker.span) endMcpSpan(tracker.span, result.ok ? { result: result.data } : { error: result.error });
-          this.trackers.delete(key);
-          signal?.removeEventListener('abort', onAbort);
-          this.deps.log.finish(key, result);
-          resolve(result as Result<T>);
-        },
-      };
-      // One span per request (across reconnect attempts), a child of the caller's active span.
-      if (tracingActive()) tracker.span = startMcpSpan({ method, params, server });
-      this.trackers.set(key, tracker);
-      this.deps.log.add({ key, server, method, tool: label, startedAt: Date.now(), status: this.deps.connection.current === 'open' ? 'running' : 'waiting' });
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.run(tracker, params, options).catch((e: unknown) => tracker.finish(err(toIpcError(e))));
-    });
+    const chosen = options.key;
+    if (chosen !== undefined && this.running(chosen)) return Promise.resolve(err(new InvalidParamsError(`A request with key "${chosen}" is already running`)));
+    const key = chosen ?? this.newKey();
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.resolve(err(new CancelledError('Request cancelled before it was sent', { phase: 'queued' })));
+    const status = this.deps.connection.current === 'open' ? 'running' : 'waiting';
+    const info: RequestInfo = { key, server, method, tool: label, startedAt: Date.now(), status };
+    const t = new Tracker(key, server, method, label, params, options, info);
+    // One span per request (across reconnect attempts), a child of the caller's active span.
+    if (tracingActive()) t.span = startMcpSpan({ method, params, server });
+    this.log.add(t);
+    if (chosen !== undefined) this.chosenKeys.set(key, t);
+    if (signal) {
+      const onAbort = () => this.cancelTracker(t, 'aborted by the caller');
+      signal.addEventListener('abort', onAbort, { once: true });
+      t.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
+    return this.run(t) as Promise<Result<T>>;
   }
 
-  private async run(t: Tracker, mcpParams: Record<string, unknown>, options: CallOptions): Promise<void> {
-    const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
-    const wantsStream = t.method === 'tools/call' && (options.stream === true || options.onChunk !== undefined);
-    for (let attempt = 1; ; attempt++) {
-      if (this.deps.connection.current !== 'open') this.deps.log.patch(t.key, { status: 'waiting' });
-      const ready = await this.deps.connection.waitOpen(t.controller.signal);
-      if (t.done) return;
-      if (!ready.ok) return t.finish(ready);
-      this.deps.log.patch(t.key, { status: 'running' });
+  /** Settles the request once (a cancel may come first); returns how it settled. */
+  private finish(t: Tracker, result: Result<unknown>): Result<unknown> {
+    if (t.result) return t.result;
+    t.result = result;
+    if (t.span) endMcpSpan(t.span, result.ok ? { result: result.data } : { error: result.error });
+    if (this.chosenKeys.get(t.key) === t) this.chosenKeys.delete(t.key);
+    t.unlisten?.();
+    this.log.finish(t, result);
+    return result;
+  }
 
-      const forward: ForwardOptions = { timeoutMs };
-      if (options.priority) forward.priority = options.priority;
-      if (options.retryable) forward.retryable = true;
-      const params: Record<string, unknown> & { [TRACKER]?: Tracker } = { ...mcpParams, server: t.server, ...forward };
-      // The gateway continues the trace from `_meta.traceparent` (MCP's place for W3C trace context).
-      const meta = t.span ? injectTraceContext(options._meta, t.span) : options._meta;
-      if (meta) params._meta = { ...meta };
-      params[TRACKER] = t;
-      t.sent = false;
-      const chunks: string[] = [];
-      let chunkCount = 0;
+  /**
+   * Every attempt of a request, until it settles; resolves with how it settled, never rejects. A
+   * cancel settles it at once (`finish`) and aborts its signal: the attempt under way then ends
+   * promptly (IpcManager and the offline wait both listen), and this returns that same result.
+   */
+  private async run(t: Tracker): Promise<Result<unknown>> {
+    const { options, method } = t;
+    const timeoutMs = options.timeoutMs ?? this.deps.timeoutMs;
+    const wantsStream = method === 'tools/call' && (options.stream === true || options.onChunk !== undefined);
+    const { log } = this;
+    const { connection } = this.deps;
+    for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.deps.manager.request<unknown>(t.method, params, {
-          timeoutMs: localTimeout(timeoutMs),
-          signal: t.controller.signal,
-          ...(options.priority ? { priority: options.priority } : {}),
-          ...(options.onProgress
-            ? {
-                onProgress: (progress: Progress) => {
-                  if (t.done) return;
-                  this.deps.log.patch(t.key, { progress });
-                  options.onProgress?.(progress);
-                },
-              }
-            : {}),
-          ...(wantsStream
-            ? {
-                onChunk: (chunk: StreamChunk) => {
-                  if (t.done) return;
-                  chunkCount++;
-                  this.deps.log.patch(t.key, { chunks: chunkCount });
-                  if (options.onChunk) options.onChunk({ seq: chunk.seq, data: chunk.data });
-                  else chunks.push(chunk.data);
-                },
-              }
-            : {}),
-        });
-        return t.finish(ok(wantsStream && !options.onChunk ? reassemble(result as CallToolResult, chunks) : result));
+        if (connection.current !== 'open') {
+          log.setStatus(t, 'waiting');
+          const ready = await connection.waitOpen(t);
+          if (t.result) return t.result;
+          if (!ready.ok) return this.finish(t, ready);
+        }
+        log.setStatus(t, 'running');
+        const chunks: string[] | undefined = wantsStream && !options.onChunk ? [] : undefined;
+        const result = await this.deps.manager.request<unknown>(method, this.wireParams(t, timeoutMs), this.managerOptions(t, timeoutMs, wantsStream, chunks));
+        return this.finish(t, ok(chunks ? reassemble(result as CallToolResult, chunks) : result));
       } catch (e) {
-        if (t.done) return;
+        if (t.result) return t.result;
         const error = errorFromWire(e);
-        if (error.code !== 'NotConnected') return t.finish(err(error));
+        if (error.code !== 'NotConnected') return this.finish(t, err(error));
         const mayResend = !t.sent || options.retryable === true;
-        const state = this.deps.connection.current;
-        const reconnecting = !this.deps.connection.closedByUser && (state === 'reconnecting' || state === 'connecting' || state === 'open');
+        const state = connection.current;
+        const reconnecting = !connection.closedByUser && (state === 'reconnecting' || state === 'connecting' || state === 'open');
         if (mayResend && reconnecting && attempt < MAX_ATTEMPTS) continue;
-        return t.finish(err(t.sent ? outcomeUnknown(error, t.label) : error));
+        return this.finish(t, err(t.sent ? outcomeUnknown(error, t.label) : error));
       }
     }
   }
 
+  /** The request's params as the gateway takes them: the MCP params plus the server and ForwardOptions. */
+  private wireParams(t: Tracker, timeoutMs: number): Record<string, unknown> {
+    const options = t.options;
+    // Not `{ ...t.params, server, timeoutMs }`: on Node 20's V8, properties added to a spread copy in
+    // optimised code make a new hidden class on every call (slow, and garbage).
+    const params: Record<string, unknown> & ForwardOptions & { [TRACKER]?: Tracker } = Object.assign({}, t.params);
+    params.server = t.server;
+    params.timeoutMs = timeoutMs;
+    if (options.priority) params.priority = options.priority;
+    if (options.retryable) params.retryable = true;
+    // The gateway continues the trace from `_meta.traceparent` (MCP's place for W3C trace context).
+    const meta = t.span ? injectTraceContext(options._meta, t.span) : options._meta;
+    if (meta) params._meta = { ...meta };
+    params[TRACKER] = t;
+    t.sent = false;
+    return params;
+  }
+
+  private managerOptions(t: Tracker, timeoutMs: number, wantsStream: boolean, chunks: string[] | undefined): ManagerRequestOptions {
+    const options = t.options;
+    const forward: ManagerRequestOptions = { timeoutMs: localTimeout(timeoutMs), signal: t };
+    if (options.priority) forward.priority = options.priority;
+    const { onProgress, onChunk } = options;
+    if (onProgress) {
+      forward.onProgress = (progress: Progress) => {
+        if (t.result) return;
+        this.log.patch(t, { progress });
+        onProgress(progress);
+      };
+    }
+    if (wantsStream) {
+      let chunkCount = 0;
+      forward.onChunk = (chunk: StreamChunk) => {
+        if (t.result) return;
+        chunkCount++;
+        this.log.patch(t, { chunks: chunkCount });
+        if (onChunk) onChunk({ seq: chunk.seq, data: chunk.data });
+        else chunks!.push(chunk.data);
+      };
+    }
+    return forward;
+  }
+
   private newKey(): string {
-    this.keyCounter++;
-    return `c${this.keyCounter.toString(36)}-${Math.floor(this.deps.random() * 0x7fffffff).toString(36)}`;
+    for (;;) {
+      this.keyCounter++;
+      const key = `c${this.keyCounter.toString(36)}-${Math.floor(this.deps.random() * 0x7fffffff).toString(36)}`;
+      // A caller may have chosen a key of this form: never two running requests under one key.
+      if (this.chosenKeys.size === 0 || !this.chosenKeys.has(key)) return key;
+    }
   }
 
   private cancelTracker(t: Tracker, reason: string): void {
-    if (t.done) return;
-    t.finish(err(new CancelledError(`${t.label} cancelled: ${reason}`, { reason, phase: t.sent ? 'in-flight' : 'queued' })));
+    if (t.result) return;
+    this.finish(t, err(new CancelledError(`${t.label} cancelled: ${reason}`, { reason, phase: t.sent ? 'in-flight' : 'queued' })));
     // IpcManager then sends `notifications/cancelled` for it, which the gateway acts on.
-    t.controller.abort(reason);
+    t.abort(reason);
   }
+}
+
+type ManagerRequestOptions = ManagerOptions<CancelSignal>;
+
+function trackerOf(message: JsonRpcMessage): Tracker | undefined {
+  if (!isRequest(message)) return undefined;
+  const params = message.params as { [TRACKER]?: Tracker } | undefined;
+  return params && !Array.isArray(params) ? params[TRACKER] : undefined;
 }
 
 /**

@@ -25,11 +25,13 @@ export interface Writable<T> extends Readable<T> {
  */
 export function writable<T>(initial: T): Writable<T> {
   let value = initial;
-  const subscribers = new Set<Subscriber<T>>();
+  // Copied on (un)subscribe, never on `set`: a subscriber that (un)subscribes while notified does
+  // not change the round under way.
+  let subscribers: ReadonlyArray<Subscriber<T>> = [];
   const set = (next: T) => {
     if (Object.is(next, value) && (typeof next !== 'object' || next === null)) return;
     value = next;
-    for (const run of [...subscribers]) {
+    for (const run of subscribers) {
       try {
         run(value);
       } catch (error) {
@@ -39,10 +41,10 @@ export function writable<T>(initial: T): Writable<T> {
   };
   return {
     subscribe(run) {
-      subscribers.add(run);
+      subscribers = [...subscribers, run];
       run(value);
       return () => {
-        subscribers.delete(run);
+        subscribers = subscribers.filter((s) => s !== run);
       };
     },
     set,

@@ -1,16 +1,21 @@
 /**
  * A Transport over the standard WebSocket API (browsers; in Node pass `ws`'s WebSocket class).
- * One JSON-RPC message (or batch) per text frame. Browser-safe: no Node imports.
+ * One JSON-RPC message per text frame; frames read may be batches. After `coalesce()` (for a peer
+ * that agreed to handle the items of a batch independently) the messages sent in one task go out
+ * as one frame, a JSON-RPC batch array. Browser-safe: no Node imports.
  */
 import { NotConnectedError } from '../core/errors.js';
 import { type JsonRpcMessage, decodeText, type Diagnostic } from '../core/jsonrpc.js';
 import { SENT, type Transport } from '../core/transport.js';
+import { afterTask, type TaskScheduler } from './after-task.js';
 
 /** The part of the WebSocket API this transport uses (the DOM WebSocket and `ws` both fit). */
 export interface WebSocketLike {
   readonly readyState: number;
   readonly bufferedAmount: number;
   binaryType: string;
+  /** The subprotocol the server selected ('' for none; absent in minimal fakes). */
+  readonly protocol?: string;
   send(data: string): void;
   close(code?: number, reason?: string): void;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -35,7 +40,20 @@ export interface WebSocketTransportOptions {
   maxBufferedBytes?: number;
   /** `start()` fails when the socket is not open after this long (default 10 000 ms; 0 = no limit). */
   connectTimeoutMs?: number;
+  /** Schedules the frame of one task's messages once `coalesce()` is on (injected by tests). @default afterTask */
+  schedule?: TaskScheduler;
 }
+
+/** Limits of one coalesced frame (see `WebSocketTransport.coalesce`). */
+export interface CoalesceLimits {
+  /** Messages in one frame (the peer refuses a bigger batch whole). */
+  maxItems: number;
+  /** Bytes of one frame the peer accepts (a single bigger message still goes alone, as without coalescing). */
+  maxBytes: number;
+}
+
+/** A coalesced frame stops growing at this many characters, whatever the peer would take. */
+const MAX_FRAME_CHARS = 64 * 1024;
 
 const OPEN = 1;
 const BUFFER_POLL_MS = 10;
@@ -68,6 +86,14 @@ export class WebSocketTransport implements Transport {
   private _closeError: NotConnectedError | undefined;
   private rejectStart: ((e: Error) => void) | undefined;
   private readonly decoder = new TextDecoder();
+  /** Messages in one frame: 1 until `coalesce()`. */
+  private maxItems = 1;
+  private maxChars = 0;
+  /** Serialised messages waiting for this task's frame, and their characters (commas included). */
+  private queued: string[] = [];
+  private queuedChars = 0;
+  private flushScheduled = false;
+  private readonly flushBound = () => this.flush();
 
   constructor(
     readonly url: string,
@@ -84,6 +110,25 @@ export class WebSocketTransport implements Transport {
   /** The socket's buffered bytes (0 when not open). */
   get bufferedAmount(): number {
     return this.ws?.bufferedAmount ?? 0;
+  }
+
+  /** The subprotocol the server selected ('' before the socket opened, or for none). */
+  get protocol(): string {
+    return this.ws?.protocol ?? '';
+  }
+
+  /**
+   * From now on, the messages sent in one task go out as one frame (a JSON-RPC batch array of at
+   * most `maxItems` messages and `maxBytes` bytes; more make more frames). Only for a peer that
+   * answers the items of a batch independently (JSON-RPC 2.0 itself answers a batch with one array
+   * once every item is done: a fast call would wait for a slow one). `maxItems` ≤ 1 turns it off.
+   */
+  coalesce(limits: CoalesceLimits): void {
+    if (!(limits.maxItems >= 1) || !(limits.maxBytes > 0)) throw new TypeError(`coalesce: maxItems ${limits.maxItems} and maxBytes ${limits.maxBytes} must be positive`);
+    this.flush();
+    this.maxItems = Math.floor(limits.maxItems);
+    // Characters are at most a third of the bytes they encode to (UTF-8): under this, no frame is too big.
+    this.maxChars = Math.max(1, Math.min(MAX_FRAME_CHARS, Math.floor(limits.maxBytes / 3)));
   }
 
   start(): Promise<void> {
@@ -165,18 +210,56 @@ export class WebSocketTransport implements Transport {
     const ws = this.ws;
     if (!ws || this.closed || ws.readyState !== OPEN) return Promise.reject(this._closeError ?? new NotConnectedError('WebSocket is not open'));
     try {
-      ws.send(JSON.stringify(message));
+      const text = JSON.stringify(message);
+      if (this.maxItems > 1) this.enqueue(text);
+      else ws.send(text);
     } catch (error) {
       return Promise.reject(error);
     }
     const limit = this.options.maxBufferedBytes ?? 1024 * 1024;
-    return ws.bufferedAmount > limit ? this.drained(ws, limit) : SENT;
+    return ws.bufferedAmount + this.queuedChars > limit ? this.drained(ws, limit) : SENT;
+  }
+
+  /** Adds a message to this task's frame (sending the frame first when the message would not fit). */
+  private enqueue(text: string): void {
+    const n = this.queued.length;
+    if (n > 0 && (n >= this.maxItems || this.queuedChars + text.length + 1 > this.maxChars)) this.flush();
+    this.queued.push(text);
+    this.queuedChars += text.length + 1;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      (this.options.schedule ?? afterTask)(this.flushBound);
+    }
+  }
+
+  /** Sends the messages queued in this task: one as it is, several as one batch array. */
+  private flush(): void {
+    this.flushScheduled = false;
+    const queued = this.queued;
+    if (queued.length === 0) return;
+    this.queued = [];
+    this.queuedChars = 0;
+    const ws = this.ws;
+    // A closed socket fails every request in flight (onclose): these are among them.
+    if (!ws || this.closed || ws.readyState !== OPEN) return;
+    const n = queued.length;
+    if (n > 1) {
+      // Brackets on the first and last items, then one join: the frame is made as one flat string
+      // (`'[' + join + ']'` would be a rope that the socket's UTF-8 encoding copies once more).
+      queued[0] = `[${queued[0]!}`;
+      queued[n - 1] = `${queued[n - 1]!}]`;
+    }
+    try {
+      ws.send(n === 1 ? queued[0]! : queued.join(','));
+    } catch (error) {
+      this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+    }
   }
 
   private async drained(ws: WebSocketLike, limit: number): Promise<void> {
     // Polled, and only while over the limit: a browser WebSocket fires no event when its buffer
     // drains (no 'drain', no send callback), so there is nothing to wait on.
-    while (ws.bufferedAmount > limit && !this.closed && ws.readyState === OPEN) {
+    while (ws.bufferedAmount + this.queuedChars > limit && !this.closed && ws.readyState === OPEN) {
       await new Promise((r) => setTimeout(r, BUFFER_POLL_MS));
     }
   }
@@ -184,6 +267,8 @@ export class WebSocketTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     const ws = this.ws;
+    // What this task sent (a cancellation, a last notification) goes before the close frame.
+    this.flush();
     try {
       ws?.close(1000, 'client closing');
     } catch {

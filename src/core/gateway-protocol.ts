@@ -379,6 +379,11 @@ export interface HelloParams {
   servers: ServerSnapshot[];
   /** What this gateway offers (absent from gateways before it): a UI hides what it cannot do. */
   offers?: GatewayOffers;
+  /**
+   * Only on a connection that agreed on BATCH_PROTOCOL: the limits of one batch frame from the client
+   * (a bigger batch is refused whole; a bigger frame closes the connection with 1009).
+   */
+  batch?: { maxItems: number; maxBytes: number };
 }
 
 /** The gateway's configuration a page needs to know (sent in `hello`). */
@@ -406,6 +411,16 @@ export const GatewayCloseCode = {
 } as const;
 
 export const GATEWAY_PATH = '/ws';
+
+/**
+ * WebSocket subprotocol of mcp-ipc's independent batches: on a connection that selected it, the
+ * gateway runs each item of a batch frame on its own and sends each reply when it is ready (the
+ * gateway's replies of one tick share a frame anyway), instead of JSON-RPC 2.0's one array once
+ * every item is done — so a client can send the messages of one tick as one frame without making a
+ * fast call wait for a slow one. A client offers it next to `mcp-ipc`; a gateway that does not know
+ * it selects `mcp-ipc`, and batches keep their JSON-RPC meaning.
+ */
+export const BATCH_PROTOCOL = 'mcp-ipc.batch';
 export const TOKEN_PARAM = 'token';
 
 /**

@@ -80,6 +80,7 @@ export {
   type IpcManagerOptions,
   type IpcManagerEvents,
   type RequestOptions,
+  type CancelSignal,
   type StreamingRequest,
   type ConnectionState,
   type Progress,
@@ -150,6 +151,7 @@ export {
 // The browser ↔ host wire contract of the gateway (shared by the gateway and the client).
 export {
   GATEWAY_PATH,
+  BATCH_PROTOCOL,
   TOKEN_PARAM,
   GATEWAY_EVENTS,
   GatewayCloseCode,

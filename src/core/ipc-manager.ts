@@ -96,13 +96,25 @@ export interface Progress {
 export type { StreamChunk } from './chunk-stream.js';
 export type { IpcMetricsSnapshot } from './ipc-metrics.js';
 
-export interface RequestOptions {
+/**
+ * What a request reads of its `signal`: an AbortSignal fits, and so does any object of this shape —
+ * a caller running many requests need not make an AbortController (an EventTarget) for each.
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+export interface RequestOptions<Signal extends CancelSignal = AbortSignal> {
   priority?: Priority;
   /** Idle timeout for this request (ms). */
   timeoutMs?: number;
   /** Hard cap for this request (ms). */
   hardTimeoutMs?: number;
-  signal?: AbortSignal;
+  /** Cancels the request when it aborts (IpcManager takes any CancelSignal, not only an AbortSignal). */
+  signal?: Signal;
   /** Asks the peer for progress (`_meta.progressToken`) and receives it here. */
   onProgress?: (progress: Progress) => void;
   /** Asks the peer to stream the result (`_meta.streamToken`) and receives chunks in order here. */
@@ -199,7 +211,7 @@ class Pending implements DeadlineItem, InFlightItem {
   constructor(
     readonly method: string,
     readonly params: Record<string, unknown> | unknown[] | undefined,
-    readonly options: RequestOptions,
+    readonly options: RequestOptions<CancelSignal>,
     /**
      * When the caller made the request, in whole ms (rounded up): a small integer is stored in the
      * record itself, a fraction would take a 16-byte box. The hard cap is a safety net; a
@@ -220,7 +232,7 @@ class Pending implements DeadlineItem, InFlightItem {
 }
 
 /** The options of a request made without any (shared, so a call without options allocates none). */
-const NO_OPTIONS: RequestOptions = Object.freeze({});
+const NO_OPTIONS: RequestOptions<CancelSignal> = Object.freeze({});
 
 const unref = (t: ReturnType<typeof setTimeout>) => {
   (t as { unref?: () => void }).unref?.();
@@ -330,12 +342,12 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   /** Sends a request and resolves with its result. Rejects only with IpcError subclasses. */
-  request<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions = NO_OPTIONS): Promise<T> {
+  request<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions<CancelSignal> = NO_OPTIONS): Promise<T> {
     return new Promise<T>((resolve) => this.enqueue(method, params, options, resolve as (v: unknown) => void));
   }
 
   /** A request whose result may arrive in ordered chunks, consumable as an async iterator. */
-  requestStream<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions = {}): StreamingRequest<T> {
+  requestStream<T = unknown>(method: string, params?: Pending['params'], options: RequestOptions<CancelSignal> = {}): StreamingRequest<T> {
     const stream = new ChunkStream();
     const result = this.request<T>(method, params, {
       ...options,
@@ -421,7 +433,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   // ---------------------------------------------------------------- sending
 
-  private enqueue(method: string, params: Pending['params'], options: RequestOptions, resolve: (v: unknown) => void): void {
+  private enqueue(method: string, params: Pending['params'], options: RequestOptions<CancelSignal>, resolve: (v: unknown) => void): void {
     const reject = (error: IpcError) => resolve(Promise.reject(error));
     if (this._state === 'closed') return reject(new NotConnectedError('IpcManager is closed'));
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
@@ -886,7 +898,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 }
 
-function abortReason(signal: AbortSignal): string {
+function abortReason(signal: CancelSignal): string {
   const r: unknown = signal.reason;
   if (typeof r === 'string') return r;
   if (r instanceof Error && r.name !== 'AbortError') return r.message;

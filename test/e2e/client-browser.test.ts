@@ -30,6 +30,8 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 const handshakes: Array<Record<string, string>> = [];
+/** Every WebSocket frame the page sent, as text. */
+const framesSent: string[] = [];
 
 type Win = Window & {
   mcp: typeof import('../../src/client/index.js');
@@ -73,6 +75,7 @@ beforeAll(async () => {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
   cdp.on('Network.webSocketHandshakeResponseReceived', (e: { response: { headers: Record<string, string> } }) => handshakes.push(e.response.headers));
+  cdp.on('Network.webSocketFrameSent', (e: { response: { payloadData: string } }) => framesSent.push(e.response.payloadData));
   await page.goto(gateway.url);
   await page.waitForFunction(() => (window as unknown as { ready?: boolean }).ready === true);
   const connected = await page.evaluate(async (url) => {
@@ -280,6 +283,24 @@ describe('McpIpcClient in Chromium', () => {
     });
     expect(out.streamed?.map((b) => b.type)).toEqual(['text', 'image', 'text']);
     expect(out.streamed).toEqual(out.whole);
+  });
+
+  it('agrees on independent batches with the gateway, and sends the calls of one task as one frame', async () => {
+    const selected = handshakes.map((h) => Object.fromEntries(Object.entries(h).map(([k, v]) => [k.toLowerCase(), v]))['sec-websocket-protocol']);
+    expect(selected.at(-1)).toBe('mcp-ipc.batch');
+    const mark = framesSent.length;
+    const results = await page.evaluate(async () => {
+      const w = window as unknown as Win;
+      const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => w.client.call('demo', 'echo', { text: `batched ${i}` })));
+      return rs.map((r) => (r.ok ? (r.data.content[0] as { text?: string }).text : r.error.message));
+    });
+    expect(results).toEqual(Array.from({ length: 8 }, (_, i) => `batched ${i}`));
+    const calls = framesSent
+      .slice(mark)
+      .map((f) => JSON.parse(f) as unknown)
+      .filter((v) => (Array.isArray(v) ? v : [v]).some((m) => (m as { method?: string }).method === 'tools/call'));
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toHaveLength(8);
   });
 
   it('negotiates permessage-deflate with Chromium, and gets gzip/br-encoded HTTP responses', async () => {

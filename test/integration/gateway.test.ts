@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { DEFAULTS } from '../../src/core/defaults.js';
 import type { IpcErrorJSON } from '../../src/core/errors.js';
-import { type CallToolResult, type HelloParams, MCP_CLIENT_METHODS, type SequencedEvent, type ServerSnapshot } from '../../src/core/gateway-protocol.js';
+import { BATCH_PROTOCOL, type CallToolResult, type HelloParams, MCP_CLIENT_METHODS, type SequencedEvent, type ServerSnapshot } from '../../src/core/gateway-protocol.js';
 import { DEMO_DOCUMENTS_DIR, demoServerConfig } from '../../src/node/config.js';
 import { Gateway, startGateway } from '../../src/node/gateway.js';
 import { McpHost } from '../../src/node/mcp-host.js';
@@ -260,6 +260,12 @@ describe('security', () => {
     expect(closed.reason).toContain('token');
   });
 
+  it('tells a client offering only independent batches (mcp-ipc.batch) with close code 4401 too', async () => {
+    const client = new TestClient(`ws://127.0.0.1:${gateway.port}/ws?token=wrong`, {}, [BATCH_PROTOCOL]);
+    clients.add(client);
+    expect((await client.closed).code).toBe(4401);
+  });
+
   it('tells our own client about a refused Origin with close code 4403', async () => {
     const client = new TestClient(gateway.wsUrl, { origin: 'http://evil.example' }, ['mcp-ipc']);
     clients.add(client);
@@ -280,6 +286,40 @@ describe('security', () => {
     const refused = await client.nextFrame();
     expect(Array.isArray(refused)).toBe(false);
     expect(refused).toMatchObject({ id: null, error: { code: -32600, message: expect.stringContaining('over the limit of 50') } });
+  });
+
+  it('answers each item of a batch as it is ready on a connection that agreed on independent batches', async () => {
+    const hello = (c: TestClient) => c.notesOf('hello')[0] as unknown as HelloParams;
+    const batched = await TestClient.open(gateway.wsUrl, {}, ['mcp-ipc', BATCH_PROTOCOL]);
+    clients.add(batched);
+    await batched.until(() => batched.notes.some((n) => n.method === 'hello'), 10_000, 'hello');
+    expect(batched.ws.protocol).toBe(BATCH_PROTOCOL);
+    expect(hello(batched).batch).toEqual({ maxItems: 50, maxBytes: 64 * 1024 });
+    const plain = await TestClient.open(gateway.wsUrl, {}, ['mcp-ipc']);
+    clients.add(plain);
+    await plain.until(() => plain.notes.some((n) => n.method === 'hello'), 10_000, 'hello');
+    expect(plain.ws.protocol).toBe('mcp-ipc');
+    expect(hello(plain).batch).toBeUndefined();
+
+    const batch = (tag: string) =>
+      JSON.stringify([
+        { jsonrpc: '2.0', id: `${tag}-slow`, method: 'tools/call', params: { server: 'demo', name: 'sleep', arguments: { ms: 300 } } },
+        { jsonrpc: '2.0', id: `${tag}-fast`, method: 'tools/call', params: { server: 'demo', name: 'echo', arguments: { text: 'hi' } } },
+      ]);
+    const framesWith = (c: TestClient, id: string) => c.frames.map((f, i) => (f.includes(`"${id}"`) ? i : -1)).filter((i) => i >= 0);
+    for (const c of [batched, plain]) c.ws.send(batch(c === batched ? 'b' : 'p'));
+    await batched.until(() => batched.strays.length === 2, 10_000, 'both replies');
+    await plain.until(() => plain.strays.length === 2, 10_000, 'both replies');
+    // Independent: the fast reply came first, in a frame of its own, before the slow one was done.
+    expect(batched.strays.map((r) => r.id)).toEqual(['b-fast', 'b-slow']);
+    const [fast] = framesWith(batched, 'b-fast');
+    const [slow] = framesWith(batched, 'b-slow');
+    expect(fast).toBeLessThan(slow!);
+    expect(batched.strays.every((r) => r.result !== undefined)).toBe(true);
+    // JSON-RPC 2.0 §6: one array with both, once both were done.
+    expect(framesWith(plain, 'p-fast')).toEqual(framesWith(plain, 'p-slow'));
+    const reply = JSON.parse(plain.frames[framesWith(plain, 'p-fast')[0]!]!) as RpcResponse[];
+    expect(reply.map((r) => r.id).sort()).toEqual(['p-fast', 'p-slow']);
   });
 
   it('accepts the token as a Sec-WebSocket-Protocol', async () => {

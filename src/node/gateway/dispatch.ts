@@ -3,6 +3,11 @@
  * rules (§6: an empty or broken batch gets one error object; a batch over the limit is refused
  * whole before anything runs; replies to a batch go out as one array), requests and notifications
  * to the handlers, and the browser's answers to the gateway's own requests back to the connection.
+ *
+ * On a connection that agreed on independent batches (BATCH_PROTOCOL, chosen at the handshake) the
+ * items of a batch run as if each had come in a frame of its own: each reply goes out when it is
+ * ready, so a fast call never waits for a slow one in the same frame. The batch limit and the
+ * one-error answer to an empty or broken batch stay as they are.
  */
 import { InvalidParamsError, type IpcError, ProtocolError, RpcCode, toIpcError } from '../../core/errors.js';
 import { decodeText, failure, isNotification, isRequest, type JsonRpcMessage, type JsonRpcResponse, success } from '../../core/jsonrpc.js';
@@ -23,13 +28,17 @@ export class FrameDispatcher {
   constructor(
     private readonly handlers: GatewayHandlers,
     private readonly metrics: GatewayMetrics,
-    private readonly maxBatch: number,
+    /** Messages allowed in one batch frame; a bigger batch is refused whole. */
+    readonly maxBatch: number,
   ) {}
 
-  /** Handles one text frame; replies are delivered to `conn` as they are ready (a batch's all at once). */
-  dispatch(conn: DispatchTarget, text: string): void {
+  /**
+   * Handles one text frame; replies are delivered to `conn` as they are ready — a batch's all at
+   * once, as one array, unless `independentBatches` (then each on its own, as it is ready).
+   */
+  dispatch(conn: DispatchTarget, text: string, independentBatches = false): void {
     // `batch` only for a non-empty array: `[]` and a broken `[…` get one error object (JSON-RPC 2.0 §6).
-    const { messages, diagnostics, batch } = decodeText(text, Buffer.byteLength(text));
+    const { messages, diagnostics, batch } = decodeText(text);
     const errors: JsonRpcResponse[] = [];
     for (const d of diagnostics) {
       if (d.kind === 'non-json') {
@@ -49,16 +58,22 @@ export class FrameDispatcher {
       conn.deliver(stringifyMessage(errorResponse(null, error)));
       return;
     }
-    const pending = messages.map((m) => this.handle(conn, m));
-    if (!batch) {
+    if (!batch || independentBatches) {
       for (const e of errors) conn.deliver(stringifyMessage(e));
-      for (const p of pending) void p.then((r) => r && conn.deliver(stringifyMessage(r)));
+      for (const m of messages) void this.answer(conn, m);
       return;
     }
+    const pending = messages.map((m) => this.handle(conn, m));
     void Promise.all(pending).then((results) => {
       const responses = [...errors, ...results.filter((r): r is JsonRpcResponse => r !== undefined)];
       if (responses.length > 0) conn.deliver(`[${responses.map(stringifyMessage).join(',')}]`);
     });
+  }
+
+  /** Runs one message and delivers its response (if it has one) as soon as it is ready. */
+  private async answer(conn: DispatchTarget, message: JsonRpcMessage): Promise<void> {
+    const response = await this.handle(conn, message);
+    if (response) conn.deliver(stringifyMessage(response));
   }
 
   /** Runs one message; resolves with the response to send (undefined for notifications and responses). */

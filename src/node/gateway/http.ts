@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { InvalidParamsError, type IpcError, RpcCode, toIpcError } from '../../core/errors.js';
-import { GATEWAY_PATH, GatewayCloseCode } from '../../core/gateway-protocol.js';
+import { BATCH_PROTOCOL, GATEWAY_PATH, GatewayCloseCode } from '../../core/gateway-protocol.js';
 import type { McpHost } from '../mcp-host.js';
 import type { EventLog } from './event-log.js';
 import type { GatewayHandlers } from './handlers.js';
@@ -95,9 +95,10 @@ export class HttpRoutes {
       return { ok: false, status: 403, message: 'Forbidden: unexpected Host header' };
     }
     // A browser cannot read an HTTP status from a failed upgrade (it only sees 1006), so our own
-    // client (it offers the `mcp-ipc` subprotocol) gets a handshake closed at once with 4403/4401
-    // instead: it then stops reconnecting and can explain why. Nothing else is sent on that socket.
-    const ours = offeredProtocols(req).includes(GATEWAY_PROTOCOL);
+    // client (it offers the `mcp-ipc` or `mcp-ipc.batch` subprotocol) gets a handshake closed at once
+    // with 4403/4401 instead: it then stops reconnecting and can explain why. Nothing else is sent on that socket.
+    const offered = offeredProtocols(req);
+    const ours = offered.includes(GATEWAY_PROTOCOL) || offered.includes(BATCH_PROTOCOL);
     if (!originAllowed(headerValue(req.headers.origin), this.origins, this.deps.allowedOrigins)) {
       this.deps.metrics.rejected.inc({ reason: 'origin' });
       const message = 'Forbidden: origin not allowed';

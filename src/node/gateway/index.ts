@@ -25,6 +25,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { DEFAULTS } from '../../core/defaults.js';
 import { toIpcError } from '../../core/errors.js';
 import {
+  BATCH_PROTOCOL,
   GATEWAY_PATH,
   GatewayCloseCode,
   type GatewayEventName,
@@ -206,6 +207,8 @@ export class Gateway {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly stderr: StderrRelay;
   private readonly offers: GatewayOffers;
+  /** Told (in `hello`) to connections that agreed on BATCH_PROTOCOL. */
+  private readonly batchLimits: NonNullable<HelloParams['batch']>;
   private readonly secure: boolean;
   private readonly mcpHttp: McpHttpEndpoint | undefined;
   private nextConnectionId = 1;
@@ -264,6 +267,7 @@ export class Gateway {
       onRefused: (limit) => this.metrics.refused.inc({ limit }),
     });
     this.dispatcher = new FrameDispatcher(this.handlers, this.metrics, Math.max(1, options.maxBatchSize ?? d.maxBatchSize));
+    this.batchLimits = { maxItems: this.dispatcher.maxBatch, maxBytes: options.maxMessageBytes ?? d.maxMessageBytes };
     const mcp = options.mcpHttp === false ? undefined : (options.mcpHttp ?? {});
     if (mcp) {
       for (const key of ['maxSessions', 'sessionIdleMs', 'maxBodyBytes'] as const) {
@@ -318,6 +322,7 @@ export class Gateway {
       perMessageDeflate: perMessageDeflate(compression),
       clientTracking: false,
       handleProtocols: (protocols: Set<string>) => {
+        if (protocols.has(BATCH_PROTOCOL)) return BATCH_PROTOCOL;
         if (protocols.has(GATEWAY_PROTOCOL)) return GATEWAY_PROTOCOL;
         for (const p of protocols) if (p.startsWith(TOKEN_PROTOCOL_PREFIX)) return p;
         return false;
@@ -502,7 +507,9 @@ export class Gateway {
     this.connections.set(conn, { conn, resource, address });
     this.handlers.attach(conn);
     this.metrics.connectionsTotal.inc();
-    ws.on('message', (data) => this.dispatcher.dispatch(conn, rawToString(data)));
+    // Chosen once, at the handshake: the items of this client's batches run and answer independently.
+    const independentBatches = ws.protocol === BATCH_PROTOCOL;
+    ws.on('message', (data) => this.dispatcher.dispatch(conn, rawToString(data), independentBatches));
     ws.on('error', (error: Error & { code?: string }) => {
       // ws closes the socket itself after an error (1009 for oversized messages, 1002 for protocol errors).
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.metrics.oversized.inc();
@@ -515,6 +522,7 @@ export class Gateway {
       servers: this.host.list().map((b) => b.snapshot()),
       offers: this.offers,
     };
+    if (independentBatches) hello.batch = this.batchLimits;
     conn.deliver(JSON.stringify(notification('hello', hello as unknown as Record<string, unknown>)));
   }
 

@@ -10,6 +10,7 @@
  * requests survive a server restart and are sent once the new connection is `resume`d.
  */
 import { backoffDelay } from './backoff.js';
+import type { Cancellation } from './cancellation.js';
 import { type DeadlineItem, Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
 import { ChunkStream, type StreamChunk } from './chunk-stream.js';
@@ -103,6 +104,12 @@ export interface RequestOptions {
   /** Hard cap for this request (ms). */
   hardTimeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Cancels the request like `signal`, without an AbortSignal per request (see Cancellation: for
+   * callers that cancel many requests one by one, such as the gateway). Ignored when `signal` is
+   * given: a layer that runs the request under a signal of its own (a shared, coalesced call) wins.
+   */
+  cancel?: Cancellation;
   /** Asks the peer for progress (`_meta.progressToken`) and receives it here. */
   onProgress?: (progress: Progress) => void;
   /** Asks the peer to stream the result (`_meta.streamToken`) and receives chunks in order here. */
@@ -140,7 +147,7 @@ export interface StreamingRequest<T> {
 
 export type ConnectionState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
-export type { RequestContext, RequestHandler, NotificationHandler } from './inbound.js';
+export type { RequestContext, RequestOrigin, RequestHandler, NotificationHandler } from './inbound.js';
 
 export interface IpcManagerEvents extends Record<string, unknown> {
   diagnostic: Diagnostic;
@@ -425,7 +432,11 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const reject = (error: IpcError) => resolve(Promise.reject(error));
     if (this._state === 'closed') return reject(new NotConnectedError('IpcManager is closed'));
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
-    if (options.signal?.aborted) return reject(new CancelledError('Request cancelled before it was sent', { reason: abortReason(options.signal), phase: 'queued' }));
+    const signal = options.signal;
+    const cancel = signal === undefined ? options.cancel : undefined;
+    if (signal?.aborted || cancel?.cancelled) {
+      return reject(new CancelledError('Request cancelled before it was sent', { reason: signal ? abortReason(signal) : cancel!.reason!, phase: 'queued' }));
+    }
 
     const bypass = options.bypassQueue === true || this.opts.bypassMethods.includes(method);
     // Nothing waiting and room on the wire: the request goes out at once, never touching the queue.
@@ -444,11 +455,12 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     // Set once: the earlier of the hard cap and the idle timeout of a request sent now. A request
     // that waits in the queue or makes progress is looked at again when this passes (see expire).
     this.deadlines.set(p, Math.min(this.hardDeadline(p), now + this.timeoutOf(p)));
-    if (options.signal) {
-      const signal = options.signal;
+    if (signal) {
       const onAbort = () => this.cancel(p, abortReason(signal));
       signal.addEventListener('abort', onAbort, { once: true });
       this.more(p).removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+    } else if (cancel) {
+      this.more(p).removeAbortListener = cancel.onCancel((reason) => this.cancel(p, reason));
     }
 
     if (direct) this.send(p, now);

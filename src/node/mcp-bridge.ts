@@ -11,6 +11,7 @@
  * for the restarted server. When the server is stopped or given up on, everything pending fails.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { signalOf } from '../core/cancellation.js';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
 import { RateWindow } from '../core/rate-window.js';
@@ -504,10 +505,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    */
   readResource(uri: string, options: BridgeRequestOptions = {}): Promise<ReadResourceResult> {
     if (!this.guard.active) return this.request<ReadResourceResult>('resources/read', { uri }, options);
+    const own = signalOf(options);
     return this.guard.readResource<ReadResourceResult>(uri, {
       origin: options.origin,
-      signal: options.signal,
-      send: (signal) => this.noteInputs(this.send<ReadResourceResult>('resources/read', { uri }, signal === options.signal ? options : { ...options, signal })),
+      signal: own,
+      send: (signal) => this.noteInputs(this.send<ReadResourceResult>('resources/read', { uri }, signal === own ? options : { ...options, signal })),
       storable: (result) => !this.uncacheable.has(result),
     });
   }
@@ -592,12 +594,14 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** `tools/call` through the guard (policy, confirmation, cache, audit) when one is configured. */
   private callGuarded(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     if (!this.guard.active) return this.callServer(tool, args, options);
+    // The guard waits (approvals, a coalesced call) on an AbortSignal: one is made from a `cancel` handle.
+    const own = signalOf(options);
     const result = this.guard.callTool(tool, args, {
       origin: options.origin,
-      signal: options.signal,
+      signal: own,
       describe: () => this.toolsByName.get(tool) ?? this.tools.get().then(() => this.toolsByName.get(tool), () => undefined),
       // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
-      send: (signal) => this.noteInputs(this.callServer(tool, args, signal === options.signal ? options : { ...options, signal })),
+      send: (signal) => this.noteInputs(this.callServer(tool, args, signal === own ? options : { ...options, signal })),
       storable: (result) => !this.uncacheable.has(result),
     });
     // A cache hit never reaches the IpcManager (whose metrics would announce it): announce it here.
@@ -649,7 +653,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     const guard = this.guard;
     const run = () =>
       Promise.resolve()
-        .then(() => (guard.active ? guard.admit(tool, args, options.origin, options.signal) : undefined))
+        .then(() => (guard.active ? guard.admit(tool, args, options.origin, signalOf(options)) : undefined))
         .then(() => this.prepareCall(tool, args, options))
         .then((requestOptions) => {
           const unavailable = this.unavailableError();
@@ -674,10 +678,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    */
   request<T = unknown>(method: string, params?: Record<string, unknown>, options?: BridgeRequestOptions): Promise<T> {
     if (!this.guard.active) return this.send<T>(method, params, options);
+    const own = signalOf(options);
     return this.guard.request<T>(method, params, {
       origin: options?.origin,
-      signal: options?.signal,
-      send: (signal) => this.send<T>(method, params, signal === options?.signal ? options : { ...options, signal }),
+      signal: own,
+      send: (signal) => this.send<T>(method, params, signal === own ? options : { ...options, signal }),
     });
   }
 
@@ -781,7 +786,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (this.runsAsTask(tool, options)) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
-        signal: options.signal,
+        signal: signalOf(options),
         onProgress: options.onProgress,
         request: { priority: requestOptions.priority, timeoutMs: requestOptions.timeoutMs, hardTimeoutMs: requestOptions.hardTimeoutMs },
       });

@@ -7,7 +7,7 @@
  */
 import { Cancellation } from '../../core/cancellation.js';
 import { InvalidParamsError, IpcError, NotConnectedError, ProtocolError, RpcCode } from '../../core/errors.js';
-import { type ForwardMeta, type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
+import { type CallToolResult, type ForwardMeta, type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
 import type { IpcMetricsSnapshot, Progress, RequestOrigin } from '../../core/ipc-manager.js';
 import { notification, type RequestId } from '../../core/jsonrpc.js';
 import { LOGGING_LEVELS, type LoggingLevel } from '../../core/mcp-session.js';
@@ -15,7 +15,7 @@ import type { StreamingCallOptions } from '../mcp-bridge.js';
 import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
 import type { McpHost } from '../mcp-host.js';
 import type { Peer } from './connection.js';
-import { clampLimit, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
+import { clampLimit, type ForwardOptions, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
 import { streamToolCall } from './streaming.js';
 import type { EventLog } from './event-log.js';
 import { originOf, type ServerRequestRouter } from './server-requests.js';
@@ -317,7 +317,12 @@ export class GatewayHandlers {
 
   // ---------------------------------------------------------------- forwarded MCP requests
 
-  private async forward(peer: Peer, state: PeerState, method: string, p: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
+  /**
+   * Checks and counts one forwarded request, runs it and gives its slot back when it settles. Not
+   * `async`: the bridge's promise is handed back as it is — an async frame per call (its promise,
+   * its saved registers) costs more than the call's own bookkeeping here.
+   */
+  private forward(peer: Peer, state: PeerState, method: string, p: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
     const bridge = this.bridge(p);
     const options = parseForwardOptions(method, p);
     const meta = parseMeta(method, p._meta);
@@ -344,67 +349,114 @@ export class GatewayHandlers {
     // Notifications (no id) are tracked too, under a key of their own, so a closing connection cancels them.
     const key = id ?? Symbol('notification');
     state.calls.set(key, call);
+    let running: Promise<unknown>;
     try {
-      const progressToken = meta.progressToken;
-      const request: HandleRequestOptions = {
-        // No AbortSignal per call: the engine listens to the handle (code that needs a signal makes one from it).
-        cancel: call,
-        origin: state.origin,
-        stickyKey: state.stickyKey,
-      };
-      if (options.timeoutMs !== undefined) request.timeoutMs = options.timeoutMs;
-      if (options.priority !== undefined) request.priority = options.priority;
-      if (progressToken !== undefined) request.onProgress = (progress: Progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken }));
-      // What the server gets of `_meta`: the browser's own keys (e.g. `traceparent`), not its tokens.
-      const passMeta = forwardedMeta(meta);
-      switch (method) {
-        case 'tools/call': {
-          // `tool` is what gateways before MCP's own names took; still accepted.
-          const name = p.name ?? p.tool;
-          if (typeof name !== 'string' || name === '') throw new InvalidParamsError('tools/call: "name" (a tool name) is required');
-          const args = p.arguments ?? {};
-          if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidParamsError('tools/call: "arguments" must be an object');
-          const callOptions: StreamingCallOptions = request;
-          if (options.retryable !== undefined) callOptions.retryable = options.retryable;
-          if (options.task !== undefined) callOptions.task = options.task;
-          if (passMeta) callOptions._meta = passMeta;
-          const streamToken = meta.streamToken;
-          if (streamToken === undefined) return await bridge.call(name, args as Record<string, unknown>, callOptions);
-          // Tracked as a stream while chunks flow (streams are counted, not capped).
-          const stream = resources.acquire('stream', state.owner, () => undefined, { meta: { tool: name } });
-          try {
-            return await streamToolCall(peer, bridge, name, args as Record<string, unknown>, callOptions, streamToken, call.signal, this.deps.chunkChars);
-          } finally {
-            resources.forget(stream.id);
-          }
-        }
-        case 'tools/list':
-          return { tools: await bridge.listTools({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
-        case 'resources/list':
-          return { resources: await bridge.listResources({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
-        case 'resources/templates/list':
-          return { resourceTemplates: await bridge.listResourceTemplates({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
-        case 'prompts/list':
-          return { prompts: await bridge.listPrompts({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
-        case 'resources/subscribe':
-          return await this.subscribe(peer, state, bridge, requiredString(method, p, 'uri'));
-        case 'resources/unsubscribe':
-          return await this.unsubscribe(state, bridge, requiredString(method, p, 'uri'));
-        case 'logging/setLevel': {
-          const level = p.level;
-          if (!LOGGING_LEVELS.includes(level as LoggingLevel)) throw new InvalidParamsError(`logging/setLevel: "level" must be one of ${LOGGING_LEVELS.join(', ')}`);
-          await bridge.setLogLevel(level as LoggingLevel);
-          return {};
-        }
-        default: {
-          // The MCP params: the browser's, less the server selector and the gateway's own options.
-          const { server: _server, timeoutMs: _t, priority: _p, retryable: _r, task: _k, _meta: _m, ...mcp } = p;
-          return await bridge.request(method, passMeta ? { ...mcp, _meta: passMeta } : mcp, request);
-        }
-      }
-    } finally {
+      running = this.run(peer, state, method, p, bridge, options, meta, call);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const release = () => {
       resources.give('task');
       if (state.calls.get(key) === call) state.calls.delete(key);
+    };
+    // Released before the caller sees the outcome (its reaction comes first); the caller handles the rejection.
+    running.then(release, release);
+    return running;
+  }
+
+  /** Sends one forwarded request to its server (throws or rejects with the error to answer with). */
+  private run(
+    peer: Peer,
+    state: PeerState,
+    method: string,
+    p: Record<string, unknown>,
+    bridge: McpServerHandle,
+    options: ForwardOptions,
+    meta: ForwardMeta,
+    call: GatewayCall,
+  ): Promise<unknown> {
+    // No AbortSignal per call: the engine listens to the handle (code that needs a signal makes one from it).
+    const request: HandleRequestOptions =
+      options.timeoutMs === undefined
+        ? { cancel: call, origin: state.origin, stickyKey: state.stickyKey }
+        : { cancel: call, origin: state.origin, stickyKey: state.stickyKey, timeoutMs: options.timeoutMs };
+    if (options.priority !== undefined) request.priority = options.priority;
+    const progressToken = meta.progressToken;
+    if (progressToken !== undefined) request.onProgress = (progress: Progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken }));
+    // What the server gets of `_meta`: the browser's own keys (e.g. `traceparent`), not its tokens.
+    const passMeta = forwardedMeta(meta);
+    if (method === 'tools/call') {
+      // `tool` is what gateways before MCP's own names took; still accepted.
+      const name = p.name ?? p.tool;
+      if (typeof name !== 'string' || name === '') throw new InvalidParamsError('tools/call: "name" (a tool name) is required');
+      const args = p.arguments ?? {};
+      if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidParamsError('tools/call: "arguments" must be an object');
+      const callOptions: StreamingCallOptions = request;
+      if (options.retryable !== undefined) callOptions.retryable = options.retryable;
+      if (options.task !== undefined) callOptions.task = options.task;
+      if (passMeta) callOptions._meta = passMeta;
+      const streamToken = meta.streamToken;
+      if (streamToken === undefined) return bridge.call(name, args as Record<string, unknown>, callOptions);
+      return this.stream(peer, state, bridge, name, args as Record<string, unknown>, callOptions, streamToken, call);
+    }
+    return this.other(peer, state, method, p, bridge, request, passMeta);
+  }
+
+  /** A `tools/call` whose result goes to the browser in chunks (`_meta.streamToken`). */
+  private async stream(
+    peer: Peer,
+    state: PeerState,
+    bridge: McpServerHandle,
+    name: string,
+    args: Record<string, unknown>,
+    options: StreamingCallOptions,
+    streamToken: string | number,
+    call: GatewayCall,
+  ): Promise<CallToolResult> {
+    // Tracked as a stream while chunks flow (streams are counted, not capped).
+    const resources = this.deps.host.resources;
+    const stream = resources.acquire('stream', state.owner, () => undefined, { meta: { tool: name } });
+    try {
+      return await streamToolCall(peer, bridge, name, args, options, streamToken, call.signal, this.deps.chunkChars);
+    } finally {
+      resources.forget(stream.id);
+    }
+  }
+
+  /** Forwarded requests other than `tools/call`. */
+  private async other(
+    peer: Peer,
+    state: PeerState,
+    method: string,
+    p: Record<string, unknown>,
+    bridge: McpServerHandle,
+    request: HandleRequestOptions,
+    passMeta: Record<string, unknown> | undefined,
+  ): Promise<unknown> {
+    switch (method) {
+      case 'tools/list':
+        return { tools: await bridge.listTools({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'resources/list':
+        return { resources: await bridge.listResources({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'resources/templates/list':
+        return { resourceTemplates: await bridge.listResourceTemplates({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'prompts/list':
+        return { prompts: await bridge.listPrompts({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'resources/subscribe':
+        return await this.subscribe(peer, state, bridge, requiredString(method, p, 'uri'));
+      case 'resources/unsubscribe':
+        return await this.unsubscribe(state, bridge, requiredString(method, p, 'uri'));
+      case 'logging/setLevel': {
+        const level = p.level;
+        if (!LOGGING_LEVELS.includes(level as LoggingLevel)) throw new InvalidParamsError(`logging/setLevel: "level" must be one of ${LOGGING_LEVELS.join(', ')}`);
+        await bridge.setLogLevel(level as LoggingLevel);
+        return {};
+      }
+      default: {
+        // The MCP params: the browser's, less the server selector and the gateway's own options.
+        const { server: _server, timeoutMs: _t, priority: _p, retryable: _r, task: _k, _meta: _m, ...mcp } = p;
+        return await bridge.request(method, passMeta ? { ...mcp, _meta: passMeta } : mcp, request);
+      }
     }
   }
 

@@ -432,11 +432,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const reject = (error: IpcError) => resolve(Promise.reject(error));
     if (this._state === 'closed') return reject(new NotConnectedError('IpcManager is closed'));
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
-    const signal = options.signal;
-    const cancel = signal === undefined ? options.cancel : undefined;
-    if (signal?.aborted || cancel?.cancelled) {
-      return reject(new CancelledError('Request cancelled before it was sent', { reason: signal ? abortReason(signal) : cancel!.reason!, phase: 'queued' }));
-    }
+    if (options.signal?.aborted) return reject(new CancelledError('Request cancelled before it was sent', { reason: abortReason(options.signal), phase: 'queued' }));
+    const cancel = options.signal === undefined ? options.cancel : undefined;
+    if (cancel?.cancelled) return reject(new CancelledError('Request cancelled before it was sent', { reason: cancel.reason!, phase: 'queued' }));
 
     const bypass = options.bypassQueue === true || this.opts.bypassMethods.includes(method);
     // Nothing waiting and room on the wire: the request goes out at once, never touching the queue.
@@ -455,7 +453,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     // Set once: the earlier of the hard cap and the idle timeout of a request sent now. A request
     // that waits in the queue or makes progress is looked at again when this passes (see expire).
     this.deadlines.set(p, Math.min(this.hardDeadline(p), now + this.timeoutOf(p)));
-    if (signal) {
+    if (options.signal) {
+      const signal = options.signal;
       const onAbort = () => this.cancel(p, abortReason(signal));
       signal.addEventListener('abort', onAbort, { once: true });
       this.more(p).removeAbortListener = () => signal.removeEventListener('abort', onAbort);

@@ -11,7 +11,7 @@
  * for the restarted server. When the server is stopped or given up on, everything pending fails.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
-import { signalOf } from '../core/cancellation.js';
+import { type Cancellation, signalOf } from '../core/cancellation.js';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
 import { RateWindow } from '../core/rate-window.js';
@@ -156,6 +156,8 @@ export interface BridgeCallOptions {
   hardTimeoutMs?: number;
   priority?: Priority;
   signal?: AbortSignal;
+  /** Cancels the call like `signal`, without an AbortSignal per call (see RequestOptions.cancel). */
+  cancel?: Cancellation;
   onProgress?: (progress: Progress) => void;
   /** Safe to resend after a crash (default: from the tool's idempotent/read-only annotations). */
   retryable?: boolean;

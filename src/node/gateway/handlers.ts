@@ -70,6 +70,14 @@ type Handler = (peer: Peer, state: PeerState, params: Record<string, unknown>, i
 const PER_CALL = new Set(['notifications/progress', 'notifications/stream/chunk', 'notifications/cancelled']);
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 
+/**
+ * Relays a call's progress to the browser under its own token. (A function of its own: a closure
+ * made inside the call path would give every call a context for the variables it captures.)
+ */
+function progressTo(peer: Peer, progressToken: string | number): (progress: Progress) => void {
+  return (progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken }));
+}
+
 /** `_meta` as forwarded to the server: the browser's keys but its per-call tokens; undefined when nothing is left. */
 function forwardedMeta(meta: ForwardMeta): Record<string, unknown> | undefined {
   let out: Record<string, unknown> | undefined;
@@ -381,8 +389,7 @@ export class GatewayHandlers {
         ? { cancel: call, origin: state.origin, stickyKey: state.stickyKey }
         : { cancel: call, origin: state.origin, stickyKey: state.stickyKey, timeoutMs: options.timeoutMs };
     if (options.priority !== undefined) request.priority = options.priority;
-    const progressToken = meta.progressToken;
-    if (progressToken !== undefined) request.onProgress = (progress: Progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken }));
+    if (meta.progressToken !== undefined) request.onProgress = progressTo(peer, meta.progressToken);
     // What the server gets of `_meta`: the browser's own keys (e.g. `traceparent`), not its tokens.
     const passMeta = forwardedMeta(meta);
     if (method === 'tools/call') {

@@ -15,7 +15,7 @@ import type { StreamingCallOptions } from '../mcp-bridge.js';
 import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
 import type { McpHost } from '../mcp-host.js';
 import type { Peer } from './connection.js';
-import { clampLimit, type ForwardOptions, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
+import { checkForwardOptions, clampLimit, type ForwardOptions, optionalBoolean, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
 import { streamToolCall } from './streaming.js';
 import type { EventLog } from './event-log.js';
 import { originOf, type ServerRequestRouter } from './server-requests.js';
@@ -332,7 +332,7 @@ export class GatewayHandlers {
    */
   private forward(peer: Peer, state: PeerState, method: string, p: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
     const bridge = this.bridge(p);
-    const options = parseForwardOptions(method, p);
+    checkForwardOptions(method, p);
     const meta = parseMeta(method, p._meta);
     if (id !== undefined && state.calls.has(id)) {
       throw new ProtocolError(`A request with id ${JSON.stringify(id)} is already in flight on this connection`, { id }, RpcCode.InvalidRequest);
@@ -359,7 +359,7 @@ export class GatewayHandlers {
     state.calls.set(key, call);
     let running: Promise<unknown>;
     try {
-      running = this.run(peer, state, method, p, bridge, options, meta, call);
+      running = this.run(peer, state, method, p, bridge, meta, call);
     } catch (error) {
       running = Promise.reject(error);
     }
@@ -372,23 +372,25 @@ export class GatewayHandlers {
     return running;
   }
 
-  /** Sends one forwarded request to its server (throws or rejects with the error to answer with). */
+  /**
+   * Sends one forwarded request to its server (throws or rejects with the error to answer with);
+   * `p` holds its MCP params and the gateway's options (checked).
+   */
   private run(
     peer: Peer,
     state: PeerState,
     method: string,
-    p: Record<string, unknown>,
+    p: Record<string, unknown> & ForwardOptions,
     bridge: McpServerHandle,
-    options: ForwardOptions,
     meta: ForwardMeta,
     call: GatewayCall,
   ): Promise<unknown> {
     // No AbortSignal per call: the engine listens to the handle (code that needs a signal makes one from it).
     const request: HandleRequestOptions =
-      options.timeoutMs === undefined
+      p.timeoutMs === undefined
         ? { cancel: call, origin: state.origin, stickyKey: state.stickyKey }
-        : { cancel: call, origin: state.origin, stickyKey: state.stickyKey, timeoutMs: options.timeoutMs };
-    if (options.priority !== undefined) request.priority = options.priority;
+        : { cancel: call, origin: state.origin, stickyKey: state.stickyKey, timeoutMs: p.timeoutMs };
+    if (p.priority !== undefined) request.priority = p.priority;
     if (meta.progressToken !== undefined) request.onProgress = progressTo(peer, meta.progressToken);
     // What the server gets of `_meta`: the browser's own keys (e.g. `traceparent`), not its tokens.
     const passMeta = forwardedMeta(meta);
@@ -399,8 +401,8 @@ export class GatewayHandlers {
       const args = p.arguments ?? {};
       if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidParamsError('tools/call: "arguments" must be an object');
       const callOptions: StreamingCallOptions = request;
-      if (options.retryable !== undefined) callOptions.retryable = options.retryable;
-      if (options.task !== undefined) callOptions.task = options.task;
+      if (p.retryable !== undefined) callOptions.retryable = p.retryable;
+      if (p.task !== undefined) callOptions.task = p.task;
       if (passMeta) callOptions._meta = passMeta;
       const streamToken = meta.streamToken;
       if (streamToken === undefined) return bridge.call(name, args as Record<string, unknown>, callOptions);

@@ -17,6 +17,7 @@ export function tagged(params: unknown, server: string): Record<string, unknown>
   return { ...p, _meta: { ...meta, [SERVER_META_KEY]: server } };
 }
 
+/** The gateway's own options of a forwarded request, beside its MCP params. */
 export interface ForwardOptions {
   timeoutMs?: number;
   priority?: Priority;
@@ -24,23 +25,20 @@ export interface ForwardOptions {
   task?: boolean;
 }
 
-/** The gateway's own options of a forwarded request (`timeoutMs`, `priority`, `retryable`, `task`), read from its params. */
-export function parseForwardOptions(method: string, o: Record<string, unknown>): ForwardOptions {
-  const { timeoutMs, priority, retryable, task } = o;
-  if (timeoutMs === undefined && priority === undefined && retryable === undefined && task === undefined) return NO_OPTIONS;
+/**
+ * Checks the gateway's own options of a forwarded request (`timeoutMs`, `priority`, `retryable`,
+ * `task`) where they are, in its params: read from there afterwards, nothing is copied per call.
+ */
+export function checkForwardOptions(method: string, o: Record<string, unknown>): asserts o is Record<string, unknown> & ForwardOptions {
+  const { timeoutMs, priority } = o;
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
     throw new InvalidParamsError(`${method}: "timeoutMs" must be a positive number`);
   }
   if (priority !== undefined && !PRIORITIES.has(priority as Priority)) throw new InvalidParamsError(`${method}: "priority" must be "high", "normal" or "low"`);
-  const out: ForwardOptions = {};
-  if (timeoutMs !== undefined) out.timeoutMs = timeoutMs as number;
-  if (priority !== undefined) out.priority = priority as Priority;
-  if (retryable !== undefined) out.retryable = optionalBoolean(o, 'retryable');
-  if (task !== undefined) out.task = optionalBoolean(o, 'task');
-  return out;
+  optionalBoolean(o, 'retryable');
+  optionalBoolean(o, 'task');
 }
 
-const NO_OPTIONS: ForwardOptions = Object.freeze({});
 const NO_META: ForwardMeta = Object.freeze({});
 
 export function parseMeta(method: string, meta: unknown): ForwardMeta {

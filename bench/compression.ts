@@ -1,7 +1,9 @@
 /**
  * What compression buys on the gateway (issue 13): a 1 MB tool result — the Python demo's
  * `generate_large_result`, numbered lines of English text — through a real gateway (a child process,
- * bench/gateway-child.ts, compression at its defaults) with and without it:
+ * bench/gateway-child.ts, compression at its defaults but forced on for loopback peers with
+ * `compression: { loopback: true }`: the bench's client is on this machine, to which the gateway
+ * otherwise compresses nothing) with and without it:
  *
  * - WebSocket: McpIpcClient over `ws` offering permessage-deflate, and the same client offering none
  *   (the gateway then sends plain frames). Bytes on the wire are counted at the client's TCP socket
@@ -168,7 +170,8 @@ export async function runCompression(
   settings: CompressionSettings,
   log: (line: string) => void,
 ): Promise<CompressionFigures> {
-  const run = await startGateway({ server, env, inFlight: 4, raiseHostLimits: true });
+  // Forced on: by default a loopback client gets no compression at all (see the header).
+  const run = await startGateway({ server, env, inFlight: 4, raiseHostLimits: true, compressLoopback: true });
   const samples = new Map<CompressionMode, Sample[]>();
   const errors = new Map<CompressionMode, string>();
   const modes = new Map<CompressionMode, Mode>();

@@ -21,6 +21,11 @@ export interface GatewayChildParams extends Omit<ClientOptions, 'maxInFlight'> {
    * at their defaults, and a cap below `inFlight` shows up as failed calls.
    */
   raiseHostLimits: boolean;
+  /**
+   * Compress for loopback peers too (`compression: { loopback: true }`): the bench's client is on
+   * this machine, where the gateway otherwise compresses nothing. For bench/compression.ts.
+   */
+  compressLoopback?: boolean;
 }
 
 export interface GatewayChildReady {
@@ -43,12 +48,19 @@ async function main(): Promise<void> {
   });
   host.on('event', () => undefined);
   await host.get('bench')!.start();
-  const gateway = new Gateway({ host, hostname: '127.0.0.1', port: 0, token: randomBytes(16).toString('hex'), maxInFlightPerConnection });
+  const gateway = new Gateway({
+    host,
+    hostname: '127.0.0.1',
+    port: 0,
+    token: randomBytes(16).toString('hex'),
+    maxInFlightPerConnection,
+    ...(params.compressLoopback ? { compression: { loopback: true } } : {}),
+  });
   await gateway.start();
   const ready: GatewayChildReady = {
     url: gateway.wsUrl,
     serverPid: host.get('bench')!.pids()[0] ?? null,
-    config: { queue, maxInFlightPerConnection, hostLimits: limits ?? 'defaults' },
+    config: { queue, maxInFlightPerConnection, hostLimits: limits ?? 'defaults', compression: params.compressLoopback ? 'on for loopback peers' : 'defaults (none for loopback peers)' },
   };
   process.stdout.write(`${JSON.stringify(ready)}\n`);
   const lines = createInterface({ input: process.stdin });

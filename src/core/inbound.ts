@@ -8,11 +8,25 @@
 import { IpcError, RpcCode } from './errors.js';
 import { type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, type RequestId, failure, success } from './jsonrpc.js';
 
+/** Who made a request: the door it came through (`api`, `cli`, `websocket`, `http`, …) and the client within that door. */
+export interface RequestOrigin {
+  door: string;
+  /** The caller within the door (e.g. a gateway connection). */
+  client?: string;
+}
+
 export interface RequestContext {
   id: RequestId;
   method: string;
   /** Aborted when the peer cancels the request or the connection closes. */
   signal: AbortSignal;
+  /**
+   * Answering an `input_required` round of a modern request: the `origin` that request was made
+   * with, if any — so that a handler can put the question to whoever caused it (the gateway asks
+   * that browser). Undefined for the peer's own requests (legacy server→client requests carry no
+   * link to the call that caused them).
+   */
+  origin?: RequestOrigin;
 }
 export type RequestHandler = (params: unknown, context: RequestContext) => unknown;
 export type NotificationHandler = (params: unknown, message: JsonRpcNotification) => void;

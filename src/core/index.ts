@@ -87,9 +87,12 @@ export {
   type StreamChunk,
   type IpcMetricsSnapshot,
   type RequestContext,
+  type RequestOrigin,
   type RequestHandler,
   type NotificationHandler,
 } from './ipc-manager.js';
+// A cancel handle that makes an AbortSignal only when something asks for one (RequestOptions.cancel).
+export { Cancellation } from './cancellation.js';
 export { PRIORITIES, type Priority } from './queue.js';
 export type { HistogramSnapshot } from './metrics.js';
 export { DEFAULTS, type Defaults } from './defaults.js';

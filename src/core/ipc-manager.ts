@@ -10,6 +10,7 @@
  * requests survive a server restart and are sent once the new connection is `resume`d.
  */
 import { backoffDelay } from './backoff.js';
+import type { Cancellation } from './cancellation.js';
 import { type DeadlineItem, Deadlines } from './deadlines.js';
 import { DEFAULTS } from './defaults.js';
 import { ChunkStream, type StreamChunk } from './chunk-stream.js';
@@ -115,6 +116,12 @@ export interface RequestOptions<Signal extends CancelSignal = AbortSignal> {
   hardTimeoutMs?: number;
   /** Cancels the request when it aborts (IpcManager takes any CancelSignal, not only an AbortSignal). */
   signal?: Signal;
+  /**
+   * Cancels the request like `signal`, without an AbortSignal per request (see Cancellation: for
+   * callers that cancel many requests one by one, such as the gateway). Ignored when `signal` is
+   * given: a layer that runs the request under a signal of its own (a shared, coalesced call) wins.
+   */
+  cancel?: Cancellation;
   /** Asks the peer for progress (`_meta.progressToken`) and receives it here. */
   onProgress?: (progress: Progress) => void;
   /** Asks the peer to stream the result (`_meta.streamToken`) and receives chunks in order here. */
@@ -152,7 +159,7 @@ export interface StreamingRequest<T> {
 
 export type ConnectionState = 'idle' | 'connected' | 'disconnected' | 'closed';
 
-export type { RequestContext, RequestHandler, NotificationHandler } from './inbound.js';
+export type { RequestContext, RequestOrigin, RequestHandler, NotificationHandler } from './inbound.js';
 
 export interface IpcManagerEvents extends Record<string, unknown> {
   diagnostic: Diagnostic;
@@ -438,6 +445,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (this._state === 'closed') return reject(new NotConnectedError('IpcManager is closed'));
     if (!this.transport && !this.opts.holdQueueOnDisconnect) return reject(new NotConnectedError(`Cannot send ${method}: not connected`));
     if (options.signal?.aborted) return reject(new CancelledError('Request cancelled before it was sent', { reason: abortReason(options.signal), phase: 'queued' }));
+    const cancel = options.signal === undefined ? options.cancel : undefined;
+    if (cancel?.cancelled) return reject(new CancelledError('Request cancelled before it was sent', { reason: cancel.reason!, phase: 'queued' }));
 
     const bypass = options.bypassQueue === true || this.opts.bypassMethods.includes(method);
     // Nothing waiting and room on the wire: the request goes out at once, never touching the queue.
@@ -461,6 +470,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       const onAbort = () => this.cancel(p, abortReason(signal));
       signal.addEventListener('abort', onAbort, { once: true });
       this.more(p).removeAbortListener = () => signal.removeEventListener('abort', onAbort);
+    } else if (cancel) {
+      this.more(p).removeAbortListener = cancel.onCancel((reason) => this.cancel(p, reason));
     }
 
     if (direct) this.send(p, now);

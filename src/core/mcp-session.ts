@@ -18,9 +18,11 @@
  *   (their `signal`) and the request fails with Timeout.
  * - **Health**: `ping` in the legacy era, `server/discover` in the modern one (it has no ping).
  */
+import { signalOf } from './cancellation.js';
 import { DEFAULTS } from './defaults.js';
 import { CancelledError, IpcError, ProtocolError, RpcCode, TimeoutError, UnsupportedProtocolVersionError, toIpcError } from './errors.js';
-import type { IpcManager, RequestOptions } from './ipc-manager.js';
+import type { IpcManager, RequestContext, RequestOptions } from './ipc-manager.js';
+import type { RequestOrigin } from './inbound.js';
 import { previewValue } from './jsonrpc.js';
 import { type McpTaskOptions, TASKS_EXTENSION, followModernTask, isModernTaskResult } from './mcp-tasks.js';
 import { LEGACY_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS, type McpEra, PROTOCOL_VERSIONS, eraOf } from './mcp-versions.js';
@@ -82,6 +84,8 @@ const CLIENT_INFO: Implementation = { name: 'mcp-ipc', version: '0.1.0' };
 export interface McpRequestOptions extends RequestOptions {
   /** For a modern `tools/call` the server turns into a task: status updates, deadline, poll interval. */
   taskOptions?: Omit<McpTaskOptions, 'signal' | 'onProgress' | 'request'>;
+  /** Who makes the request: the handlers answering its `input_required` rounds get it (RequestContext.origin). */
+  origin?: RequestOrigin;
 }
 
 let nextTaskToken = 1;
@@ -365,7 +369,7 @@ export class McpSession {
       }
       // Each round's answers go only to the retry of this request (never to parallel ones).
       extra = {};
-      if (result.inputRequests !== undefined) extra.inputResponses = await this.answerInputs(method, result.inputRequests, options.signal, deadline);
+      if (result.inputRequests !== undefined) extra.inputResponses = await this.answerInputs(method, result.inputRequests, signalOf(options), options.origin, deadline);
       if (typeof result.requestState === 'string') extra.requestState = result.requestState;
     }
   }
@@ -377,10 +381,10 @@ export class McpSession {
     return followModernTask<T>(
       {
         request: (m, p, o) => this.ipc.request(m, envelope(p), o),
-        answer: (requests, signal) => this.answerInputs(method, requests, signal),
+        answer: (requests, signal) => this.answerInputs(method, requests, signal, options.origin),
       },
       created,
-      { ...options.taskOptions, signal: options.signal },
+      { ...options.taskOptions, signal: signalOf(options) },
     );
   }
 
@@ -395,7 +399,13 @@ export class McpSession {
    * The handlers' `signal` aborts when the caller's does (CancelledError) or the deadline passes
    * (TimeoutError); the round fails at that moment even if a handler ignores its signal.
    */
-  private async answerInputs(method: string, requests: unknown, signal: AbortSignal | undefined, deadline?: InputDeadline): Promise<Record<string, unknown>> {
+  private async answerInputs(
+    method: string,
+    requests: unknown,
+    signal: AbortSignal | undefined,
+    origin: RequestOrigin | undefined,
+    deadline?: InputDeadline,
+  ): Promise<Record<string, unknown>> {
     if (!isRecord(requests)) throw new ProtocolError(`${method} returned input_required with malformed inputRequests`, requests);
     const entries = Object.entries(requests);
     for (const [key, request] of entries) {
@@ -428,7 +438,9 @@ export class McpSession {
       entries.map(async ([key, request]) => {
         const { method: asked, params } = request as { method: string; params?: unknown };
         try {
-          return [key, await this.ipc.inbound.handle(asked, params, { id: key, method: asked, signal: controller.signal })] as const;
+          const context: RequestContext = { id: key, method: asked, signal: controller.signal };
+          if (origin) context.origin = origin;
+          return [key, await this.ipc.inbound.handle(asked, params, context)] as const;
         } catch (error) {
           throw toIpcError(error); // the caller's request fails with the handler's reason, typed
         }

@@ -11,18 +11,15 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { type IpcError, ToolDeniedError, toIpcError } from '../core/errors.js';
 import type { CacheStats, CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
+import type { RequestOrigin } from '../core/inbound.js';
 import type { ApprovalQueue } from './approvals.js';
 import type { AuditRecord, AuditSink } from './audit-log.js';
 import { type CacheConfig, type CacheMark, ResultCache, markCached } from './result-cache.js';
 import { ToolPolicy, type ToolPolicyConfig } from './tool-policy.js';
 
 /** Where a call came from, for the audit log, confirmation dialogs and per-client cache scopes. */
-export interface CallOrigin {
-  /** `api` (the library; the default), `cli`, `websocket`, `http`, … */
-  door: string;
-  /** The caller within the door (e.g. a gateway connection id). */
-  client?: string;
-}
+/** Where a call came from: `door` is `api` (the library; the default), `cli`, `websocket`, `http`, …; `client` the caller within it. */
+export type CallOrigin = RequestOrigin;
 
 export interface CallGuardOptions {
   policy?: ToolPolicyConfig;

@@ -11,6 +11,7 @@
  * for the restarted server. When the server is stopped or given up on, everything pending fails.
  */
 import { Ajv, type ValidateFunction } from 'ajv';
+import { type Cancellation, signalOf } from '../core/cancellation.js';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
 import { RateWindow } from '../core/rate-window.js';
@@ -155,6 +156,8 @@ export interface BridgeCallOptions {
   hardTimeoutMs?: number;
   priority?: Priority;
   signal?: AbortSignal;
+  /** Cancels the call like `signal`, without an AbortSignal per call (see RequestOptions.cancel). */
+  cancel?: Cancellation;
   onProgress?: (progress: Progress) => void;
   /** Safe to resend after a crash (default: from the tool's idempotent/read-only annotations). */
   retryable?: boolean;
@@ -504,10 +507,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    */
   readResource(uri: string, options: BridgeRequestOptions = {}): Promise<ReadResourceResult> {
     if (!this.guard.active) return this.request<ReadResourceResult>('resources/read', { uri }, options);
+    const own = signalOf(options);
     return this.guard.readResource<ReadResourceResult>(uri, {
       origin: options.origin,
-      signal: options.signal,
-      send: (signal) => this.noteInputs(this.send<ReadResourceResult>('resources/read', { uri }, signal === options.signal ? options : { ...options, signal })),
+      signal: own,
+      send: (signal) => this.noteInputs(this.send<ReadResourceResult>('resources/read', { uri }, signal === own ? options : { ...options, signal })),
       storable: (result) => !this.uncacheable.has(result),
     });
   }
@@ -592,12 +596,14 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** `tools/call` through the guard (policy, confirmation, cache, audit) when one is configured. */
   private callGuarded(tool: string, args: Record<string, unknown>, options: BridgeCallOptions): Promise<CallToolResult> {
     if (!this.guard.active) return this.callServer(tool, args, options);
+    // The guard waits (approvals, a coalesced call) on an AbortSignal: one is made from a `cancel` handle.
+    const own = signalOf(options);
     const result = this.guard.callTool(tool, args, {
       origin: options.origin,
-      signal: options.signal,
+      signal: own,
       describe: () => this.toolsByName.get(tool) ?? this.tools.get().then(() => this.toolsByName.get(tool), () => undefined),
       // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
-      send: (signal) => this.noteInputs(this.callServer(tool, args, signal === options.signal ? options : { ...options, signal })),
+      send: (signal) => this.noteInputs(this.callServer(tool, args, signal === own ? options : { ...options, signal })),
       storable: (result) => !this.uncacheable.has(result),
     });
     // A cache hit never reaches the IpcManager (whose metrics would announce it): announce it here.
@@ -649,7 +655,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     const guard = this.guard;
     const run = () =>
       Promise.resolve()
-        .then(() => (guard.active ? guard.admit(tool, args, options.origin, options.signal) : undefined))
+        .then(() => (guard.active ? guard.admit(tool, args, options.origin, signalOf(options)) : undefined))
         .then(() => this.prepareCall(tool, args, options))
         .then((requestOptions) => {
           const unavailable = this.unavailableError();
@@ -674,10 +680,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    */
   request<T = unknown>(method: string, params?: Record<string, unknown>, options?: BridgeRequestOptions): Promise<T> {
     if (!this.guard.active) return this.send<T>(method, params, options);
+    const own = signalOf(options);
     return this.guard.request<T>(method, params, {
       origin: options?.origin,
-      signal: options?.signal,
-      send: (signal) => this.send<T>(method, params, signal === options?.signal ? options : { ...options, signal }),
+      signal: own,
+      send: (signal) => this.send<T>(method, params, signal === own ? options : { ...options, signal }),
     });
   }
 
@@ -781,7 +788,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     if (this.runsAsTask(tool, options)) {
       result = runAsTask<CallToolResult>(this.session, this.ipc, 'tools/call', params, {
         ...options.taskOptions,
-        signal: options.signal,
+        signal: signalOf(options),
         onProgress: options.onProgress,
         request: { priority: requestOptions.priority, timeoutMs: requestOptions.timeoutMs, hardTimeoutMs: requestOptions.hardTimeoutMs },
       });
@@ -830,8 +837,9 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     const retryable = this.isRetryable(tool, options.retryable);
     // The caller's own object whenever it already says the right thing — an unset `retryable` says
     // "no" (IpcManager resends written requests only on `true`) — so the hot path copies nothing;
-    // IpcManager ignores the bridge-only keys.
-    return retryable === (options.retryable === true) ? options : { ...options, retryable };
+    // IpcManager ignores the bridge-only keys. (Object.assign, not `{ ...options, retryable }`: in
+    // Node 20 a spread with a key added after it allocates ~370 bytes, a plain copy ~100.)
+    return retryable === (options.retryable === true) ? options : Object.assign({}, options, retryable ? RETRYABLE : NOT_RETRYABLE);
   }
 
   private validate(tool: ToolInfo, args: Record<string, unknown>): void {
@@ -1212,6 +1220,9 @@ class RelayStream implements AsyncIterable<StreamChunk> {
     yield* this.source;
   }
 }
+
+const RETRYABLE = Object.freeze({ retryable: true });
+const NOT_RETRYABLE = Object.freeze({ retryable: false });
 
 /** Both hooks, the caller's first. */
 function chain(first: ((queuedMs: number) => void) | undefined, second: (queuedMs: number) => void): (queuedMs: number) => void {

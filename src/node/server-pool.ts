@@ -34,6 +34,7 @@
  * so their lists and tool counts stay filtered. The cache is dropped on the list and resource
  * changes any replica reports, and whenever a replica (re)starts: a new process may answer differently.
  */
+import { signalOf } from '../core/cancellation.js';
 import { DEFAULTS } from '../core/defaults.js';
 import { Emitter } from '../core/emitter.js';
 import { type IpcError, NotConnectedError } from '../core/errors.js';
@@ -308,10 +309,11 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   readResource(uri: string, options: HandleRequestOptions = {}): Promise<ReadResourceResult> {
     const read = (o: HandleRequestOptions) => this.dispatch(`resources/read ${uri}`, o, o.retryable ?? true, (b, x) => b.readResource(uri, x));
     if (!this.guard.active) return read(options);
+    const own = signalOf(options);
     return this.guard.readResource<ReadResourceResult>(uri, {
       origin: options.origin,
-      signal: options.signal,
-      send: (signal) => this.noteInputs(read(signal === options.signal ? options : { ...options, signal })),
+      signal: own,
+      send: (signal) => this.noteInputs(read(signal === own ? options : { ...options, signal })),
       storable: (result) => !this.uncacheable.has(result),
     });
   }
@@ -347,12 +349,13 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
     // Refused before anyone is asked to approve it, but still recorded.
     const unavailable = this.unavailableError();
     if (unavailable) return this.guard.track({ method: 'tools/call', tool }, args, options.origin, () => Promise.reject(unavailable));
+    const own = signalOf(options);
     const result = this.guard.callTool(tool, args, {
       origin: options.origin,
-      signal: options.signal,
+      signal: own,
       describe: () => this.fromOne((b) => b.listTools()).then((tools) => tools.find((t) => t.name === tool), () => undefined),
       // A call shared with identical ones (cache coalescing) runs under a signal that aborts when all of them left.
-      send: (signal) => this.noteInputs(this.callReplicas(tool, args, signal === options.signal ? options : { ...options, signal })),
+      send: (signal) => this.noteInputs(this.callReplicas(tool, args, signal === own ? options : { ...options, signal })),
       storable: (result) => !this.uncacheable.has(result),
     });
     // A cache hit never reaches a replica (whose metrics would announce it): announce it here.
@@ -370,7 +373,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       // Streamed results are not cached (their chunks go to one caller), but they are approved and audited once.
       const unavailable = this.unavailableError();
       const run = () =>
-        unavailable ? Promise.reject(unavailable) : guard.admit(tool, args, options.origin, options.signal).then(() => this.streamReplicas(tool, args, options, relay));
+        unavailable ? Promise.reject(unavailable) : guard.admit(tool, args, options.origin, signalOf(options)).then(() => this.streamReplicas(tool, args, options, relay));
       result = guard.track({ method: 'tools/call', tool }, args, options.origin, run);
     }
     result.then(
@@ -385,10 +388,11 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
   /** Runs a non-`tools/call` request through the guard (audit; a raw `tools/call` obeys the policy). */
   private guarded<T>(method: string, params: Record<string, unknown> | undefined, options: HandleRequestOptions, run: (o: HandleRequestOptions) => Promise<T>): Promise<T> {
     if (!this.guard.active) return run(options);
+    const own = signalOf(options);
     return this.guard.request<T>(method, params, {
       origin: options.origin,
-      signal: options.signal,
-      send: (signal) => run(signal === options.signal ? options : { ...options, signal }),
+      signal: own,
+      send: (signal) => run(signal === own ? options : { ...options, signal }),
     });
   }
 
@@ -413,7 +417,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       label: `tools/call ${tool}`,
       priority: options.priority,
       stickyKey: options.stickyKey,
-      signal: options.signal,
+      signal: signalOf(options),
       hardTimeoutMs: this.hardTimeout(options),
       run: (id, hardTimeoutMs) => {
         used = this.bridgeOf(id);
@@ -432,7 +436,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       label: `tools/call ${tool}`,
       priority: options.priority,
       stickyKey: options.stickyKey,
-      signal: options.signal,
+      signal: signalOf(options),
       hardTimeoutMs: this.hardTimeout(options),
       run: (id, hardTimeoutMs) => {
         used = this.bridgeOf(id);
@@ -612,7 +616,7 @@ export class ServerPool extends Emitter<McpBridgeEvents> implements McpServerHan
       label,
       priority: options.priority as Priority | undefined,
       stickyKey: options.stickyKey,
-      signal: options.signal,
+      signal: signalOf(options),
       hardTimeoutMs: this.hardTimeout(options),
       run: (id, hardTimeoutMs) => run(this.bridgeOf(id), { ...options, hardTimeoutMs, maxRetries: 0 }),
       reroutable: (error) => retryable && LOST.has(error.code),

@@ -62,7 +62,8 @@ beforeAll(async () => {
     mcpServers: { demo: demoServerConfig(), everything: { command: process.execPath, args: [EVERYTHING, 'stdio'], process: { healthCheckIntervalMs: 0 } } },
   });
   // The gateway first, so that the (legacy) servers learn the page can answer elicitation and sampling.
-  gateway = await startGateway({ host, port: 0, staticDir: dir, token: TOKEN });
+  // Compression forced on: the browser is on this machine, where the gateway compresses nothing by default.
+  gateway = await startGateway({ host, port: 0, staticDir: dir, token: TOKEN, compression: { loopback: true } });
   await host.startAll();
   port = Number(new URL(gateway.url).port);
   browser = await chromium.launch({
@@ -172,7 +173,7 @@ describe('McpIpcClient in Chromium', () => {
       w.client.connection.subscribe((s) => w.recordConnection(s));
     });
     await gateway.close();
-    gateway = await startGateway({ host, port, staticDir: dir, token: TOKEN });
+    gateway = await startGateway({ host, port, staticDir: dir, token: TOKEN, compression: { loopback: true } });
     await page.waitForFunction(() => {
       let current = '';
       (window as unknown as Win).client.connection.subscribe((s) => (current = s))();

@@ -205,7 +205,10 @@ describe('mcp-ipc serve', () => {
     const base = new URL((url as RegExpExecArray)[1] as string);
     expect(Number(base.port)).toBeGreaterThan(0);
     expect(base.searchParams.get('token')).toBe('fixed-token-for-test');
-    expect((await fetch(new URL('/metrics', base.origin), { headers: { Authorization: 'Bearer fixed-token-for-test' } })).status).toBe(200);
+    const metrics = await fetch(new URL('/metrics', base.origin), { headers: { Authorization: 'Bearer fixed-token-for-test', 'Accept-Encoding': 'gzip' } });
+    expect(metrics.status).toBe(200);
+    // This client is on the same machine: nothing compressed (without --compress-loopback).
+    expect(metrics.headers.get('content-encoding')).toBeNull();
     expect(stdout).toMatch(/mcp-ipc server demo: running \(pid \d+/);
     const pid = Number(/mcp-ipc server demo: running \(pid (\d+)/.exec(stdout)?.[1]);
     expect(alive(pid)).toBe(true);
@@ -221,6 +224,25 @@ describe('mcp-ipc serve', () => {
     children.delete(child);
     expect(code, stderr).toBe(0);
     expect(alive(pid)).toBe(false);
+  });
+
+  it('compresses for clients on this machine with --compress-loopback', async () => {
+    const env = { ...process.env, MCP_IPC_TOKEN: 'fixed-token-for-test' };
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--compress-loopback', '--', process.execPath, join(ROOT, 'test/fixtures/echo-server.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on('close', (c) => r(c)));
+    await waitFor(() => /^mcp-ipc dashboard: /m.test(stdout), 20_000, `the dashboard line (stdout: ${stdout}, stderr: ${stderr})`);
+    const base = new URL(/^mcp-ipc dashboard: (\S+)$/m.exec(stdout)![1]!);
+    const metrics = await fetch(new URL('/metrics', base.origin), { headers: { Authorization: 'Bearer fixed-token-for-test', 'Accept-Encoding': 'gzip' } });
+    expect(metrics.status).toBe(200);
+    expect(metrics.headers.get('content-encoding')).toBe('gzip');
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(0);
+    children.delete(child);
   });
 
   it('shows a server that cannot start as failed with its reason, and serves the others', async () => {

@@ -225,6 +225,8 @@ beforeAll(async () => {
     // Every test here connects from 127.0.0.1 and most keep their sockets until afterAll: the
     // per-address cap has its own tests below.
     maxConnectionsPerAddress: DEFAULTS.limits.connections,
+    // Compression as a remote peer gets it (loopback peers get none by default: tested on its own below).
+    compression: { loopback: true },
   });
 }, 60_000);
 
@@ -367,6 +369,28 @@ describe('security', () => {
       await other.close();
     } finally {
       await plain.close();
+    }
+  });
+
+  it('compresses nothing for a peer on this machine by default: no permessage-deflate, HTTP bodies as they are', async () => {
+    const local = await startGateway({ host, port: 0, heartbeatMs: 0, staticDir });
+    try {
+      // ws offers permessage-deflate; over loopback the gateway accepts the connection without it.
+      const c = await connect(undefined, local);
+      expect(c.ws.extensions).toBe('');
+      expect(await c.call('ping')).toEqual({});
+      await c.close();
+      const metrics = await rawGet(local.port, '/metrics', { Authorization: `Bearer ${local.token}`, 'Accept-Encoding': 'gzip, br' });
+      expect(metrics.body.length).toBeGreaterThan(1024);
+      expect(metrics.headers['content-encoding']).toBeUndefined();
+      expect(metrics.body.toString()).toMatch(/^mcp_ipc_up\{server="demo"\} 1$/m);
+      const script = 'console.log("local");\n'.repeat(200);
+      writeFileSync(join(staticDir, 'local.js'), script);
+      const js = await rawGet(local.port, '/local.js', { 'Accept-Encoding': 'br' });
+      expect(js.headers['content-encoding']).toBeUndefined();
+      expect(js.body.toString()).toBe(script);
+    } finally {
+      await local.close();
     }
   });
 

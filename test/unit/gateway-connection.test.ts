@@ -7,10 +7,11 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { WebSocket } from 'ws';
-import { Connection } from '../../src/node/gateway/connection.js';
+import { Connection, joinBatch } from '../../src/node/gateway/connection.js';
 
 class FakeWs extends EventEmitter {
   readyState = 1;
+  extensions = 'permessage-deflate; server_max_window_bits=13';
   bufferedAmount = 0;
   readonly frames: string[] = [];
   readonly callbacks: Array<() => void> = [];
@@ -155,6 +156,14 @@ describe('gateway Connection', () => {
     expect(ws.sent().at(-1)).toEqual({ jsonrpc: '2.0', id: 4, result: {} });
   });
 
+  it('joins a frame into one flat array, batch replies spliced in first, last or alone', () => {
+    const batch = '[{"id":1},{"id":2}]';
+    expect(JSON.parse(joinBatch([batch, '{"id":3}', batch]))).toEqual([{ id: 1 }, { id: 2 }, { id: 3 }, { id: 1 }, { id: 2 }]);
+    expect(JSON.parse(joinBatch([batch]))).toEqual([{ id: 1 }, { id: 2 }]);
+    expect(JSON.parse(joinBatch(['{"id":3}']))).toEqual([{ id: 3 }]);
+    expect(joinBatch([])).toBe('[]');
+  });
+
   it('starts a new frame at maxBatchChars, and flushes what is pending before a close frame', () => {
     const ticks: Array<() => void> = [];
     const { ws, conn } = connection({ maxSendBufferBytes: 1_000_000, maxBatchChars: 60, schedule: (flush) => ticks.push(flush) });
@@ -172,5 +181,14 @@ describe('gateway Connection', () => {
     conn.deliver(JSON.stringify({ s: 'é'.repeat(45) })); // 53 characters, 98 bytes
     conn.deliver(JSON.stringify({ s: 'é'.repeat(47) })); // 55 characters, 102 bytes
     expect(ws.compressed).toEqual([false, true, false, true]);
+  });
+
+  it('asks for no compression at all on a socket that agreed none (a peer on this machine, or one that offered none)', () => {
+    const ws = new FakeWs();
+    ws.extensions = '';
+    const conn = new Connection(ws as unknown as WebSocket, { id: 2, maxSendBufferBytes: 1_000_000, highWaterBytes: 50, slowConsumerWaitMs: 10_000, schedule: (flush) => flush() });
+    conn.deliver(JSON.stringify({ s: 'a'.repeat(2000) }));
+    expect(ws.frames).toHaveLength(1);
+    expect(ws.compressed).toEqual([false]);
   });
 });

@@ -5,6 +5,7 @@
  * results keeping their blocks' order, and the routing of server→client requests.
  */
 import { describe, expect, it } from 'vitest';
+import { signalOf } from '../../src/core/cancellation.js';
 import { IpcError, NotConnectedError } from '../../src/core/errors.js';
 import { type CallToolResult, MCP_CLIENT_METHODS, MCP_SERVER_REQUEST_METHODS } from '../../src/core/gateway-protocol.js';
 import type { Progress, RequestContext, RequestHandler, RequestOptions, StreamChunk } from '../../src/core/ipc-manager.js';
@@ -13,7 +14,7 @@ import { reassemble } from '../../src/client/client.js';
 import type { Peer } from '../../src/node/gateway/connection.js';
 import { EventLog } from '../../src/node/gateway/event-log.js';
 import { GatewayHandlers } from '../../src/node/gateway/handlers.js';
-import { ServerRequestRouter } from '../../src/node/gateway/server-requests.js';
+import { originOf, ServerRequestRouter } from '../../src/node/gateway/server-requests.js';
 import type { McpHost } from '../../src/node/mcp-host.js';
 import { ResourceManager } from '../../src/node/resource-manager.js';
 
@@ -55,7 +56,9 @@ class FakeBridge {
     this.requests.push({ method, params, options });
     options.onProgress?.({ progress: 1, total: 2 } as Progress);
     if (this.hang) {
-      return new Promise((_, reject) => options.signal?.addEventListener('abort', () => reject(new IpcError('Cancelled', `cancelled: ${String(options.signal?.reason)}`))));
+      // The gateway hands over a cancel handle (RequestOptions.cancel) rather than a signal.
+      const signal = signalOf(options);
+      return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(new IpcError('Cancelled', `cancelled: ${String(signal.reason)}`))));
     }
     return Promise.resolve({ echoed: method });
   }
@@ -346,8 +349,12 @@ describe('server→client requests', () => {
     // No caller known: the most recent registration.
     expect(await elicit({ message: 'x', _meta: { a: 1 } }, ctx())).toEqual({ action: 'accept', content: { who: 'second' } });
     expect(second.asked[0]).toEqual({ method: 'elicitation/create', params: { message: 'x', _meta: { a: 1, 'mcp-ipc/server': 'alpha' } } });
-    // Inside first's request (the modern input_required case): first.
-    expect(await router.asCaller(first, () => elicit({ message: 'y' }, ctx()))).toEqual({ action: 'accept', content: { who: 'first' } });
+    // An input_required round of first's request (the modern case) carries the origin the gateway gave it: first.
+    const asked = first.asked.length;
+    expect(await elicit({ message: 'y' }, { ...ctx(), origin: originOf(first) })).toEqual({ action: 'accept', content: { who: 'first' } });
+    expect(first.asked).toHaveLength(asked + 1);
+    // An origin that is no connection's (another door's caller): the most recent registration.
+    expect(await elicit({ message: 'y' }, { ...ctx(), origin: { door: 'websocket', client: String(first.id) } })).toEqual({ action: 'accept', content: { who: 'second' } });
     // A connection with a call running on the server (the legacy case): that one.
     alpha.hang = true;
     const running = handlers.handle(first, 'prompts/get', { server: 'alpha', name: 'p' }, 7);

@@ -5,7 +5,9 @@
  */
 import { Ajv } from 'ajv';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Cancellation } from '../../src/core/cancellation.js';
 import { InvalidParamsError } from '../../src/core/errors.js';
+import type { RequestContext } from '../../src/core/ipc-manager.js';
 import type { ExitInfo, ServerEvent, ServerState } from '../../src/core/gateway-protocol.js';
 import { type JsonRpcMessage, type JsonRpcRequest, failure, success } from '../../src/core/jsonrpc.js';
 import { MemoryTransport } from '../../src/core/memory-transport.js';
@@ -113,6 +115,10 @@ class FakeServerProcess implements ProcessTransport {
         this.listed++;
         return reply(this.modern ? { resultType: 'complete', tools: [...TOOLS, ...this.added] } : { tools: [...TOOLS, ...this.added] });
       case 'tools/call':
+        // Modern: `ask` needs an answer from the client first (an input_required round).
+        if (params.name === 'ask' && this.modern && !(m.params as { inputResponses?: unknown }).inputResponses) {
+          return reply({ resultType: 'input_required', inputRequests: { q: { method: 'elicitation/create', params: { message: 'name?', requestedSchema: { type: 'object', properties: {} } } } } });
+        }
         if (params.name === 'read' && this.holdReads) {
           this.held.push(m);
           return;
@@ -176,6 +182,26 @@ describe('McpBridge call path', () => {
     await expect(b.call('echo', { text: 'hi' }, options)).resolves.toEqual({ content: [{ type: 'text', text: 'hi' }] });
     expect(request).toHaveBeenCalledTimes(1);
     expect(request.mock.calls[0]![2]).toBe(options);
+  });
+
+  it("gives an input_required round's handler the call's origin, and a cancel handle ends the call while it waits", async () => {
+    const { b } = bridge(false, undefined, true);
+    const contexts: RequestContext[] = [];
+    b.setRequestHandler('elicitation/create', (_params, context) => {
+      contexts.push(context);
+      return new Promise(() => undefined); // a person who has not answered yet
+    });
+    await b.start();
+    expect(b.server.era).toBe('modern');
+    const origin = { door: 'websocket', client: '3' };
+    const cancel = new Cancellation();
+    // `ask` is not in the tool list: unchecked.
+    const call = b.call('ask', {}, { origin, cancel, validate: false }).catch((e: unknown) => e);
+    await vi.waitFor(() => expect(contexts).toHaveLength(1));
+    expect(contexts[0]!.origin).toBe(origin);
+    cancel.cancel('the page went away');
+    expect(await call).toMatchObject({ code: 'Cancelled', data: { reason: 'the page went away' } });
+    expect(contexts[0]!.signal.aborted).toBe(true);
   });
 
   it('still marks calls to read-only tools retryable (a copy only where one is needed)', async () => {

@@ -45,7 +45,7 @@ Options:
 
 Exit codes: 0 ok, 1 tool or server error, 2 usage error.`,
 
-  serve: `Usage: mcp-ipc serve [--config FILE [--no-watch]] [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE | --insecure] [--allow-host NAME] [--audit FILE] [-- CMD ARGS...]
+  serve: `Usage: mcp-ipc serve [--config FILE [--no-watch]] [--port N] [--host ADDR] [--tls-cert FILE --tls-key FILE | --insecure] [--allow-host NAME] [--compress-loopback] [--audit FILE] [-- CMD ARGS...]
 
 Starts the MCP servers, the WebSocket gateway and the dashboard, and prints
   mcp-ipc dashboard: http://127.0.0.1:PORT/?token=…
@@ -68,6 +68,9 @@ Options:
   --insecure           Listen beyond loopback without TLS (only behind a TLS proxy)
   --allow-host NAME    Accept this name in the Host header too (repeatable; e.g. the name
                        an MCP gateway in front uses); loopback names and the bind address always
+  --compress-loopback  Compress for clients on this machine too (permessage-deflate, gzip/br):
+                       off by default, as it saves nothing over loopback and costs CPU at both
+                       ends; on behind a reverse proxy on this host that serves remote browsers
   --audit FILE         Append one JSON line per call to FILE (rotated at 16 MiB, 5 kept);
                        arguments are hashed (HMAC-SHA256, key MCP_IPC_AUDIT_KEY or random)
   -- CMD ARGS...       Run this command as the only server

@@ -29,6 +29,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     'tls-key'?: string;
     insecure?: boolean;
     'allow-host'?: string[];
+    'compress-loopback'?: boolean;
     help?: boolean;
     'no-watch'?: boolean;
   }>(args, {
@@ -41,6 +42,7 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     'tls-key': { type: 'string' },
     insecure: { type: 'boolean' },
     'allow-host': { type: 'string', multiple: true },
+    'compress-loopback': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -84,7 +86,9 @@ export async function serveCommand(argv: string[], io: CliIo): Promise<number> {
     const token = process.env.MCP_IPC_TOKEN || undefined;
     // Names clients reach this host by (a gateway in front, a DNS name): the Host check refuses others.
     const allowedHosts = (values['allow-host'] ?? []).flatMap((h) => h.split(',')).map((h) => h.trim()).filter(Boolean);
-    gateway = await startGateway({ host, hostname, port, staticDir, token, allowedHosts, ...(tls ? { tls } : {}) });
+    // Peers on this machine get nothing compressed unless asked (a proxy on this host relaying remote browsers).
+    const compression = values['compress-loopback'] ? { compression: { loopback: true } } : {};
+    gateway = await startGateway({ host, hostname, port, staticDir, token, allowedHosts, ...compression, ...(tls ? { tls } : {}) });
   } catch (error) {
     await host.stopAll();
     audit?.close();

@@ -2,10 +2,13 @@
  * Compression: permessage-deflate on the WebSocket (RFC 7692, ws's implementation) with bounded
  * memory per connection, and gzip / brotli on HTTP responses (node:zlib) honouring Accept-Encoding.
  * Small messages and bodies go as they are: below a threshold compressing costs more than it saves.
+ * Peers on this machine (loopback) get nothing compressed unless `loopback` says so: there is no
+ * link to save bytes on, and both ends would pay the CPU — for a WebSocket client, on every frame.
  */
 import type { IncomingMessage } from 'node:http';
 import { constants, createBrotliCompress, createGzip, type BrotliCompress, type Gzip } from 'node:zlib';
 import type { PerMessageDeflateOptions } from 'ws';
+import { addressKey } from './address-cap.js';
 
 export interface CompressionOptions {
   /** gzip / br on HTTP responses (dashboard files, /metrics, /api) when the client accepts them. @default true */
@@ -29,6 +32,15 @@ export interface CompressionOptions {
   memLevel?: number;
   /** zlib level (1..9) of the WebSocket deflate: gateway traffic is many small messages, so speed first. @default 3 */
   level?: number;
+  /**
+   * Compress for peers on this machine too (a remote address in 127.0.0.0/8 or `::1`). Off, such a
+   * peer is offered no permessage-deflate and gets HTTP responses unencoded: over loopback nothing
+   * is saved, while deflating costs CPU at both ends on every frame. Turn it on behind a reverse
+   * proxy on the same machine that relays remote browsers' WebSockets (their peer address is the
+   * proxy's), or to measure compression locally.
+   * @default false
+   */
+  loopback?: boolean;
 }
 
 export const COMPRESSION_DEFAULTS = {
@@ -39,6 +51,7 @@ export const COMPRESSION_DEFAULTS = {
   maxWindowBits: 13,
   memLevel: 7,
   level: 3,
+  loopback: false,
 } as const satisfies Required<CompressionOptions>;
 
 export type ResolvedCompression = Required<CompressionOptions>;
@@ -55,7 +68,20 @@ export function resolveCompression(options: CompressionOptions | false | undefin
   int('maxWindowBits', o.maxWindowBits, 9, 15);
   int('memLevel', o.memLevel, 1, 9);
   int('level', o.level, 1, 9);
+  if (typeof o.loopback !== 'boolean') throw new TypeError(`compression.loopback must be true or false, got ${String(o.loopback)}`);
   return o;
+}
+
+/** A remote address on this machine: 127.0.0.0/8 (IPv4-mapped too) or `::1`. */
+export function isLoopbackAddress(remoteAddress: string | undefined): boolean {
+  if (!remoteAddress) return false;
+  const key = addressKey(remoteAddress);
+  return key === '::1' || /^127\.\d+\.\d+\.\d+$/.test(key);
+}
+
+/** Whether what goes to the peer of `req` may be compressed at all (loopback peers only when `loopback` is set). */
+export function compressesFor(req: Pick<IncomingMessage, 'socket'>, loopback: boolean): boolean {
+  return loopback || !isLoopbackAddress(req.socket?.remoteAddress);
 }
 
 /** ws's `perMessageDeflate` server option for these settings (`false` when off). */

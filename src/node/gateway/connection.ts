@@ -64,6 +64,8 @@ export interface ConnectionOptions {
 
 const MAX_BATCH_CHARS = 64 * 1024;
 const COMPRESS_THRESHOLD = 1024;
+const COMPRESS = Object.freeze({ compress: true });
+const PLAIN = Object.freeze({ compress: false });
 
 const OPEN = 1;
 
@@ -80,6 +82,8 @@ export class Connection implements Peer {
   /** Characters in `batch`. */
   private batchChars = 0;
   private flushScheduled = false;
+  /** permessage-deflate was agreed on this socket (else no frame needs weighing for it). */
+  private readonly deflate: boolean;
   private readonly flushBound = () => this.flush();
   private readonly wakeBound = () => this.wakeWriters();
 
@@ -88,6 +92,7 @@ export class Connection implements Peer {
     private readonly options: ConnectionOptions,
   ) {
     this.id = options.id;
+    this.deflate = ws.extensions.includes('permessage-deflate');
     ws.on('pong', () => (this.alive = true));
   }
 
@@ -137,7 +142,8 @@ export class Connection implements Peer {
       return;
     }
     // The callback runs once the frame is handed to the socket: the event `writable()` waits for.
-    this.ws.send(text, { compress: worthCompressing(text, this.options.compressThresholdBytes ?? COMPRESS_THRESHOLD) }, this.wakeBound);
+    const compress = this.deflate && worthCompressing(text, this.options.compressThresholdBytes ?? COMPRESS_THRESHOLD);
+    this.ws.send(text, compress ? COMPRESS : PLAIN, this.wakeBound);
   }
 
   async writable(signal: AbortSignal): Promise<void> {
@@ -226,13 +232,18 @@ export class Connection implements Peer {
  * to a batch request) is spliced in, so the frame stays one flat array the client already reads.
  */
 export function joinBatch(texts: readonly string[]): string {
-  let out = '[';
-  for (let i = 0; i < texts.length; i++) {
+  const n = texts.length;
+  if (n === 0) return '[]';
+  const parts = new Array<string>(n);
+  for (let i = 0; i < n; i++) {
     const t = texts[i]!;
-    if (i > 0) out += ',';
-    out += t.charCodeAt(0) === 0x5b /* [ */ ? t.slice(1, -1) : t;
+    parts[i] = t.charCodeAt(0) === 0x5b /* [ */ ? t.slice(1, -1) : t;
   }
-  return out + ']';
+  // One join: the frame is built as one flat string (concatenating would leave a rope of two
+  // pieces per message, flattened again when the frame is encoded).
+  parts[0] = `[${parts[0]!}`;
+  parts[n - 1] = `${parts[n - 1]!}]`;
+  return parts.join(',');
 }
 
 /** At least `threshold` bytes of UTF-8: characters are a lower bound, so most frames need no count. */

@@ -5,19 +5,20 @@
  * cancellation, progress and metrics a tool call has. Also the fan-out of server notifications to
  * the connections that asked for them.
  */
+import { Cancellation } from '../../core/cancellation.js';
 import { InvalidParamsError, IpcError, NotConnectedError, ProtocolError, RpcCode } from '../../core/errors.js';
-import { type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
-import type { IpcMetricsSnapshot, Progress } from '../../core/ipc-manager.js';
+import { type CallToolResult, type ForwardMeta, type GatewayResult, HOST_CONTROL_METHODS, type ServerSnapshot } from '../../core/gateway-protocol.js';
+import type { IpcMetricsSnapshot, Progress, RequestOrigin } from '../../core/ipc-manager.js';
 import { notification, type RequestId } from '../../core/jsonrpc.js';
 import { LOGGING_LEVELS, type LoggingLevel } from '../../core/mcp-session.js';
 import type { StreamingCallOptions } from '../mcp-bridge.js';
 import type { HandleRequestOptions, McpServerHandle } from '../server-handle.js';
 import type { McpHost } from '../mcp-host.js';
 import type { Peer } from './connection.js';
-import { clampLimit, optionalBoolean, parseForwardOptions, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
+import { checkForwardOptions, clampLimit, type ForwardOptions, optionalBoolean, parseListen, parseMeta, parseMethods, parseRoots, requiredString, tagged } from './params.js';
 import { streamToolCall } from './streaming.js';
 import type { EventLog } from './event-log.js';
-import type { ServerRequestRouter } from './server-requests.js';
+import { originOf, type ServerRequestRouter } from './server-requests.js';
 
 export interface HandlerDeps {
   host: McpHost;
@@ -35,10 +36,28 @@ export interface HandlerDeps {
   onRefused?: (limit: 'maxInFlightPerConnection' | 'concurrentTasks') => void;
 }
 
+/**
+ * One request in flight: its cancel handle (the browser's `notifications/cancelled`, or the
+ * connection closing; an AbortSignal is made only for code that needs one), and the server it runs on.
+ */
+class GatewayCall extends Cancellation {
+  constructor(
+    readonly server: string,
+    /** Start order (for `busyOn`). */
+    readonly seq: number,
+  ) {
+    super();
+  }
+}
+
 /** What the gateway keeps per connection. */
 interface PeerState {
-  /** Requests in flight by JSON-RPC id (JSON-encoded, so 1 and "1" differ), with the server each runs on. */
-  calls: Map<string, { controller: AbortController; server: string; startedAt: number }>;
+  /** Requests in flight by JSON-RPC id (1 and "1" differ), notifications under a symbol of their own. */
+  calls: Map<RequestId | symbol, GatewayCall>;
+  /** What its requests carry as `origin` and `stickyKey`, and the owner its tasks are counted for. */
+  origin: RequestOrigin;
+  stickyKey: string;
+  owner: string;
   /** `server\0method` pairs forwarded to it (`*` wildcards). */
   listens: Set<string>;
   /** Resource subscriptions by `server\0uri`: the unsubscribe function once subscribed. */
@@ -51,10 +70,29 @@ type Handler = (peer: Peer, state: PeerState, params: Record<string, unknown>, i
 const PER_CALL = new Set(['notifications/progress', 'notifications/stream/chunk', 'notifications/cancelled']);
 const key2 = (a: string, b: string) => `${a}\u0000${b}`;
 
+/**
+ * Relays a call's progress to the browser under its own token. (A function of its own: a closure
+ * made inside the call path would give every call a context for the variables it captures.)
+ */
+function progressTo(peer: Peer, progressToken: string | number): (progress: Progress) => void {
+  return (progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken }));
+}
+
+/** `_meta` as forwarded to the server: the browser's keys but its per-call tokens; undefined when nothing is left. */
+function forwardedMeta(meta: ForwardMeta): Record<string, unknown> | undefined {
+  let out: Record<string, unknown> | undefined;
+  for (const k in meta) {
+    if (k === 'progressToken' || k === 'streamToken' || !Object.hasOwn(meta, k)) continue;
+    (out ??= {})[k] = (meta as Record<string, unknown>)[k];
+  }
+  return out;
+}
+
 export class GatewayHandlers {
   private readonly peers = new Map<Peer, PeerState>();
   private readonly own: Record<string, Handler>;
-  private nextNotificationKey = 0;
+  /** Start order of calls, over all connections. */
+  private callSeq = 0;
 
   constructor(private readonly deps: HandlerDeps) {
     this.own = this.ownMethods();
@@ -62,7 +100,17 @@ export class GatewayHandlers {
 
   /** Starts keeping state for a connection. */
   attach(peer: Peer): void {
-    this.peers.set(peer, { calls: new Map(), listens: new Set(), subscriptions: new Map() });
+    this.peers.set(peer, {
+      calls: new Map(),
+      // Where its requests come from (audit log, approval dialog, per-client cache scope, and the
+      // caller of a modern server's input_required rounds), and one replica per connection for a
+      // pool with `sticky: true`. An HTTP session is its own door.
+      origin: originOf(peer),
+      stickyKey: `${peer.door ?? 'gateway'}:${peer.clientId ?? peer.id}`,
+      owner: `gateway:${peer.id}`,
+      listens: new Set(),
+      subscriptions: new Map(),
+    });
   }
 
   /** A connection closed: its requests are aborted, its subscriptions and handlers dropped. */
@@ -70,7 +118,7 @@ export class GatewayHandlers {
     const state = this.peers.get(peer);
     if (!state) return;
     this.peers.delete(peer);
-    for (const call of state.calls.values()) call.controller.abort(reason);
+    for (const call of state.calls.values()) call.cancel(reason);
     state.calls.clear();
     for (const pending of state.subscriptions.values()) void pending.then((off) => off?.()).catch(() => undefined);
     state.subscriptions.clear();
@@ -128,7 +176,7 @@ export class GatewayHandlers {
     const found: Array<{ peer: Peer; at: number }> = [];
     for (const [peer, state] of this.peers) {
       let at = -1;
-      for (const call of state.calls.values()) if (call.server === server) at = Math.max(at, call.startedAt);
+      for (const call of state.calls.values()) if (call.server === server) at = Math.max(at, call.seq);
       if (at >= 0) found.push({ peer, at });
     }
     return found.sort((a, b) => b.at - a.at).map((f) => f.peer);
@@ -138,21 +186,23 @@ export class GatewayHandlers {
    * Runs one request (or notification: `id` undefined) and resolves with its result; rejects with
    * the IpcError to answer with. MethodNotFound for methods not offered.
    */
-  async handle(peer: Peer, method: string, params: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
-    const state = this.peers.get(peer);
-    if (!state) throw new NotConnectedError('Connection closed');
-    if (!this.has(method)) throw new ProtocolError(`Method not found: ${method}`, { method }, RpcCode.MethodNotFound);
-    if (Object.hasOwn(this.own, method)) return this.own[method]!(peer, state, params, id);
-    return this.deps.router.asCaller(peer, () => this.forward(peer, state, method, params, id));
+  handle(peer: Peer, method: string, params: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
+    // Not `async`: a forwarded request's promise is handed back as it is (no extra promise and turns per call).
+    try {
+      const state = this.peers.get(peer);
+      if (!state) throw new NotConnectedError('Connection closed');
+      if (!this.has(method)) throw new ProtocolError(`Method not found: ${method}`, { method }, RpcCode.MethodNotFound);
+      if (Object.hasOwn(this.own, method)) return Promise.resolve(this.own[method]!(peer, state, params, id));
+      return this.forward(peer, state, method, params, id);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** The browser's `notifications/cancelled` (or `cancel` request): aborts one of its requests. */
   cancel(peer: Peer, requestId: unknown, reason: string): boolean {
     if (typeof requestId !== 'string' && typeof requestId !== 'number') return false;
-    const call = this.peers.get(peer)?.calls.get(JSON.stringify(requestId));
-    if (!call || call.controller.signal.aborted) return false;
-    call.controller.abort(reason);
-    return true;
+    return this.peers.get(peer)?.calls.get(requestId)?.cancel(reason) ?? false;
   }
 
   /** A server's notification: to every connection listening for it, tagged with the server's name. */
@@ -275,13 +325,18 @@ export class GatewayHandlers {
 
   // ---------------------------------------------------------------- forwarded MCP requests
 
-  private async forward(peer: Peer, state: PeerState, method: string, p: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
-    const { server: _server, timeoutMs, priority, retryable, task, _meta, ...mcp } = p;
+  /**
+   * Checks and counts one forwarded request, runs it and gives its slot back when it settles. Not
+   * `async`: the bridge's promise is handed back as it is — an async frame per call (its promise,
+   * its saved registers) costs more than the call's own bookkeeping here.
+   */
+  private forward(peer: Peer, state: PeerState, method: string, p: Record<string, unknown>, id: RequestId | undefined): Promise<unknown> {
     const bridge = this.bridge(p);
-    const options = parseForwardOptions(method, { timeoutMs, priority, retryable, task });
-    const meta = parseMeta(method, _meta);
-    const key = id === undefined ? undefined : JSON.stringify(id);
-    if (key !== undefined && state.calls.has(key)) throw new ProtocolError(`A request with id ${key} is already in flight on this connection`, { id }, RpcCode.InvalidRequest);
+    checkForwardOptions(method, p);
+    const meta = parseMeta(method, p._meta);
+    if (id !== undefined && state.calls.has(id)) {
+      throw new ProtocolError(`A request with id ${JSON.stringify(id)} is already in flight on this connection`, { id }, RpcCode.InvalidRequest);
+    }
     if (state.calls.size >= this.deps.maxInFlight) {
       this.deps.onRefused?.('maxInFlightPerConnection');
       throw new IpcError('QueueFull', `Too many requests in flight on this connection: the gateway's limit of ${this.deps.maxInFlight} (maxInFlightPerConnection) is reached`, {
@@ -290,81 +345,127 @@ export class GatewayHandlers {
     }
     // Each request counts as a task of the host's ResourceManager (limits.concurrentTasks →
     // ResourceLimit naming that limit): a counter, not a tracked entry — the call is ended by its
-    // connection (detach aborts it), so an id, a release function and two events per call buy nothing.
+    // connection (detach cancels it), so an id, a release function and two events per call buy nothing.
     const resources = this.deps.host.resources;
     try {
-      resources.take('task', `gateway:${peer.id}`);
+      resources.take('task', state.owner);
     } catch (error) {
       this.deps.onRefused?.('concurrentTasks');
       throw error;
     }
-    const controller = new AbortController();
-    // Notifications (no id) are tracked too, under a private key, so a closing connection aborts them.
-    const trackKey = key ?? `notification:${++this.nextNotificationKey}`;
-    state.calls.set(trackKey, { controller, server: bridge.name, startedAt: Date.now() });
-    const signal = controller.signal;
+    const call = new GatewayCall(bridge.name, ++this.callSeq);
+    // Notifications (no id) are tracked too, under a key of their own, so a closing connection cancels them.
+    const key = id ?? Symbol('notification');
+    state.calls.set(key, call);
+    let running: Promise<unknown>;
     try {
-      const { progressToken, streamToken, ...passMeta } = meta;
-      const request: HandleRequestOptions = {
-        signal,
-        // Where the request came from (audit log, approval dialog, per-client cache scope), and one
-        // replica per connection for a pool with `sticky: true`. An HTTP session is its own door.
-        origin: { door: peer.door ?? 'websocket', client: peer.clientId ?? String(peer.id) },
-        stickyKey: `${peer.door ?? 'gateway'}:${peer.clientId ?? peer.id}`,
-        ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-        ...(options.priority !== undefined ? { priority: options.priority } : {}),
-        ...(progressToken !== undefined
-          ? { onProgress: (progress: Progress) => void peer.send(notification('notifications/progress', { ...progress, progressToken })) }
-          : {}),
-      };
-      const withMeta = (params: Record<string, unknown>) => (Object.keys(passMeta).length > 0 ? { ...params, _meta: passMeta } : params);
-      switch (method) {
-        case 'tools/call': {
-          // `tool` is what gateways before MCP's own names took; still accepted.
-          const name = mcp.name ?? mcp.tool;
-          if (typeof name !== 'string' || name === '') throw new InvalidParamsError('tools/call: "name" (a tool name) is required');
-          const args = mcp.arguments ?? {};
-          if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidParamsError('tools/call: "arguments" must be an object');
-          const callOptions: StreamingCallOptions = {
-            ...request,
-            ...(options.retryable !== undefined ? { retryable: options.retryable } : {}),
-            ...(options.task !== undefined ? { task: options.task } : {}),
-            ...(Object.keys(passMeta).length > 0 ? { _meta: passMeta } : {}),
-          };
-          if (streamToken === undefined) return await bridge.call(name, args as Record<string, unknown>, callOptions);
-          // Tracked as a stream while chunks flow (streams are counted, not capped).
-          const stream = resources.acquire('stream', `gateway:${peer.id}`, () => undefined, { meta: { tool: name } });
-          try {
-            return await streamToolCall(peer, bridge, name, args as Record<string, unknown>, callOptions, streamToken, signal, this.deps.chunkChars);
-          } finally {
-            resources.forget(stream.id);
-          }
-        }
-        case 'tools/list':
-          return { tools: await bridge.listTools({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
-        case 'resources/list':
-          return { resources: await bridge.listResources({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
-        case 'resources/templates/list':
-          return { resourceTemplates: await bridge.listResourceTemplates({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
-        case 'prompts/list':
-          return { prompts: await bridge.listPrompts({ refresh: optionalBoolean(mcp, 'refresh') ?? false }) };
-        case 'resources/subscribe':
-          return await this.subscribe(peer, state, bridge, requiredString(method, mcp, 'uri'));
-        case 'resources/unsubscribe':
-          return await this.unsubscribe(state, bridge, requiredString(method, mcp, 'uri'));
-        case 'logging/setLevel': {
-          const level = mcp.level;
-          if (!LOGGING_LEVELS.includes(level as LoggingLevel)) throw new InvalidParamsError(`logging/setLevel: "level" must be one of ${LOGGING_LEVELS.join(', ')}`);
-          await bridge.setLogLevel(level as LoggingLevel);
-          return {};
-        }
-        default:
-          return await bridge.request(method, withMeta(mcp), request);
-      }
-    } finally {
+      running = this.run(peer, state, method, p, bridge, meta, call);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
+    const release = () => {
       resources.give('task');
-      const current = state.calls.get(trackKey);
-      if (current?.controller === controller) state.calls.delete(trackKey);
+      if (state.calls.get(key) === call) state.calls.delete(key);
+    };
+    // Released before the caller sees the outcome (its reaction comes first); the caller handles the rejection.
+    running.then(release, release);
+    return running;
+  }
+
+  /**
+   * Sends one forwarded request to its server (throws or rejects with the error to answer with);
+   * `p` holds its MCP params and the gateway's options (checked).
+   */
+  private run(
+    peer: Peer,
+    state: PeerState,
+    method: string,
+    p: Record<string, unknown> & ForwardOptions,
+    bridge: McpServerHandle,
+    meta: ForwardMeta,
+    call: GatewayCall,
+  ): Promise<unknown> {
+    // No AbortSignal per call: the engine listens to the handle (code that needs a signal makes one from it).
+    const request: HandleRequestOptions =
+      p.timeoutMs === undefined
+        ? { cancel: call, origin: state.origin, stickyKey: state.stickyKey }
+        : { cancel: call, origin: state.origin, stickyKey: state.stickyKey, timeoutMs: p.timeoutMs };
+    if (p.priority !== undefined) request.priority = p.priority;
+    if (meta.progressToken !== undefined) request.onProgress = progressTo(peer, meta.progressToken);
+    // What the server gets of `_meta`: the browser's own keys (e.g. `traceparent`), not its tokens.
+    const passMeta = forwardedMeta(meta);
+    if (method === 'tools/call') {
+      // `tool` is what gateways before MCP's own names took; still accepted.
+      const name = p.name ?? p.tool;
+      if (typeof name !== 'string' || name === '') throw new InvalidParamsError('tools/call: "name" (a tool name) is required');
+      const args = p.arguments ?? {};
+      if (typeof args !== 'object' || args === null || Array.isArray(args)) throw new InvalidParamsError('tools/call: "arguments" must be an object');
+      const callOptions: StreamingCallOptions = request;
+      if (p.retryable !== undefined) callOptions.retryable = p.retryable;
+      if (p.task !== undefined) callOptions.task = p.task;
+      if (passMeta) callOptions._meta = passMeta;
+      const streamToken = meta.streamToken;
+      if (streamToken === undefined) return bridge.call(name, args as Record<string, unknown>, callOptions);
+      return this.stream(peer, state, bridge, name, args as Record<string, unknown>, callOptions, streamToken, call);
+    }
+    return this.other(peer, state, method, p, bridge, request, passMeta);
+  }
+
+  /** A `tools/call` whose result goes to the browser in chunks (`_meta.streamToken`). */
+  private async stream(
+    peer: Peer,
+    state: PeerState,
+    bridge: McpServerHandle,
+    name: string,
+    args: Record<string, unknown>,
+    options: StreamingCallOptions,
+    streamToken: string | number,
+    call: GatewayCall,
+  ): Promise<CallToolResult> {
+    // Tracked as a stream while chunks flow (streams are counted, not capped).
+    const resources = this.deps.host.resources;
+    const stream = resources.acquire('stream', state.owner, () => undefined, { meta: { tool: name } });
+    try {
+      return await streamToolCall(peer, bridge, name, args, options, streamToken, call.signal, this.deps.chunkChars);
+    } finally {
+      resources.forget(stream.id);
+    }
+  }
+
+  /** Forwarded requests other than `tools/call`. */
+  private async other(
+    peer: Peer,
+    state: PeerState,
+    method: string,
+    p: Record<string, unknown>,
+    bridge: McpServerHandle,
+    request: HandleRequestOptions,
+    passMeta: Record<string, unknown> | undefined,
+  ): Promise<unknown> {
+    switch (method) {
+      case 'tools/list':
+        return { tools: await bridge.listTools({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'resources/list':
+        return { resources: await bridge.listResources({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'resources/templates/list':
+        return { resourceTemplates: await bridge.listResourceTemplates({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'prompts/list':
+        return { prompts: await bridge.listPrompts({ refresh: optionalBoolean(p, 'refresh') ?? false }) };
+      case 'resources/subscribe':
+        return await this.subscribe(peer, state, bridge, requiredString(method, p, 'uri'));
+      case 'resources/unsubscribe':
+        return await this.unsubscribe(state, bridge, requiredString(method, p, 'uri'));
+      case 'logging/setLevel': {
+        const level = p.level;
+        if (!LOGGING_LEVELS.includes(level as LoggingLevel)) throw new InvalidParamsError(`logging/setLevel: "level" must be one of ${LOGGING_LEVELS.join(', ')}`);
+        await bridge.setLogLevel(level as LoggingLevel);
+        return {};
+      }
+      default: {
+        // The MCP params: the browser's, less the server selector and the gateway's own options.
+        const { server: _server, timeoutMs: _t, priority: _p, retryable: _r, task: _k, _meta: _m, ...mcp } = p;
+        return await bridge.request(method, passMeta ? { ...mcp, _meta: passMeta } : mcp, request);
+      }
     }
   }
 

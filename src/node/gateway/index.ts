@@ -41,7 +41,7 @@ import { PACKAGE_ROOT } from '../config.js';
 import type { McpHost } from '../mcp-host.js';
 import type { ResourceHandle } from '../resource-manager.js';
 import { AddressConnections, addressKey } from './address-cap.js';
-import { type CompressionOptions, perMessageDeflate, resolveCompression } from './compression.js';
+import { type CompressionOptions, isLoopbackAddress, perMessageDeflate, resolveCompression } from './compression.js';
 import { Connection } from './connection.js';
 import { FrameDispatcher } from './dispatch.js';
 import { EventLog } from './event-log.js';
@@ -131,7 +131,8 @@ export interface GatewayOptions {
   serverRequestTimeoutMs?: number;
   /**
    * permessage-deflate on the WebSocket and gzip/br on HTTP responses; `false` turns both off.
-   * @default on, see CompressionOptions for the bounds
+   * Peers on this machine (loopback) get neither unless `{ loopback: true }`.
+   * @default on for remote peers, see CompressionOptions for the bounds
    */
   compression?: CompressionOptions | false;
   /**
@@ -195,6 +196,8 @@ export class Gateway {
   private readonly heartbeatMs: number;
   private readonly server: Server;
   private readonly wss: WebSocketServer;
+  /** The one for peers on this machine (no permessage-deflate unless `compression.loopback`). */
+  private readonly wssLoopback: WebSocketServer;
   private readonly connections = new Map<Connection, Accepted>();
   private readonly perAddress: AddressConnections;
   private readonly events: EventLog;
@@ -268,6 +271,7 @@ export class Gateway {
     });
     this.dispatcher = new FrameDispatcher(this.handlers, this.metrics, Math.max(1, options.maxBatchSize ?? d.maxBatchSize));
     this.batchLimits = { maxItems: this.dispatcher.maxBatch, maxBytes: options.maxMessageBytes ?? d.maxMessageBytes };
+    const httpCompression = compression.http ? { thresholdBytes: compression.thresholdBytes, loopback: compression.loopback } : undefined;
     const mcp = options.mcpHttp === false ? undefined : (options.mcpHttp ?? {});
     if (mcp) {
       for (const key of ['maxSessions', 'sessionIdleMs', 'maxBodyBytes'] as const) {
@@ -285,11 +289,10 @@ export class Gateway {
         sessionIdleMs: mcp.sessionIdleMs ?? 30 * 60_000,
         serverRequestTimeoutMs,
         keepAliveMs: mcp.keepAliveMs ?? 15_000,
-        ...(compression.http ? { compressThresholdBytes: compression.thresholdBytes } : {}),
+        ...(httpCompression ? { compression: httpCompression } : {}),
       });
     }
     this.secure = options.tls !== undefined;
-    const httpCompression = compression.http ? { thresholdBytes: compression.thresholdBytes } : undefined;
     this.http = new HttpRoutes({
       host: this.host,
       metrics: this.metrics,
@@ -316,18 +319,22 @@ export class Gateway {
       if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
       else socket.destroy();
     });
-    this.wss = new WebSocketServer({
-      noServer: true,
-      maxPayload: options.maxMessageBytes ?? d.maxMessageBytes,
-      perMessageDeflate: perMessageDeflate(compression),
-      clientTracking: false,
-      handleProtocols: (protocols: Set<string>) => {
-        if (protocols.has(BATCH_PROTOCOL)) return BATCH_PROTOCOL;
-        if (protocols.has(GATEWAY_PROTOCOL)) return GATEWAY_PROTOCOL;
-        for (const p of protocols) if (p.startsWith(TOKEN_PROTOCOL_PREFIX)) return p;
-        return false;
-      },
-    });
+    const wsServer = (deflate: boolean) =>
+      new WebSocketServer({
+        noServer: true,
+        maxPayload: options.maxMessageBytes ?? d.maxMessageBytes,
+        perMessageDeflate: deflate ? perMessageDeflate(compression) : false,
+        clientTracking: false,
+        handleProtocols: (protocols: Set<string>) => {
+          if (protocols.has(BATCH_PROTOCOL)) return BATCH_PROTOCOL;
+          if (protocols.has(GATEWAY_PROTOCOL)) return GATEWAY_PROTOCOL;
+          for (const p of protocols) if (p.startsWith(TOKEN_PROTOCOL_PREFIX)) return p;
+          return false;
+        },
+      });
+    this.wss = wsServer(compression.websocket);
+    // ws negotiates permessage-deflate per server, not per upgrade: peers on this machine get one that offers none.
+    this.wssLoopback = compression.websocket && !compression.loopback ? wsServer(false) : this.wss;
   }
 
   /** The access token (put it in the dashboard URL, or a `Sec-WebSocket-Protocol`/`Authorization` header). */
@@ -457,16 +464,17 @@ export class Gateway {
     socket.on('error', () => socket.destroy());
     if (this.closing) return refuse(socket, 503, 'Gateway shutting down');
     const verdict = this.http.checkUpgrade(req, this.accessToken);
+    const wss = isLoopbackAddress(req.socket.remoteAddress) ? this.wssLoopback : this.wss;
     if (!verdict.ok) {
       if ('closeCode' in verdict) {
         const { closeCode, message } = verdict;
-        this.wss.handleUpgrade(req, socket, head, (ws) => ws.close(closeCode, message));
+        wss.handleUpgrade(req, socket, head, (ws) => ws.close(closeCode, message));
         return;
       }
       return refuse(socket, verdict.status, verdict.message);
     }
     const address = addressKey(req.socket.remoteAddress);
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address));
+    wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, address));
   }
 
   private accept(ws: WebSocket, address: string): void {
@@ -572,6 +580,7 @@ export class Gateway {
     await Promise.race([closed, grace]);
     for (const ws of sockets) if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
     this.wss.close();
+    if (this.wssLoopback !== this.wss) this.wssLoopback.close();
     if (!this.started) return;
     await new Promise<void>((resolveClose) => {
       this.server.close(() => resolveClose());

@@ -29,13 +29,14 @@ import { isNotification, isRequest, type JsonRpcMessage, type JsonRpcResponse, d
 import { LATEST_LEGACY_PROTOCOL_VERSION, LEGACY_PROTOCOL_VERSIONS } from '../../core/mcp-versions.js';
 import type { McpHost } from '../mcp-host.js';
 import type { ResourceHandle } from '../resource-manager.js';
-import { chooseEncoding, compressor } from './compression.js';
+import { chooseEncoding, compressesFor, compressor } from './compression.js';
 import { errorResponse } from './dispatch.js';
 import { stringifyMessage, type Peer } from './connection.js';
 import { PeerRequests, type PeerRequestOptions } from './peer-requests.js';
 import type { GatewayHandlers } from './handlers.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { ServerRequestRouter } from './server-requests.js';
+import type { HttpCompression } from './static.js';
 
 /** Where the hosted servers are exposed: `/mcp/NAME`. */
 export const MCP_HTTP_PREFIX = '/mcp/';
@@ -59,11 +60,12 @@ export interface McpHttpOptions {
   /** SSE keep-alive comment interval on open streams (0: none). */
   keepAliveMs: number;
   /**
-   * JSON answers of at least this many bytes are sent gzip/br-encoded when the client accepts it
-   * (`compression.http` of the gateway); undefined: never. SSE streams are compressed too when
-   * the client accepts it, with a flush after every event so none is held back.
+   * JSON answers of at least `thresholdBytes` are sent gzip/br-encoded when the client accepts it
+   * (`compression.http` of the gateway; peers on this machine only with `loopback`); undefined:
+   * never. SSE streams are compressed too when the client accepts it, with a flush after every
+   * event so none is held back.
    */
-  compressThresholdBytes?: number;
+  compression?: HttpCompression;
 }
 
 /** Methods whose answer comes as an SSE stream: they may send progress or ask the client first. */
@@ -225,7 +227,8 @@ export class McpHttpEndpoint {
   /** Answers one request to `/mcp/NAME` (already through the Host, Origin and token guards). */
   async handle(req: IncomingMessage, res: ServerResponse, server: string): Promise<void> {
     if (this.closed) return plain(res, 503, 'Service Unavailable: shutting down');
-    if (this.options.compressThresholdBytes !== undefined) compressFrom.set(res, this.options.compressThresholdBytes);
+    const c = this.options.compression;
+    if (c && compressesFor(req, c.loopback)) compressFrom.set(res, c.thresholdBytes);
     if (!this.options.host.get(server)) return plain(res, 404, `Not Found: no server "${server}" here`);
     if (req.method === 'POST') return this.post(req, res, server);
     if (req.method === 'GET') return this.get(req, res, server);

@@ -1,6 +1,8 @@
 /**
  * Prometheus exposition for the gateway (`GET /metrics`): a private prom-client Registry (never the
- * global one) whose per-server values are read from each server's `snapshot()` at scrape time.
+ * global one) whose per-server values are read from each server's `snapshot()` at scrape time. The
+ * gateway's own counters by label (requests by method, errors by code, …) are plain numbers until
+ * then too (LabelCounter): counting a request costs a Map update, not prom-client's label hashing.
  *
  * A server pool has one series per replica, labelled `replica="ID"` (a single server's series carry
  * no `replica` label), so `sum by (server)` adds a pool's replicas up without counting anything
@@ -27,6 +29,38 @@ const QUANTILES = [
   ['0.99', 'p99'],
 ] as const;
 
+/**
+ * A counter by one label, counted in a plain Map and handed to prom-client only when scraped: the
+ * gateway counts every request, and prom-client's own `inc` hashes the labels object each time.
+ */
+export class LabelCounter<L extends string> {
+  private readonly counts = new Map<string, number>();
+
+  constructor(name: string, help: string, private readonly label: L, registers: Registry[]) {
+    const counts = this.counts;
+    const metric: Counter<L> = new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers,
+      collect: () => {
+        metric.reset();
+        for (const [value, n] of counts) metric.inc({ [label]: value } as Record<L, string>, n);
+      },
+    });
+  }
+
+  inc(labels: Readonly<Record<L, string>>, value = 1): void {
+    const key = labels[this.label];
+    this.counts.set(key, (this.counts.get(key) ?? 0) + value);
+  }
+
+  /** The count for one label value (0 when never counted). */
+  get(value: string): number {
+    return this.counts.get(value) ?? 0;
+  }
+}
+
 /** Gateway-side counters the Gateway updates directly. */
 export interface GatewayCounters {
   connections: () => number;
@@ -46,20 +80,20 @@ export class GatewayMetrics {
   /** WebSocket connections accepted since start. */
   readonly connectionsTotal: Counter<never>;
   /** Requests from MCP clients on `/mcp/NAME`, by method (`unknown` for methods not offered). */
-  readonly mcpRequests: Counter<'method'>;
+  readonly mcpRequests: LabelCounter<'method'>;
   /** Upgrades / HTTP requests refused by the guards, by reason (token, origin, host). */
-  readonly rejected: Counter<'reason'>;
+  readonly rejected: LabelCounter<'reason'>;
   /** Frames that were not usable JSON-RPC (parse errors, invalid requests). */
-  readonly invalidMessages: Counter<'kind'>;
+  readonly invalidMessages: LabelCounter<'kind'>;
   /** Messages over the size limit (the socket is closed with 1009). */
   readonly oversized: Counter<never>;
   readonly slowConsumers: Counter<never>;
   /** Requests received from browsers, by method (unknown methods counted as "unknown"). */
-  readonly requests: Counter<'method'>;
-  readonly requestErrors: Counter<'code'>;
-  readonly eventsBroadcast: Counter<'event'>;
+  readonly requests: LabelCounter<'method'>;
+  readonly requestErrors: LabelCounter<'code'>;
+  readonly eventsBroadcast: LabelCounter<'event'>;
   /** Forwarded requests refused by a limit, by limit (`concurrentTasks`, `maxInFlightPerConnection`). */
-  readonly refused: Counter<'limit'>;
+  readonly refused: LabelCounter<'limit'>;
   private current: ServerSnapshot[] | undefined;
 
   constructor(
@@ -193,44 +227,29 @@ export class GatewayMetrics {
     gauge('mcp_ipc_gateway_event_log_size', 'Events kept for reconnecting clients.', counters.eventLogSize);
     gauge('mcp_ipc_gateway_latest_seq', 'Sequence number of the latest broadcast event.', counters.latestSeq);
     gauge('mcp_ipc_gateway_mcp_sessions', 'Open MCP Streamable HTTP sessions on /mcp/NAME.', () => counters.mcpSessions?.() ?? 0);
-    this.mcpRequests = new Counter({
-      name: 'mcp_ipc_gateway_mcp_requests_total',
-      help: 'JSON-RPC requests from MCP clients on /mcp/NAME, by method (errors are in mcp_ipc_gateway_request_errors_total).',
-      labelNames: ['method'],
+    this.mcpRequests = new LabelCounter(
+      'mcp_ipc_gateway_mcp_requests_total',
+      'JSON-RPC requests from MCP clients on /mcp/NAME, by method (errors are in mcp_ipc_gateway_request_errors_total).',
+      'method',
       registers,
-    });
+    );
     gauge('mcp_ipc_gateway_tasks', 'Calls running on the host now (tasks counted against limits.concurrentTasks).', counters.tasks);
     gauge('mcp_ipc_gateway_task_limit', "The host's concurrent-task limit (limits.concurrentTasks): calls over it are refused with ResourceLimit.", counters.taskLimit);
     gauge('mcp_ipc_gateway_in_flight_limit', 'Requests one connection may have in flight (maxInFlightPerConnection): more are refused with QueueFull.', counters.inFlightLimit);
-    this.refused = new Counter({
-      name: 'mcp_ipc_gateway_refused_total',
-      help: 'Forwarded requests refused by a limit (limit: concurrentTasks, maxInFlightPerConnection).',
-      labelNames: ['limit'],
-      registers,
-    });
+    this.refused = new LabelCounter('mcp_ipc_gateway_refused_total', 'Forwarded requests refused by a limit (limit: concurrentTasks, maxInFlightPerConnection).', 'limit', registers);
     this.connectionsTotal = new Counter({ name: 'mcp_ipc_gateway_connections_total', help: 'WebSocket connections accepted.', registers });
-    this.rejected = new Counter({
-      name: 'mcp_ipc_gateway_rejected_total',
-      help: 'Requests and upgrades refused (reason: token, origin, host, limit = the host\'s connection limit, address = the per-address cap).',
-      labelNames: ['reason'],
+    this.rejected = new LabelCounter(
+      'mcp_ipc_gateway_rejected_total',
+      "Requests and upgrades refused (reason: token, origin, host, limit = the host's connection limit, address = the per-address cap).",
+      'reason',
       registers,
-    });
-    this.invalidMessages = new Counter({
-      name: 'mcp_ipc_gateway_invalid_messages_total',
-      help: 'Frames that were not valid JSON-RPC.',
-      labelNames: ['kind'],
-      registers,
-    });
+    );
+    this.invalidMessages = new LabelCounter('mcp_ipc_gateway_invalid_messages_total', 'Frames that were not valid JSON-RPC.', 'kind', registers);
     this.oversized = new Counter({ name: 'mcp_ipc_gateway_oversized_messages_total', help: 'Messages over the size limit.', registers });
     this.slowConsumers = new Counter({ name: 'mcp_ipc_gateway_slow_consumers_total', help: 'Connections closed for not reading fast enough.', registers });
-    this.requests = new Counter({ name: 'mcp_ipc_gateway_requests_total', help: 'JSON-RPC requests from browsers.', labelNames: ['method'], registers });
-    this.requestErrors = new Counter({
-      name: 'mcp_ipc_gateway_request_errors_total',
-      help: 'JSON-RPC error responses sent to browsers, by IpcError code.',
-      labelNames: ['code'],
-      registers,
-    });
-    this.eventsBroadcast = new Counter({ name: 'mcp_ipc_gateway_events_total', help: 'Events broadcast to browsers.', labelNames: ['event'], registers });
+    this.requests = new LabelCounter('mcp_ipc_gateway_requests_total', 'JSON-RPC requests from browsers.', 'method', registers);
+    this.requestErrors = new LabelCounter('mcp_ipc_gateway_request_errors_total', 'JSON-RPC error responses sent to browsers, by IpcError code.', 'code', registers);
+    this.eventsBroadcast = new LabelCounter('mcp_ipc_gateway_events_total', 'Events broadcast to browsers.', 'event', registers);
   }
 
   get contentType(): string {

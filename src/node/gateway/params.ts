@@ -17,22 +17,32 @@ export function tagged(params: unknown, server: string): Record<string, unknown>
   return { ...p, _meta: { ...meta, [SERVER_META_KEY]: server } };
 }
 
-export function parseForwardOptions(method: string, o: Record<string, unknown>): { timeoutMs?: number; priority?: Priority; retryable?: boolean; task?: boolean } {
+/** The gateway's own options of a forwarded request, beside its MCP params. */
+export interface ForwardOptions {
+  timeoutMs?: number;
+  priority?: Priority;
+  retryable?: boolean;
+  task?: boolean;
+}
+
+/**
+ * Checks the gateway's own options of a forwarded request (`timeoutMs`, `priority`, `retryable`,
+ * `task`) where they are, in its params: read from there afterwards, nothing is copied per call.
+ */
+export function checkForwardOptions(method: string, o: Record<string, unknown>): asserts o is Record<string, unknown> & ForwardOptions {
   const { timeoutMs, priority } = o;
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
     throw new InvalidParamsError(`${method}: "timeoutMs" must be a positive number`);
   }
   if (priority !== undefined && !PRIORITIES.has(priority as Priority)) throw new InvalidParamsError(`${method}: "priority" must be "high", "normal" or "low"`);
-  return {
-    ...(timeoutMs !== undefined ? { timeoutMs: timeoutMs as number } : {}),
-    ...(priority !== undefined ? { priority: priority as Priority } : {}),
-    ...(o.retryable !== undefined ? { retryable: optionalBoolean(o, 'retryable') } : {}),
-    ...(o.task !== undefined ? { task: optionalBoolean(o, 'task') } : {}),
-  };
+  optionalBoolean(o, 'retryable');
+  optionalBoolean(o, 'task');
 }
 
+const NO_META: ForwardMeta = Object.freeze({});
+
 export function parseMeta(method: string, meta: unknown): ForwardMeta {
-  if (meta === undefined) return {};
+  if (meta === undefined) return NO_META;
   if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new InvalidParamsError(`${method}: "_meta" must be an object`);
   const m = meta as Record<string, unknown>;
   for (const key of ['progressToken', 'streamToken'] as const) {

@@ -3,16 +3,16 @@
  * every server that has no handler of its own for it (a configured `roots` list stays the host's),
  * by asking a browser connection that registered for the method (`gateway/handle`):
  * 1. the connection whose request caused it, when it handles the method — known exactly for modern
- *    `input_required` rounds (they run inside that request, see `asCaller`), and for legacy
- *    requests when that connection is the one with a call running on the server;
+ *    `input_required` rounds (their context carries the `origin` the gateway gave the request, see
+ *    `originOf`), and for legacy requests when that connection is the one with a call running on
+ *    the server;
  * 2. else the connection that registered most recently.
  * None → the server gets -32601 (Method not found). Each request has a timeout; a connection
  * that closes fails the requests it was asked at once, so nothing is left waiting for it.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { ProtocolError, RpcCode } from '../../core/errors.js';
 import { SERVER_META_KEY } from '../../core/gateway-protocol.js';
-import type { RequestContext } from '../../core/ipc-manager.js';
+import type { RequestContext, RequestOrigin } from '../../core/ipc-manager.js';
 import type { McpHost } from '../mcp-host.js';
 import type { McpServerHandle } from '../server-handle.js';
 import type { Peer } from './connection.js';
@@ -26,8 +26,22 @@ export interface ServerRequestRouterOptions {
   busyOn: (server: string) => Peer[];
 }
 
+const origins = new WeakMap<Peer, RequestOrigin>();
+
+/**
+ * The `origin` of a connection's requests (audit log, approvals, per-client cache scope): its door
+ * and its id within it, one object per connection. Requests carry it down to the server's session,
+ * which hands it back with the `input_required` rounds of that request: that is how the router
+ * finds the caller, by identity, without tracking async context (an AsyncLocalStorage would make
+ * Node run hooks for every promise of every call).
+ */
+export function originOf(peer: Peer): RequestOrigin {
+  let origin = origins.get(peer);
+  if (!origin) origins.set(peer, (origin = { door: peer.door ?? 'websocket', client: peer.clientId ?? String(peer.id) }));
+  return origin;
+}
+
 export class ServerRequestRouter {
-  private readonly caller = new AsyncLocalStorage<Peer>();
   /** method → registered connections, in registration order (the last is the most recent). */
   private readonly handlers = new Map<string, Peer[]>();
   /** What `install` added, by handle: a replaced server's name now names another handle. */
@@ -39,11 +53,6 @@ export class ServerRequestRouter {
     private readonly options: ServerRequestRouterOptions,
   ) {
     this.methods = new Set(options.methods);
-  }
-
-  /** Runs `fn` (a browser's request) so that server requests it causes go back to `peer` first. */
-  asCaller<T>(peer: Peer, fn: () => T): T {
-    return this.caller.run(peer, fn);
   }
 
   /** Installs the forwarding handlers on every server that has none of its own for a method. */
@@ -91,18 +100,21 @@ export class ServerRequestRouter {
     this.unregister(peer, [...this.handlers.keys()]);
   }
 
-  /** The connection that should answer `method` for `server` now, if any. */
-  pick(server: string, method: string): Peer | undefined {
+  /**
+   * The connection that should answer `method` for `server` now, if any; `origin` is that of the
+   * request whose `input_required` round asks (RequestContext.origin).
+   */
+  pick(server: string, method: string, origin?: RequestOrigin): Peer | undefined {
     const registered = (this.handlers.get(method) ?? []).filter((p) => !p.signal.aborted);
     if (registered.length === 0) return undefined;
-    const caller = this.caller.getStore();
-    if (caller && registered.includes(caller)) return caller;
+    const caller = origin && registered.find((p) => origins.get(p) === origin);
+    if (caller) return caller;
     const busy = this.options.busyOn(server).find((p) => registered.includes(p));
     return busy ?? registered[registered.length - 1];
   }
 
   private async route(server: string, method: string, params: unknown, context: RequestContext): Promise<unknown> {
-    const peer = this.pick(server, method);
+    const peer = this.pick(server, method, context.origin);
     if (!peer) throw new ProtocolError(`Method not found: ${method} (no browser answers it)`, { method }, RpcCode.MethodNotFound);
     const p = typeof params === 'object' && params !== null && !Array.isArray(params) ? (params as Record<string, unknown>) : {};
     const meta = typeof p._meta === 'object' && p._meta !== null ? (p._meta as Record<string, unknown>) : {};

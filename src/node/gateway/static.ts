@@ -8,11 +8,18 @@ import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, relative, resolve, sep } from 'node:path';
 import type { ResourceHandle, ResourceManager } from '../resource-manager.js';
-import { chooseEncoding, compressible, compressor } from './compression.js';
+import { chooseEncoding, compressesFor, compressible, compressor } from './compression.js';
 
 /** When to compress a response: bodies of at least `thresholdBytes` of a compressible type, if the client accepts it. */
 export interface HttpCompression {
   thresholdBytes: number;
+  /** Compress for peers on this machine too (see CompressionOptions.loopback). */
+  loopback: boolean;
+}
+
+/** The encoding for a body of `length` bytes to the client of `req` (undefined: as it is). */
+export function encodingFor(req: IncomingMessage, length: number, c: HttpCompression): ReturnType<typeof chooseEncoding> {
+  return length >= c.thresholdBytes && compressesFor(req, c.loopback) ? chooseEncoding(req) : undefined;
 }
 
 const TYPES: Record<string, string> = {
@@ -135,7 +142,7 @@ export class StaticFiles {
     const type = TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream';
     const immutable = file.startsWith(join(this.root, 'assets') + sep);
     const c = this.compression;
-    const encoding = c && size >= c.thresholdBytes && compressible(type) ? chooseEncoding(req) : undefined;
+    const encoding = c && compressible(type) ? encodingFor(req, size, c) : undefined;
     res.writeHead(200, {
       ...SECURITY_HEADERS,
       'Content-Type': type,
@@ -184,7 +191,7 @@ export function send(
   if (compression && compressible(type)) {
     extra.Vary = 'Accept-Encoding';
     const length = Buffer.byteLength(body);
-    const encoding = length >= compression.thresholdBytes && res.req ? chooseEncoding(res.req) : undefined;
+    const encoding = res.req ? encodingFor(res.req, length, compression) : undefined;
     if (encoding === 'gzip') payload = gzipSync(body, { level: 6 });
     else if (encoding === 'br') payload = brotliCompressSync(body, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: length } });
     if (encoding) extra['Content-Encoding'] = encoding;

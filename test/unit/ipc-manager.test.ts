@@ -202,21 +202,32 @@ describe('IpcManager: timeouts', () => {
   });
 
   it('resets the idle timeout on progress, while the hard cap still fires', async () => {
-    const { ipc, peer } = await setup({ timeoutMs: 60, hardTimeoutMs: 300 });
-    const progress: number[] = [];
-    const started = performance.now();
-    const p = ipc.request('long', {}, { onProgress: (pr) => progress.push(pr.progress) });
-    await tick();
-    const token = (peer.requests('long')[0]!.params as { _meta: { progressToken: number } })._meta.progressToken;
-    const pump = setInterval(() => {
-      void peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: progress.length + 1 } });
-    }, 20);
-    const error = await failed(p);
-    clearInterval(pump);
-    expect(error).toBeInstanceOf(TimeoutError);
-    expect((error.data as { kind: string }).kind).toBe('hard');
-    expect(performance.now() - started).toBeGreaterThanOrEqual(250); // idle (60 ms) alone would have fired long before
-    expect(progress.length).toBeGreaterThan(5);
+    // Fake timers (the engine's clock is Date.now under them): a stalled machine cannot let the idle
+    // timeout fire between two progress notifications.
+    vi.useFakeTimers();
+    try {
+      const { ipc, peer } = await setup({ timeoutMs: 60, hardTimeoutMs: 300, now: () => Date.now() });
+      const progress: number[] = [];
+      const started = Date.now();
+      const p = ipc.request('long', {}, { onProgress: (pr) => progress.push(pr.progress) });
+      const error = failed(p);
+      await vi.advanceTimersByTimeAsync(0);
+      const token = (peer.requests('long')[0]!.params as { _meta: { progressToken: number } })._meta.progressToken;
+      let endedAt = 0;
+      void error.then(() => (endedAt = Date.now()));
+      for (let t = 0; t < 20 && endedAt === 0; t++) {
+        await vi.advanceTimersByTimeAsync(20);
+        void peer.send({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken: token, progress: progress.length + 1 } });
+        await vi.advanceTimersByTimeAsync(0);
+      }
+      const e = await error;
+      expect(e).toBeInstanceOf(TimeoutError);
+      expect((e.data as { kind: string }).kind).toBe('hard');
+      expect(endedAt - started).toBe(300); // idle (60 ms) alone would have fired at 60
+      expect(progress.length).toBeGreaterThan(5);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reports time spent queued when the hard cap fires before the request is sent', async () => {

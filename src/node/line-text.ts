@@ -42,13 +42,18 @@ export class LineJoiner {
     return this.buffer?.length ?? 0;
   }
 
-  /** The text of a line given as pieces, `bytes` in all (a LineDecoderOptions.joinText). */
-  readonly text = (pieces: readonly Uint8Array[], bytes: number): string => {
-    const joined = pieces.length === 1 ? asBuffer(pieces[0]!) : this.join(pieces, bytes);
+  /**
+   * The text of a line given as pieces (a LineDecoderOptions.joinText). The size is counted here
+   * rather than taken from the caller: a buffer is never read beyond what was written into it.
+   */
+  readonly text = (pieces: readonly Uint8Array[]): string => {
+    const joined = pieces.length === 1 ? asBuffer(pieces[0]!) : this.join(pieces);
     return isAscii(joined) ? joined.toString('latin1') : this.utf8.decode(joined);
   };
 
-  private join(pieces: readonly Uint8Array[], bytes: number): Buffer {
+  private join(pieces: readonly Uint8Array[]): Buffer {
+    let bytes = 0;
+    for (const piece of pieces) bytes += piece.length;
     let target = this.buffer;
     if (target === undefined || target.length < bytes) {
       target = Buffer.allocUnsafeSlow(bytes);

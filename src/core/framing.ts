@@ -40,6 +40,13 @@ export interface LineDecoderOptions {
    * @default true
    */
   reusesChunks?: boolean;
+  /**
+   * Decodes a line that arrived in pieces (several chunks) to text: UTF-8, each invalid sequence as
+   * U+FFFD, a BOM kept — exactly as `TextDecoder('utf-8', { ignoreBOM: true })` decodes the pieces
+   * joined. Large results are such lines. The default joins the pieces into a new Uint8Array and
+   * decodes that; a runtime may do it cheaper (the stdio transport passes Node's `lineText`).
+   */
+  joinText?: (pieces: readonly Uint8Array[], bytes: number) => string;
 }
 
 export class LineDecoder {
@@ -47,6 +54,7 @@ export class LineDecoder {
   private readonly onLine: LineDecoderOptions['onLine'];
   private readonly onOversized: NonNullable<LineDecoderOptions['onOversized']>;
   private readonly copyRetained: boolean;
+  private readonly joinText: (pieces: readonly Uint8Array[], bytes: number) => string;
   /** BOMs are stripped per line (deliver), not only where a decode call starts: lines decode alike however they were chunked. */
   private readonly text = new TextDecoder('utf-8', { ignoreBOM: true });
   private pieces: Uint8Array[] = [];
@@ -59,6 +67,7 @@ export class LineDecoder {
     this.onLine = options.onLine;
     this.onOversized = options.onOversized ?? (() => undefined);
     this.copyRetained = options.reusesChunks ?? true;
+    this.joinText = options.joinText ?? ((pieces, bytes) => this.text.decode(pieces.length === 1 ? pieces[0]! : concat(pieces, bytes)));
   }
 
   /** Bytes held for an unfinished line (bounded by `maxLineBytes`). */
@@ -154,11 +163,11 @@ export class LineDecoder {
       return;
     }
     if (this.pending === 0) return;
-    const bytes = this.pieces.length === 1 ? this.pieces[0]! : concat(this.pieces, this.pending);
+    const pieces = this.pieces;
     const size = this.pending;
     this.pieces = [];
     this.pending = 0;
-    this.deliver(this.text.decode(bytes), size);
+    this.deliver(this.joinText(pieces, size), size);
   }
 
   /** Hands on a decoded line: without its BOM and final CR, and not when it is blank. */
@@ -171,7 +180,7 @@ export class LineDecoder {
   }
 }
 
-function concat(parts: Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
+function concat(parts: readonly Uint8Array[], total = parts.reduce((n, p) => n + p.length, 0)): Uint8Array {
   const out = new Uint8Array(total);
   let at = 0;
   for (const p of parts) {

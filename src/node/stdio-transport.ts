@@ -21,6 +21,7 @@ import { encodeMessage, LineDecoder } from '../core/framing.js';
 import { type DecodeSink, type Diagnostic, decodeInto, type JsonRpcMessage, preview, sniffResponseId } from '../core/jsonrpc.js';
 import { SENT, type Transport } from '../core/transport.js';
 import type { ExitInfo } from '../core/gateway-protocol.js';
+import { lineText } from './line-text.js';
 import { guardTree, type OrphanGuard } from './orphan-guard.js';
 import { childEnvironment, currentPlatform, newTreeCookie, type Platform, type ServerTree } from './platform/index.js';
 import { checkOptions } from '../core/options.js';
@@ -294,6 +295,7 @@ export class StdioTransport implements Transport {
     const decoder = new LineDecoder({
       maxLineBytes: this.opts.maxMessageBytes,
       reusesChunks: false, // a child's stdout gives a fresh Buffer per read
+      joinText: lineText,
       onLine: (line, bytes) => decodeInto(line, bytes, sink),
       onOversized: ({ bytes, limit, head, tail }) => {
         const d: Diagnostic = { kind: 'oversized', bytes, limit, preview: preview(head) };

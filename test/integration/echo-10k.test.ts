@@ -1,7 +1,8 @@
 /**
  * The engine over a real child process: 10 000 concurrent requests through IpcManager +
- * StdioTransport to a tiny echo server, all answered and correlated; then a streamed 100 MB result
- * that is never one string on the receiving side.
+ * StdioTransport to a tiny echo server, all answered and correlated; large results (ASCII and
+ * multi-byte, cut by the pipe's reads) intact; then a streamed 100 MB result that is never one
+ * string on the receiving side.
  */
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +36,21 @@ describe('IpcManager over a real echo server', () => {
     expect(snap.inFlight).toBe(0);
     expect(snap.queueDepth).toBe(0);
     expect(snap.responses).toBeGreaterThanOrEqual(n);
+  });
+
+  it('delivers large results whole and intact, ASCII or not, several at once', async () => {
+    const wide = `${'é€😀'.repeat(400_000)}\u0000"\\end`; // ~4 MB of UTF-8 with 4-byte characters cut by the reads
+    const ascii = 'x'.repeat(3 * 1024 * 1024);
+    const [a, b, c, d] = await Promise.all([
+      ipc.request<{ text: string }>('echo/raw', { text: wide }),
+      ipc.request<{ content: Array<{ text: string }> }>('tools/call', { name: 'blob', arguments: { bytes: 5 * 1024 * 1024 } }),
+      ipc.request<{ text: string }>('echo/raw', { text: ascii }),
+      ipc.request<{ text: string }>('echo/raw', { text: 'small' }),
+    ]);
+    expect(a.text).toBe(wide);
+    expect(b.content[0]!.text).toBe('x'.repeat(5 * 1024 * 1024));
+    expect(c.text).toBe(ascii);
+    expect(d.text).toBe('small');
   });
 
   it('streams a 100 MB result in ordered chunks', async () => {

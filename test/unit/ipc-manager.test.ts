@@ -785,6 +785,35 @@ describe('IpcManager: bookkeeping per request (issue 14)', () => {
     expect(await second).toMatchObject({ code: 'Timeout', data: { kind: 'idle', queuedMs: 40 } });
   });
 
+  it('keeps its times exact for a request sent long after it was made (beyond the record’s µs offset)', async () => {
+    let now = 1_000.25;
+    const { ipc, peer } = await setup({ maxConcurrent: 1, timeoutMs: 50, hardTimeoutMs: Infinity, now: () => now });
+    const waits: number[] = [];
+    const first = ipc.request('first');
+    const second = ipc.request('second', {}, { onSend: (ms) => waits.push(ms) });
+    const third = failed(ipc.request('third', {}, { onSend: (ms) => waits.push(ms) }));
+    let settled = false;
+    void third.then(() => (settled = true));
+    await tick();
+    now += 40 * 60_000 + 0.125; // both wait 40 minutes behind `first`
+    await peer.reply(peer.requests('first')[0]!.id, 1);
+    await expect(first).resolves.toBe(1);
+    await tick();
+    expect(waits).toEqual([40 * 60_000 + 0.125]);
+    now += 0.375;
+    await peer.reply(peer.requests('second')[0]!.id, 2);
+    await expect(second).resolves.toBe(2);
+    expect(ipc.snapshot().latency.min).toBe(0.375);
+    await tick();
+    expect(waits).toEqual([40 * 60_000 + 0.125, 40 * 60_000 + 0.5]);
+    now += 45; // the idle timeout runs from the send, 40 minutes after the request was made
+    await tick(60);
+    expect(settled).toBe(false);
+    now += 10;
+    await tick(60);
+    expect(await third).toMatchObject({ code: 'Timeout', data: { kind: 'idle', queuedMs: 40 * 60_000, inFlightMs: 55 } });
+  });
+
   it('tells a duplicate answer from a stranger’s even thousands of requests later (id watermark)', async () => {
     const { ipc, peer } = await setup({ maxConcurrent: 10_000, maxQueueSize: 10_000 });
     peer.auto = () => 'ok';

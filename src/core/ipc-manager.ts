@@ -168,6 +168,8 @@ const PHASE = 3;
 const BYPASS = 4;
 /** The transport took the message (a lost connection leaves its outcome unknown). */
 const WRITTEN = 8;
+/** Its params were let go of once it was written: it can no longer be resent (see `written`). */
+const DROPPED = 16;
 type Phase = typeof QUEUED | typeof IN_FLIGHT | typeof RETRY_WAIT | typeof DONE;
 
 /**
@@ -203,7 +205,7 @@ interface PendingMore {
  * has the same shape (monomorphic property access on the hot path).
  */
 class Pending implements DeadlineItem, InFlightItem {
-  /** Phase and flags (see PHASE, BYPASS, WRITTEN). */
+  /** Phase and flags (see PHASE, BYPASS, WRITTEN, DROPPED). */
   state: number;
   id: number | undefined = undefined;
   heapIndex = -1;
@@ -215,7 +217,8 @@ class Pending implements DeadlineItem, InFlightItem {
 
   constructor(
     readonly method: string,
-    readonly params: Record<string, unknown> | unknown[] | undefined,
+    /** Kept for resends only: let go of once written when it cannot be resent (see `written`). */
+    public params: Record<string, unknown> | unknown[] | undefined,
     readonly options: RequestOptions,
     /**
      * When the caller made the request, in whole ms (rounded up): a small integer is stored in the
@@ -590,14 +593,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       sent = Promise.reject(error);
     }
     if (sent === SENT) {
-      p.state |= WRITTEN; // handed over, channel not full: nothing to wait for (see SENT)
+      this.written(p, transport); // handed over, channel not full: nothing to wait for (see SENT)
       return;
     }
     this.pendingWrites++;
     sent.then(
       () => {
         this.pendingWrites--;
-        if (p.id === id) p.state |= WRITTEN;
+        if (p.id === id) this.written(p, transport);
         this.pump();
       },
       (error: unknown) => {
@@ -611,6 +614,20 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
         this.pump();
       },
     );
+  }
+
+  /**
+   * The transport took the request's message. A written request is resent only when the caller
+   * marked it retryable, or when a transport that says it can (`reportsUndelivered`) reports it
+   * undelivered after all; any other lets go of its params now — for a pending call they are
+   * most of what it holds beyond its own record (the caller's arguments).
+   */
+  private written(p: Pending, transport: Transport): void {
+    p.state |= WRITTEN;
+    if (p.phase === IN_FLIGHT && p.options.retryable !== true && transport.reportsUndelivered !== true) {
+      p.params = undefined;
+      p.state |= DROPPED;
+    }
   }
 
   /** A request's deadline passed: time it out (hard cap, or idle without progress) or look again later. */
@@ -757,7 +774,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     this.detachInFlight(p);
     // A written request may have run: only resend it if the caller says that is safe. Never once
     // chunks were delivered: the caller has them, and a resend would deliver them again from seq 0.
-    const retryable = (!written || p.options.retryable === true) && (p.more?.nextSeq ?? 0) === 0;
+    // Never without its params (a transport that reported a written request undelivered without
+    // saying it might: see `written`).
+    const retryable = (!written || p.options.retryable === true) && (p.more?.nextSeq ?? 0) === 0 && (p.state & DROPPED) === 0;
     const failure =
       error instanceof ServerCrashedError && written
         ? new ServerCrashedError(`${error.message}; outcome of ${p.method} unknown`, { ...error.data, outcomeUnknown: true })

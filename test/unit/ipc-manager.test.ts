@@ -470,7 +470,14 @@ describe('IpcManager: connection loss and retries', () => {
   });
 
   it('a request the transport lost (onlost) is resent when undelivered or retryable, else fails with outcome unknown', async () => {
-    const { ipc, peer, transport } = await setup({ retryDelayMs: 1 });
+    const [a, b] = MemoryTransport.pair();
+    // A transport that learns of a lost delivery after the handover says so (an HTTP POST).
+    Object.assign(a, { reportsUndelivered: true });
+    const peer = new Peer(b);
+    const ipc = new IpcManager(a, { retryDelayMs: 1 });
+    managers.push(ipc);
+    await ipc.start();
+    const transport = a;
     const crash = () => new ServerCrashedError('response stream broke', { exitCode: null, signal: null, stderrTail: [] });
     const undelivered = ipc.request('write');
     const retryable = ipc.request('read', undefined, { retryable: true });
@@ -493,6 +500,27 @@ describe('IpcManager: connection loss and retries', () => {
     await expect(undelivered).resolves.toBe('ok');
     await expect(retryable).resolves.toBe('ok');
     expect(ipc.state).toBe('connected');
+  });
+
+  it('lets go of a written request’s params unless it may be resent; one reported undelivered anyway fails', async () => {
+    const { ipc, peer, transport } = await setup({ retryDelayMs: 1 });
+    const crash = () => new ServerCrashedError('response stream broke', { exitCode: null, signal: null, stderrTail: [] });
+    const plain = ipc.request('charge', { amount: 5 });
+    const retryable = ipc.request('read', { uri: 'x' }, { retryable: true });
+    await tick();
+    const [r1, r2] = peer.requests();
+    // This transport never said it could report a written request undelivered: the engine kept
+    // only the retryable request's params, so only that one can be resent.
+    (transport as Transport).onlost!(r1!.id, crash(), false);
+    (transport as Transport).onlost!(r2!.id, crash(), false);
+    const error = await failed(plain);
+    expect(error).toBeInstanceOf(ServerCrashedError);
+    expect(error.data).not.toHaveProperty('outcomeUnknown');
+    await tick(10);
+    expect(peer.requests('charge')).toHaveLength(1);
+    expect(peer.requests('read').map((r) => r.params)).toEqual([{ uri: 'x' }, { uri: 'x' }]);
+    await peer.reply(peer.requests('read')[1]!.id, 'ok');
+    await expect(retryable).resolves.toBe('ok');
   });
 
   it('holds queued and retryable requests across a transport swap and sends them after resume', async () => {

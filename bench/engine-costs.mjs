@@ -70,20 +70,24 @@ async function worker(mode, server, lib, who, inflightText, amountText) {
     const used = process.cpuUsage(before);
     console.log((used.user + used.system) / amount);
   } else if (mode === 'heap') {
-    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
-    globalThis.gc();
-    globalThis.gc();
-    const before = process.memoryUsage().heapUsed;
+    // What `amount` more pending requests add once `amount` are pending already: the first batch
+    // warms the path (the code V8 compiles for it is not per-request memory, yet at 1k pending it
+    // added ~50 B to each) and the heap is read only once it has settled (heapUsed right after a
+    // gc() swung by ~170 KB between runs).
+    await drive(200, 1, c.call);
+    await drive(2_000, 64, c.call);
     const pending = [];
-    for (let i = 0; i < amount; i++) {
-      const p = c.hang();
-      p.catch(() => undefined);
-      pending.push(p);
-    }
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-    globalThis.gc();
-    globalThis.gc();
-    console.log((process.memoryUsage().heapUsed - before) / amount - 8); // the array slot is ours
+    const hang = () => {
+      for (let i = 0; i < amount; i++) {
+        const p = c.hang();
+        p.catch(() => undefined);
+        pending.push(p);
+      }
+    };
+    hang();
+    const before = await settledHeap();
+    hang();
+    console.log(((await settledHeap()) - before) / amount - 8); // the array slot is ours
     process.exit(0);
   } else {
     const count = Math.max(8, Math.round(200e6 / amount));
@@ -95,6 +99,16 @@ async function worker(mode, server, lib, who, inflightText, amountText) {
   }
   await c.stop();
   process.exit(0);
+}
+
+/** heapUsed after three rounds of collections, each a timer turn after the last. */
+async function settledHeap() {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((r) => setTimeout(r, 30));
+    globalThis.gc();
+    globalThis.gc();
+  }
+  return process.memoryUsage().heapUsed;
 }
 
 async function drive(n, inflight, call) {

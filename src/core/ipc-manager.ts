@@ -176,12 +176,28 @@ export interface IpcManagerEvents extends Record<string, unknown> {
   idle: undefined;
 }
 
-type Phase = 'queued' | 'in-flight' | 'retry-wait' | 'done';
-
-/** Pending.flags bits. */
-const BYPASS = 1;
+/** Pending.state: the phase in the low two bits, flags above them (one small integer field). */
+const QUEUED = 0;
+const IN_FLIGHT = 1;
+/** Taken off the wire: backing off before a resend, or about to be settled. */
+const RETRY_WAIT = 2;
+const DONE = 3;
+const PHASE = 3;
+/** Skips the queue and the concurrency limit. */
+const BYPASS = 4;
 /** The transport took the message (a lost connection leaves its outcome unknown). */
-const WRITTEN = 2;
+const WRITTEN = 8;
+/** Its params were let go of once it was written: it can no longer be resent (see `written`). */
+const DROPPED = 16;
+type Phase = typeof QUEUED | typeof IN_FLIGHT | typeof RETRY_WAIT | typeof DONE;
+
+/**
+ * `Pending.atUs` stays within ±2^30 − 1, the small-integer range of every V8 build (stored in the
+ * record itself); beyond it (a request queued or resent some 18 minutes after it was made) `at` is
+ * kept in `more.farAt` and `atUs` holds FAR.
+ */
+const MAX_AT_US = 2 ** 30 - 1;
+const FAR = -(2 ** 30);
 
 /** What only some requests need — retries, progress, streams, an abort signal — made on first use. */
 interface PendingMore {
@@ -194,30 +210,34 @@ interface PendingMore {
   nextSeq: number;
   retryTimer: ReturnType<typeof setTimeout> | undefined;
   removeAbortListener: (() => void) | undefined;
+  /** `at` when it is too far from `createdAt` for `atUs` (see FAR). */
+  farAt: number;
 }
 
 /**
  * One record per request, whatever its phase: the queue, the in-flight table and the deadline heap
  * all hold this same object (no per-phase copies, no side maps). It is most of what a pending
- * request costs in memory, so it keeps only what every request needs: timeouts and priority are
- * read from the caller's options when needed, flags share one small integer, and what only some
- * requests need lives in `more`. A class, so every request has the same shape (monomorphic
- * property access on the hot path).
+ * request costs in memory, so it keeps only what every request needs, in fields that hold small
+ * integers or pointers (a field holding a fraction costs a 16-byte box): timeouts and priority are
+ * read from the caller's options when needed, phase and flags share one integer, times are whole
+ * ms or µs offsets, and what only some requests need lives in `more`. A class, so every request
+ * has the same shape (monomorphic property access on the hot path).
  */
 class Pending implements DeadlineItem, InFlightItem {
-  phase: Phase = 'queued';
+  /** Phase and flags (see PHASE, BYPASS, WRITTEN, DROPPED). */
+  state: number;
   id: number | undefined = undefined;
   heapIndex = -1;
-  /** While queued: when it joined the queue. Once sent: when it was sent. */
-  at: number;
-  flags: number;
+  /** `at` in µs after `createdAt` (FAR: in `more.farAt`). */
+  private atUs: number;
   more: PendingMore | undefined = undefined;
   /** Its place in the queue while queued (kept here, not in a Map: see PriorityQueue's NodeSlot). */
   queueNode: QueueNode<Pending> | undefined = undefined;
 
   constructor(
     readonly method: string,
-    readonly params: Record<string, unknown> | unknown[] | undefined,
+    /** Kept for resends only: let go of once written when it cannot be resent (see `written`). */
+    public params: Record<string, unknown> | unknown[] | undefined,
     readonly options: RequestOptions<CancelSignal>,
     /**
      * When the caller made the request, in whole ms (rounded up): a small integer is stored in the
@@ -233,8 +253,37 @@ class Pending implements DeadlineItem, InFlightItem {
      */
     readonly resolve: (value: unknown) => void,
   ) {
-    this.at = now;
-    this.flags = bypass ? BYPASS : 0;
+    this.state = bypass ? BYPASS : QUEUED;
+    this.atUs = Math.round((now - createdAt) * 1000) | 0; // within [-1000, 0]; `| 0` turns a -0 into 0
+  }
+
+  get phase(): Phase {
+    return (this.state & PHASE) as Phase;
+  }
+
+  set phase(phase: Phase) {
+    this.state = (this.state & ~PHASE) | phase;
+  }
+
+  /** While queued: when it joined the queue. Once sent: when it was sent (ms, µs precision). */
+  get at(): number {
+    const us = this.atUs;
+    return us !== FAR ? this.createdAt + us / 1000 : this.more!.farAt;
+  }
+
+  set at(now: number) {
+    const us = Math.round((now - this.createdAt) * 1000);
+    if (us <= MAX_AT_US && us >= -MAX_AT_US) {
+      this.atUs = us | 0; // a -0 (not a small integer) would turn the field into a boxed double for every record
+      return;
+    }
+    this.moreOf(this.phase === QUEUED ? 0 : Math.max(0, now - this.createdAt)).farAt = now;
+    this.atUs = FAR;
+  }
+
+  /** `more`, made now if it was not yet, then with `queuedMs` (ms queued before this attempt). */
+  moreOf(queuedMs: number): PendingMore {
+    return (this.more ??= { attempt: 0, queuedMs, activeAt: 0, nextSeq: 0, retryTimer: undefined, removeAbortListener: undefined, farAt: 0 });
   }
 }
 
@@ -500,8 +549,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   private more(p: Pending): PendingMore {
     // Made after the first send, it starts with that attempt's queueing time (see queuedMsOf).
-    const queuedMs = p.phase === 'queued' ? 0 : Math.max(0, p.at - p.createdAt);
-    return (p.more ??= { attempt: 0, queuedMs, activeAt: 0, nextSeq: 0, retryTimer: undefined, removeAbortListener: undefined });
+    return p.more ?? p.moreOf(p.phase === QUEUED ? 0 : Math.max(0, p.at - p.createdAt));
   }
 
   /** Time a sent request spent queued, over all its attempts. */
@@ -529,7 +577,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     const transport = this.transport!;
     const id = this.ids.issue();
     p.id = id;
-    p.phase = 'in-flight';
+    p.phase = IN_FLIGHT;
     // Before `p.at` moves on: until now it is when the request was queued (or last sent).
     if (p.options.onSend) notifySend(p.options.onSend, now - p.at);
     this.metrics.sent(now - p.at);
@@ -540,9 +588,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       more.nextSeq = 0;
     }
     p.at = now;
-    p.flags &= ~WRITTEN;
+    p.state &= ~WRITTEN;
     this.inFlight.set(id, p);
-    if ((p.flags & BYPASS) === 0) this.active++;
+    if ((p.state & BYPASS) === 0) this.active++;
     const options = p.options;
     if (options.longLived) this.longLived++;
     if (options.onSent !== undefined) this.sentHook(options.onSent, id);
@@ -568,20 +616,20 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       sent = Promise.reject(error);
     }
     if (sent === SENT) {
-      p.flags |= WRITTEN; // handed over, channel not full: nothing to wait for (see SENT)
+      this.written(p, transport); // handed over, channel not full: nothing to wait for (see SENT)
       return;
     }
     this.pendingWrites++;
     sent.then(
       () => {
         this.pendingWrites--;
-        if (p.id === id) p.flags |= WRITTEN;
+        if (p.id === id) this.written(p, transport);
         this.pump();
       },
       (error: unknown) => {
         this.pendingWrites--;
         // Not written: always safe to retry.
-        if (p.id === id && p.phase === 'in-flight') {
+        if (p.id === id && p.phase === IN_FLIGHT) {
           this.detachInFlight(p);
           const cause = error instanceof IpcError ? error : new NotConnectedError(`Write failed: ${(error as Error)?.message ?? error}`);
           this.retryOrFail(p, cause, true);
@@ -591,12 +639,26 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     );
   }
 
+  /**
+   * The transport took the request's message. A written request is resent only when the caller
+   * marked it retryable, or when a transport that says it can (`reportsUndelivered`) reports it
+   * undelivered after all; any other lets go of its params now — for a pending call they are
+   * most of what it holds beyond its own record (the caller's arguments).
+   */
+  private written(p: Pending, transport: Transport): void {
+    p.state |= WRITTEN;
+    if (p.phase === IN_FLIGHT && p.options.retryable !== true && transport.reportsUndelivered !== true) {
+      p.params = undefined;
+      p.state |= DROPPED;
+    }
+  }
+
   /** A request's deadline passed: time it out (hard cap, or idle without progress) or look again later. */
   private expire(p: Pending, now: number): void {
-    if (p.phase === 'done') return;
+    if (p.phase === DONE) return;
     const hardDeadline = this.hardDeadline(p);
     if (now + 1 >= hardDeadline) return this.timeout(p, 'hard', this.hardTimeoutOf(p));
-    if (p.phase !== 'in-flight') return this.deadlines.set(p, hardDeadline);
+    if (p.phase !== IN_FLIGHT) return this.deadlines.set(p, hardDeadline);
     const timeoutMs = this.timeoutOf(p);
     const idleAt = Math.max(p.at, p.more?.activeAt ?? 0) + timeoutMs; // progress and chunks move activeAt
     if (now + 1 >= idleAt) return this.timeout(p, 'idle', timeoutMs);
@@ -606,9 +668,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   // ---------------------------------------------------------------- settling
 
   private timeout(p: Pending, kind: 'idle' | 'hard', timeoutMs: number): void {
-    if (p.phase === 'done') return;
+    if (p.phase === DONE) return;
     const now = this.opts.now();
-    const phase = p.phase === 'in-flight' ? 'in-flight' : 'queued';
+    const phase = p.phase === IN_FLIGHT ? 'in-flight' : 'queued';
     const inFlightMs = phase === 'in-flight' ? now - p.at : 0;
     const queuedMs = phase === 'in-flight' ? this.queuedMsOf(p) : now - p.createdAt;
     this.counters.timeouts++;
@@ -628,8 +690,8 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private cancel(p: Pending, reason: string): void {
-    if (p.phase === 'done') return;
-    const phase = p.phase === 'in-flight' ? 'in-flight' : 'queued';
+    if (p.phase === DONE) return;
+    const phase = p.phase === IN_FLIGHT ? 'in-flight' : 'queued';
     this.counters.cancels++;
     if (phase === 'in-flight') this.sendCancel(p, reason);
     this.settle(p, new CancelledError(`Request ${p.method} cancelled: ${reason}`, { reason, phase }), 'late');
@@ -645,14 +707,14 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   private settle(p: Pending, outcome: IpcError, remember?: 'late'): void;
   private settle(p: Pending, outcome: undefined, remember: undefined, result: unknown, now: number): void;
   private settle(p: Pending, error: IpcError | undefined, remember?: 'late', result?: unknown, now?: number): void {
-    if (p.phase === 'done') return;
-    if (p.phase === 'queued') this.queue.remove(p);
-    else if (p.phase === 'in-flight') this.detachInFlight(p);
+    if (p.phase === DONE) return;
+    if (p.phase === QUEUED) this.queue.remove(p);
+    else if (p.phase === IN_FLIGHT) this.detachInFlight(p);
     else this.retrying.delete(p);
     // Only abandoned ids need remembering (a late answer may still come); answered ones are told
     // apart by the id watermark.
     if (remember === 'late' && p.id !== undefined) this.ids.abandon(p.id);
-    p.phase = 'done';
+    p.phase = DONE;
     this.deadlines.delete(p);
     const more = p.more;
     if (more !== undefined) {
@@ -672,9 +734,9 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
 
   private detachInFlight(p: Pending): void {
     if (p.id !== undefined) this.inFlight.delete(p.id);
-    if ((p.flags & BYPASS) === 0) this.active--;
+    if ((p.state & BYPASS) === 0) this.active--;
     // Its deadline stays: expire() skips the idle timeout of a request that is not in flight.
-    p.phase = 'retry-wait';
+    p.phase = RETRY_WAIT;
     if (p.options.longLived) this.longLived--;
     // Checked only when the last counted one leaves, and the listeners only then: no cost per request.
     else if (this.inFlight.size === this.longLived && !this.idleQueued && this.listenerCount('idle') > 0) this.queueIdle();
@@ -711,15 +773,15 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
       const delay = backoffDelay(attempt, { initialMs: this.opts.retryDelayMs, maxMs: this.opts.retryMaxDelayMs }, this.opts.random);
       const more = this.more(p);
       more.attempt++;
-      p.phase = 'retry-wait';
+      p.phase = RETRY_WAIT;
       this.retrying.add(p);
       this.counters.retries++;
       more.retryTimer = unref(
         setTimeout(() => {
           more.retryTimer = undefined;
-          if (p.phase !== 'retry-wait') return;
+          if (p.phase !== RETRY_WAIT) return;
           this.retrying.delete(p);
-          p.phase = 'queued';
+          p.phase = QUEUED;
           p.at = this.opts.now();
           this.queue.pushFront(p, this.priorityOf(p));
           this.pump();
@@ -731,11 +793,13 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
   }
 
   private lostInFlight(p: Pending, error: IpcError): void {
-    const written = (p.flags & WRITTEN) !== 0;
+    const written = (p.state & WRITTEN) !== 0;
     this.detachInFlight(p);
     // A written request may have run: only resend it if the caller says that is safe. Never once
     // chunks were delivered: the caller has them, and a resend would deliver them again from seq 0.
-    const retryable = (!written || p.options.retryable === true) && (p.more?.nextSeq ?? 0) === 0;
+    // Never without its params (a transport that reported a written request undelivered without
+    // saying it might: see `written`).
+    const retryable = (!written || p.options.retryable === true) && (p.more?.nextSeq ?? 0) === 0 && (p.state & DROPPED) === 0;
     const failure =
       error instanceof ServerCrashedError && written
         ? new ServerCrashedError(`${error.message}; outcome of ${p.method} unknown`, { ...error.data, outcomeUnknown: true })
@@ -748,7 +812,7 @@ export class IpcManager extends Emitter<IpcManagerEvents> {
     if (transport !== this.transport) return;
     const p = this.inFlight.get(id);
     if (!p) return;
-    if (!delivered) p.flags &= ~WRITTEN;
+    if (!delivered) p.state &= ~WRITTEN;
     this.lostInFlight(p, error);
   }
 

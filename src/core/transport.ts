@@ -39,6 +39,13 @@ export interface Transport {
    * fails with the error (a ServerCrashedError becomes `outcomeUnknown`).
    */
   onlost?: (id: RequestId, error: IpcError, delivered: boolean) => void;
+  /**
+   * `onlost` may report a request whose `send()` succeeded as not delivered (a transport that learns
+   * only later whether the message arrived, as an HTTP POST). The IpcManager then keeps every
+   * request's params for a resend; otherwise it lets go of them once a request not marked
+   * `retryable` is written, and one reported undelivered after that fails with the error instead.
+   */
+  readonly reportsUndelivered?: boolean;
 }
 
 /**

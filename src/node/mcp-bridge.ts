@@ -229,6 +229,11 @@ export interface BridgeOptions<T extends ProcessTransport = StdioTransport> {
 
 /** Characters of a log message's data kept in the event history's line. */
 const LOG_TEXT_CHARS = 2000;
+/**
+ * The options of a call made without any: shared, since the engine keeps a request's options for
+ * as long as it is pending (a fresh `{}` per call was ~50 bytes of every pending request).
+ */
+const NO_OPTIONS: BridgeCallOptions = Object.freeze({});
 const CLIENT_INFO = { name: 'mcp-ipc', version: '0.1.0' };
 const DIAGNOSTIC_EVENTS_PER_SECOND = 20;
 const METHOD_RESOURCE_UPDATED = 'notifications/resources/updated';
@@ -505,7 +510,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * hint says (a `cacheScope: "private"` one only for the same `origin.client`), until
    * `notifications/resources/updated` for the URI, `resources/list_changed` or a restart.
    */
-  readResource(uri: string, options: BridgeRequestOptions = {}): Promise<ReadResourceResult> {
+  readResource(uri: string, options: BridgeRequestOptions = NO_OPTIONS): Promise<ReadResourceResult> {
     if (!this.guard.active) return this.request<ReadResourceResult>('resources/read', { uri }, options);
     const own = signalOf(options);
     return this.guard.readResource<ReadResourceResult>(uri, {
@@ -528,7 +533,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   }
 
   /** `prompts/get` with the prompt's arguments (strings, per MCP). */
-  getPrompt(name: string, args: Record<string, string> = {}, options: BridgeRequestOptions = {}): Promise<GetPromptResult> {
+  getPrompt(name: string, args: Record<string, string> = {}, options: BridgeRequestOptions = NO_OPTIONS): Promise<GetPromptResult> {
     return this.request<GetPromptResult>('prompts/get', { name, arguments: args }, options);
   }
 
@@ -540,7 +545,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     ref: CompletionReference,
     argument: { name: string; value: string },
     context?: { arguments?: Record<string, string> },
-    options: BridgeRequestOptions = {},
+    options: BridgeRequestOptions = NO_OPTIONS,
   ): Promise<CompleteResult> {
     return this.request<CompleteResult>('completion/complete', { ref, argument, ...(context ? { context } : {}) }, options);
   }
@@ -585,7 +590,7 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
    * run as tasks: the call resolves with the task's final result. `structuredContent` is checked
    * against the tool's `outputSchema` (OutputSchemaMismatchError).
    */
-  call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = {}): Promise<CallToolResult> {
+  call(tool: string, args: Record<string, unknown> = {}, options: BridgeCallOptions = NO_OPTIONS): Promise<CallToolResult> {
     if (!tracingActive()) return this.callGuarded(tool, args, options);
     // The span covers the whole call, a cached answer included (it then has no queue-wait child).
     return traceBridgeRequest(this.spanTarget('tools/call', { name: tool }), options._meta, ({ meta, onSend }) =>

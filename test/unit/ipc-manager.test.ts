@@ -481,7 +481,14 @@ describe('IpcManager: connection loss and retries', () => {
   });
 
   it('a request the transport lost (onlost) is resent when undelivered or retryable, else fails with outcome unknown', async () => {
-    const { ipc, peer, transport } = await setup({ retryDelayMs: 1 });
+    const [a, b] = MemoryTransport.pair();
+    // A transport that learns of a lost delivery after the handover says so (an HTTP POST).
+    Object.assign(a, { reportsUndelivered: true });
+    const peer = new Peer(b);
+    const ipc = new IpcManager(a, { retryDelayMs: 1 });
+    managers.push(ipc);
+    await ipc.start();
+    const transport = a;
     const crash = () => new ServerCrashedError('response stream broke', { exitCode: null, signal: null, stderrTail: [] });
     const undelivered = ipc.request('write');
     const retryable = ipc.request('read', undefined, { retryable: true });
@@ -504,6 +511,27 @@ describe('IpcManager: connection loss and retries', () => {
     await expect(undelivered).resolves.toBe('ok');
     await expect(retryable).resolves.toBe('ok');
     expect(ipc.state).toBe('connected');
+  });
+
+  it('lets go of a written request’s params unless it may be resent; one reported undelivered anyway fails', async () => {
+    const { ipc, peer, transport } = await setup({ retryDelayMs: 1 });
+    const crash = () => new ServerCrashedError('response stream broke', { exitCode: null, signal: null, stderrTail: [] });
+    const plain = ipc.request('charge', { amount: 5 });
+    const retryable = ipc.request('read', { uri: 'x' }, { retryable: true });
+    await tick();
+    const [r1, r2] = peer.requests();
+    // This transport never said it could report a written request undelivered: the engine kept
+    // only the retryable request's params, so only that one can be resent.
+    (transport as Transport).onlost!(r1!.id, crash(), false);
+    (transport as Transport).onlost!(r2!.id, crash(), false);
+    const error = await failed(plain);
+    expect(error).toBeInstanceOf(ServerCrashedError);
+    expect(error.data).not.toHaveProperty('outcomeUnknown');
+    await tick(10);
+    expect(peer.requests('charge')).toHaveLength(1);
+    expect(peer.requests('read').map((r) => r.params)).toEqual([{ uri: 'x' }, { uri: 'x' }]);
+    await peer.reply(peer.requests('read')[1]!.id, 'ok');
+    await expect(retryable).resolves.toBe('ok');
   });
 
   it('holds queued and retryable requests across a transport swap and sends them after resume', async () => {
@@ -794,6 +822,35 @@ describe('IpcManager: bookkeeping per request (issue 14)', () => {
     now = 91;
     await tick(60);
     expect(await second).toMatchObject({ code: 'Timeout', data: { kind: 'idle', queuedMs: 40 } });
+  });
+
+  it('keeps its times exact for a request sent long after it was made (beyond the record’s µs offset)', async () => {
+    let now = 1_000.25;
+    const { ipc, peer } = await setup({ maxConcurrent: 1, timeoutMs: 50, hardTimeoutMs: Infinity, now: () => now });
+    const waits: number[] = [];
+    const first = ipc.request('first');
+    const second = ipc.request('second', {}, { onSend: (ms) => waits.push(ms) });
+    const third = failed(ipc.request('third', {}, { onSend: (ms) => waits.push(ms) }));
+    let settled = false;
+    void third.then(() => (settled = true));
+    await tick();
+    now += 40 * 60_000 + 0.125; // both wait 40 minutes behind `first`
+    await peer.reply(peer.requests('first')[0]!.id, 1);
+    await expect(first).resolves.toBe(1);
+    await tick();
+    expect(waits).toEqual([40 * 60_000 + 0.125]);
+    now += 0.375;
+    await peer.reply(peer.requests('second')[0]!.id, 2);
+    await expect(second).resolves.toBe(2);
+    expect(ipc.snapshot().latency.min).toBe(0.375);
+    await tick();
+    expect(waits).toEqual([40 * 60_000 + 0.125, 40 * 60_000 + 0.5]);
+    now += 45; // the idle timeout runs from the send, 40 minutes after the request was made
+    await tick(60);
+    expect(settled).toBe(false);
+    now += 10;
+    await tick(60);
+    expect(await third).toMatchObject({ code: 'Timeout', data: { kind: 'idle', queuedMs: 40 * 60_000, inFlightMs: 55 } });
   });
 
   it('tells a duplicate answer from a stranger’s even thousands of requests later (id watermark)', async () => {

@@ -204,6 +204,17 @@ describe('McpBridge call path', () => {
     expect(contexts[0]!.signal.aborted).toBe(true);
   });
 
+  it('makes no options object for a call without any (the engine keeps it while the call is pending)', async () => {
+    const { b } = bridge();
+    await b.start();
+    await b.listTools();
+    const request = vi.spyOn(b.ipc, 'request');
+    await b.call('echo', { text: 'a' });
+    await b.call('echo', { text: 'b' });
+    expect(request).toHaveBeenCalledTimes(2);
+    expect(request.mock.calls[1]![2]).toBe(request.mock.calls[0]![2]);
+  });
+
   it('still marks calls to read-only tools retryable (a copy only where one is needed)', async () => {
     const { b } = bridge();
     await b.start();

@@ -120,6 +120,8 @@ export class StreamableHttpTransport implements ProcessTransport {
   onerror?: (error: Error) => void;
   onstderr?: (line: string) => void;
   onlost?: (id: RequestId, error: IpcError, delivered: boolean) => void;
+  /** A request handed over (SENT) may turn out never to have reached the server: see `connectionLost`. */
+  readonly reportsUndelivered = true;
 
   private readonly params: RemoteServerParams;
   private readonly options: StreamableHttpTransportOptions;

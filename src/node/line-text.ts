@@ -17,8 +17,11 @@
 import { isAscii } from 'node:buffer';
 import { DEFAULT_MAX_MESSAGE_BYTES } from '../core/framing.js';
 
+/** How long the join buffer outlives the last line that used it, by default. */
+const IDLE_MS = 10_000;
+
 export interface LineJoinerOptions {
-  /** How long the join buffer outlives the last line that used it (it goes after one to two periods). @default 10000 */
+  /** How long the join buffer outlives the last line that used it (it goes after one to two such periods). @default 10000 */
   idleMs?: number;
   /** Largest join buffer kept between lines. @default DEFAULT_MAX_MESSAGE_BYTES (16 MiB) */
   maxKeptBytes?: number;
@@ -33,7 +36,7 @@ export class LineJoiner {
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: LineJoinerOptions = {}) {
-    this.idleMs = options.idleMs ?? 10_000;
+    this.idleMs = options.idleMs ?? IDLE_MS;
     this.maxKeptBytes = options.maxKeptBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   }
 

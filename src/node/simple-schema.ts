@@ -94,7 +94,7 @@ const IS_TYPE: Readonly<Record<JsonType, (v: string) => string>> = {
   boolean: (v) => `typeof ${v} === "boolean"`,
 };
 
-/** Thrown while compiling: the schema is outside the subset (Ajv takes it). */
+/** Thrown while compiling: the schema is outside the subset (Ajv takes it, as it takes any schema this cannot compile). */
 class Unsupported extends Error {}
 
 /** What a compilation shares: values the generated code refers to (`k[i]`), and fresh variable names. */
@@ -115,15 +115,15 @@ class Scope {
 export function compileSimpleSchema(schema: unknown): SimpleCheck | undefined {
   const scope = new Scope();
   let rule: Rule | null;
+  let test: ((data: unknown) => boolean) | undefined;
   try {
     rule = compile(schema, '#', scope, true);
-  } catch (error) {
-    if (error instanceof Unsupported) return undefined;
-    throw error;
+    // Every name in the code is ours and every value from the schema is behind `k`: nothing of the
+    // schema is spliced into it except property names, as JSON string literals.
+    if (rule) test = new Function('k', 'len', `return function test(d) {\n${rule.code('d')}\nreturn true;\n};`)(scope.values, length) as (data: unknown) => boolean;
+  } catch {
+    return undefined; // outside the subset, or too deep to compile here: Ajv decides
   }
-  // Every name in the code is ours and every value from the schema is behind `k`: nothing of the
-  // schema is spliced into it except property names, as JSON string literals.
-  const test = rule ? (new Function('k', 'len', `return function test(d) {\n${rule.code('d')}\nreturn true;\n};`)(scope.values, length) as (data: unknown) => boolean) : undefined;
   const collect = rule?.collect;
   const validate = ((data: unknown) => {
     if (test === undefined || test(data)) {

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   childEnvironment,
   type CommandResult,
@@ -211,6 +211,33 @@ describe('the POSIX watchdog: one /bin/sh per host, trees registered over its pi
     expect(spawned[1]!.written.join('')).toContain('- 100\n');
   });
 
+  it('a watchdog killed after it ran a while is started again at once; one that died at once waits for the next registration', async () => {
+    const { spawned, spawn } = fakeShell();
+    const linux = createLinuxPlatform({ spawn });
+    let now = 1_000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      linux.watchdog({ leader: 100, cookie: 'run/a' }, 1000);
+      await tick();
+      now += 5_000; // it ran a while, then someone killed it
+      (spawned[0]!.child as unknown as { signalCode: string }).signalCode = 'SIGKILL';
+      spawned[0]!.child.emit('exit', null, 'SIGKILL');
+      await tick();
+      expect(spawned).toHaveLength(2);
+      expect(spawned[1]!.written.join('')).toBe('+ 100 run/a 1\n');
+      (spawned[1]!.child as unknown as { exitCode: number }).exitCode = 127; // died at once: no shell?
+      spawned[1]!.child.emit('exit', 127, null);
+      await tick();
+      expect(spawned).toHaveLength(2); // not in a loop
+      linux.watchdog({ leader: 200, cookie: 'run/b' }, 1000);
+      await tick();
+      expect(spawned).toHaveLength(3);
+      expect(spawned[2]!.written.join('')).toBe('+ 100 run/a 1\n+ 200 run/b 1\n');
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
   it('a tree dismissed before the watchdog started does not start one; a reused leader keeps its new registration', async () => {
     const { spawned, spawn } = fakeShell();
     const linux = createLinuxPlatform({ spawn });
@@ -256,13 +283,13 @@ describe('the Linux watchdog script (run for real)', () => {
       const stranger = start('exec sleep 30', `${outer}/ab`); // a lookalike cookie
       await new Promise((r) => setTimeout(r, 100)); // the shells have applied their traps
       const linux = createLinuxPlatform({ spawn: (command, args, options) => (watchdog = spawn(command, args, options)) });
-      linux.watchdog({ leader: stubborn.pid!, cookie: `${outer}/a` }, 1000);
-      linux.watchdog({ leader: polite.pid!, cookie: `${outer}/b` }, 1000);
+      const watched = [linux.watchdog({ leader: stubborn.pid!, cookie: `${outer}/a` }, 1000), linux.watchdog({ leader: polite.pid!, cookie: `${outer}/b` }, 1000)];
       linux.watchdog({ leader: dismissed.pid!, cookie: `${outer}/c` }, 1000).dismiss();
       await new Promise((r) => setImmediate(r));
       expect(watchdog).toBeDefined();
       watchdog!.stdin!.end(); // the host is gone
       await Promise.all([gone(polite), gone(escaped), gone(stubborn), gone(watchdog!)]);
+      for (const w of watched) w.dismiss(); // (this host lives on: no new watchdog for trees that are gone)
       expect([polite.signalCode, escaped.signalCode]).toEqual(['SIGTERM', 'SIGTERM']); // SIGTERM first…
       expect(stubborn.signalCode).toBe('SIGKILL'); // …SIGKILL after the grace
       expect(isAliveNow(dismissed.pid!)).toBe(true);

@@ -83,8 +83,9 @@ export const WATCHDOG_REGISTRY = [
  * The first spawn waits for `setImmediate`: by then the server's first request (the MCP probe or
  * handshake, written in the same tick as the spawn) is on its way, and the `fork` overlaps the
  * server's own start-up instead of preceding it. Until then the tree is covered by the host's
- * `exit` hook (see orphan-guard.ts). A watchdog that died (killed by someone) is started again on
- * the next registration, with every tree still registered.
+ * `exit` hook (see orphan-guard.ts). A watchdog that died (killed by someone) is started again at
+ * once while trees are registered, with all of them — unless it lived less than a second (a shell
+ * that cannot run must not be started in a loop): then by the next registration.
  */
 export function shellWatchdogs(spawn: Spawn, shell: string, script: string): (tree: ServerTree, graceMs: number) => Watchdog {
   let watchdog: ChildProcess | undefined;
@@ -95,13 +96,22 @@ export function shellWatchdogs(spawn: Spawn, shell: string, script: string): (tr
   const write = (text: string) => {
     if (text !== '' && running()) watchdog!.stdin!.write(text);
   };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(start);
+  };
   const start = () => {
     scheduled = false;
     if (running() || trees.size === 0) return;
     try {
       const child = spawn(shell, ['-c', script, 'mcp-ipc-guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+      const startedAt = performance.now();
       child.on('error', () => undefined); // no shell: the exit hook still covers ordinary exits
-      child.stdin?.on('error', () => undefined); // EPIPE: it died; the next registration starts another
+      child.stdin?.on('error', () => undefined); // EPIPE: it died (see 'exit')
+      child.once('exit', () => {
+        if (watchdog === child && trees.size > 0 && performance.now() - startedAt >= 1_000) schedule();
+      });
       child.unref();
       (child.stdin as Partial<Socket> | null)?.unref?.();
       watchdog = child;
@@ -116,10 +126,7 @@ export function shellWatchdogs(spawn: Spawn, shell: string, script: string): (tr
     const line = `+ ${tree.leader} ${tree.cookie} ${Math.max(1, Math.ceil(graceMs / 1000))}\n`;
     trees.set(tree.leader, line);
     if (running()) write(line);
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(start);
-    }
+    else schedule();
     let dismissed = false;
     return {
       dismiss() {

@@ -10,7 +10,7 @@
  * idempotent/read-only (or marked retryable), which are resent after the restart; queued calls wait
  * for the restarted server. When the server is stopped or given up on, everything pending fails.
  */
-import { Ajv, type ValidateFunction } from 'ajv';
+import type { Ajv } from 'ajv';
 import { type Cancellation, signalOf } from '../core/cancellation.js';
 import { applyElicitationDefaults } from '../core/elicitation.js';
 import { Emitter } from '../core/emitter.js';
@@ -30,7 +30,8 @@ import type {
   Root,
 } from '../core/mcp-types.js';
 import type { McpEra } from '../core/mcp-versions.js';
-import { AJV_OPTIONS, DRAFT_07, OutputChecker, speaksDialect } from './output-schema.js';
+import { createAjv, DRAFT_07, OutputChecker, speaksDialect } from './output-schema.js';
+import { compileSimpleSchema, type SchemaCheck } from './simple-schema.js';
 import type { ApprovalQueue } from './approvals.js';
 import type { AuditSink } from './audit-log.js';
 import { CallGuard, type CallOrigin } from './call-guard.js';
@@ -277,10 +278,10 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
   /** The MCP protocol layer (era, envelope, `input_required` rounds). */
   readonly session: McpSession;
   private readonly config: McpServerConfig;
-  /** Made on the first input schema to compile (see AJV_OPTIONS). */
+  /** Made on the first input schema beyond simple-schema.ts's subset (see createAjv). */
   private ajv: Ajv | undefined;
   /** Per tool: its compiled argument check, or null when its schema accepts any object (nothing to run). */
-  private readonly validators = new Map<string, ValidateFunction | null>();
+  private readonly validators = new Map<string, SchemaCheck | null>();
   private readonly output = new OutputChecker();
   /** When the tool list was last fetched or re-fetched for an unknown tool (engine clock); see prepareCall. */
   private toolsCheckedAt = -Infinity;
@@ -851,10 +852,11 @@ export class McpBridge<T extends ProcessTransport = ProcessTransport> extends Em
     let check = this.validators.get(tool.name);
     if (check === undefined) {
       try {
-        // Compiled once per tool list; a schema that accepts every object is not run at all.
+        // Compiled once per tool list; a schema that accepts every object is not run at all, and
+        // the common kind is compiled without Ajv (same verdicts and errors, see simple-schema.ts).
         if (acceptsAnyObject(tool.inputSchema)) check = null;
         else if (!speaksDialect(DRAFT_07, tool.inputSchema)) return; // as a schema Ajv cannot compile (below)
-        else check = (this.ajv ??= new Ajv(AJV_OPTIONS)).compile(tool.inputSchema);
+        else check = compileSimpleSchema(tool.inputSchema) ?? (this.ajv ??= createAjv()).compile(tool.inputSchema);
       } catch {
         return; // a schema ajv cannot compile is the server's problem; let the server judge the arguments
       }

@@ -1,11 +1,12 @@
 /**
  * No orphans, even when the host dies without running any cleanup (SIGKILL, OOM killer).
  *
- * For each server tree the platform starts a watchdog that kills the tree once the host is gone
- * (on POSIX a tiny `/bin/sh` per server, holding a pipe only the host writes to; on Windows one
- * Node process per host — see `src/node/platform/`). When the host cleans a tree up itself, it
- * dismisses the watchdog. A synchronous `exit` hook covers ordinary exits (process.exit, the end of
- * the event loop, an uncaught exception) too.
+ * Each server tree is registered with the platform's watchdog, which kills the trees still
+ * registered once the host is gone (one process per host holding a pipe only the host writes to: a
+ * tiny `/bin/sh` on POSIX, a small Node process on Windows — see `src/node/platform/`). When the
+ * host cleans a tree up itself, it unregisters it. A synchronous `exit` hook covers ordinary exits
+ * (process.exit, the end of the event loop, an uncaught exception) too, and the moment before a
+ * fresh host's watchdog runs.
  */
 import { readdirSync } from 'node:fs';
 import { currentPlatform, type Platform, type ServerTree } from './platform/index.js';

@@ -1,12 +1,16 @@
 /**
  * Checks a tool's `structuredContent` against the `outputSchema` it declared. MCP schemas are
  * JSON Schema 2020-12 (the default `$schema`), so this uses Ajv's 2020 build; local `$ref`s
- * (`#/$defs/…`, as pydantic emits them) resolve within the schema. Each tool's validator is
- * compiled once and dropped when the tool list changes.
+ * (`#/$defs/…`, as pydantic emits them) resolve within the schema. The common kind of schema is
+ * compiled without Ajv (simple-schema.ts: the same verdicts and errors, in microseconds). Each
+ * tool's validator is compiled once and dropped when the tool list changes.
  */
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv } from 'ajv';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import { OutputSchemaMismatchError } from '../core/errors.js';
 import type { CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
+import { compileSimpleSchema, type SchemaCheck } from './simple-schema.js';
 
 /**
  * Ajv options for tool schemas, chosen for a cold start's first call (~100 ms otherwise):
@@ -23,6 +27,25 @@ import type { CallToolResult, ToolInfo } from '../core/gateway-protocol.js';
  */
 export const AJV_OPTIONS = { allErrors: true, strict: false, validateFormats: false, validateSchema: false, meta: false, addUsedSchema: false } as const;
 
+/**
+ * Ajv is loaded by the first schema beyond simple-schema.ts's subset, not when mcp-ipc is imported
+ * (~75 ms and ~1.5 MB of heap that most hosts would otherwise carry for nothing). Ajv is CommonJS,
+ * so `require` loads it synchronously, where a schema is first needed.
+ */
+const load = createRequire(import.meta.url);
+
+/** An Ajv (draft-07, input schemas) with AJV_OPTIONS. */
+export function createAjv(): Ajv {
+  const { Ajv } = load('ajv') as typeof import('ajv');
+  return new Ajv(AJV_OPTIONS);
+}
+
+/** An Ajv (2020-12, output schemas) with AJV_OPTIONS. */
+export function createAjv2020(): Ajv2020 {
+  const { Ajv2020 } = load('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return new Ajv2020(AJV_OPTIONS);
+}
+
 /** The dialects of the two Ajv builds used here (input schemas: draft-07; output schemas: 2020-12). */
 export const DRAFT_07 = 'http://json-schema.org/draft-07/schema';
 export const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
@@ -38,7 +61,7 @@ export class OutputChecker {
   /** Made on the first schema to compile (a bridge whose tools declare none never pays for it). */
   private ajv: Ajv2020 | undefined;
   /** Per tool name: its compiled validator, or null when its schema could not be compiled. */
-  private readonly validators = new Map<string, ValidateFunction | null>();
+  private readonly validators = new Map<string, SchemaCheck | null>();
 
   /** Forgets compiled validators (the tool list changed). */
   clear(): void {
@@ -71,11 +94,13 @@ export class OutputChecker {
     );
   }
 
-  private validator(tool: ToolInfo): ValidateFunction | null {
+  private validator(tool: ToolInfo): SchemaCheck | null {
     let validate = this.validators.get(tool.name);
     if (validate === undefined) {
       try {
-        validate = speaksDialect(DRAFT_2020_12, tool.outputSchema) ? (this.ajv ??= new Ajv2020(AJV_OPTIONS)).compile(tool.outputSchema!) : null;
+        // The common kind of schema without Ajv (same verdicts and errors, see simple-schema.ts).
+        const schema = tool.outputSchema!;
+        validate = speaksDialect(DRAFT_2020_12, schema) ? (compileSimpleSchema(schema) ?? (this.ajv ??= createAjv2020()).compile(schema)) : null;
       } catch {
         validate = null;
       }

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   childEnvironment,
   type CommandResult,
@@ -155,6 +155,160 @@ describe('linux (fake /proc)', () => {
     expect(linux.isAlive(7)).toBe(false);
   });
 });
+
+describe('the POSIX watchdog: one /bin/sh per host, trees registered over its pipe', () => {
+  /** A spawn that records its calls and hands out fake watchdogs whose stdin is recorded. */
+  function fakeShell() {
+    const spawned: Array<{ command: string; args: readonly string[]; written: string[]; child: ChildProcess }> = [];
+    const spawn = (command: string, args: readonly string[]) => {
+      const stdin = new PassThrough();
+      const written: string[] = [];
+      stdin.on('data', (d: Buffer) => written.push(d.toString()));
+      const child = Object.assign(new EventEmitter(), { stdin, exitCode: null as number | null, signalCode: null, unref() {} }) as unknown as ChildProcess;
+      spawned.push({ command, args, written, child });
+      return child;
+    };
+    return { spawned, spawn };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  for (const [os, create] of [
+    ['linux', (spawn: ReturnType<typeof fakeShell>['spawn']) => createLinuxPlatform({ spawn, shell: '/bin/sh' })],
+    ['darwin', (spawn: ReturnType<typeof fakeShell>['spawn']) => createDarwinPlatform({ spawn, shell: '/bin/sh', runner: fakeRunner(() => FAIL) })],
+  ] as const) {
+    it(`${os}: the first tree starts it a moment later (setImmediate); later trees and dismissals are lines`, async () => {
+      const { spawned, spawn } = fakeShell();
+      const platform = create(spawn);
+      const a = platform.watchdog({ leader: 100, cookie: 'run/a' }, 1000);
+      const b = platform.watchdog({ leader: 200, cookie: 'run/b' }, 4500);
+      expect(spawned).toHaveLength(0); // not in the spawn's own tick: the server's first request goes first
+      await tick();
+      expect(spawned).toHaveLength(1);
+      expect(spawned[0]!.command).toBe('/bin/sh');
+      expect(spawned[0]!.args[0]).toBe('-c');
+      expect(spawned[0]!.args[2]).toBe('mcp-ipc-guard');
+      platform.watchdog({ leader: 300, cookie: 'run/c' }, 0).dismiss();
+      a.dismiss();
+      a.dismiss();
+      await tick();
+      expect(spawned).toHaveLength(1);
+      expect(spawned[0]!.written.join('')).toBe('+ 100 run/a 1\n+ 200 run/b 5\n+ 300 run/c 1\n- 300\n- 100\n');
+      b.dismiss();
+    });
+  }
+
+  it('a watchdog that died is started again by the next registration, with every tree still registered', async () => {
+    const { spawned, spawn } = fakeShell();
+    const linux = createLinuxPlatform({ spawn });
+    const a = linux.watchdog({ leader: 100, cookie: 'run/a' }, 1000);
+    await tick();
+    (spawned[0]!.child as unknown as { exitCode: number }).exitCode = 137;
+    linux.watchdog({ leader: 200, cookie: 'run/b' }, 1000);
+    await tick();
+    expect(spawned).toHaveLength(2);
+    expect(spawned[1]!.written.join('')).toBe('+ 100 run/a 1\n+ 200 run/b 1\n');
+    a.dismiss();
+    expect(spawned[1]!.written.join('')).toContain('- 100\n');
+  });
+
+  it('a watchdog killed after it ran a while is started again at once; one that died at once waits for the next registration', async () => {
+    const { spawned, spawn } = fakeShell();
+    const linux = createLinuxPlatform({ spawn });
+    let now = 1_000;
+    const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    try {
+      linux.watchdog({ leader: 100, cookie: 'run/a' }, 1000);
+      await tick();
+      now += 5_000; // it ran a while, then someone killed it
+      (spawned[0]!.child as unknown as { signalCode: string }).signalCode = 'SIGKILL';
+      spawned[0]!.child.emit('exit', null, 'SIGKILL');
+      await tick();
+      expect(spawned).toHaveLength(2);
+      expect(spawned[1]!.written.join('')).toBe('+ 100 run/a 1\n');
+      (spawned[1]!.child as unknown as { exitCode: number }).exitCode = 127; // died at once: no shell?
+      spawned[1]!.child.emit('exit', 127, null);
+      await tick();
+      expect(spawned).toHaveLength(2); // not in a loop
+      linux.watchdog({ leader: 200, cookie: 'run/b' }, 1000);
+      await tick();
+      expect(spawned).toHaveLength(3);
+      expect(spawned[2]!.written.join('')).toBe('+ 100 run/a 1\n+ 200 run/b 1\n');
+    } finally {
+      clock.mockRestore();
+    }
+  });
+
+  it('a tree dismissed before the watchdog started does not start one; a reused leader keeps its new registration', async () => {
+    const { spawned, spawn } = fakeShell();
+    const linux = createLinuxPlatform({ spawn });
+    linux.watchdog({ leader: 100, cookie: 'run/a' }, 1000).dismiss();
+    await tick();
+    expect(spawned).toHaveLength(0);
+    const old = linux.watchdog({ leader: 100, cookie: 'run/a' }, 1000);
+    const reused = linux.watchdog({ leader: 100, cookie: 'run/b' }, 1000); // pid 100 again, a new server
+    await tick();
+    old.dismiss(); // the old tree's late cleanup must not unregister the new one
+    expect(spawned[0]!.written.join('')).toBe('+ 100 run/b 1\n');
+    reused.dismiss();
+    expect(spawned[0]!.written.join('')).toBe('+ 100 run/b 1\n- 100\n');
+  });
+
+  it('registers only what the script can take literally: a signallable leader and a well-formed cookie', async () => {
+    const { spawned, spawn } = fakeShell();
+    const linux = createLinuxPlatform({ spawn });
+    for (const tree of [{ leader: 1, cookie: 'run/a' }, { leader: 100, cookie: 'run/a\n+ 1 x 1' }, { leader: 100, cookie: '' }, { leader: 100, cookie: 'a b' }]) {
+      linux.watchdog(tree, 1000).dismiss();
+    }
+    await tick();
+    expect(spawned).toHaveLength(0);
+  });
+});
+
+describe('the Linux watchdog script (run for real)', () => {
+  it('on the end of its pipe, ends every registered tree (group, cookie carriers; SIGKILL after the grace) and nothing else', async () => {
+    const outer = process.env[TREE_VARIABLE] ?? 'platform-test';
+    const started: ChildProcess[] = [];
+    const start = (script: string, cookie: string) => {
+      const c = spawn('/bin/sh', ['-c', script], { detached: true, stdio: 'ignore', env: { ...process.env, [TREE_VARIABLE]: cookie } });
+      started.push(c);
+      return c;
+    };
+    const gone = (c: ChildProcess) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise((r) => c.once('exit', r)));
+    let watchdog: ChildProcess | undefined;
+    try {
+      const stubborn = start('trap "" TERM; sleep 30 & wait; sleep 30', `${outer}/a`); // ignores SIGTERM
+      const escaped = start('exec sleep 30', `${outer}/a/helper`); // its own group, carries a's cookie
+      const polite = start('exec sleep 30', `${outer}/b`);
+      const dismissed = start('exec sleep 30', `${outer}/c`);
+      const stranger = start('exec sleep 30', `${outer}/ab`); // a lookalike cookie
+      await new Promise((r) => setTimeout(r, 100)); // the shells have applied their traps
+      const linux = createLinuxPlatform({ spawn: (command, args, options) => (watchdog = spawn(command, args, options)) });
+      const watched = [linux.watchdog({ leader: stubborn.pid!, cookie: `${outer}/a` }, 1000), linux.watchdog({ leader: polite.pid!, cookie: `${outer}/b` }, 1000)];
+      linux.watchdog({ leader: dismissed.pid!, cookie: `${outer}/c` }, 1000).dismiss();
+      await new Promise((r) => setImmediate(r));
+      expect(watchdog).toBeDefined();
+      watchdog!.stdin!.end(); // the host is gone
+      await Promise.all([gone(polite), gone(escaped), gone(stubborn), gone(watchdog!)]);
+      for (const w of watched) w.dismiss(); // (this host lives on: no new watchdog for trees that are gone)
+      expect([polite.signalCode, escaped.signalCode]).toEqual(['SIGTERM', 'SIGTERM']); // SIGTERM first…
+      expect(stubborn.signalCode).toBe('SIGKILL'); // …SIGKILL after the grace
+      expect(isAliveNow(dismissed.pid!)).toBe(true);
+      expect(isAliveNow(stranger.pid!)).toBe(true);
+    } finally {
+      for (const c of started) if (c.exitCode === null && c.signalCode === null) process.kill(-c.pid!, 'SIGKILL');
+      if (watchdog && watchdog.exitCode === null) watchdog.kill('SIGKILL');
+    }
+  });
+});
+
+function isAliveNow(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('darwin (fake ps)', () => {
   const TABLE = [

@@ -8,7 +8,7 @@
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { defaultEnvironment, inTree, TREE_VARIABLE } from './environment.js';
 import type { Platform, ServerTree, TreeSignal, Watchdog } from './index.js';
-import { type Kill, nodeKill, nodeSpawnFn, shellWatchdog, signalGroup, signalPid, type Spawn, spawnInGroup } from './posix.js';
+import { type Kill, nodeKill, nodeSpawnFn, shellWatchdogs, signalGroup, signalPid, type Spawn, spawnInGroup, WATCHDOG_REGISTRY } from './posix.js';
 import { type CommandRunner, nodeCommandRunner } from './runner.js';
 
 export interface DarwinDeps {
@@ -68,15 +68,19 @@ export function parsePsCarriers(text: string, cookie: string): number[] {
   return pids;
 }
 
-/** $1 pgid, $2 cookie, $3 grace seconds; the grep pattern cannot match grep's own command line. */
+/**
+ * The watchdog's kill script (after the shared registry, see posix.ts): each group, then the
+ * carriers of the cookies as `ps -E` shows them; the grep pattern cannot match grep's own command
+ * line (there a `(` follows the `=`).
+ */
 const WATCHDOG = [
-  'read _',
+  WATCHDOG_REGISTRY,
   'sweep() {',
-  '  kill -"$1" -"$2" 2>/dev/null',
-  '  ps -axEww -o pid= -o command= 2>/dev/null | grep -E "[[:space:]]MCP_IPC_TREE=$3(/[^[:space:]]*)?([[:space:]]|\\$)" |',
-  '    while read -r p _; do kill -"$1" "$p" 2>/dev/null; done',
+  '  for e in $t; do kill -"$1" -"${e%%:*}" 2>/dev/null; done',
+  '  ps -axEww -o pid= -o command= 2>/dev/null | grep -E "[[:space:]]MCP_IPC_TREE=($r)(/[^[:space:]]*)?([[:space:]]|\\$)" |',
+  '    while read -r q _; do kill -"$1" "$q" 2>/dev/null; done',
   '}',
-  'sweep TERM "$1" "$2"; sleep "$3"; sweep KILL "$1" "$2"',
+  'sweep TERM; sleep "$g"; sweep KILL',
 ].join('\n');
 
 export function createDarwinPlatform(deps: DarwinDeps = {}): Platform {
@@ -86,6 +90,7 @@ export function createDarwinPlatform(deps: DarwinDeps = {}): Platform {
   const shell = deps.shell ?? '/bin/sh';
   const self = deps.selfPid ?? process.pid;
   const timeoutMs = deps.commandTimeoutMs ?? 5_000;
+  const watchdog = shellWatchdogs(spawn, shell, WATCHDOG);
 
   /** Live members, and those outside the group; undefined when `ps` failed. */
   async function members(tree: ServerTree): Promise<{ all: number[]; outside: number[] } | undefined> {
@@ -129,6 +134,6 @@ export function createDarwinPlatform(deps: DarwinDeps = {}): Platform {
       if (env.code === 0) for (const pid of parsePsCarriers(env.stdout, tree.cookie)) if (pid !== self) signalPid(kill, pid, 'SIGKILL');
     },
     isAlive,
-    watchdog: (tree, graceMs): Watchdog => shellWatchdog(spawn, shell, WATCHDOG, tree, graceMs),
+    watchdog: (tree, graceMs): Watchdog => watchdog(tree, graceMs),
   };
 }

@@ -22,6 +22,8 @@ const WINDOWS_NAMES = [
   // Beyond the SDK's list: temp dir, and what cmd.exe needs to run `.cmd` shims (npx, uvx).
   'TMP', 'PATHEXT', 'COMSPEC', 'WINDIR', 'LANG', 'TZ',
 ];
+const POSIX_SET: ReadonlySet<string> = new Set(POSIX_NAMES);
+const WINDOWS_SET: ReadonlySet<string> = new Set(WINDOWS_NAMES);
 /** Locale categories (LC_ALL, LC_CTYPE, …). */
 const PREFIXES = ['LC_'];
 /** A cookie segment: safe unquoted in a shell and literal in an extended regular expression. */
@@ -33,12 +35,14 @@ const SEGMENT = /^[A-Za-z0-9_-]+$/;
  */
 export function defaultEnvironment(hostEnv: NodeJS.ProcessEnv, os: NodeJS.Platform = process.platform): Record<string, string> {
   const windows = os === 'win32';
-  const names = new Set(windows ? WINDOWS_NAMES : POSIX_NAMES);
+  const names = windows ? WINDOWS_SET : POSIX_SET;
   const env: Record<string, string> = {};
-  for (const [key, value] of Object.entries(hostEnv)) {
-    if (value === undefined || value.startsWith('()')) continue;
+  // Names first, values only of the allowed ones: each read of process.env is a call into the OS's environment.
+  for (const key of Object.keys(hostEnv)) {
     const name = windows ? key.toUpperCase() : key;
-    if (names.has(name) || PREFIXES.some((p) => name.startsWith(p))) env[key] = value;
+    if (!names.has(name) && !PREFIXES.some((p) => name.startsWith(p))) continue;
+    const value = hostEnv[key];
+    if (value !== undefined && !value.startsWith('()')) env[key] = value;
   }
   return env;
 }
@@ -62,14 +66,22 @@ export function childEnvironment(
   defaults: (hostEnv: NodeJS.ProcessEnv) => Record<string, string> = (h) => defaultEnvironment(h, os),
 ): Record<string, string> {
   const windows = os === 'win32';
-  const same = (a: string, b: string) => (windows ? a.toUpperCase() === b.toUpperCase() : a === b);
+  const fold = (name: string) => (windows ? name.toUpperCase() : name);
   const env: Record<string, string> = {};
   if (params.inheritEnv) {
-    for (const [key, value] of Object.entries(hostEnv)) if (value !== undefined && !same(key, TOKEN_VARIABLE)) env[key] = value;
+    for (const [key, value] of Object.entries(hostEnv)) if (value !== undefined && fold(key) !== TOKEN_VARIABLE) env[key] = value;
   } else Object.assign(env, defaults(hostEnv));
+  // Windows names are case-insensitive: `Path` from the config replaces the host's `PATH`.
+  let keys: Map<string, string[]> | undefined;
+  if (windows) {
+    keys = new Map();
+    for (const key of Object.keys(env)) keys.set(fold(key), [...(keys.get(fold(key)) ?? []), key]);
+  }
   const put = (name: string, value: string) => {
-    // Windows names are case-insensitive: `Path` from the config replaces the host's `PATH`.
-    for (const key of Object.keys(env)) if (same(key, name)) delete env[key];
+    if (keys) {
+      for (const old of keys.get(fold(name)) ?? []) delete env[old];
+      keys.set(fold(name), [name]);
+    }
     env[name] = value;
   };
   for (const [name, value] of Object.entries(params.env ?? {})) put(name, value);

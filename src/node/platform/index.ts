@@ -7,7 +7,8 @@
  * What each OS gets:
  * - Linux: own process group per server; the tree is that group plus every process whose
  *   environment (`/proc/PID/environ`) carries the server's tree cookie, so descendants that left the
- *   group (`setsid`, `setpgid`, double fork) are found too; a `/bin/sh` watchdog per server.
+ *   group (`setsid`, `setpgid`, double fork) are found too; one `/bin/sh` watchdog per host, on
+ *   which each server's tree is registered.
  * - macOS: the same, listed with `ps` (no `/proc`); cookie carriers from `ps -E` (best effort).
  * - Windows: no process groups or signals: `taskkill /T` (graceful) and `taskkill /T /F` (forced)
  *   on the server's process tree (parent links), tree listing through PowerShell (CIM), one small
@@ -60,8 +61,9 @@ export interface Platform {
   /** Whether the process lives (a zombie does not). */
   isAlive(pid: number): boolean;
   /**
-   * Starts a watchdog that kills the tree if the host dies without cleaning up (SIGKILL, OOM
-   * killer). `graceMs` between the polite and the forced kill.
+   * Has a watchdog kill the tree if the host dies without cleaning up (SIGKILL, OOM killer).
+   * `graceMs` between the polite and the forced kill. One watchdog process serves every tree of
+   * the host; a fresh host may start it a moment later (see `shellWatchdogs`).
    */
   watchdog(tree: ServerTree, graceMs: number): Watchdog;
 }

@@ -8,7 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { defaultEnvironment, inTree, TREE_VARIABLE } from './environment.js';
 import type { Platform, ServerTree, TreeSignal, Watchdog } from './index.js';
-import { type Kill, nodeKill, nodeSpawnFn, shellWatchdog, signalGroup, signalPid, type Spawn, spawnInGroup } from './posix.js';
+import { type Kill, nodeKill, nodeSpawnFn, shellWatchdogs, signalGroup, signalPid, type Spawn, spawnInGroup, WATCHDOG_REGISTRY } from './posix.js';
 
 export interface LinuxDeps {
   /** Where procfs is mounted (tests point it at a fake tree). @default '/proc' */
@@ -56,17 +56,20 @@ export function procTreeValue(pid: number | string, procRoot = '/proc'): string 
   return undefined;
 }
 
-/** The watchdog's kill script: $1 pgid, $2 cookie, $3 grace seconds. `tr | grep` is POSIX (no `grep -z`). */
+/**
+ * The watchdog's kill script (after the shared registry, see posix.ts): each group, then every
+ * process whose environment carries one of the cookies. `tr | grep` is POSIX (no `grep -z`).
+ */
 const WATCHDOG = [
-  'read _',
+  WATCHDOG_REGISTRY,
   'sweep() {',
-  '  kill -"$1" -"$2" 2>/dev/null',
-  '  for e in /proc/[0-9]*/environ; do',
-  '    tr "\\000" "\\n" <"$e" 2>/dev/null | grep -qE "^MCP_IPC_TREE=$3(/|\\$)" || continue',
-  '    p=${e#/proc/}; kill -"$1" "${p%/environ}" 2>/dev/null',
+  '  for e in $t; do kill -"$1" -"${e%%:*}" 2>/dev/null; done',
+  '  for f in /proc/[0-9]*/environ; do',
+  '    tr "\\000" "\\n" <"$f" 2>/dev/null | grep -qE "^MCP_IPC_TREE=($r)(/|\\$)" || continue',
+  '    q=${f#/proc/}; kill -"$1" "${q%/environ}" 2>/dev/null',
   '  done',
   '}',
-  'sweep TERM "$1" "$2"; sleep "$3"; sweep KILL "$1" "$2"',
+  'sweep TERM; sleep "$g"; sweep KILL',
 ].join('\n');
 
 export function createLinuxPlatform(deps: LinuxDeps = {}): Platform {
@@ -75,6 +78,7 @@ export function createLinuxPlatform(deps: LinuxDeps = {}): Platform {
   const spawn = deps.spawn ?? nodeSpawnFn;
   const shell = deps.shell ?? '/bin/sh';
   const self = deps.selfPid ?? process.pid;
+  const watchdog = shellWatchdogs(spawn, shell, WATCHDOG);
 
   /** Live members: in the leader's group, or carrying the cookie. `outside`: those not in the group. */
   function members(tree: ServerTree): { all: number[]; outside: number[] } {
@@ -122,6 +126,6 @@ export function createLinuxPlatform(deps: LinuxDeps = {}): Platform {
       // A zombie (exited, not yet reaped: common under container init processes that never reap) is not alive.
       return procStat(pid, root)?.state !== 'Z';
     },
-    watchdog: (tree, graceMs): Watchdog => shellWatchdog(spawn, shell, WATCHDOG, tree, graceMs),
+    watchdog: (tree, graceMs): Watchdog => watchdog(tree, graceMs),
   };
 }

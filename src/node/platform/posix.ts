@@ -1,11 +1,14 @@
 /**
- * What Linux and macOS share: a process group per server, signals, and a `/bin/sh` watchdog that
- * holds the read end of a pipe only the host writes to. When the host dies for any reason the
- * kernel closes the pipe, `read` returns, and the watchdog runs the tree's kill script (SIGTERM,
- * a grace period, SIGKILL — to the group and to every process carrying the tree cookie).
+ * What Linux and macOS share: a process group per server, signals, and one `/bin/sh` watchdog per
+ * host that holds the read end of a pipe only the host writes to. The host registers each server's
+ * tree on it and unregisters the tree once it cleaned it up itself. When the host dies for any
+ * reason the kernel closes the pipe, `read` sees the end, and the watchdog runs the kill script on
+ * every tree still registered (SIGTERM, a grace period, SIGKILL — to each group and to every
+ * process carrying one of the tree cookies).
  */
 import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn as nodeSpawn, type SpawnOptions } from 'node:child_process';
 import type { Socket } from 'node:net';
+import { isCookie } from './environment.js';
 import type { ServerTree, Watchdog } from './index.js';
 
 export type Kill = (pid: number, signal: NodeJS.Signals | 0) => void;
@@ -50,27 +53,89 @@ export function spawnInGroup(spawn: Spawn, command: string, args: readonly strin
 }
 
 /**
- * Starts `/bin/sh -c script mcp-ipc-guard <pgid> <cookie> <graceSeconds>`: the script's first line
- * must be `read _` (it returns when the host is gone). The watchdog runs in a group of its own, so a
- * Ctrl-C to the host's terminal group does not kill it first, and is unref'd with its pipe, so an
- * idle host can still exit on its own.
+ * The part of the watchdog script both POSIX platforms share: it reads registrations from stdin,
+ * `+ PGID COOKIE GRACE` (grace in whole seconds) and `- PGID`, until the end of the pipe — the
+ * host is gone — and then leaves `$t` holding the trees still registered (` PGID:COOKIE:GRACE`
+ * each), `$r` their cookies as an extended-regex alternation and `$g` the longest grace. With
+ * nothing registered it exits at once. The platform's script appends `sweep()` and its call.
  */
-export function shellWatchdog(spawn: Spawn, shell: string, script: string, tree: ServerTree, graceMs: number): Watchdog {
+export const WATCHDOG_REGISTRY = [
+  't=',
+  'while read -r o p c s; do',
+  '  case $o in',
+  '    +) t="$t $p:$c:$s" ;;',
+  '    -) n=; for e in $t; do [ "${e%%:*}" = "$p" ] || n="$n $e"; done; t=$n ;;',
+  '  esac',
+  'done',
+  '[ -n "$t" ] || exit 0',
+  'g=1; r=',
+  'for e in $t; do s=${e##*:}; [ "$s" -gt "$g" ] && g=$s; e=${e%:*}; r="$r|${e#*:}"; done',
+  'r=${r#|}',
+].join('\n');
+
+/**
+ * One watchdog (`/bin/sh -c script mcp-ipc-guard`) for every server tree of this host: a server
+ * costs a line on its pipe instead of a process (a `fork` of the host takes 1–2 ms of its thread,
+ * which would otherwise delay every server's start). It runs in a group of its own, so a Ctrl-C to
+ * the host's terminal group does not kill it first, and is unref'd with its pipe, so an idle host
+ * can still exit on its own.
+ *
+ * The first spawn waits for `setImmediate`: by then the server's first request (the MCP probe or
+ * handshake, written in the same tick as the spawn) is on its way, and the `fork` overlaps the
+ * server's own start-up instead of preceding it. Until then the tree is covered by the host's
+ * `exit` hook (see orphan-guard.ts). A watchdog that died (killed by someone) is started again at
+ * once while trees are registered, with all of them — unless it lived less than a second (a shell
+ * that cannot run must not be started in a loop): then by the next registration.
+ */
+export function shellWatchdogs(spawn: Spawn, shell: string, script: string): (tree: ServerTree, graceMs: number) => Watchdog {
   let watchdog: ChildProcess | undefined;
-  try {
-    watchdog = spawn(shell, ['-c', script, 'mcp-ipc-guard', String(tree.leader), tree.cookie, String(Math.max(1, Math.ceil(graceMs / 1000)))], {
-      detached: true,
-      stdio: ['pipe', 'ignore', 'ignore'],
-    });
-    watchdog.on('error', () => undefined); // no shell: the exit hook still covers ordinary exits
-    watchdog.unref();
-    (watchdog.stdin as Partial<Socket> | null)?.unref?.();
-  } catch {
-    watchdog = undefined;
-  }
-  return {
-    dismiss() {
-      if (watchdog && watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGKILL');
-    },
+  let scheduled = false;
+  /** Registered trees by leader: their registration line. */
+  const trees = new Map<number, string>();
+  const running = () => watchdog !== undefined && watchdog.exitCode === null && watchdog.signalCode === null && watchdog.stdin?.writable === true;
+  const write = (text: string) => {
+    if (text !== '' && running()) watchdog!.stdin!.write(text);
+  };
+  const schedule = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(start);
+  };
+  const start = () => {
+    scheduled = false;
+    if (running() || trees.size === 0) return;
+    try {
+      const child = spawn(shell, ['-c', script, 'mcp-ipc-guard'], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+      const startedAt = performance.now();
+      child.on('error', () => undefined); // no shell: the exit hook still covers ordinary exits
+      child.stdin?.on('error', () => undefined); // EPIPE: it died (see 'exit')
+      child.once('exit', () => {
+        if (watchdog === child && trees.size > 0 && performance.now() - startedAt >= 1_000) schedule();
+      });
+      child.unref();
+      (child.stdin as Partial<Socket> | null)?.unref?.();
+      watchdog = child;
+      write([...trees.values()].join(''));
+    } catch {
+      watchdog = undefined;
+    }
+  };
+  return (tree, graceMs) => {
+    // Only what the script can take literally: a real group id and a well-formed cookie.
+    if (!signallable(tree.leader) || !isCookie(tree.cookie)) return { dismiss: () => undefined };
+    const line = `+ ${tree.leader} ${tree.cookie} ${Math.max(1, Math.ceil(graceMs / 1000))}\n`;
+    trees.set(tree.leader, line);
+    if (running()) write(line);
+    else schedule();
+    let dismissed = false;
+    return {
+      dismiss() {
+        // A later tree with the same leader (a reused pid) keeps its registration.
+        if (dismissed || trees.get(tree.leader) !== line) return;
+        dismissed = true;
+        trees.delete(tree.leader);
+        write(`- ${tree.leader}\n`);
+      },
+    };
   };
 }

@@ -32,15 +32,7 @@
  * - Any other HTTP error answers the request with a JSON-RPC error (the server's own body when it
  *   is one, else -32603 naming the status), so a 400 to a `server/discover` probe reads as "not modern".
  */
-import {
-  type AuthProvider,
-  type OAuthClientProvider,
-  OAuthError,
-  SdkError,
-  SdkHttpError,
-  StreamableHTTPClientTransport,
-  UnauthorizedError as SdkUnauthorizedError,
-} from '@modelcontextprotocol/client';
+import type { AuthProvider, OAuthClientProvider, SdkError, SdkHttpError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { type IpcError, NotConnectedError, RpcCode, ServerCrashedError, UnauthorizedError } from '../../core/errors.js';
 import type { ExitInfo } from '../../core/gateway-protocol.js';
 import { type JsonRpcMessage, type JsonRpcRequest, type RequestId, isRequest, isResponse, previewValue } from '../../core/jsonrpc.js';
@@ -73,6 +65,15 @@ export interface StreamableHttpTransportOptions {
   /** Overrides the auth provider built from `params.auth` (tests, custom OAuth flows). */
   authProvider?: AuthProvider | OAuthClientProvider;
 }
+
+type SdkModule = typeof import('@modelcontextprotocol/client');
+/**
+ * The SDK's client package, loaded by the first remote connection: it brings zod and the SDK's
+ * schemas (~130 ms and ~11 MB of heap), which every host — one of stdio servers only too — would
+ * otherwise pay when it imports mcp-ipc. Its error classes are only ever met after it was loaded.
+ */
+let sdkModule: SdkModule | undefined;
+const loadSdk = async (): Promise<SdkModule> => (sdkModule ??= await import('@modelcontextprotocol/client'));
 
 /** Methods without side effects: re-issuing them (after a broken stream in the modern era, or a reset socket in either) cannot do harm. */
 const REISSUABLE = new Set([
@@ -131,6 +132,8 @@ export class StreamableHttpTransport implements ProcessTransport {
   private readonly label: string;
   private readonly headers: Record<string, string> | undefined;
   private sdk: StreamableHTTPClientTransport | undefined;
+  /** start() was called (it awaits the SDK's first load before `sdk` is set). */
+  private starting = false;
   private fetch: HttpFetch | undefined;
   private readonly tracks = new Map<RequestId, Track>();
   private readonly log: string[] = [];
@@ -173,7 +176,9 @@ export class StreamableHttpTransport implements ProcessTransport {
   }
 
   async start(): Promise<void> {
-    if (this.sdk) throw new Error('StreamableHttpTransport already started');
+    if (this.sdk || this.starting) throw new Error('StreamableHttpTransport already started');
+    this.starting = true;
+    const { StreamableHTTPClientTransport } = await loadSdk();
     // Files are read per connection, so renewed certificates are picked up on reconnect. A missing
     // file keeps its ENOENT as the cause: the ProcessManager then fails at once instead of retrying.
     const tls = loadTlsOptions(this.params.tls);
@@ -309,7 +314,8 @@ export class StreamableHttpTransport implements ProcessTransport {
     // delivered, though written, and the connection is no good.
     const auth = this.authError(error);
     if (auth) return this.connectionLost(auth, track);
-    const status = error instanceof SdkHttpError ? error.status : undefined;
+    const sdk = sdkModule;
+    const status = sdk && error instanceof sdk.SdkHttpError ? error.status : undefined;
     if (status !== undefined) {
       if (this.sessionGone(status, error as SdkHttpError)) return this.connectionLost(new NotConnectedError(`${this.label}: the server no longer knows our session (HTTP ${status}); reconnecting`), track);
       if (status === NOT_DELIVERED) return this.connectionLost(new NotConnectedError(`${this.label} is unavailable (HTTP ${status})`), track);
@@ -321,7 +327,7 @@ export class StreamableHttpTransport implements ProcessTransport {
       }
       return this.answerWithError(track, status, error as SdkHttpError);
     }
-    if (error instanceof SdkError) return this.answerWithError(track, null, error);
+    if (sdk && error instanceof sdk.SdkError) return this.answerWithError(track, null, error);
     this.lost(track, this.crashError(`${track.message.method} failed: ${messageOf(error)}`));
   }
 
@@ -450,13 +456,14 @@ export class StreamableHttpTransport implements ProcessTransport {
     const url = this.label;
     const login = findCause(error, InteractiveLoginRequired);
     if (login) return new UnauthorizedError(`${url}: ${login.message}`, { url, status: 401, reason: 'interactive-login-required' }, { cause: error });
-    if (error instanceof SdkUnauthorizedError) {
+    const sdk = sdkModule;
+    if (sdk && error instanceof sdk.UnauthorizedError) {
       return new UnauthorizedError(`${url} refused our credentials (HTTP 401)${this.params.auth ? '' : '; configure "auth" or an Authorization header'}`, { url, status: 401, reason: this.params.auth || this.params.headers ? 'refused' : 'no-credentials' }, { cause: error });
     }
-    if (error instanceof SdkHttpError && (error.status === 401 || error.status === 403)) {
+    if (sdk && error instanceof sdk.SdkHttpError && (error.status === 401 || error.status === 403)) {
       return new UnauthorizedError(`${url} refused our credentials (HTTP ${error.status}) after re-authorising`, { url, status: error.status, reason: 'refused' }, { cause: error });
     }
-    const oauth = findCause(error, OAuthError);
+    const oauth = sdk && findCause(error, sdk.OAuthError);
     if (oauth?.code === 'invalid_grant' && this.params.auth?.type === 'oauth' && this.params.auth.grant === 'refresh_token') {
       const message = `${url}: the authorisation server refused the refresh token (invalid_grant); log in again and store the new tokens in ${this.params.auth.tokenFile}`;
       return new UnauthorizedError(message, { url, status: null, reason: 'interactive-login-required' }, { cause: error });

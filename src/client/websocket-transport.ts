@@ -4,8 +4,8 @@
  * that agreed to handle the items of a batch independently) the messages sent in one task go out
  * as one frame, a JSON-RPC batch array. Browser-safe: no Node imports.
  */
-import { NotConnectedError } from '../core/errors.js';
-import { type JsonRpcMessage, decodeText, type Diagnostic } from '../core/jsonrpc.js';
+import { type IpcError, NotConnectedError } from '../core/errors.js';
+import { type JsonRpcMessage, decodeText, type Diagnostic, type RequestId } from '../core/jsonrpc.js';
 import { SENT, type Transport } from '../core/transport.js';
 import { afterTask, type TaskScheduler } from './after-task.js';
 
@@ -76,6 +76,7 @@ export class WebSocketTransport implements Transport {
   onmessage?: (message: JsonRpcMessage) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  onlost?: (id: RequestId, error: IpcError, delivered: boolean) => void;
   ondiagnostic?: (diagnostic: Diagnostic) => void;
 
   private ws: WebSocketLike | undefined;
@@ -91,6 +92,8 @@ export class WebSocketTransport implements Transport {
   private maxChars = 0;
   /** Serialised messages waiting for this task's frame, and their characters (commas included). */
   private queued: string[] = [];
+  /** The request id of each queued message (undefined for notifications and responses). */
+  private queuedIds: Array<RequestId | undefined> = [];
   private queuedChars = 0;
   private flushScheduled = false;
   private readonly flushBound = () => this.flush();
@@ -101,6 +104,15 @@ export class WebSocketTransport implements Transport {
   ) {
     this.options = typeof WebSocketOrOptions === 'function' ? { WebSocket: WebSocketOrOptions } : (WebSocketOrOptions ?? {});
     this.Ctor = this.options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  }
+
+  /**
+   * While coalescing, a request's `send()` resolves before its frame is written: one that never left
+   * (the socket closed first, or the frame failed) is reported through `onlost` as not delivered, so
+   * the IpcManager must keep its params to resend it.
+   */
+  get reportsUndelivered(): boolean {
+    return this.maxItems > 1;
   }
 
   get closeError(): NotConnectedError | undefined {
@@ -211,7 +223,7 @@ export class WebSocketTransport implements Transport {
     if (!ws || this.closed || ws.readyState !== OPEN) return Promise.reject(this._closeError ?? new NotConnectedError('WebSocket is not open'));
     try {
       const text = JSON.stringify(message);
-      if (this.maxItems > 1) this.enqueue(text);
+      if (this.maxItems > 1) this.enqueue(text, 'method' in message && 'id' in message ? message.id : undefined);
       else ws.send(text);
     } catch (error) {
       return Promise.reject(error);
@@ -221,10 +233,11 @@ export class WebSocketTransport implements Transport {
   }
 
   /** Adds a message to this task's frame (sending the frame first when the message would not fit). */
-  private enqueue(text: string): void {
+  private enqueue(text: string, id: RequestId | undefined): void {
     const n = this.queued.length;
     if (n > 0 && (n >= this.maxItems || this.queuedChars + text.length + 1 > this.maxChars)) this.flush();
     this.queued.push(text);
+    this.queuedIds.push(id);
     this.queuedChars += text.length + 1;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -237,11 +250,16 @@ export class WebSocketTransport implements Transport {
     this.flushScheduled = false;
     const queued = this.queued;
     if (queued.length === 0) return;
+    const ids = this.queuedIds;
     this.queued = [];
+    this.queuedIds = [];
     this.queuedChars = 0;
     const ws = this.ws;
-    // A closed socket fails every request in flight (onclose): these are among them.
-    if (!ws || this.closed || ws.readyState !== OPEN) return;
+    if (!ws || this.closed || ws.readyState !== OPEN) {
+      // Never written: the requests among them are safe to send again.
+      this.lose(ids, this._closeError ?? new NotConnectedError('WebSocket closed before the frame was sent'));
+      return;
+    }
     const n = queued.length;
     if (n > 1) {
       // Brackets on the first and last items, then one join: the frame is made as one flat string
@@ -252,8 +270,15 @@ export class WebSocketTransport implements Transport {
     try {
       ws.send(n === 1 ? queued[0]! : queued.join(','));
     } catch (error) {
-      this.onerror?.(error instanceof Error ? error : new Error(String(error)));
+      const e = error instanceof Error ? error : new Error(String(error));
+      this.lose(ids, new NotConnectedError(`WebSocket send failed: ${e.message}`));
+      this.onerror?.(e);
     }
+  }
+
+  /** Reports the requests of a frame that was never written as lost and not delivered. */
+  private lose(ids: ReadonlyArray<RequestId | undefined>, error: NotConnectedError): void {
+    for (const id of ids) if (id !== undefined) this.onlost?.(id, error, false);
   }
 
   private async drained(ws: WebSocketLike, limit: number): Promise<void> {
@@ -282,6 +307,9 @@ export class WebSocketTransport implements Transport {
     this.closed = true;
     const error = closedError(message, info);
     this._closeError = error;
+    // A frame still waiting for the end of this task never left: its requests are reported before
+    // onclose, so the IpcManager resends them rather than calling their outcome unknown.
+    if (this.queued.length > 0) this.flush();
     if (!this.opened) {
       (reject ?? this.rejectStart)?.(error);
       this.rejectStart = undefined;

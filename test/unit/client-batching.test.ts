@@ -11,6 +11,7 @@ import { McpIpcClient, type WebSocketConstructor, type WebSocketLike, WebSocketT
 import { BATCH_PROTOCOL, type HelloParams } from '../../src/core/gateway-protocol.js';
 import type { JsonRpcMessage, JsonRpcRequest } from '../../src/core/jsonrpc.js';
 import { SENT } from '../../src/core/transport.js';
+import { IpcManager } from '../../src/core/ipc-manager.js';
 
 type Listener = (event: unknown) => void;
 
@@ -258,6 +259,40 @@ describe('WebSocketTransport coalescing', () => {
     flush();
     expect(socket.frames).toHaveLength(1);
     await expect(t.send(note(3))).rejects.toMatchObject({ code: 'NotConnected' });
+  });
+
+  it('reports the requests of a frame that never left as lost and not delivered, before onclose', async () => {
+    const { t, socket, runs } = await open({ maxItems: 10, maxBytes: 1 << 20 });
+    expect(t.reportsUndelivered).toBe(true); // the engine keeps params: it may have to resend
+    const events: string[] = [];
+    t.onlost = (id, error, delivered) => events.push(`lost ${String(id)} ${String(delivered)} ${error.code}`);
+    t.onclose = () => events.push('close');
+    t.send({ jsonrpc: '2.0', id: 7, method: 'x', params: {} });
+    t.send(note(1)); // a notification: nothing to report
+    socket.close(1006, 'gone'); // the peer's close arrives before this task's frame was written
+    await new Promise((r) => setTimeout(r, 5));
+    runs.splice(0).forEach((run) => run());
+    expect(socket.frames).toEqual([]);
+    expect(events).toEqual(['lost 7 false NotConnected', 'close']);
+  });
+
+  it('an IpcManager over it resends such a request on the next connection (it never left), as it would an unsent one', async () => {
+    const first = await open({ maxItems: 10, maxBytes: 1 << 20 });
+    const ipc = new IpcManager(undefined, { holdQueueOnDisconnect: true, retryDelayMs: 1 });
+    await ipc.attach(first.t, { started: true });
+    const result = ipc.request('y', { a: 1 });
+    first.socket.close(1006, 'gone'); // before this task's frame was written
+    await new Promise((r) => setTimeout(r, 20));
+    expect(first.socket.frames).toEqual([]);
+    const second = await open({ maxItems: 10, maxBytes: 1 << 20 });
+    await ipc.attach(second.t, { started: true });
+    for (let i = 0; i < 20 && second.socket.frames.length === 0; i++) {
+      second.runs.splice(0).forEach((run) => run());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await expect(result).resolves.toEqual({});
+    expect(second.socket.messages()).toMatchObject([{ method: 'y', params: { a: 1 } }]); // params kept for the resend
+    await ipc.close();
   });
 
   it('refuses limits that are not positive', async () => {

@@ -211,11 +211,16 @@ describe('the POSIX watchdog: one /bin/sh per host, trees registered over its pi
     expect(spawned[1]!.written.join('')).toContain('- 100\n');
   });
 
-  it('a watchdog killed after it ran a while is started again at once; one that died at once waits for the next registration', async () => {
+  it('a watchdog killed after it ran a while is started again at once; one that died at once is tried again after 1 s, 2 s, … or by the next registration', async () => {
     const { spawned, spawn } = fakeShell();
     const linux = createLinuxPlatform({ spawn });
     let now = 1_000;
     const clock = vi.spyOn(performance, 'now').mockImplementation(() => now);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const dieAtOnce = (i: number) => {
+      (spawned[i]!.child as unknown as { exitCode: number }).exitCode = 127; // no shell?
+      spawned[i]!.child.emit('exit', 127, null);
+    };
     try {
       linux.watchdog({ leader: 100, cookie: 'run/a' }, 1000);
       await tick();
@@ -225,15 +230,29 @@ describe('the POSIX watchdog: one /bin/sh per host, trees registered over its pi
       await tick();
       expect(spawned).toHaveLength(2);
       expect(spawned[1]!.written.join('')).toBe('+ 100 run/a 1\n');
-      (spawned[1]!.child as unknown as { exitCode: number }).exitCode = 127; // died at once: no shell?
-      spawned[1]!.child.emit('exit', 127, null);
+      dieAtOnce(1);
       await tick();
       expect(spawned).toHaveLength(2); // not in a loop
-      linux.watchdog({ leader: 200, cookie: 'run/b' }, 1000);
+      vi.advanceTimersByTime(999);
+      await tick();
+      expect(spawned).toHaveLength(2);
+      vi.advanceTimersByTime(1);
+      await tick();
+      expect(spawned).toHaveLength(3); // a second later
+      expect(spawned[2]!.written.join('')).toBe('+ 100 run/a 1\n');
+      dieAtOnce(2);
+      vi.advanceTimersByTime(1_999);
       await tick();
       expect(spawned).toHaveLength(3);
-      expect(spawned[2]!.written.join('')).toBe('+ 100 run/a 1\n+ 200 run/b 1\n');
+      linux.watchdog({ leader: 200, cookie: 'run/b' }, 1000); // a registration does not wait
+      await tick();
+      expect(spawned).toHaveLength(4);
+      expect(spawned[3]!.written.join('')).toBe('+ 100 run/a 1\n+ 200 run/b 1\n');
+      vi.advanceTimersByTime(1);
+      await tick();
+      expect(spawned).toHaveLength(4); // the pending try finds it running
     } finally {
+      vi.useRealTimers();
       clock.mockRestore();
     }
   });

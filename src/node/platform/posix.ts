@@ -84,12 +84,15 @@ export const WATCHDOG_REGISTRY = [
  * handshake, written in the same tick as the spawn) is on its way, and the `fork` overlaps the
  * server's own start-up instead of preceding it. Until then the tree is covered by the host's
  * `exit` hook (see orphan-guard.ts). A watchdog that died (killed by someone) is started again at
- * once while trees are registered, with all of them — unless it lived less than a second (a shell
- * that cannot run must not be started in a loop): then by the next registration.
+ * once while trees are registered, with all of them; one that lived less than a second (a shell
+ * that cannot run must not be started in a loop) is tried again after 1 s, 2 s, 4 s … up to 30 s
+ * between tries, and at once by the next registration.
  */
 export function shellWatchdogs(spawn: Spawn, shell: string, script: string): (tree: ServerTree, graceMs: number) => Watchdog {
   let watchdog: ChildProcess | undefined;
   let scheduled = false;
+  /** The wait before the next try after a watchdog that died at once (0: it did not). */
+  let backoffMs = 0;
   /** Registered trees by leader: their registration line. */
   const trees = new Map<number, string>();
   const running = () => watchdog !== undefined && watchdog.exitCode === null && watchdog.signalCode === null && watchdog.stdin?.writable === true;
@@ -110,7 +113,14 @@ export function shellWatchdogs(spawn: Spawn, shell: string, script: string): (tr
       child.on('error', () => undefined); // no shell: the exit hook still covers ordinary exits
       child.stdin?.on('error', () => undefined); // EPIPE: it died (see 'exit')
       child.once('exit', () => {
-        if (watchdog === child && trees.size > 0 && performance.now() - startedAt >= 1_000) schedule();
+        if (watchdog !== child || trees.size === 0) return;
+        if (performance.now() - startedAt >= 1_000) {
+          backoffMs = 0;
+          schedule();
+          return;
+        }
+        backoffMs = Math.min(30_000, backoffMs === 0 ? 1_000 : backoffMs * 2);
+        setTimeout(schedule, backoffMs).unref();
       });
       child.unref();
       (child.stdin as Partial<Socket> | null)?.unref?.();

@@ -6,6 +6,7 @@
  */
 import { CancelledError, InvalidParamsError, IpcError, IpcErrorCode, ipcErrorFromJSON, toIpcError } from '../core/errors.js';
 import { type CallToolResult, type ForwardOptions, STREAMED_META_KEY } from '../core/gateway-protocol.js';
+import { Cancellation } from '../core/cancellation.js';
 import type { CancelSignal, IpcManager, Progress, RequestOptions as ManagerOptions, StreamChunk } from '../core/ipc-manager.js';
 import { type JsonRpcMessage, isRequest } from '../core/jsonrpc.js';
 import type { Priority } from '../core/queue.js';
@@ -48,25 +49,21 @@ export interface CallOptions extends RequestOptions {
 const TRACKER = Symbol('mcp-ipc.request');
 
 /**
- * One request across its attempts. It is also the request's cancel signal (a CancelSignal for
- * IpcManager and the offline wait): a flag and the listener or two of the moment, where an
- * AbortController would be an EventTarget per call.
+ * One request across its attempts. It is also the request's cancel handle, passed as its signal (a
+ * CancelSignal for IpcManager and the offline wait): a flag and the listener or two of the moment,
+ * where an AbortController would be an EventTarget per call.
  */
-class Tracker implements CancelSignal, LogEntry {
+class Tracker extends Cancellation implements LogEntry {
   /** Given by the RequestLog. */
   id: number | undefined = undefined;
   /** The current attempt reached the socket (its outcome is unknown if the connection drops). */
   sent = false;
   /** How it settled (first come: a cancel, or the last attempt). */
   result: Result<unknown> | undefined = undefined;
-  aborted = false;
-  reason: unknown = undefined;
   /** The request's span while tracing is on (ended by `finish`); its context goes in `_meta`. */
   span: Span | undefined = undefined;
   /** Removes the listener on the caller's `signal`, when there is one. */
   unlisten: (() => void) | undefined = undefined;
-  private listener: (() => void) | undefined = undefined;
-  private others: Array<() => void> | undefined = undefined;
 
   constructor(
     readonly key: string,
@@ -77,32 +74,8 @@ class Tracker implements CancelSignal, LogEntry {
     readonly options: CallOptions,
     /** What the `requests` store shows of it (replaced on every change). */
     public info: RequestInfo,
-  ) {}
-
-  addEventListener(_type: 'abort', listener: () => void): void {
-    if (this.listener === undefined) this.listener = listener;
-    else (this.others ??= []).push(listener);
-  }
-
-  removeEventListener(_type: 'abort', listener: () => void): void {
-    if (this.listener === listener) this.listener = undefined;
-    else if (this.others) {
-      const i = this.others.indexOf(listener);
-      if (i >= 0) this.others.splice(i, 1);
-    }
-  }
-
-  /** Aborts once: every listener runs (once), then none is kept. */
-  abort(reason: string): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const first = this.listener;
-    const others = this.others;
-    this.listener = undefined;
-    this.others = undefined;
-    first?.();
-    if (others) for (const listener of others) listener();
+  ) {
+    super();
   }
 }
 
@@ -303,7 +276,7 @@ export class RequestRunner {
     if (t.result) return;
     this.finish(t, err(new CancelledError(`${t.label} cancelled: ${reason}`, { reason, phase: t.sent ? 'in-flight' : 'queued' })));
     // IpcManager then sends `notifications/cancelled` for it, which the gateway acts on.
-    t.abort(reason);
+    t.cancel(reason);
   }
 }
 

@@ -26,6 +26,20 @@ export class Cancellation {
     return this.why !== undefined;
   }
 
+  /** `cancelled`, under the name a CancelSignal (an AbortSignal's shape) reads. */
+  get aborted(): boolean {
+    return this.why !== undefined;
+  }
+
+  /** As an AbortSignal's: `listener` runs once when cancelled (so a handle can be passed as `signal`). */
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.onCancel(listener);
+  }
+
+  removeEventListener(_type: 'abort', listener: () => void): void {
+    this.off(listener);
+  }
+
   /**
    * Cancels: each listener runs once (a throwing one does not stop the others), and `signal`, if
    * made, aborts with `reason`. False when it was cancelled already (nothing runs again).

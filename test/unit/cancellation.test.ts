@@ -124,6 +124,26 @@ describe('IpcManager: RequestOptions.cancel', () => {
     expect(cancels()).toHaveLength(1);
   });
 
+  it('a handle passed as `signal` (it has a CancelSignal\'s shape) cancels like `cancel`, and lets go when settled', async () => {
+    const { ipc, requests, cancels, reply } = await setup();
+    const handle = new Cancellation();
+    const p = ipc.request('work', undefined, { signal: handle });
+    await tick();
+    handle.cancel('user left');
+    await expect(p).rejects.toMatchObject({ code: 'Cancelled', data: { reason: 'user left', phase: 'in-flight' } });
+    await tick();
+    expect(cancels()).toEqual([{ requestId: requests('work')[0]!.id, reason: 'user left' }]);
+    expect(handle.aborted).toBe(true);
+    const late = new Cancellation();
+    const answered = ipc.request('work', undefined, { signal: late });
+    await tick();
+    await reply(requests('work')[1]!.id, 'ok');
+    await expect(answered).resolves.toBe('ok');
+    late.cancel('too late'); // its listener was removed: nothing is sent
+    await tick();
+    expect(cancels()).toHaveLength(1);
+  });
+
   it('refuses at once with a handle cancelled already, and follows `signal` alone when both are given', async () => {
     const { ipc, requests } = await setup();
     const gone = new Cancellation();
